@@ -1,0 +1,88 @@
+//! 事業者コード and user ids.
+
+use std::fmt;
+
+/// The company code of a retailer or DR contractor registration: 4 or 5 ASCII letters/digits
+/// (the real codes are short alphanumerics such as "A0123"; their exact layout is not public).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CompanyCode(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a company code is 4 or 5 capital letters or digits, not {0:?}")]
+pub struct CompanyCodeError(pub String);
+
+impl CompanyCode {
+    pub fn parse(s: &str) -> Result<Self, CompanyCodeError> {
+        let ok = (4..=5).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        if ok {
+            Ok(CompanyCode(s.to_string()))
+        } else {
+            Err(CompanyCodeError(s.to_string()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CompanyCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A user id: issued to one natural person; 3 to 32 characters of letters, digits, `.`, `_`, `-`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UserId(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a user id is 3 to 32 letters, digits, '.', '_' or '-', not {0:?}")]
+pub struct UserIdError(pub String);
+
+impl UserId {
+    pub fn parse(s: &str) -> Result<Self, UserIdError> {
+        let ok = (3..=32).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        if ok {
+            Ok(UserId(s.to_string()))
+        } else {
+            Err(UserIdError(s.to_string()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_company_code_is_four_or_five_capitals_or_digits() {
+        assert!(CompanyCode::parse("A0123").is_ok());
+        assert!(CompanyCode::parse("9001").is_ok());
+        for bad in ["A01", "A012345", "a0123", "A-12", ""] {
+            assert!(CompanyCode::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_user_id_is_short_and_plain() {
+        assert!(UserId::parse("taro.yamada").is_ok());
+        for bad in ["ab", "has space", "日本語ユーザ", &"x".repeat(33)] {
+            assert!(UserId::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! The market's vocabulary: areas, point ids, companies, functions and request states.
+//! Every type here validates once, at the edge; past the edge it is trusted.
+
+mod area;
+mod company;
+mod function;
+mod request_id;
+mod status;
+mod supply_point;
+
+pub use area::{Area, AreaError};
+pub use company::{CompanyCode, CompanyCodeError, UserId, UserIdError};
+pub use function::{Function, FunctionError, UpdateFlag};
+pub use request_id::RequestId;
+pub use status::RequestStatus;
+pub use supply_point::{SupplyPointId, SupplyPointIdError};
