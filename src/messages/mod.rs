@@ -1,0 +1,13 @@
+//! The records that travel on Kafka, and their Avro single-object encoding.
+//!
+//! The `.avsc` files in `schemas/` are the contract with the grid-operator teams; the Rust types
+//! here are the hub's view of them, converted by hand so that every field is visible in review.
+
+mod codec;
+mod convert;
+mod schemas;
+mod types;
+
+pub use codec::{Codec, CodecError};
+pub use schemas::{SchemaSet, composed_schema_json};
+pub use types::*;

@@ -1,0 +1,122 @@
+//! Loads the `.avsc` files and composes each top-level record into one self-contained schema.
+//!
+//! The files name each other's records (one file per record type); a message must carry the
+//! fingerprint of a complete schema so that any Avro tool can decode it, so named references are
+//! inlined here, at first use, exactly as the Avro spec's canonical form expects.
+
+use std::collections::HashMap;
+
+use apache_avro::Schema;
+use apache_avro::rabin::Rabin;
+use serde_json::Value as Json;
+
+const FILES: [(&str, &str); 6] = [
+    ("request.avsc", include_str!("../../schemas/request.avsc")),
+    (
+        "facility_inquiry.avsc",
+        include_str!("../../schemas/facility_inquiry.avsc"),
+    ),
+    (
+        "switch_start.avsc",
+        include_str!("../../schemas/switch_start.avsc"),
+    ),
+    ("result.avsc", include_str!("../../schemas/result.avsc")),
+    (
+        "facility_inquiry_result.avsc",
+        include_str!("../../schemas/facility_inquiry_result.avsc"),
+    ),
+    (
+        "switch_start_result.avsc",
+        include_str!("../../schemas/switch_start_result.avsc"),
+    ),
+];
+
+/// The composed schemas of the two top-level records, with their fingerprints.
+pub struct SchemaSet {
+    pub request: Schema,
+    pub result: Schema,
+    pub request_fingerprint: [u8; 8],
+    pub result_fingerprint: [u8; 8],
+}
+
+impl SchemaSet {
+    pub fn load() -> Self {
+        let request = Schema::parse_str(&composed_schema_json("jp.kirikae.Request"))
+            .expect("schemas/request.avsc is valid Avro");
+        let result = Schema::parse_str(&composed_schema_json("jp.kirikae.Result"))
+            .expect("schemas/result.avsc is valid Avro");
+        SchemaSet {
+            request_fingerprint: fingerprint(&request),
+            result_fingerprint: fingerprint(&result),
+            request,
+            result,
+        }
+    }
+}
+
+/// The CRC-64-AVRO (Rabin) fingerprint of the schema's canonical form, little-endian.
+pub fn fingerprint(schema: &Schema) -> [u8; 8] {
+    let bytes = schema.fingerprint::<Rabin>().bytes;
+    bytes.try_into().expect("Rabin fingerprints are 8 bytes")
+}
+
+/// The JSON of a named top-level record with every referenced record inlined once.
+pub fn composed_schema_json(full_name: &str) -> String {
+    let defs: HashMap<String, Json> = FILES
+        .iter()
+        .map(|(file, text)| {
+            let json: Json = serde_json::from_str(text)
+                .unwrap_or_else(|e| panic!("schemas/{file} is not JSON: {e}"));
+            (full_name_of(&json), json)
+        })
+        .collect();
+    let root = defs[full_name].clone();
+    let mut seen = vec![full_name.to_string()];
+    inline(root, &defs, &mut seen).to_string()
+}
+
+fn full_name_of(json: &Json) -> String {
+    let name = json["name"].as_str().unwrap_or_default();
+    match json["namespace"].as_str() {
+        Some(ns) if !name.contains('.') => format!("{ns}.{name}"),
+        _ => name.to_string(),
+    }
+}
+
+fn inline(json: Json, defs: &HashMap<String, Json>, seen: &mut Vec<String>) -> Json {
+    match json {
+        Json::String(s) if defs.contains_key(&s) && !seen.contains(&s) => {
+            seen.push(s.clone());
+            inline(defs[&s].clone(), defs, seen)
+        }
+        Json::Array(items) => {
+            Json::Array(items.into_iter().map(|j| inline(j, defs, seen)).collect())
+        }
+        Json::Object(map) => Json::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let v = if k == "type" || k == "fields" || k == "items" || k == "values" {
+                        inline(v, defs, seen)
+                    } else {
+                        v
+                    };
+                    (k, v)
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_schema_file_parses_and_composes() {
+        let set = SchemaSet::load();
+        assert_ne!(set.request_fingerprint, set.result_fingerprint);
+        let json = composed_schema_json("jp.kirikae.Request");
+        assert!(json.contains("SwitchStart") && json.contains("planned_date"));
+    }
+}
