@@ -1,0 +1,145 @@
+//! One typed configuration for every process: built-in defaults that run on this machine,
+//! then `kirikae.toml` (or the file given with `--config`), then `KIRIKAE_*` environment variables.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Area;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Kafka bootstrap servers (`KIRIKAE_KAFKA_BROKERS`); any Kafka-protocol cluster.
+    pub kafka_brokers: String,
+    /// First part of every topic name: `<prefix>.requests.<area>` and so on.
+    pub topic_prefix: String,
+    /// Partitions of each topic created by `migrate` or at start.
+    pub topic_partitions: i32,
+    /// Replication factor of each topic created (1 for a single local broker).
+    pub topic_replication: i16,
+    /// PostgreSQL URL (`KIRIKAE_DATABASE_URL`); `migrate` creates the database if missing.
+    pub database_url: String,
+    pub database_pool_size: usize,
+    /// Where the API listens (TLS only).
+    pub api_listen: SocketAddr,
+    /// Where `/metrics`, `/healthz` and `/readyz` listen (plain HTTP, for Prometheus).
+    pub ops_listen: SocketAddr,
+    /// The folder holding `ca.pem`, `server.pem`, `server.key` (written by `kirikae certs`).
+    pub tls_dir: PathBuf,
+    /// How long a login's bearer token is valid.
+    pub session_ttl_secs: u64,
+    /// The folder holding one definition per area: `<dir>/<area>/connector.toml`.
+    pub connectors_dir: PathBuf,
+    /// Requests one connector works on at once (spread by point id, so one point stays ordered).
+    pub connector_lanes: usize,
+    /// How many recent results per partition a connector reads back to recognise redeliveries.
+    pub connector_dedupe_window: i64,
+    /// The simulator of area N listens on this port + N unless its definition says otherwise.
+    pub sim_base_port: u16,
+    /// Supply points in each simulated register.
+    pub sim_points_per_area: u32,
+    /// Seed of the simulated registers, so every run holds the same points.
+    pub sim_seed: u64,
+    /// Where simulators write what a grid operator would send by mail or file.
+    pub sim_data_dir: PathBuf,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            kafka_brokers: "127.0.0.1:9092".into(),
+            topic_prefix: "kirikae".into(),
+            topic_partitions: 3,
+            topic_replication: 1,
+            database_url: "postgres://postgres@127.0.0.1:5432/kirikae".into(),
+            database_pool_size: 16,
+            api_listen: "127.0.0.1:8443".parse().expect("literal"),
+            ops_listen: "127.0.0.1:9100".parse().expect("literal"),
+            tls_dir: ".kirikae/certs".into(),
+            session_ttl_secs: 8 * 3600,
+            connectors_dir: "connectors".into(),
+            connector_lanes: 32,
+            connector_dedupe_window: 20_000,
+            sim_base_port: 18100,
+            sim_points_per_area: 5000,
+            sim_seed: 2016,
+            sim_data_dir: ".kirikae/sim".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(#[from] Box<figment::Error>);
+
+impl Settings {
+    /// Defaults, then the file (`kirikae.toml` when none is named and it exists), then env.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Settings::default()));
+        match file {
+            Some(f) => fig = fig.merge(Toml::file_exact(f)),
+            None => fig = fig.merge(Toml::file("kirikae.toml")),
+        }
+        fig = fig.merge(Env::prefixed("KIRIKAE_"));
+        fig.extract().map_err(|e| ConfigError(Box::new(e)))
+    }
+
+    pub fn requests_topic(&self, area: Area) -> String {
+        format!("{}.requests.{}", self.topic_prefix, area.code())
+    }
+
+    pub fn results_topic(&self, area: Area) -> String {
+        format!("{}.results.{}", self.topic_prefix, area.code())
+    }
+
+    pub fn dlq_topic(&self, area: Area) -> String {
+        format!("{}.dlq.{}", self.topic_prefix, area.code())
+    }
+
+    /// Every topic the hub uses, for `migrate` to create.
+    pub fn all_topics(&self) -> Vec<String> {
+        Area::ALL
+            .into_iter()
+            .flat_map(|a| {
+                [
+                    self.requests_topic(a),
+                    self.results_topic(a),
+                    self.dlq_topic(a),
+                ]
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own signature
+    fn defaults_run_on_this_machine_and_env_overrides_them() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("KIRIKAE_KAFKA_BROKERS", "broker-a:9092");
+            jail.set_env("KIRIKAE_TOPIC_PARTITIONS", "6");
+            let s = Settings::load(None).unwrap();
+            assert_eq!(s.kafka_brokers, "broker-a:9092");
+            assert_eq!(s.topic_partitions, 6);
+            assert_eq!(s.requests_topic(Area::Tokyo), "kirikae.requests.03");
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn an_unknown_setting_in_the_file_is_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("kirikae.toml", "kafka_brokrs = \"x\"")?;
+            assert!(Settings::load(None).is_err());
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,141 @@
+//! Kafka plumbing shared by every process: the idempotent producer, topic creation, and consumer
+//! settings. The hub talks plain Kafka; nothing here knows which broker implementation answers.
+
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::util::Timeout;
+
+pub use rdkafka::producer::future_producer::Delivery;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("Kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    #[error("the producer went away before the broker answered")]
+    Canceled,
+}
+
+/// An idempotent producer with `acks=all`: a record counts as written only once every in-sync
+/// replica has it, and a retried send never duplicates it.
+#[derive(Clone)]
+pub struct Publisher {
+    producer: FutureProducer,
+}
+
+impl Publisher {
+    /// `delivery_timeout` bounds how long a send may wait for the broker before it is an error.
+    pub fn new(brokers: &str, delivery_timeout: Duration) -> Result<Self, BrokerError> {
+        let producer = ClientConfig::new()
+            .set("bootstrap.servers", brokers)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "2")
+            .set(
+                "message.timeout.ms",
+                delivery_timeout.as_millis().to_string(),
+            )
+            .set("socket.keepalive.enable", "true")
+            .create()?;
+        Ok(Publisher { producer })
+    }
+
+    /// Sends one record and waits for the broker's acknowledgement. The record is enqueued at
+    /// once (not on first poll), so many concurrent callers keep many sends in flight.
+    pub async fn publish(
+        &self,
+        topic: &str,
+        key: &str,
+        payload: &[u8],
+    ) -> Result<Delivery, BrokerError> {
+        let mut record = FutureRecord::to(topic).key(key).payload(payload);
+        let future = loop {
+            match self.producer.send_result(record) {
+                Ok(f) => break f,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    record = r;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err((e, _)) => return Err(e.into()),
+            }
+        };
+        match future.await {
+            Ok(Ok(delivery)) => Ok(delivery),
+            Ok(Err((e, _))) => Err(e.into()),
+            Err(_) => Err(BrokerError::Canceled),
+        }
+    }
+
+    /// Waits for everything queued to be acknowledged (on shutdown).
+    pub fn flush(&self, timeout: Duration) {
+        let _ = self.producer.flush(Timeout::After(timeout));
+    }
+
+    /// Whether the broker answers a metadata request: the readiness check.
+    pub fn broker_reachable(&self) -> bool {
+        self.producer
+            .client()
+            .fetch_metadata(None, Timeout::After(Duration::from_secs(2)))
+            .is_ok()
+    }
+}
+
+/// Creates the topics that are missing, each with `partitions` partitions.
+pub async fn ensure_topics(
+    brokers: &str,
+    topics: &[String],
+    partitions: i32,
+    replication: i16,
+) -> Result<(), BrokerError> {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()?;
+    let new: Vec<NewTopic> = topics
+        .iter()
+        .map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(replication.into())))
+        .collect();
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    for result in admin.create_topics(&new, &opts).await? {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => {
+                return Err(KafkaError::AdminOp(code).into()).inspect_err(|_| {
+                    tracing::error!(topic, ?code, "could not create topic");
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Settings of a consumer in a group whose offsets are stored by hand, only after the work a
+/// message asked for is durably done; librdkafka then commits what was stored.
+pub fn group_consumer_config(brokers: &str, group: &str) -> ClientConfig {
+    let mut cfg = ClientConfig::new();
+    cfg.set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "500")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "1000")
+        .set("enable.partition.eof", "false");
+    cfg
+}
+
+/// Settings of a consumer that assigns partitions itself and keeps its positions elsewhere.
+pub fn assigned_consumer_config(brokers: &str, group: &str) -> ClientConfig {
+    let mut cfg = ClientConfig::new();
+    cfg.set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "false");
+    cfg
+}

@@ -1,0 +1,212 @@
+//! Every metric the hub exports, emitted only through the typed events below so that names and
+//! labels follow one spec (`docs/metrics.md`): counters end in `_total`, durations are
+//! `_seconds` histograms, and labels hold only small fixed sets (function slug, area, outcome).
+
+use std::sync::LazyLock;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+struct Metrics {
+    registry: Registry,
+    accepted: IntCounterVec,
+    refused: IntCounterVec,
+    e2e: HistogramVec,
+    attempts: IntCounterVec,
+    tso_call: HistogramVec,
+    dead_lettered: IntCounterVec,
+    redeliveries: IntCounterVec,
+    projected: IntCounterVec,
+    projector_lag: IntGauge,
+}
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+
+fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+    r.register(Box::new(c.clone())).expect("unique metric");
+    c
+}
+
+fn histogram(r: &Registry, name: &str, help: &str, labels: &[&str]) -> HistogramVec {
+    let opts = HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec());
+    let h = HistogramVec::new(opts, labels).expect("valid metric");
+    r.register(Box::new(h.clone())).expect("unique metric");
+    h
+}
+
+static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+    let r = Registry::new();
+    let projector_lag = IntGauge::new(
+        "kirikae_projector_lag_seconds",
+        "Age of the newest record the projector has applied, when it applied it.",
+    )
+    .expect("valid metric");
+    r.register(Box::new(projector_lag.clone()))
+        .expect("unique metric");
+    Metrics {
+        accepted: counter(
+            &r,
+            "kirikae_requests_accepted_total",
+            "Requests acknowledged by the broker and answered 202.",
+            &["function", "area"],
+        ),
+        refused: counter(
+            &r,
+            "kirikae_requests_refused_total",
+            "Requests refused by the API, by error code.",
+            &["function", "reason"],
+        ),
+        e2e: histogram(
+            &r,
+            "kirikae_request_e2e_seconds",
+            "From acceptance to the final result.",
+            &["area", "function", "status"],
+        ),
+        attempts: counter(
+            &r,
+            "kirikae_connector_attempts_total",
+            "Calls to a grid operator, by outcome.",
+            &["area", "outcome"],
+        ),
+        tso_call: histogram(
+            &r,
+            "kirikae_tso_call_seconds",
+            "Duration of one call to a grid operator.",
+            &["area", "family"],
+        ),
+        dead_lettered: counter(
+            &r,
+            "kirikae_dlq_records_total",
+            "Requests sent to the dead-letter topic.",
+            &["area"],
+        ),
+        redeliveries: counter(
+            &r,
+            "kirikae_connector_redeliveries_skipped_total",
+            "Redelivered requests that already had a result.",
+            &["area"],
+        ),
+        projected: counter(
+            &r,
+            "kirikae_projector_records_total",
+            "Records applied to PostgreSQL, by kind.",
+            &["kind"],
+        ),
+        projector_lag,
+        registry: r,
+    }
+});
+
+/// Prometheus text exposition of every metric.
+pub fn render() -> String {
+    let mut buf = Vec::new();
+    let _ = TextEncoder::new().encode(&METRICS.registry.gather(), &mut buf);
+    String::from_utf8(buf).unwrap_or_default()
+}
+
+pub struct RequestAccepted<'a> {
+    pub function: &'a str,
+    pub area: &'a str,
+}
+impl RequestAccepted<'_> {
+    pub fn emit(self) {
+        METRICS
+            .accepted
+            .with_label_values(&[self.function, self.area])
+            .inc();
+    }
+}
+
+/// `function` is a catalogue slug or `unknown`; `reason` is the API error code.
+pub struct RequestRefused<'a> {
+    pub function: &'a str,
+    pub reason: &'a str,
+}
+impl RequestRefused<'_> {
+    pub fn emit(self) {
+        METRICS
+            .refused
+            .with_label_values(&[self.function, self.reason])
+            .inc();
+    }
+}
+
+pub struct RequestFinished<'a> {
+    pub area: &'a str,
+    pub function: &'a str,
+    pub status: &'a str,
+    pub seconds: f64,
+}
+impl RequestFinished<'_> {
+    pub fn emit(self) {
+        METRICS
+            .e2e
+            .with_label_values(&[self.area, self.function, self.status])
+            .observe(self.seconds);
+    }
+}
+
+/// `outcome`: completed, refused, or a `CallError::kind()`.
+pub struct TsoCalled<'a> {
+    pub area: &'a str,
+    pub family: &'a str,
+    pub outcome: &'a str,
+    pub seconds: f64,
+}
+impl TsoCalled<'_> {
+    pub fn emit(self) {
+        METRICS
+            .attempts
+            .with_label_values(&[self.area, self.outcome])
+            .inc();
+        METRICS
+            .tso_call
+            .with_label_values(&[self.area, self.family])
+            .observe(self.seconds);
+    }
+}
+
+pub struct DeadLettered<'a> {
+    pub area: &'a str,
+}
+impl DeadLettered<'_> {
+    pub fn emit(self) {
+        METRICS.dead_lettered.with_label_values(&[self.area]).inc();
+    }
+}
+
+pub struct RedeliverySkipped<'a> {
+    pub area: &'a str,
+}
+impl RedeliverySkipped<'_> {
+    pub fn emit(self) {
+        METRICS.redeliveries.with_label_values(&[self.area]).inc();
+    }
+}
+
+/// `kind`: request, result, or undecodable.
+pub struct RecordsProjected<'a> {
+    pub kind: &'a str,
+    pub count: u64,
+}
+impl RecordsProjected<'_> {
+    pub fn emit(self) {
+        METRICS
+            .projected
+            .with_label_values(&[self.kind])
+            .inc_by(self.count);
+    }
+}
+
+pub struct ProjectorLag {
+    pub seconds: i64,
+}
+impl ProjectorLag {
+    pub fn emit(self) {
+        METRICS.projector_lag.set(self.seconds);
+    }
+}
