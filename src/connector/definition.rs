@@ -1,0 +1,104 @@
+//! An area's connector definition, read from `connectors/<area>/connector.toml`: how that grid
+//! operator is reached, as data, so that adding or moving an operator needs no code change.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::domain::Area;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProtocolFamily {
+    /// SOAP/XML over HTTP(S), the service id in the header, as the real interface does.
+    Soap,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorDefinition {
+    /// The area code this definition serves ("01".."10"); must match its folder.
+    pub area: String,
+    /// The grid operator's name, for logs and docs.
+    pub operator: String,
+    pub protocol: ProtocolFamily,
+    /// The operator's endpoint URL.
+    pub endpoint: String,
+    /// How long one call may take before it counts as a transient failure.
+    pub timeout_ms: u64,
+    pub retry: RetryBudget,
+}
+
+/// Exponential backoff with full jitter, bounded by attempts.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryBudget {
+    /// Calls in all, the first included, before the request goes to the dead-letter topic.
+    pub max_attempts: usize,
+    pub initial_delay_ms: u64,
+    pub max_delay_ms: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DefinitionError {
+    #[error("reading {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Parse {
+        path: String,
+        source: toml::de::Error,
+    },
+    #[error("{path}: area {found} does not match the folder {expected}")]
+    WrongArea {
+        path: String,
+        found: String,
+        expected: String,
+    },
+}
+
+impl ConnectorDefinition {
+    pub fn load(dir: &Path, area: Area) -> Result<Self, DefinitionError> {
+        let path = dir.join(area.code()).join("connector.toml");
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(&path).map_err(|source| DefinitionError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        let def: ConnectorDefinition =
+            toml::from_str(&text).map_err(|source| DefinitionError::Parse {
+                path: shown.clone(),
+                source,
+            })?;
+        if def.area != area.code() {
+            return Err(DefinitionError::WrongArea {
+                path: shown,
+                found: def.area,
+                expected: area.code().into(),
+            });
+        }
+        Ok(def)
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_definition_loads_and_names_its_own_area() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors");
+        for area in Area::ALL {
+            let def = ConnectorDefinition::load(&dir, area).unwrap();
+            assert_eq!(def.operator, area.operator_ja());
+            assert!(def.retry.max_attempts >= 1);
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! What a connector asks of a protocol family: deliver one request to the grid operator and
+//! bring back its answer, with every failure classified as worth retrying or not.
+
+use crate::messages::{RequestRecord, ResultPayload};
+
+use super::definition::{ConnectorDefinition, ProtocolFamily};
+use super::soap::SoapClient;
+
+/// The grid operator's answer to one request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TsoAnswer {
+    /// Done: the function's result (with 申込番号 inside it where the function has one).
+    Completed(ResultPayload),
+    /// A business refusal (不可) with the operator's code and message: a normal result.
+    Refused { code: String, message: String },
+}
+
+/// A delivery that did not produce an answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CallError {
+    #[error("grid operator unreachable: {0}")]
+    Unreachable(String),
+    #[error("grid operator did not answer in time")]
+    Timeout,
+    #[error("grid operator answered HTTP {0}")]
+    Status(u16),
+    #[error("grid operator's answer is malformed: {0}")]
+    Malformed(String),
+}
+
+impl CallError {
+    /// Transient failures are retried with backoff; the rest go to the dead-letter topic at once.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            CallError::Unreachable(_) | CallError::Timeout => true,
+            CallError::Status(code) => *code >= 500 || *code == 429 || *code == 408,
+            CallError::Malformed(_) => false,
+        }
+    }
+
+    /// A short, fixed label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CallError::Unreachable(_) => "unreachable",
+            CallError::Timeout => "timeout",
+            CallError::Status(_) => "http_status",
+            CallError::Malformed(_) => "malformed",
+        }
+    }
+}
+
+/// The protocol family an area's definition chose, ready to call.
+pub enum Protocol {
+    Soap(SoapClient),
+}
+
+impl Protocol {
+    pub fn build(def: &ConnectorDefinition) -> Result<Self, CallError> {
+        match def.protocol {
+            ProtocolFamily::Soap => Ok(Protocol::Soap(SoapClient::new(
+                &def.endpoint,
+                def.timeout(),
+            )?)),
+        }
+    }
+
+    pub async fn call(&self, request: &RequestRecord) -> Result<TsoAnswer, CallError> {
+        match self {
+            Protocol::Soap(c) => c.call(request).await,
+        }
+    }
+
+    pub fn family(&self) -> &'static str {
+        match self {
+            Protocol::Soap(_) => "soap",
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! The SOAP/XML protocol family, client side: one SOAP 1.1 envelope per request, posted to the
+//! grid operator's endpoint, and its answer read strictly into a [`TsoAnswer`] or a classified
+//! [`CallError`]. The dialect's vocabulary lives here so that the simulator speaks the same one.
+
+pub mod xml;
+
+use std::time::Duration;
+
+use chrono::SecondsFormat;
+use reqwest::{StatusCode, Url, header};
+
+use super::protocol::{CallError, TsoAnswer};
+use crate::domain::Function;
+use crate::messages::{
+    FacilityInquiryResult, Payload, RequestRecord, ResultPayload, SwitchStart, SwitchStartResult,
+};
+use xml::{Element, Fields, SOAP_NS, SW_NS, leaf, wrap};
+
+/// The body element of a refusal (不可), whatever the function.
+pub const REFUSAL: &str = "Refusal";
+/// The header block of a request and of an answer.
+pub const REQUEST_HEADER: &str = "RequestHeader";
+pub const RESPONSE_HEADER: &str = "ResponseHeader";
+/// Largest answer read; anything bigger is malformed rather than buffered.
+const MAX_ANSWER_BYTES: usize = 1 << 20;
+
+/// The body element a function's request travels in.
+pub fn request_element(function: Function) -> &'static str {
+    match function {
+        Function::FacilityInquiry => "FacilityInquiryRequest",
+        Function::SwitchStart => "SwitchStartRequest",
+    }
+}
+
+/// The body element a function's completed answer travels in.
+pub fn result_element(function: Function) -> &'static str {
+    match function {
+        Function::FacilityInquiry => "FacilityInquiryResult",
+        Function::SwitchStart => "SwitchStartResult",
+    }
+}
+
+/// Calls one grid operator's SOAP endpoint; cheap to share, one connection pool inside.
+pub struct SoapClient {
+    endpoint: Url,
+    http: reqwest::Client,
+}
+
+impl SoapClient {
+    /// `timeout` bounds a whole call (connect, send, answer): past it the call is transient.
+    pub fn new(endpoint: &str, timeout: Duration) -> Result<Self, CallError> {
+        let url = Url::parse(endpoint)
+            .map_err(|e| CallError::Unreachable(format!("bad endpoint {endpoint:?}: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(CallError::Unreachable(format!(
+                "endpoint {endpoint:?} is not http(s)"
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .build()
+            .map_err(|e| CallError::Unreachable(format!("HTTP client: {}", describe(&e))))?;
+        Ok(SoapClient {
+            endpoint: url,
+            http,
+        })
+    }
+
+    /// Delivers `request` and classifies what comes back. The operator deduplicates by the
+    /// RequestId in the header, so a retried call never files a second application.
+    pub async fn call(&self, request: &RequestRecord) -> Result<TsoAnswer, CallError> {
+        let service_id = request.function.service_id();
+        let mut response = self
+            .http
+            .post(self.endpoint.clone())
+            .header(header::CONTENT_TYPE, "text/xml; charset=utf-8")
+            .header("SOAPAction", format!("\"{service_id}\""))
+            .body(build_envelope(request))
+            .send()
+            .await
+            .map_err(classify)?;
+        let status = response.status();
+        if status != StatusCode::OK {
+            tracing::debug!(%status, service_id, "grid operator answered with an HTTP error");
+            return Err(CallError::Status(status.as_u16()));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(classify)? {
+            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                return Err(CallError::Malformed(format!(
+                    "answer over {MAX_ANSWER_BYTES} bytes"
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let (echoed, answer) = read_answer(request.function, &body)?;
+        if echoed != request.request_id.to_string() {
+            return Err(CallError::Malformed(format!(
+                "answer for request {echoed}, not {}",
+                request.request_id
+            )));
+        }
+        Ok(answer)
+    }
+}
+
+fn classify(e: reqwest::Error) -> CallError {
+    if e.is_timeout() {
+        CallError::Timeout
+    } else {
+        CallError::Unreachable(describe(&e))
+    }
+}
+
+/// The error with its causes, since reqwest's own message hides the interesting part.
+fn describe(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The SOAP document for one request: the routing facts in the header, the function's fields
+/// in the body. Pure, so the exact bytes on the wire are testable.
+pub fn build_envelope(request: &RequestRecord) -> String {
+    let mut head = String::new();
+    leaf(&mut head, "ServiceId", request.function.service_id());
+    leaf(&mut head, "RequestId", &request.request_id.to_string());
+    leaf(&mut head, "CompanyCode", request.company_code.as_str());
+    leaf(&mut head, "UserId", &request.user_id);
+    leaf(&mut head, "UpdateFlag", request.update_flag.code());
+    if let Some(original) = &request.original_request_id {
+        leaf(&mut head, "OriginalRequestId", &original.to_string());
+    }
+    let accepted_at = request
+        .accepted_at
+        .to_rfc3339_opts(SecondsFormat::AutoSi, true);
+    leaf(&mut head, "AcceptedAt", &accepted_at);
+
+    let mut body = String::new();
+    leaf(&mut body, "SupplyPointId", request.point_id.as_str());
+    if let Some(kind) = request.function.application_kind() {
+        leaf(&mut body, "ApplicationKind", kind);
+    }
+    match &request.payload {
+        Payload::FacilityInquiry(_) => {}
+        Payload::SwitchStart(s) => switch_start_fields(&mut body, s),
+    }
+    xml::envelope(
+        Some(&wrap(REQUEST_HEADER, &head)),
+        &wrap(request_element(request.function), &body),
+    )
+}
+
+fn switch_start_fields(out: &mut String, s: &SwitchStart) {
+    leaf(out, "PlannedDate", &s.planned_date.to_string());
+    leaf(out, "PreviousRetailerCode", &s.previous_retailer_code);
+    leaf(out, "PreviousCustomerNumber", &s.previous_customer_number);
+    leaf(out, "CustomerName", &s.customer_name);
+    if let Some(phone) = &s.customer_phone {
+        leaf(out, "CustomerPhone", phone);
+    }
+    if let Some(ampere) = s.contract_ampere {
+        leaf(out, "ContractAmpere", &ampere.to_string());
+    }
+    if let Some(number) = &s.intermediation_number {
+        leaf(out, "IntermediationNumber", number);
+    }
+    leaf(
+        out,
+        "AgreedToGridTerms",
+        if s.agreed_to_grid_terms {
+            "true"
+        } else {
+            "false"
+        },
+    );
+}
+
+/// Reads the operator's answer to a `function` request: a result, a refusal, or a SOAP Fault
+/// (a Client fault as HTTP 400, any other as 500). Anything else is `Malformed`; never panics.
+pub fn parse_answer(function: Function, body: &[u8]) -> Result<TsoAnswer, CallError> {
+    read_answer(function, body).map(|(_, answer)| answer)
+}
+
+/// The answer and the RequestId its header echoes.
+fn read_answer(function: Function, body: &[u8]) -> Result<(String, TsoAnswer), CallError> {
+    let root = xml::parse(body).map_err(CallError::Malformed)?;
+    let (header, content) = xml::open_envelope(&root).map_err(CallError::Malformed)?;
+    if content.is(SOAP_NS, "Fault") {
+        return Err(fault_status(content)?);
+    }
+    let header =
+        header.ok_or_else(|| CallError::Malformed("an answer without a SOAP Header".into()))?;
+    let echoed = response_header(function, header).map_err(CallError::Malformed)?;
+    let answer = if content.is(SW_NS, REFUSAL) {
+        refusal(content)
+    } else if content.is(SW_NS, result_element(function)) {
+        completed(function, content)
+    } else {
+        Err(format!(
+            "{} is not an answer to {}",
+            content.name,
+            function.service_id()
+        ))
+    };
+    answer.map(|a| (echoed, a)).map_err(CallError::Malformed)
+}
+
+fn fault_status(fault: &Element) -> Result<CallError, CallError> {
+    let code = fault
+        .children
+        .iter()
+        .find(|c| c.ns.is_none() && c.name == "faultcode")
+        .ok_or_else(|| CallError::Malformed("a SOAP Fault without faultcode".into()))?;
+    let client = code.text.trim().rsplit(':').next() == Some("Client");
+    Ok(CallError::Status(if client { 400 } else { 500 }))
+}
+
+fn response_header(function: Function, header: &Element) -> Result<String, String> {
+    if !header.is(SW_NS, RESPONSE_HEADER) {
+        return Err(format!("expected {RESPONSE_HEADER}, found {}", header.name));
+    }
+    let mut fields = Fields::of(header, SW_NS)?;
+    let service_id = fields.filled("ServiceId")?;
+    let request_id = fields.filled("RequestId")?.to_string();
+    fields.finish()?;
+    if service_id != function.service_id() {
+        return Err(format!(
+            "answer for {service_id}, asked {}",
+            function.service_id()
+        ));
+    }
+    Ok(request_id)
+}
+
+fn refusal(element: &Element) -> Result<TsoAnswer, String> {
+    let mut fields = Fields::of(element, SW_NS)?;
+    let code = fields.filled("ErrorCode")?.to_string();
+    let message = fields.filled("ErrorMessage")?.to_string();
+    fields.finish()?;
+    Ok(TsoAnswer::Refused { code, message })
+}
+
+fn completed(function: Function, element: &Element) -> Result<TsoAnswer, String> {
+    let mut f = Fields::of(element, SW_NS)?;
+    let payload = match function {
+        Function::FacilityInquiry => ResultPayload::FacilityInquiry(FacilityInquiryResult {
+            supply_address: f.filled("SupplyAddress")?.into(),
+            contract_kind: f.filled("ContractKind")?.into(),
+            contract_ampere: f.opt_int("ContractAmpere")?,
+            contract_kva: f.opt_decimal("ContractKva")?,
+            smart_meter: f.boolean("SmartMeter")?,
+            meter_number: f.filled("MeterNumber")?.into(),
+            next_meter_reading_date: f.date("NextMeterReadingDate")?,
+            current_retailer_code: f.filled("CurrentRetailerCode")?.into(),
+        }),
+        Function::SwitchStart => ResultPayload::SwitchStart(SwitchStartResult {
+            application_number: f.filled("ApplicationNumber")?.into(),
+            switch_date: f.date("SwitchDate")?,
+            reception_stage: f.filled("ReceptionStage")?.into(),
+        }),
+    };
+    f.finish()?;
+    Ok(TsoAnswer::Completed(payload))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,184 @@
+//! One request's trip: skip it if it already has a result, report `sent`, call the grid operator
+//! with retries, and produce exactly one final result (and the dead-letter record on failure).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::{Duration, Instant};
+
+use backon::{ExponentialBuilder, Retryable};
+use chrono::Utc;
+use tokio_util::sync::CancellationToken;
+
+use super::definition::RetryBudget;
+use super::ledger::Ledger;
+use super::protocol::{CallError, Protocol, TsoAnswer};
+use crate::domain::Area;
+use crate::kafka::Publisher;
+use crate::messages::{Codec, RequestRecord, ResultRecord, ResultStatus};
+use crate::metrics;
+
+pub struct Job {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Vec<u8>,
+    pub payload: Vec<u8>,
+}
+
+pub struct Worker {
+    pub area: Area,
+    pub protocol: Protocol,
+    pub retry: RetryBudget,
+    pub codec: Arc<Codec>,
+    pub publisher: Publisher,
+    pub ledger: Arc<Ledger>,
+    pub results_topic: String,
+    pub dlq_topic: String,
+    pub shutdown: CancellationToken,
+}
+
+impl Worker {
+    /// Handles one consumed record; `true` when it is done and its offset may be stored.
+    pub async fn handle(&self, job: Job) -> bool {
+        let request = match self.codec.decode_request(&job.payload) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, offset = job.offset, "undecodable request: dead-lettered");
+                return self.dead_letter(&job.key, &job.payload).await;
+            }
+        };
+        if self.ledger.contains(&request.request_id) {
+            metrics::RedeliverySkipped {
+                area: self.area.code(),
+            }
+            .emit();
+            return true;
+        }
+        let sent = ResultRecord::for_request(&request, ResultStatus::Sent, 0);
+        if !self.publish_result(&sent).await {
+            return false;
+        }
+        let (outcome, attempts) = self.call_with_retries(&request).await;
+        let result = self.result_of(&request, outcome, attempts);
+        if result.status == ResultStatus::Failed && !self.dead_letter(&job.key, &job.payload).await
+        {
+            return false;
+        }
+        if !self.publish_result(&result).await {
+            return false;
+        }
+        self.ledger.insert(request.request_id);
+        let seconds = (Utc::now() - request.accepted_at).num_milliseconds().max(0) as f64 / 1000.0;
+        metrics::RequestFinished {
+            area: self.area.code(),
+            function: request.function.slug(),
+            status: result.status.request_status().as_str(),
+            seconds,
+        }
+        .emit();
+        true
+    }
+
+    async fn call_with_retries(
+        &self,
+        request: &RequestRecord,
+    ) -> (Result<TsoAnswer, CallError>, i32) {
+        let attempts = AtomicI32::new(0);
+        let policy = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(self.retry.initial_delay_ms))
+            .with_max_delay(Duration::from_millis(self.retry.max_delay_ms))
+            .with_max_times(self.retry.max_attempts.saturating_sub(1))
+            .with_jitter();
+        let call = || async {
+            attempts.fetch_add(1, Ordering::Relaxed);
+            let started = Instant::now();
+            let answer = self.protocol.call(request).await;
+            let outcome = match &answer {
+                Ok(TsoAnswer::Completed(_)) => "completed",
+                Ok(TsoAnswer::Refused { .. }) => "refused",
+                Err(e) => e.kind(),
+            };
+            metrics::TsoCalled {
+                area: self.area.code(),
+                family: self.protocol.family(),
+                outcome,
+                seconds: started.elapsed().as_secs_f64(),
+            }
+            .emit();
+            answer
+        };
+        let answer = call
+            .retry(policy)
+            .when(CallError::is_transient)
+            .notify(|e, delay| tracing::warn!(error = %e, ?delay, request_id = %request.request_id, "retrying grid operator call"))
+            .await;
+        (answer, attempts.load(Ordering::Relaxed))
+    }
+
+    fn result_of(
+        &self,
+        request: &RequestRecord,
+        outcome: Result<TsoAnswer, CallError>,
+        attempts: i32,
+    ) -> ResultRecord {
+        let mut r = ResultRecord::for_request(request, ResultStatus::Completed, attempts);
+        match outcome {
+            Ok(TsoAnswer::Completed(payload)) => r.payload = Some(payload),
+            Ok(TsoAnswer::Refused { code, message }) => {
+                r.status = ResultStatus::Rejected;
+                r.code = Some(code);
+                r.message = Some(message);
+            }
+            Err(e) => {
+                let code = if e.is_transient() {
+                    "tso_unavailable"
+                } else {
+                    "tso_bad_answer"
+                };
+                r.status = ResultStatus::Failed;
+                r.code = Some(code.into());
+                r.message = Some(format!("{e} (after {attempts} attempts)"));
+            }
+        }
+        r
+    }
+
+    /// Produces a result, retrying until the broker takes it or the connector shuts down.
+    async fn publish_result(&self, result: &ResultRecord) -> bool {
+        let bytes = match self.codec.encode_result(result) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot encode a result");
+                return false;
+            }
+        };
+        self.publish_until_done(
+            &self.results_topic,
+            result.point_id.as_str().as_bytes(),
+            &bytes,
+        )
+        .await
+    }
+
+    async fn dead_letter(&self, key: &[u8], payload: &[u8]) -> bool {
+        metrics::DeadLettered {
+            area: self.area.code(),
+        }
+        .emit();
+        self.publish_until_done(&self.dlq_topic, key, payload).await
+    }
+
+    async fn publish_until_done(&self, topic: &str, key: &[u8], payload: &[u8]) -> bool {
+        let key = String::from_utf8_lossy(key);
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match self.publisher.publish(topic, &key, payload).await {
+                Ok(_) => return true,
+                Err(e) => tracing::warn!(error = %e, topic, "produce failed; retrying"),
+            }
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return false,
+                _ = tokio::time::sleep(delay) => delay = (delay * 2).min(Duration::from_secs(5)),
+            }
+        }
+    }
+}
