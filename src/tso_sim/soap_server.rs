@@ -1,0 +1,257 @@
+//! The simulator's SOAP endpoint: reads the hub's envelope, lets the operator decide, and
+//! writes the answer in the same dialect the client reads.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+
+use super::control::{Mode, slow_down};
+use super::{App, Simulator};
+use crate::connector::protocol::TsoAnswer;
+use crate::connector::soap::xml::{self, Element, Fields, SW_NS, leaf, wrap};
+use crate::connector::soap::{
+    REFUSAL, REQUEST_HEADER, RESPONSE_HEADER, request_element, result_element,
+};
+use crate::domain::{CompanyCode, Function, RequestId, SupplyPointId, UpdateFlag};
+use crate::messages::{
+    FacilityInquiry, FacilityInquiryResult, Payload, RequestRecord, ResultPayload, SwitchStart,
+    SwitchStartResult,
+};
+
+/// The faultstring while the operator is down (`fail` mode) or shutting down.
+const UNAVAILABLE: &str = "システムメンテナンス中のため処理できません";
+/// What `malformed` mode answers with HTTP 200: an envelope cut off mid-element.
+const BROKEN: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+    <soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body><Resu";
+
+/// `POST /soap`: counted on arrival (before any hang), then answered as the mode says.
+pub(super) async fn handle(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+    app.sim.count_call();
+    let Some(mode) = app.sim.released_mode(&app.closing).await else {
+        return unavailable();
+    };
+    match mode {
+        Mode::Fail => return unavailable(),
+        Mode::Malformed => return soap(StatusCode::OK, BROKEN.to_string()),
+        Mode::Slow { delay_ms } => {
+            if !slow_down(delay_ms, &app.closing).await {
+                return unavailable();
+            }
+        }
+        Mode::Normal | Mode::Hang => {}
+    }
+    respond(&app.sim, &headers, &body)
+}
+
+/// Parses, checks the SOAPAction against the header's ServiceId, and answers.
+fn respond(sim: &Simulator, headers: &HeaderMap, body: &[u8]) -> Response {
+    let request = match parse_envelope(body) {
+        Ok(request) => request,
+        Err(reason) => {
+            tracing::debug!(%reason, "unreadable SOAP request");
+            return soap(StatusCode::BAD_REQUEST, xml::fault("Client", &reason));
+        }
+    };
+    let service_id = request.function.service_id();
+    if let Some(action) = soap_action(headers) {
+        if !action.is_empty() && action != service_id {
+            let reason = format!("SOAPAction {action} does not match ServiceId {service_id}");
+            return soap(StatusCode::BAD_REQUEST, xml::fault("Client", &reason));
+        }
+    }
+    let answer = sim.answer(&request);
+    soap(
+        StatusCode::OK,
+        build_answer(request.function, &request.request_id, &answer),
+    )
+}
+
+fn soap_action(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get("SOAPAction")?.to_str().ok()?;
+    Some(value.trim().trim_matches('"'))
+}
+
+/// HTTP 503 with a Server fault: transient for the client.
+fn unavailable() -> Response {
+    soap(
+        StatusCode::SERVICE_UNAVAILABLE,
+        xml::fault("Server", UNAVAILABLE),
+    )
+}
+
+fn soap(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+/// Reads what [`crate::connector::soap::build_envelope`] writes, back into the request record.
+/// Strict like the client's reader: unknown, missing or ill-typed fields are errors.
+pub fn parse_envelope(body: &[u8]) -> Result<RequestRecord, String> {
+    let root = xml::parse(body)?;
+    let (header, content) = xml::open_envelope(&root)?;
+    let head = read_head(header.ok_or("a request without a SOAP Header")?)?;
+    let function = head.function;
+    if !content.is(SW_NS, request_element(function)) {
+        return Err(format!(
+            "{} does not carry {}",
+            content.name,
+            function.service_id()
+        ));
+    }
+    let mut f = Fields::of(content, SW_NS)?;
+    let point_id = SupplyPointId::parse(f.filled("SupplyPointId")?).map_err(|e| e.to_string())?;
+    if f.optional("ApplicationKind") != function.application_kind() {
+        return Err(format!(
+            "ApplicationKind does not fit {}",
+            function.service_id()
+        ));
+    }
+    let payload = match function {
+        Function::FacilityInquiry => Payload::FacilityInquiry(FacilityInquiry {}),
+        Function::SwitchStart => Payload::SwitchStart(switch_start(&mut f)?),
+    };
+    f.finish()?;
+    Ok(RequestRecord {
+        request_id: head.request_id,
+        function,
+        company_code: head.company_code,
+        user_id: head.user_id,
+        point_id,
+        update_flag: head.update_flag,
+        original_request_id: head.original_request_id,
+        accepted_at: head.accepted_at,
+        payload,
+    })
+}
+
+/// The facts a request header carries.
+struct Head {
+    function: Function,
+    request_id: RequestId,
+    company_code: CompanyCode,
+    user_id: String,
+    update_flag: UpdateFlag,
+    original_request_id: Option<RequestId>,
+    accepted_at: DateTime<Utc>,
+}
+
+fn read_head(header: &Element) -> Result<Head, String> {
+    if !header.is(SW_NS, REQUEST_HEADER) {
+        return Err(format!("expected {REQUEST_HEADER}, found {}", header.name));
+    }
+    let mut f = Fields::of(header, SW_NS)?;
+    let service_id = f.filled("ServiceId")?;
+    let function = Function::ALL
+        .into_iter()
+        .find(|function| function.service_id() == service_id)
+        .ok_or_else(|| format!("unknown ServiceId {service_id}"))?;
+    let head = Head {
+        function,
+        request_id: request_id(f.filled("RequestId")?)?,
+        company_code: CompanyCode::parse(f.filled("CompanyCode")?).map_err(|e| e.to_string())?,
+        user_id: f.filled("UserId")?.to_string(),
+        update_flag: update_flag(f.filled("UpdateFlag")?)?,
+        original_request_id: f
+            .optional("OriginalRequestId")
+            .map(request_id)
+            .transpose()?,
+        accepted_at: DateTime::parse_from_rfc3339(f.filled("AcceptedAt")?.trim())
+            .map_err(|e| format!("AcceptedAt: {e}"))?
+            .with_timezone(&Utc),
+    };
+    f.finish()?;
+    Ok(head)
+}
+
+fn request_id(raw: &str) -> Result<RequestId, String> {
+    raw.trim()
+        .parse()
+        .map_err(|e| format!("RequestId {raw:?}: {e}"))
+}
+
+fn update_flag(code: &str) -> Result<UpdateFlag, String> {
+    [
+        UpdateFlag::Register,
+        UpdateFlag::Correct,
+        UpdateFlag::Withdraw,
+    ]
+    .into_iter()
+    .find(|flag| flag.code() == code.trim())
+    .ok_or_else(|| format!("UpdateFlag {code:?} is not 1, 2 or 3"))
+}
+
+fn switch_start(f: &mut Fields<'_>) -> Result<SwitchStart, String> {
+    Ok(SwitchStart {
+        planned_date: f.date("PlannedDate")?,
+        previous_retailer_code: f.text("PreviousRetailerCode")?.into(),
+        previous_customer_number: f.text("PreviousCustomerNumber")?.into(),
+        customer_name: f.text("CustomerName")?.into(),
+        customer_phone: f.optional("CustomerPhone").map(str::to_string),
+        contract_ampere: f.opt_int("ContractAmpere")?,
+        intermediation_number: f.optional("IntermediationNumber").map(str::to_string),
+        agreed_to_grid_terms: f.boolean("AgreedToGridTerms")?,
+    })
+}
+
+/// The operator's answer document for one request, as [`crate::connector::soap::parse_answer`]
+/// reads it: the ServiceId and RequestId echoed in the header, the result or refusal in the body.
+pub fn build_answer(function: Function, request_id: &RequestId, answer: &TsoAnswer) -> String {
+    let mut head = String::new();
+    leaf(&mut head, "ServiceId", function.service_id());
+    leaf(&mut head, "RequestId", &request_id.to_string());
+    let body = match answer {
+        TsoAnswer::Completed(ResultPayload::FacilityInquiry(r)) => wrap(
+            result_element(Function::FacilityInquiry),
+            &facility_fields(r),
+        ),
+        TsoAnswer::Completed(ResultPayload::SwitchStart(r)) => {
+            wrap(result_element(Function::SwitchStart), &switch_fields(r))
+        }
+        TsoAnswer::Refused { code, message } => {
+            let mut fields = String::new();
+            leaf(&mut fields, "ErrorCode", code);
+            leaf(&mut fields, "ErrorMessage", message);
+            wrap(REFUSAL, &fields)
+        }
+    };
+    xml::envelope(Some(&wrap(RESPONSE_HEADER, &head)), &body)
+}
+
+fn facility_fields(r: &FacilityInquiryResult) -> String {
+    let mut out = String::new();
+    leaf(&mut out, "SupplyAddress", &r.supply_address);
+    leaf(&mut out, "ContractKind", &r.contract_kind);
+    if let Some(ampere) = r.contract_ampere {
+        leaf(&mut out, "ContractAmpere", &ampere.to_string());
+    }
+    if let Some(kva) = r.contract_kva {
+        leaf(&mut out, "ContractKva", &kva.to_string());
+    }
+    leaf(
+        &mut out,
+        "SmartMeter",
+        if r.smart_meter { "true" } else { "false" },
+    );
+    leaf(&mut out, "MeterNumber", &r.meter_number);
+    leaf(
+        &mut out,
+        "NextMeterReadingDate",
+        &r.next_meter_reading_date.to_string(),
+    );
+    leaf(&mut out, "CurrentRetailerCode", &r.current_retailer_code);
+    out
+}
+
+fn switch_fields(r: &SwitchStartResult) -> String {
+    let mut out = String::new();
+    leaf(&mut out, "ApplicationNumber", &r.application_number);
+    leaf(&mut out, "SwitchDate", &r.switch_date.to_string());
+    leaf(&mut out, "ReceptionStage", &r.reception_stage);
+    out
+}
