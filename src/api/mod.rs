@@ -1,0 +1,71 @@
+//! The retailer-facing API (axum over rustls): login, submission of applications, and status.
+
+mod error;
+mod session;
+mod status;
+mod submit;
+pub mod tls;
+mod validate;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use deadpool_postgres::Pool;
+use tokio_util::sync::CancellationToken;
+
+pub use error::ApiError;
+pub use session::Principal;
+
+use crate::config::Settings;
+use crate::kafka::Publisher;
+use crate::messages::Codec;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub pool: Pool,
+    pub publisher: Publisher,
+    pub codec: Arc<Codec>,
+    pub sessions: Arc<session::SessionCache>,
+}
+
+impl AppState {
+    pub fn new(settings: Settings, pool: Pool) -> anyhow::Result<Self> {
+        // A submission waits at most this long for the broker before answering 503.
+        let publisher = Publisher::new(&settings.kafka_brokers, Duration::from_secs(10))?;
+        Ok(AppState {
+            settings: Arc::new(settings),
+            pool,
+            publisher,
+            codec: Arc::new(Codec::new()),
+            sessions: Arc::new(session::SessionCache::new()),
+        })
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/session", post(session::login))
+        .route("/api/v1/requests", get(status::list))
+        .route("/api/v1/requests/{request_id}", get(status::one))
+        .route("/api/v1/{function}", post(submit::submit))
+        .fallback(|| async { ApiError::UnknownFunction("(no such path)".into()) })
+        .with_state(state)
+}
+
+/// Serves the API over TLS on `listener` until `shutdown`; returns its address.
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<SocketAddr> {
+    let config = tls::server_config(&state.settings.tls_dir)?;
+    let addr = listener.local_addr()?;
+    let app = router(state);
+    tokio::spawn(tls::serve(listener, config, app, shutdown));
+    Ok(addr)
+}

@@ -1,0 +1,248 @@
+//! 業務処理状況確認: `GET /api/v1/requests/{id}` and the list `GET /api/v1/requests?…`.
+//! Every query is filtered by the caller's company in SQL, so another company's request is
+//! simply not found.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+use super::AppState;
+use super::error::ApiError;
+use super::session::Principal;
+use crate::domain::{Area, Function, RequestStatus, SupplyPointId};
+
+/// One request as the status API shows it.
+#[derive(Serialize)]
+pub struct RequestView {
+    request_id: Uuid,
+    function: String,
+    function_name_ja: &'static str,
+    service_id: String,
+    area: String,
+    supply_point_id: String,
+    update_flag: String,
+    status: String,
+    status_ja: &'static str,
+    code: Option<String>,
+    message: Option<String>,
+    attempts: i32,
+    result: Option<serde_json::Value>,
+    user_id: String,
+    accepted_at: DateTime<Utc>,
+    sent_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+}
+
+const COLUMNS: &str = "request_id, function, service_id, area, point_id, update_flag, status, code,
+    message, attempts, result, user_id, accepted_at, sent_at, finished_at";
+
+impl From<Row> for RequestView {
+    fn from(r: Row) -> Self {
+        let function: String = r.get(1);
+        let status: String = r.get(6);
+        RequestView {
+            request_id: r.get(0),
+            function_name_ja: function.parse::<Function>().map_or("", |f| f.name_ja()),
+            function,
+            service_id: r.get(2),
+            area: r.get(3),
+            supply_point_id: r.get(4),
+            update_flag: r.get(5),
+            status_ja: status.parse::<RequestStatus>().map_or("", |s| s.label_ja()),
+            status,
+            code: r.get(7),
+            message: r.get(8),
+            attempts: r.get(9),
+            result: r.get(10),
+            user_id: r.get(11),
+            accepted_at: r.get(12),
+            sent_at: r.get(13),
+            finished_at: r.get(14),
+        }
+    }
+}
+
+pub async fn one(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<RequestView>, ApiError> {
+    let id: Uuid = id.parse().map_err(|_| ApiError::RequestNotFound)?;
+    let sql = format!("SELECT {COLUMNS} FROM requests WHERE request_id = $1 AND company_code = $2");
+    let row = state
+        .pool
+        .get()
+        .await?
+        .query_opt(&sql, &[&id, &principal.company.as_str()])
+        .await?
+        .ok_or(ApiError::RequestNotFound)?;
+    Ok(Json(row.into()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    status: Option<String>,
+    function: Option<String>,
+    area: Option<String>,
+    supply_point_id: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct ListAnswer {
+    items: Vec<RequestView>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<ListAnswer>, ApiError> {
+    let Query(q) = query.map_err(|e| {
+        ApiError::invalid(
+            "query",
+            "invalid_query",
+            "検索条件の指定が正しくありません",
+            e.body_text(),
+        )
+    })?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            "invalid_limit",
+            "limit は1〜1000で指定してください",
+            "limit must be 1 to 1000",
+        ));
+    }
+    let filters = Filters::from_query(&q, &principal)?;
+    let (sql, params) = filters.sql(limit + 1);
+    let params: Vec<&(dyn ToSql + Sync)> = params
+        .iter()
+        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+        .collect();
+    let rows = state.pool.get().await?.query(&sql, &params).await?;
+    let mut items: Vec<RequestView> = rows.into_iter().map(Into::into).collect();
+    let next_cursor = (items.len() as i64 > limit).then(|| {
+        items.truncate(limit as usize);
+        let last = items.last().expect("limit >= 1");
+        let raw = format!(
+            "{}|{}",
+            last.accepted_at.timestamp_micros(),
+            last.request_id
+        );
+        URL_SAFE_NO_PAD.encode(raw)
+    });
+    Ok(Json(ListAnswer { items, next_cursor }))
+}
+
+/// The list's WHERE clause, built from validated filters only.
+struct Filters {
+    clauses: Vec<String>,
+    params: Vec<Box<dyn ToSql + Sync + Send>>,
+}
+
+impl Filters {
+    fn from_query(q: &ListQuery, principal: &Principal) -> Result<Self, ApiError> {
+        let mut f = Filters {
+            clauses: vec![],
+            params: vec![],
+        };
+        f.push("company_code", Box::new(principal.company.to_string()));
+        if let Some(s) = &q.status {
+            let s: RequestStatus = s.parse().map_err(|_| {
+                ApiError::invalid(
+                    "status",
+                    "invalid_status",
+                    format!("状態 {s} は存在しません"),
+                    "status is one of accepted, sent, completed, rejected, failed",
+                )
+            })?;
+            f.push("status", Box::new(s.as_str().to_string()));
+        }
+        if let Some(func) = &q.function {
+            let func: Function = func.parse().map_err(|_| {
+                ApiError::invalid(
+                    "function",
+                    "unknown_function",
+                    format!("機能 {func} は存在しません"),
+                    format!("there is no function {func}"),
+                )
+            })?;
+            f.push("function", Box::new(func.slug().to_string()));
+        }
+        if let Some(a) = &q.area {
+            let a: Area = a.parse().map_err(|_| {
+                ApiError::invalid(
+                    "area",
+                    "unknown_area",
+                    format!("エリアコード {a} は存在しません(01〜10)"),
+                    format!("there is no area {a}"),
+                )
+            })?;
+            f.push("area", Box::new(a.code().to_string()));
+        }
+        if let Some(p) = &q.supply_point_id {
+            let p = SupplyPointId::parse(p).map_err(|e| {
+                ApiError::invalid(
+                    "supply_point_id",
+                    "invalid_supply_point_id",
+                    "供給地点特定番号の形式が正しくありません",
+                    e.to_string(),
+                )
+            })?;
+            f.push("point_id", Box::new(p.to_string()));
+        }
+        if let Some(c) = &q.cursor {
+            let (at, id) = decode_cursor(c).ok_or_else(|| {
+                ApiError::invalid(
+                    "cursor",
+                    "invalid_cursor",
+                    "cursor が正しくありません",
+                    "cursor is not one this API returned",
+                )
+            })?;
+            f.params.push(Box::new(at));
+            f.params.push(Box::new(id));
+            let n = f.params.len();
+            f.clauses
+                .push(format!("(accepted_at, request_id) < (${}, ${})", n - 1, n));
+        }
+        Ok(f)
+    }
+
+    fn push(&mut self, column: &str, value: Box<dyn ToSql + Sync + Send>) {
+        self.params.push(value);
+        self.clauses
+            .push(format!("{column} = ${}", self.params.len()));
+    }
+
+    fn sql(mut self, limit: i64) -> (String, Vec<Box<dyn ToSql + Sync + Send>>) {
+        self.params.push(Box::new(limit));
+        let sql = format!(
+            "SELECT {COLUMNS} FROM requests WHERE {} ORDER BY accepted_at DESC, request_id DESC LIMIT ${}",
+            self.clauses.join(" AND "),
+            self.params.len()
+        );
+        (sql, self.params)
+    }
+}
+
+fn decode_cursor(c: &str) -> Option<(DateTime<Utc>, Uuid)> {
+    let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(c).ok()?).ok()?;
+    let (micros, id) = raw.split_once('|')?;
+    Some((
+        DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+        id.parse().ok()?,
+    ))
+}

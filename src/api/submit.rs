@@ -1,0 +1,183 @@
+//! `POST /api/v1/<function>`: validate, produce to the area's request topic, and answer
+//! `202 Accepted` only once the broker has acknowledged the record.
+//!
+//! With an `Idempotency-Key`, a retry with the same body gets the first request id (and a
+//! record lost before acknowledgement is produced again under that same id, which the connector
+//! deduplicates); the same key with another body is `409`.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use chrono::Utc;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::error::ApiError;
+use super::session::Principal;
+use super::{AppState, validate};
+use crate::domain::{Function, RequestId, UpdateFlag};
+use crate::messages::RequestRecord;
+use crate::metrics;
+
+#[derive(Serialize)]
+pub struct Accepted {
+    request_id: String,
+    status: &'static str,
+    status_ja: &'static str,
+    status_url: String,
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    principal: Principal,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let function: Function = slug
+        .parse()
+        .map_err(|_| ApiError::UnknownFunction(slug.clone()))?;
+    let outcome = accept(&state, function, &principal, &headers, &body).await;
+    if let Err(e) = &outcome {
+        metrics::RequestRefused {
+            function: function.slug(),
+            reason: e.code(),
+        }
+        .emit();
+    }
+    let id = outcome?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Accepted {
+            request_id: id.to_string(),
+            status: "accepted",
+            status_ja: "受付",
+            status_url: format!("/api/v1/requests/{id}"),
+        }),
+    ))
+}
+
+async fn accept(
+    state: &AppState,
+    function: Function,
+    principal: &Principal,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<RequestId, ApiError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let body_hash = Sha256::digest(format!("{}\n{value}", function.slug()));
+    let (point_id, payload) =
+        validate::submission(function, &principal.company, value, validate::today_jst())?;
+
+    let request_id = match idempotency_key(headers)? {
+        None => RequestId::new(),
+        Some(key) => {
+            let (id, replay) = claim_key(state, principal, key, &body_hash).await?;
+            if replay && request_row_exists(state, id).await? {
+                return Ok(id);
+            }
+            id
+        }
+    };
+    let record = RequestRecord {
+        request_id,
+        function,
+        company_code: principal.company.clone(),
+        user_id: principal.user_id.clone(),
+        point_id,
+        update_flag: UpdateFlag::Register,
+        original_request_id: None,
+        accepted_at: Utc::now(),
+        payload,
+    };
+    let bytes = state
+        .codec
+        .encode_request(&record)
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let topic = state.settings.requests_topic(record.area());
+    state
+        .publisher
+        .publish(&topic, record.point_id.as_str(), &bytes)
+        .await
+        .map_err(|e| ApiError::BrokerUnavailable(e.to_string()))?;
+    // The record is durable now. The row makes a GET right after the 202 find it; should the
+    // database fail here, the projector writes the same row from the topic.
+    if let Err(e) = insert_accepted_row(state, &record).await {
+        tracing::error!(error = %e, request_id = %record.request_id, "accepted row not written; the projector will");
+    }
+    metrics::RequestAccepted {
+        function: function.slug(),
+        area: record.area().code(),
+    }
+    .emit();
+    Ok(request_id)
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = v.to_str().map_err(|_| ApiError::InvalidIdempotencyKey)?;
+    let ok = (1..=128).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic());
+    ok.then_some(Some(key))
+        .ok_or(ApiError::InvalidIdempotencyKey)
+}
+
+/// Claims `key` for this body; returns the request id under the key and whether it was
+/// claimed before (a replay).
+async fn claim_key(
+    state: &AppState,
+    principal: &Principal,
+    key: &str,
+    body_hash: &[u8],
+) -> Result<(RequestId, bool), ApiError> {
+    let client = state.pool.get().await?;
+    let fresh = RequestId::new();
+    let inserted = client
+        .execute(
+            "INSERT INTO idempotency_keys (company_code, key, body_sha256, request_id)
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            &[
+                &principal.company.as_str(),
+                &key,
+                &body_hash,
+                &fresh.as_uuid(),
+            ],
+        )
+        .await?;
+    if inserted == 1 {
+        return Ok((fresh, false));
+    }
+    let row = client
+        .query_one(
+            "SELECT body_sha256, request_id FROM idempotency_keys WHERE company_code = $1 AND key = $2",
+            &[&principal.company.as_str(), &key],
+        )
+        .await?;
+    let stored: Vec<u8> = row.get(0);
+    if stored != body_hash {
+        return Err(ApiError::IdempotencyConflict);
+    }
+    Ok((RequestId::from(row.get::<_, uuid::Uuid>(1)), true))
+}
+
+async fn request_row_exists(state: &AppState, id: RequestId) -> Result<bool, ApiError> {
+    let row = state
+        .pool
+        .get()
+        .await?
+        .query_opt(
+            "SELECT 1 FROM requests WHERE request_id = $1",
+            &[&id.as_uuid()],
+        )
+        .await?;
+    Ok(row.is_some())
+}
+
+async fn insert_accepted_row(state: &AppState, r: &RequestRecord) -> Result<(), ApiError> {
+    let client = state.pool.get().await?;
+    crate::projector::insert_request(&client, r).await?;
+    Ok(())
+}

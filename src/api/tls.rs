@@ -1,0 +1,132 @@
+//! The API's TLS listener: TLS only, a client certificate that chains to the hub's client CA is
+//! required, and each connection's certificate travels with its requests as `ClientIdentity`.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use rustls::RootCertStore;
+use rustls::server::WebPkiClientVerifier;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+use crate::domain::CompanyCode;
+
+/// Who the client certificate says is calling: its company (the certificate's common name) and
+/// its SHA-256 fingerprint.
+#[derive(Debug, Clone)]
+pub struct ClientIdentity {
+    pub company: Option<CompanyCode>,
+    pub fingerprint: String,
+}
+
+impl ClientIdentity {
+    fn from_der(der: &CertificateDer<'_>) -> Self {
+        let fingerprint = hex::encode(Sha256::digest(der.as_ref()));
+        let company = x509_parser::parse_x509_certificate(der.as_ref())
+            .ok()
+            .and_then(|(_, cert)| {
+                let cn = cert.subject().iter_common_name().next()?;
+                CompanyCode::parse(cn.as_str().ok()?).ok()
+            });
+        ClientIdentity {
+            company,
+            fingerprint,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("reading {0}: {1}")]
+    Pem(String, rustls_pki_types::pem::Error),
+    #[error("TLS configuration: {0}")]
+    Rustls(#[from] rustls::Error),
+    #[error("client verifier: {0}")]
+    Verifier(#[from] rustls::server::VerifierBuilderError),
+}
+
+/// Server configuration from `dir/ca.pem` (the client CA), `dir/server.pem`, `dir/server.key`.
+pub fn server_config(dir: &Path) -> Result<rustls::ServerConfig, TlsError> {
+    let pem_err = |f: &str| {
+        let shown = dir.join(f).display().to_string();
+        move |e| TlsError::Pem(shown, e)
+    };
+    let mut roots = RootCertStore::empty();
+    for ca in CertificateDer::pem_file_iter(dir.join("ca.pem")).map_err(pem_err("ca.pem"))? {
+        roots.add(ca.map_err(pem_err("ca.pem"))?)?;
+    }
+    let chain = CertificateDer::pem_file_iter(dir.join("server.pem"))
+        .map_err(pem_err("server.pem"))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(pem_err("server.pem"))?;
+    let key =
+        PrivateKeyDer::from_pem_file(dir.join("server.key")).map_err(pem_err("server.key"))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier =
+        WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build()?;
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// Accepts TLS connections until `shutdown`, serving `app` on each.
+pub async fn serve(
+    listener: TcpListener,
+    config: rustls::ServerConfig,
+    app: Router,
+    shutdown: CancellationToken,
+) {
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    loop {
+        let (tcp, _) = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = tcp.set_nodelay(true);
+        let (acceptor, app) = (acceptor.clone(), app.clone());
+        tokio::spawn(async move {
+            let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp));
+            let tls = match handshake.await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => return tracing::debug!(error = %e, "TLS handshake refused"),
+                Err(_) => return tracing::debug!("TLS handshake timed out"),
+            };
+            let identity = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(ClientIdentity::from_der);
+            let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+                if let Some(id) = &identity {
+                    req.extensions_mut().insert(id.clone());
+                }
+                app.clone().oneshot(req.map(Body::new))
+            });
+            let _ = auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(tls), service)
+                .await;
+        });
+    }
+}
