@@ -1,0 +1,132 @@
+//! Starting the parts of the hub: shared by the CLI's subcommands, `kirikae up` (everything in
+//! one process) and the integration tests, so that all three start them the same way.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use deadpool_postgres::Pool;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Settings;
+use crate::domain::Area;
+use crate::ops::ReadyCheck;
+use crate::tso_sim::{SimConfig, Simulator};
+use crate::{api, connector, db, kafka, projector, tso_sim};
+
+/// Creates the database and topics when missing and runs the migrations. Idempotent.
+pub async fn prepare(settings: &Settings) -> anyhow::Result<Pool> {
+    db::create_database_if_missing(&settings.database_url).await?;
+    let pool = db::pool(&settings.database_url, settings.database_pool_size)?;
+    db::migrate(&pool).await?;
+    kafka::ensure_topics(
+        &settings.kafka_brokers,
+        &settings.all_topics(),
+        settings.topic_partitions,
+        settings.topic_replication,
+    )
+    .await?;
+    Ok(pool)
+}
+
+pub fn pool(settings: &Settings) -> anyhow::Result<Pool> {
+    Ok(db::pool(
+        &settings.database_url,
+        settings.database_pool_size,
+    )?)
+}
+
+pub async fn start_api(
+    settings: &Settings,
+    pool: Pool,
+    listen: SocketAddr,
+    shutdown: CancellationToken,
+) -> anyhow::Result<SocketAddr> {
+    let state = api::AppState::new(settings.clone(), pool)?;
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    api::serve(state, listener, shutdown).await
+}
+
+/// Runs `f` as a task that logs its failure; `what` names it in the log.
+fn supervised<F>(what: String, f: F) -> JoinHandle<()>
+where
+    F: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        if let Err(e) = f.await {
+            tracing::error!(error = format!("{e:#}"), "{what} stopped");
+        }
+    })
+}
+
+pub fn start_projector(
+    settings: &Settings,
+    pool: Pool,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
+    supervised(
+        "projector".into(),
+        projector::run(settings.clone(), pool, shutdown),
+    )
+}
+
+pub fn start_connector(
+    settings: &Settings,
+    area: Area,
+    endpoint: Option<String>,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
+    let what = format!("connector {}", area.code());
+    supervised(
+        what,
+        connector::run(settings.clone(), area, endpoint, shutdown),
+    )
+}
+
+/// Starts the simulator of `area` on `listen`; returns its address and its shared state.
+pub async fn start_sim(
+    settings: &Settings,
+    area: Area,
+    listen: SocketAddr,
+    shutdown: CancellationToken,
+) -> anyhow::Result<(SocketAddr, Arc<Simulator>)> {
+    let sim = Simulator::new(SimConfig {
+        area,
+        seed: settings.sim_seed,
+        points: settings.sim_points_per_area,
+    });
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let serving = sim.clone();
+    tokio::spawn(async move {
+        if let Err(e) = tso_sim::serve(listener, serving, shutdown).await {
+            tracing::error!(error = %e, "simulator stopped");
+        }
+    });
+    Ok((addr, sim))
+}
+
+/// Readiness: the broker answers metadata and the database answers a query.
+pub fn ready_check(settings: &Settings, pool: Option<Pool>) -> anyhow::Result<ReadyCheck> {
+    let publisher =
+        kafka::Publisher::new(&settings.kafka_brokers, std::time::Duration::from_secs(5))?;
+    Ok(Arc::new(move || {
+        let (publisher, pool) = (publisher.clone(), pool.clone());
+        Box::pin(async move {
+            let broker = tokio::task::spawn_blocking(move || publisher.broker_reachable())
+                .await
+                .unwrap_or(false);
+            if !broker {
+                return Err("broker unreachable".to_string());
+            }
+            if let Some(pool) = pool {
+                let client = pool.get().await.map_err(|e| format!("database: {e}"))?;
+                client
+                    .simple_query("SELECT 1")
+                    .await
+                    .map_err(|e| format!("database: {e}"))?;
+            }
+            Ok(())
+        })
+    }))
+}

@@ -1,0 +1,81 @@
+//! `kirikae up`: the whole hub on this machine in one process — ten grid-operator simulators,
+//! ten connectors, the projector and the API — against the configured broker and database,
+//! with a development PKI and two demonstration retailers so that it can be tried at once.
+
+use std::net::SocketAddr;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::accounts::{self, AccountError, CompanyKind};
+use crate::config::Settings;
+use crate::domain::{Area, CompanyCode, UserId};
+use crate::{certs, hub, ops};
+
+/// The demonstration registrations `up` creates: (company code, name, user id).
+pub const DEMO_COMPANIES: [(&str, &str, &str); 2] = [
+    ("A0001", "あおば電力株式会社", "demo-a0001"),
+    ("B0002", "みなみ新電力株式会社", "demo-b0002"),
+];
+
+/// The demonstration users' password: for local trials only.
+pub const DEMO_PASSWORD: &str = "kirikae-demo-2026";
+
+pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let pool = hub::prepare(&settings).await?;
+    let codes: Vec<CompanyCode> = DEMO_COMPANIES
+        .iter()
+        .map(|(c, _, _)| CompanyCode::parse(c))
+        .collect::<Result<_, _>>()?;
+    certs::generate(&settings.tls_dir, "kirikae development CA", &codes)?;
+    for ((_, name, user), code) in DEMO_COMPANIES.iter().zip(&codes) {
+        accounts::upsert_company(&pool, code, name, CompanyKind::Retailer).await?;
+        match accounts::create_user(&pool, code, &UserId::parse(user)?, DEMO_PASSWORD).await {
+            Ok(()) | Err(AccountError::DuplicateUser(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    for area in Area::ALL {
+        let listen = SocketAddr::from(([127, 0, 0, 1], settings.sim_base_port + area.number()));
+        hub::start_sim(&settings, area, listen, shutdown.clone()).await?;
+        hub::start_connector(&settings, area, None, shutdown.clone());
+    }
+    hub::start_projector(&settings, pool.clone(), shutdown.clone());
+    let api = hub::start_api(
+        &settings,
+        pool.clone(),
+        settings.api_listen,
+        shutdown.clone(),
+    )
+    .await?;
+    let ready = hub::ready_check(&settings, Some(pool))?;
+    let ops_addr = ops::serve(settings.ops_listen, ready, shutdown.clone()).await?;
+    print_summary(&settings, api, ops_addr);
+    shutdown.cancelled().await;
+    Ok(())
+}
+
+fn print_summary(settings: &Settings, api: SocketAddr, ops: SocketAddr) {
+    let dir = settings.tls_dir.display();
+    println!("kirikae is up.");
+    println!(
+        "  API (TLS, client certificate required): https://localhost:{}",
+        api.port()
+    );
+    println!("  metrics and health:                     http://{ops}/metrics  /healthz  /readyz");
+    println!(
+        "  grid-operator simulators:               http://127.0.0.1:{}..{}/soap (areas 01..10)",
+        settings.sim_base_port + 1,
+        settings.sim_base_port + 10
+    );
+    println!(
+        "  broker {}  database {}",
+        settings.kafka_brokers, settings.database_url
+    );
+    println!(
+        "  development certificates in {dir}: ca.pem, client-A0001.pem/.key, client-B0002.pem/.key"
+    );
+    for (code, name, user) in DEMO_COMPANIES {
+        println!("  demo retailer {code} {name}: user {user}, password {DEMO_PASSWORD}");
+    }
+    println!("Stop with Ctrl-C.");
+}
