@@ -1,0 +1,260 @@
+//! One application end to end: API → broker → connector → simulated grid operator → result
+//! topic → projector → status API.
+
+use kirikae::domain::Area;
+use serde_json::json;
+
+use crate::harness::*;
+
+#[tokio::test]
+async fn a_facility_inquiry_completes_with_the_registers_data_in_three_areas() {
+    let areas = [Area::Tokyo, Area::Kansai, Area::Kyushu];
+    let app = spawn_app(&areas).await;
+    let a = app.login(RETAILER_A).await;
+    for area in areas {
+        let (point, current) = app.point(area, 7);
+        let id = a
+            .accepted(
+                "facility-inquiry",
+                json!({"supply_point_id": point.as_str()}),
+            )
+            .await;
+        let done = a.final_status(&id).await;
+        assert_eq!(done["status"], "completed", "{done}");
+        assert_eq!(done["status_ja"], "完了");
+        assert_eq!(done["service_id"], "IF_10110");
+        assert_eq!(done["area"], area.code());
+        assert_eq!(done["result"]["current_retailer_code"], current.as_str());
+        assert_eq!(
+            done["result"]["contract_ampere"].is_null(),
+            !area.has_ampere_breakers()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_switch_start_completes_with_the_operators_application_number() {
+    let app = spawn_app(&[Area::Chubu]).await;
+    let a = app.login(RETAILER_A).await;
+    let (point, current) = app.point(Area::Chubu, 11);
+    let id = a
+        .accepted("switch-start", switch_start_body(&point, &current))
+        .await;
+    let done = a.final_status(&id).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["service_id"], "IF_10610");
+    assert!(
+        done["result"]["application_number"]
+            .as_str()
+            .is_some_and(|n| !n.is_empty()),
+        "{done}"
+    );
+    assert!(
+        done["result"]["switch_date"].as_str().unwrap()
+            >= switch_start_body(&point, &current)["planned_date"]
+                .as_str()
+                .unwrap()
+    );
+    assert_eq!(app.sim(Area::Chubu).1.applications(), 1);
+}
+
+#[tokio::test]
+async fn an_unknown_supply_point_is_rejected_with_the_operators_code() {
+    let app = spawn_app(&[Area::Tohoku]).await;
+    let a = app.login(RETAILER_A).await;
+    let id = a
+        .accepted(
+            "facility-inquiry",
+            json!({"supply_point_id": "0209999999999999999999"}),
+        )
+        .await;
+    let done = a.final_status(&id).await;
+    assert_eq!(done["status"], "rejected", "{done}");
+    assert_eq!(done["status_ja"], "不可");
+    assert_eq!(done["code"], "E1001");
+    assert!(
+        done["message"]
+            .as_str()
+            .unwrap()
+            .contains("供給地点特定番号")
+    );
+}
+
+#[tokio::test]
+async fn a_switch_start_naming_the_wrong_current_retailer_is_rejected() {
+    let app = spawn_app(&[Area::Tokyo]).await;
+    let a = app.login(RETAILER_A).await;
+    let (point, _) = app.point(Area::Tokyo, 3);
+    let id = a
+        .accepted("switch-start", switch_start_body(&point, "B0002"))
+        .await;
+    let done = a.final_status(&id).await;
+    assert_eq!(done["status"], "rejected", "{done}");
+    assert_eq!(done["code"], "E2102");
+}
+
+#[tokio::test]
+async fn the_status_goes_accepted_then_sent_then_completed() {
+    let app = spawn_app(&[Area::Hokkaido]).await;
+    app.set_sim_mode(Area::Hokkaido, json!({"mode": "hang"}))
+        .await;
+    let a = app.login(RETAILER_A).await;
+    let (point, _) = app.point(Area::Hokkaido, 1);
+    let id = a
+        .accepted(
+            "facility-inquiry",
+            json!({"supply_point_id": point.as_str()}),
+        )
+        .await;
+    let (code, first) = a.status(&id).await;
+    assert_eq!(code, 200);
+    assert!(
+        matches!(first["status"].as_str(), Some("accepted" | "sent")),
+        "{first}"
+    );
+    let sim = app.sim(Area::Hokkaido).1.clone();
+    eventually(60, "the connector's call", || sim.calls() >= 1).await;
+    let mut seen_sent = false;
+    for _ in 0..100 {
+        if a.status(&id).await.1["status"] == "sent" {
+            seen_sent = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        seen_sent,
+        "status never showed sent while the operator was holding the call"
+    );
+    app.set_sim_mode(Area::Hokkaido, json!({"mode": "normal"}))
+        .await;
+    let done = a.final_status(&id).await;
+    assert_eq!(done["status"], "completed");
+    assert!(
+        done["sent_at"].is_string() && done["finished_at"].is_string(),
+        "{done}"
+    );
+}
+
+#[tokio::test]
+async fn an_operator_outage_beyond_the_retry_budget_fails_the_request_into_the_dead_letter_topic() {
+    let app = spawn_app(&[Area::Shikoku]).await;
+    app.set_sim_mode(Area::Shikoku, json!({"mode": "fail"}))
+        .await;
+    let a = app.login(RETAILER_A).await;
+    let (point, _) = app.point(Area::Shikoku, 2);
+    let id = a
+        .accepted(
+            "facility-inquiry",
+            json!({"supply_point_id": point.as_str()}),
+        )
+        .await;
+    let done = a.final_status(&id).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["status_ja"], "システムエラー");
+    assert_eq!(done["code"], "tso_unavailable");
+    assert_eq!(done["attempts"], 6, "the definition's retry budget");
+    let codec = kirikae::messages::Codec::new();
+    let dlq = read_topic(
+        &app.settings.kafka_brokers,
+        &app.settings.dlq_topic(Area::Shikoku),
+    );
+    let ids: Vec<String> = dlq
+        .iter()
+        .filter_map(|b| codec.decode_request(b).ok())
+        .map(|r| r.request_id.to_string())
+        .collect();
+    assert_eq!(ids, vec![id]);
+}
+
+#[tokio::test]
+async fn the_status_list_shows_only_the_callers_requests_filtered_and_paged() {
+    let app = spawn_app(&[Area::Hokuriku]).await;
+    let (a, b) = (app.login(RETAILER_A).await, app.login(RETAILER_B).await);
+    let mut mine = Vec::new();
+    for i in 0..5 {
+        let (point, _) = app.point(Area::Hokuriku, i);
+        mine.push(
+            a.accepted(
+                "facility-inquiry",
+                json!({"supply_point_id": point.as_str()}),
+            )
+            .await,
+        );
+    }
+    let theirs = b
+        .accepted(
+            "facility-inquiry",
+            json!({"supply_point_id": app.point(Area::Hokuriku, 9).0.as_str()}),
+        )
+        .await;
+    for id in &mine {
+        a.final_status(id).await;
+    }
+    let mut seen = Vec::new();
+    let mut url = format!(
+        "{}/api/v1/requests?limit=2&status=completed&area=05",
+        app.api
+    );
+    loop {
+        let page: serde_json::Value = a
+            .http
+            .get(&url)
+            .bearer_auth(&a.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 2);
+        seen.extend(
+            items
+                .iter()
+                .map(|i| i["request_id"].as_str().unwrap().to_string()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => {
+                url = format!(
+                    "{}/api/v1/requests?limit=2&status=completed&area=05&cursor={c}",
+                    app.api
+                )
+            }
+            None => break,
+        }
+    }
+    seen.sort();
+    mine.sort();
+    assert_eq!(seen, mine);
+    assert!(!seen.contains(&theirs));
+    let bad = a
+        .http
+        .get(format!("{}/api/v1/requests?status=done", app.api))
+        .bearer_auth(&a.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+}
+
+#[tokio::test]
+async fn metrics_count_accepted_requests_and_operator_calls() {
+    let app = spawn_app(&[Area::Okinawa]).await;
+    let a = app.login(RETAILER_A).await;
+    let (point, _) = app.point(Area::Okinawa, 4);
+    let id = a
+        .accepted(
+            "facility-inquiry",
+            json!({"supply_point_id": point.as_str()}),
+        )
+        .await;
+    a.final_status(&id).await;
+    let text = kirikae::metrics::render();
+    assert!(
+        text.contains(r#"kirikae_requests_accepted_total{area="10",function="facility-inquiry"}"#),
+        "{text}"
+    );
+    assert!(text.contains(r#"kirikae_connector_attempts_total{area="10",outcome="completed"}"#));
+    assert!(text.contains(r#"kirikae_request_e2e_seconds_bucket{area="10",function="facility-inquiry",status="completed""#));
+}

@@ -1,0 +1,350 @@
+//! `spawn_app()`: a fresh database and fresh topic names per test, the simulators, connectors,
+//! projector and API it needs, all in this process, plus HTTPS clients holding each demo
+//! company's client certificate.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kirikae::accounts::{self, CompanyKind};
+use kirikae::config::Settings;
+use kirikae::domain::{Area, CompanyCode, SupplyPointId, UserId};
+use kirikae::tso_sim::{Simulator, register};
+use kirikae::{certs, hub};
+use rand::Rng;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+pub const PASSWORD: &str = "integration-test-password";
+/// Two retailers; neither is the current retailer of any simulated point (those start with Z).
+pub const RETAILER_A: &str = "A0001";
+pub const RETAILER_B: &str = "B0002";
+
+pub struct TestApp {
+    pub settings: Settings,
+    pub api: String,
+    pub sims: HashMap<Area, (SocketAddr, Arc<Simulator>)>,
+    pub shutdown: CancellationToken,
+    pub certs: tempfile::TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+pub fn user_of(company: &str) -> String {
+    format!("user-{}", company.to_lowercase())
+}
+
+/// Settings of a fresh, isolated hub: its own database and topic names.
+pub fn fresh_settings(tls_dir: &Path) -> Settings {
+    let suffix: String = format!("{:08x}", rand::thread_rng().r#gen::<u32>());
+    let defaults = Settings::default();
+    Settings {
+        kafka_brokers: std::env::var("KIRIKAE_KAFKA_BROKERS").unwrap_or(defaults.kafka_brokers),
+        topic_prefix: format!("t{suffix}"),
+        topic_partitions: 2,
+        database_url: format!("postgres://postgres@127.0.0.1:5432/kirikae_t{suffix}"),
+        database_pool_size: 8,
+        api_listen: "127.0.0.1:0".parse().unwrap(),
+        ops_listen: "127.0.0.1:0".parse().unwrap(),
+        tls_dir: tls_dir.to_path_buf(),
+        connectors_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("connectors"),
+        connector_lanes: 8,
+        ..defaults
+    }
+}
+
+/// Starts a hub with simulators and connectors for `areas` (none for the others).
+pub async fn spawn_app(areas: &[Area]) -> TestApp {
+    start(areas, true).await
+}
+
+/// Starts a hub with simulators for `areas` but no connector: the test runs its own.
+pub async fn spawn_app_without_connectors(areas: &[Area]) -> TestApp {
+    start(areas, false).await
+}
+
+async fn start(areas: &[Area], connectors: bool) -> TestApp {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("warn,kirikae=info")
+        .with_test_writer()
+        .try_init();
+    let certs = tempfile::tempdir().unwrap();
+    let settings = fresh_settings(certs.path());
+    let pool = hub::prepare(&settings).await.expect("database and topics");
+    let codes = [RETAILER_A, RETAILER_B].map(|c| CompanyCode::parse(c).unwrap());
+    certs::generate(certs.path(), "kirikae test CA", &codes).unwrap();
+    for code in &codes {
+        accounts::upsert_company(&pool, code, "テスト電力", CompanyKind::Retailer)
+            .await
+            .unwrap();
+        let user = UserId::parse(&user_of(code.as_str())).unwrap();
+        accounts::create_user(&pool, code, &user, PASSWORD)
+            .await
+            .unwrap();
+    }
+    let shutdown = CancellationToken::new();
+    let mut sims = HashMap::new();
+    for &area in areas {
+        let (addr, sim) = hub::start_sim(
+            &settings,
+            area,
+            "127.0.0.1:0".parse().unwrap(),
+            shutdown.clone(),
+        )
+        .await
+        .unwrap();
+        if connectors {
+            hub::start_connector(
+                &settings,
+                area,
+                Some(format!("http://{addr}/soap")),
+                shutdown.clone(),
+            );
+        }
+        sims.insert(area, (addr, sim));
+    }
+    hub::start_projector(&settings, pool.clone(), shutdown.clone());
+    let api = hub::start_api(
+        &settings,
+        pool.clone(),
+        settings.api_listen,
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    TestApp {
+        api: format!("https://localhost:{}", api.port()),
+        settings,
+        sims,
+        shutdown,
+        certs,
+    }
+}
+
+/// An HTTPS client trusting `ca_dir`'s CA and presenting `cert` (a `client-XXXX` file stem).
+pub fn https_client(ca_dir: &Path, cert_dir: &Path, cert: Option<&str>) -> reqwest::Client {
+    let ca = std::fs::read(ca_dir.join("ca.pem")).unwrap();
+    let mut b = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .timeout(Duration::from_secs(30));
+    if let Some(stem) = cert {
+        let mut pem = std::fs::read(cert_dir.join(format!("{stem}.pem"))).unwrap();
+        pem.extend(std::fs::read(cert_dir.join(format!("{stem}.key"))).unwrap());
+        b = b.identity(reqwest::Identity::from_pem(&pem).unwrap());
+    }
+    b.build().unwrap()
+}
+
+/// A logged-in retailer: its HTTPS client (with its own certificate) and bearer token.
+pub struct Retailer {
+    pub http: reqwest::Client,
+    pub token: String,
+    pub api: String,
+}
+
+impl TestApp {
+    pub fn client_for(&self, company: &str) -> reqwest::Client {
+        https_client(
+            self.certs.path(),
+            self.certs.path(),
+            Some(&format!("client-{company}")),
+        )
+    }
+
+    pub async fn login(&self, company: &str) -> Retailer {
+        let http = self.client_for(company);
+        let resp = http
+            .post(format!("{}/api/v1/session", self.api))
+            .json(&serde_json::json!({"user_id": user_of(company), "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "login of {company}");
+        let body: Value = resp.json().await.unwrap();
+        Retailer {
+            http,
+            token: body["token"].as_str().unwrap().into(),
+            api: self.api.clone(),
+        }
+    }
+
+    /// The register's point `index` of `area` and its current retailer.
+    pub fn point(&self, area: Area, index: u32) -> (SupplyPointId, String) {
+        let reg = register::Register::generate(
+            area,
+            self.settings.sim_seed,
+            self.settings.sim_points_per_area,
+        );
+        let id = register::point_id(area, index);
+        let current = reg
+            .get(&id)
+            .expect("a registered point")
+            .current_retailer_code
+            .clone();
+        (id, current)
+    }
+
+    pub fn sim(&self, area: Area) -> &(SocketAddr, Arc<Simulator>) {
+        &self.sims[&area]
+    }
+
+    pub async fn set_sim_mode(&self, area: Area, mode: Value) {
+        let (addr, _) = self.sim(area);
+        let resp = reqwest::Client::new()
+            .post(format!("http://{addr}/sim/control"))
+            .json(&mode)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "sim control {mode}");
+    }
+}
+
+impl Retailer {
+    pub async fn submit(&self, function: &str, body: Value) -> reqwest::Response {
+        self.submit_with_key(function, body, None).await
+    }
+
+    pub async fn submit_with_key(
+        &self,
+        function: &str,
+        body: Value,
+        key: Option<&str>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .http
+            .post(format!("{}/api/v1/{function}", self.api))
+            .bearer_auth(&self.token)
+            .json(&body);
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// Submits and expects 202; returns the request id.
+    pub async fn accepted(&self, function: &str, body: Value) -> String {
+        let resp = self.submit(function, body).await;
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(status, 202, "{body}");
+        body["request_id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn status(&self, request_id: &str) -> (u16, Value) {
+        let resp = self
+            .http
+            .get(format!("{}/api/v1/requests/{request_id}", self.api))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        (
+            resp.status().as_u16(),
+            resp.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    /// Polls the status until it is final (completed, rejected, failed).
+    pub async fn final_status(&self, request_id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let (code, body) = self.status(request_id).await;
+            assert_eq!(code, 200, "{body}");
+            if matches!(
+                body["status"].as_str(),
+                Some("completed" | "rejected" | "failed")
+            ) {
+                return body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "request {request_id} stuck at {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+pub fn switch_start_body(point: &SupplyPointId, previous: &str) -> Value {
+    let date = chrono::Utc::now().date_naive() + chrono::Duration::days(14);
+    serde_json::json!({
+        "supply_point_id": point.as_str(),
+        "planned_date": date.to_string(),
+        "previous_retailer_code": previous,
+        "previous_customer_number": "0012-3456-78",
+        "customer_name": "山田 太郎",
+        "customer_phone": "03-1234-5678",
+        "agreed_to_grid_terms": true
+    })
+}
+
+/// Every record now on `topic` (all partitions, from the beginning to the high watermark).
+pub fn read_topic(brokers: &str, topic: &str) -> Vec<Vec<u8>> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "kirikae-test-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let timeout = Duration::from_secs(10);
+    let meta = consumer.fetch_metadata(Some(topic), timeout).unwrap();
+    let mut tpl = TopicPartitionList::new();
+    let mut ends = HashMap::new();
+    for p in meta.topics()[0].partitions() {
+        let (low, high) = consumer.fetch_watermarks(topic, p.id(), timeout).unwrap();
+        if high > low {
+            tpl.add_partition_offset(topic, p.id(), Offset::Offset(low))
+                .unwrap();
+            ends.insert(p.id(), high);
+        }
+    }
+    let mut out = Vec::new();
+    if ends.is_empty() {
+        return out;
+    }
+    consumer.assign(&tpl).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ends.is_empty() && Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            out.push(m.payload().unwrap_or_default().to_vec());
+            if m.offset() + 1 >= ends[&m.partition()] {
+                ends.remove(&m.partition());
+            }
+        }
+    }
+    assert!(ends.is_empty(), "could not read {topic} to its end");
+    out
+}
+
+/// The final results on `area`'s result topic for `request_id`.
+pub fn final_results_for(app: &TestApp, area: Area, request_id: &str) -> usize {
+    let codec = kirikae::messages::Codec::new();
+    read_topic(
+        &app.settings.kafka_brokers,
+        &app.settings.results_topic(area),
+    )
+    .iter()
+    .filter_map(|b| codec.decode_result(b).ok())
+    .filter(|r| r.request_id.to_string() == request_id && r.status.is_final())
+    .count()
+}
+
+/// Waits until `cond` holds, polling; panics with `what` after `secs`.
+pub async fn eventually(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

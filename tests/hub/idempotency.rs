@@ -1,0 +1,88 @@
+//! `Idempotency-Key`: a retried submission returns the first answer, never a second request.
+
+use kirikae::domain::Area;
+use serde_json::{Value, json};
+
+use crate::harness::*;
+
+#[tokio::test]
+async fn an_idempotent_retry_returns_the_same_request_id_and_makes_one_request() {
+    let app = spawn_app(&[Area::Chugoku]).await;
+    let a = app.login(RETAILER_A).await;
+    let (point, current) = app.point(Area::Chugoku, 8);
+    let body = switch_start_body(&point, &current);
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let resp = a
+            .submit_with_key("switch-start", body.clone(), Some("order-2026-0001"))
+            .await;
+        assert_eq!(resp.status(), 202);
+        ids.push(
+            resp.json::<Value>().await.unwrap()["request_id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    assert!(ids.windows(2).all(|w| w[0] == w[1]), "{ids:?}");
+    let done = a.final_status(&ids[0]).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(app.sim(Area::Chugoku).1.applications(), 1);
+    let list: Value = a
+        .http
+        .get(format!("{}/api/v1/requests", app.api))
+        .bearer_auth(&a.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_same_idempotency_key_with_another_body_is_409() {
+    let app = spawn_app(&[]).await;
+    let a = app.login(RETAILER_A).await;
+    let first = a
+        .submit_with_key(
+            "facility-inquiry",
+            json!({"supply_point_id": "0300000000000000000001"}),
+            Some("k-1"),
+        )
+        .await;
+    assert_eq!(first.status(), 202);
+    let second = a
+        .submit_with_key(
+            "facility-inquiry",
+            json!({"supply_point_id": "0300000000000000000002"}),
+            Some("k-1"),
+        )
+        .await;
+    assert_eq!(second.status(), 409);
+    assert_eq!(
+        second.json::<Value>().await.unwrap()["code"],
+        "idempotency_key_reused"
+    );
+}
+
+#[tokio::test]
+async fn the_same_key_of_another_company_is_its_own() {
+    let app = spawn_app(&[]).await;
+    let (a, b) = (app.login(RETAILER_A).await, app.login(RETAILER_B).await);
+    let body = json!({"supply_point_id": "0300000000000000000001"});
+    let ra = a
+        .submit_with_key("facility-inquiry", body.clone(), Some("shared"))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let rb = b
+        .submit_with_key("facility-inquiry", body, Some("shared"))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_ne!(ra["request_id"], rb["request_id"]);
+}

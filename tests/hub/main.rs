@@ -1,0 +1,11 @@
+//! Integration tests of the hub on real components: the tansu (or any Kafka) broker at
+//! KIRIKAE_KAFKA_BROKERS and PostgreSQL at 127.0.0.1:5432, started by `scripts/test`.
+//! One binary, so the crate links once.
+
+mod harness;
+
+mod connector_crash;
+mod end_to_end;
+mod idempotency;
+mod security;
+mod validation;
