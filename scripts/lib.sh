@@ -1,0 +1,104 @@
+# Shared by scripts/up and scripts/test: installs what kirikae needs on a fresh Debian machine
+# (Rust, PostgreSQL, the tansu broker) and starts the broker and the database when they are down.
+# Sourced, not run.
+
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/kirikae"
+STATE="$REPO/.kirikae"
+TANSU_VERSION="0.6.0"
+TANSU="$CACHE/tansu-$TANSU_VERSION/bin/tansu"
+# One build directory that outlives clones: CI and later runs reuse what was compiled.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
+export KIRIKAE_KAFKA_BROKERS="${KIRIKAE_KAFKA_BROKERS:-127.0.0.1:9092}"
+export KIRIKAE_DATABASE_URL="${KIRIKAE_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/kirikae}"
+
+say() { printf '\033[1m[kirikae]\033[0m %s\n' "$*" >&2; }
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+wait_port() { # host port seconds what
+  local i
+  for ((i = 0; i < $3 * 5; i++)); do
+    port_open "$1" "$2" && return 0
+    sleep 0.2
+  done
+  say "$4 did not answer on $1:$2 within $3 s"
+  return 1
+}
+
+apt_install() {
+  if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
+  if [ -z "${APT_UPDATED:-}" ]; then $SUDO apt-get update -qq; APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_build_tools() {
+  command -v cc >/dev/null && command -v make >/dev/null && command -v perl >/dev/null \
+    && command -v curl >/dev/null && return 0
+  say "installing build tools (gcc, make, perl, curl)"
+  apt_install build-essential perl curl ca-certificates pkg-config
+}
+
+ensure_rust() {
+  if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+  command -v cargo >/dev/null && return 0
+  say "installing Rust (rustup, stable)"
+  if ! command -v rustup >/dev/null; then apt_install rustup || true; fi
+  if command -v rustup >/dev/null; then
+    rustup default stable >/dev/null
+  else
+    curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+  fi
+  export PATH="$HOME/.cargo/bin:$PATH"
+}
+
+ensure_postgres() {
+  port_open 127.0.0.1 5432 && return 0
+  if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+    say "installing PostgreSQL"
+    apt_install postgresql
+    local conf
+    conf="$(ls -d /etc/postgresql/*/main | head -1)"
+    # A local development cluster: trust connections from this machine only.
+    sed -i -E 's/^(host\s+all\s+all\s+(127\.0\.0\.1\/32|::1\/128)\s+)\S+/\1trust/' "$conf/pg_hba.conf"
+  fi
+  say "starting PostgreSQL"
+  local version
+  version="$(ls /etc/postgresql | sort -V | tail -1)"
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  wait_port 127.0.0.1 5432 30 PostgreSQL
+}
+
+ensure_tansu() {
+  [ -x "$TANSU" ] && return 0
+  say "building the tansu broker $TANSU_VERSION once (about 16 minutes on 2 cores; kept in $CACHE)"
+  cargo install tansu --version "$TANSU_VERSION" --locked --features libsql \
+    --root "$CACHE/tansu-$TANSU_VERSION" --quiet
+}
+
+ensure_broker() {
+  local host="${KIRIKAE_KAFKA_BROKERS%%:*}" port="${KIRIKAE_KAFKA_BROKERS##*:}"
+  port_open "$host" "$port" && return 0
+  if [ "$KIRIKAE_KAFKA_BROKERS" != "127.0.0.1:9092" ]; then
+    say "the broker $KIRIKAE_KAFKA_BROKERS does not answer"; return 1
+  fi
+  ensure_tansu
+  mkdir -p "$STATE/broker"
+  say "starting the tansu broker on 127.0.0.1:9092 (data in .kirikae/broker)"
+  (cd "$STATE/broker" && nohup "$TANSU" broker \
+      --listener-url tcp://127.0.0.1:9092 \
+      --advertised-listener-url tcp://127.0.0.1:9092 \
+      --storage-engine sqlite://tansu.db >tansu.log 2>&1 &)
+  wait_port 127.0.0.1 9092 60 "the tansu broker"
+}
+
+ensure_everything() {
+  ensure_build_tools
+  ensure_rust
+  ensure_postgres
+  ensure_broker
+}
