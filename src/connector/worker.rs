@@ -53,10 +53,7 @@ impl Worker {
             .emit();
             return true;
         }
-        let sent = ResultRecord::for_request(&request, ResultStatus::Sent, 0);
-        if !self.publish_result(&sent).await {
-            return false;
-        }
+        self.report_sent(&request).await;
         let (outcome, attempts) = self.call_with_retries(&request).await;
         let result = self.result_of(&request, outcome, attempts);
         if result.status == ResultStatus::Failed && !self.dead_letter(&job.key, &job.payload).await
@@ -140,6 +137,26 @@ impl Worker {
             }
         }
         r
+    }
+
+    /// Enqueues the `sent` event without waiting for it: it only informs, and the final result,
+    /// enqueued later on the same partition, cannot overtake it.
+    async fn report_sent(&self, request: &RequestRecord) {
+        let sent = ResultRecord::for_request(request, ResultStatus::Sent, 0);
+        let queued = match self.codec.encode_result(&sent) {
+            Ok(bytes) => {
+                let key = sent.point_id.as_str();
+                let enqueued = self
+                    .publisher
+                    .enqueue(&self.results_topic, key, &bytes)
+                    .await;
+                enqueued.map(drop).map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = queued {
+            tracing::warn!(error = %e, request_id = %request.request_id, "sent event not reported");
+        }
     }
 
     /// Produces a result, retrying until the broker takes it or the connector shuts down.
