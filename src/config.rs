@@ -21,6 +21,11 @@ pub struct Settings {
     pub topic_partitions: i32,
     /// Replication factor of each topic created (1 for a single local broker).
     pub topic_replication: i16,
+    /// Idempotent producers (Kafka's exactly-once per partition). Turn off only for a broker
+    /// whose idempotence does not survive its own restart (tansu 0.6, see docs/architecture.md):
+    /// sends then stay `acks=all`, one in flight per connection to keep order, and every
+    /// consumer already deduplicates by request id.
+    pub kafka_idempotence: bool,
     /// PostgreSQL URL (`KIRIKAE_DATABASE_URL`); `migrate` creates the database if missing.
     pub database_url: String,
     pub database_pool_size: usize,
@@ -55,6 +60,7 @@ impl Default for Settings {
             topic_prefix: "kirikae".into(),
             topic_partitions: 3,
             topic_replication: 1,
+            kafka_idempotence: true,
             database_url: "postgres://postgres@127.0.0.1:5432/kirikae".into(),
             database_pool_size: 16,
             api_listen: "127.0.0.1:8443".parse().expect("literal"),
@@ -84,7 +90,8 @@ impl Settings {
             Some(f) => fig = fig.merge(Toml::file_exact(f)),
             None => fig = fig.merge(Toml::file("kirikae.toml")),
         }
-        fig = fig.merge(Env::prefixed("KIRIKAE_"));
+        // KIRIKAE_NEW_PASSWORD is an input of `kirikae user`, not a setting.
+        fig = fig.merge(Env::prefixed("KIRIKAE_").ignore(&["NEW_PASSWORD"]));
         fig.extract().map_err(|e| ConfigError(Box::new(e)))
     }
 
@@ -129,6 +136,21 @@ mod tests {
             assert_eq!(s.kafka_brokers, "broker-a:9092");
             assert_eq!(s.topic_partitions, 6);
             assert_eq!(s.requests_topic(Area::Tokyo), "kirikae.requests.03");
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn a_new_users_password_in_the_environment_is_not_a_setting() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("KIRIKAE_NEW_PASSWORD", "secret-secret");
+            assert!(Settings::load(None).is_ok());
+            jail.set_env("KIRIKAE_KAFKA_BROKER", "typo:9092");
+            assert!(
+                Settings::load(None).is_err(),
+                "a misspelt setting is refused"
+            );
             Ok(())
         });
     }
