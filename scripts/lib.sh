@@ -9,6 +9,7 @@ CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/kirikae"
 STATE="$REPO/.kirikae"
 TANSU_VERSION="0.6.0"
 TANSU="$CACHE/tansu-$TANSU_VERSION/bin/tansu"
+export TANSU_BINARY="$TANSU"
 # One build directory that outlives clones: CI and later runs reuse what was compiled.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
 export KIRIKAE_KAFKA_BROKERS="${KIRIKAE_KAFKA_BROKERS:-127.0.0.1:9092}"

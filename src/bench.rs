@@ -207,6 +207,7 @@ async fn raw_produce(settings: &Settings, n: usize) -> anyhow::Result<f64> {
     let publisher = Arc::new(Publisher::new(
         &settings.kafka_brokers,
         Duration::from_secs(30),
+        settings.kafka_idempotence,
     )?);
     let codec = Codec::new();
     let company = CompanyCode::parse("A0001")?;

@@ -108,8 +108,11 @@ pub async fn start_sim(
 
 /// Readiness: the broker answers metadata and the database answers a query.
 pub fn ready_check(settings: &Settings, pool: Option<Pool>) -> anyhow::Result<ReadyCheck> {
-    let publisher =
-        kafka::Publisher::new(&settings.kafka_brokers, std::time::Duration::from_secs(5))?;
+    let publisher = kafka::Publisher::new(
+        &settings.kafka_brokers,
+        std::time::Duration::from_secs(5),
+        settings.kafka_idempotence,
+    )?;
     Ok(Arc::new(move || {
         let (publisher, pool) = (publisher.clone(), pool.clone());
         Box::pin(async move {

@@ -36,7 +36,11 @@ pub struct AppState {
 impl AppState {
     pub fn new(settings: Settings, pool: Pool) -> anyhow::Result<Self> {
         // A submission waits at most this long for the broker before answering 503.
-        let publisher = Publisher::new(&settings.kafka_brokers, Duration::from_secs(10))?;
+        let publisher = Publisher::new(
+            &settings.kafka_brokers,
+            Duration::from_secs(10),
+            settings.kafka_idempotence,
+        )?;
         Ok(AppState {
             settings: Arc::new(settings),
             pool,

@@ -49,7 +49,11 @@ pub async fn run(
     }
     let protocol = Protocol::build(&def).context("connector definition")?;
     let codec = Arc::new(Codec::new());
-    let publisher = Publisher::new(&settings.kafka_brokers, Duration::from_secs(30))?;
+    let publisher = Publisher::new(
+        &settings.kafka_brokers,
+        Duration::from_secs(30),
+        settings.kafka_idempotence,
+    )?;
     let ledger = Arc::new(Ledger::default());
     let results_topic = settings.results_topic(area);
     let loaded = {

@@ -7,7 +7,7 @@ use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
 
 pub use rdkafka::producer::future_producer::Delivery;
@@ -20,8 +20,8 @@ pub enum BrokerError {
     Canceled,
 }
 
-/// An idempotent producer with `acks=all`: a record counts as written only once every in-sync
-/// replica has it, and a retried send never duplicates it.
+/// A producer with `acks=all`, idempotent unless configured otherwise: a record counts as
+/// written only once every in-sync replica has it.
 #[derive(Clone)]
 pub struct Publisher {
     producer: FutureProducer,
@@ -29,19 +29,29 @@ pub struct Publisher {
 
 impl Publisher {
     /// `delivery_timeout` bounds how long a send may wait for the broker before it is an error.
-    pub fn new(brokers: &str, delivery_timeout: Duration) -> Result<Self, BrokerError> {
-        let producer = ClientConfig::new()
+    pub fn new(
+        brokers: &str,
+        delivery_timeout: Duration,
+        idempotent: bool,
+    ) -> Result<Self, BrokerError> {
+        let mut config = ClientConfig::new();
+        config
             .set("bootstrap.servers", brokers)
-            .set("enable.idempotence", "true")
+            .set("enable.idempotence", idempotent.to_string())
             .set("acks", "all")
             .set("linger.ms", "2")
             .set(
                 "message.timeout.ms",
                 delivery_timeout.as_millis().to_string(),
             )
-            .set("socket.keepalive.enable", "true")
-            .create()?;
-        Ok(Publisher { producer })
+            .set("socket.keepalive.enable", "true");
+        if !idempotent {
+            // Without idempotence only one request in flight keeps a partition's order on retry.
+            config.set("max.in.flight.requests.per.connection", "1");
+        }
+        Ok(Publisher {
+            producer: config.create()?,
+        })
     }
 
     /// Sends one record and waits for the broker's acknowledgement. The record is enqueued at
@@ -52,21 +62,33 @@ impl Publisher {
         key: &str,
         payload: &[u8],
     ) -> Result<Delivery, BrokerError> {
+        let future = self.enqueue(topic, key, payload).await?;
+        match future.await {
+            Ok(Ok(delivery)) => Ok(delivery),
+            Ok(Err((e, _))) => Err(e.into()),
+            Err(_) => Err(BrokerError::Canceled),
+        }
+    }
+
+    /// Enqueues one record and returns the future of its acknowledgement. Records of one
+    /// partition are written in the order they were enqueued (the producer is idempotent), so a
+    /// caller may enqueue an informational record and go on without waiting for it.
+    pub async fn enqueue(
+        &self,
+        topic: &str,
+        key: &str,
+        payload: &[u8],
+    ) -> Result<DeliveryFuture, BrokerError> {
         let mut record = FutureRecord::to(topic).key(key).payload(payload);
-        let future = loop {
+        loop {
             match self.producer.send_result(record) {
-                Ok(f) => break f,
+                Ok(f) => return Ok(f),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
                     record = r;
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
                 Err((e, _)) => return Err(e.into()),
             }
-        };
-        match future.await {
-            Ok(Ok(delivery)) => Ok(delivery),
-            Ok(Err((e, _))) => Err(e.into()),
-            Err(_) => Err(BrokerError::Canceled),
         }
     }
 
@@ -124,9 +146,14 @@ pub fn group_consumer_config(brokers: &str, group: &str) -> ClientConfig {
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "1000")
-        .set("enable.partition.eof", "false");
+        .set("enable.partition.eof", "false")
+        .set("fetch.wait.max.ms", FETCH_WAIT_MS);
     cfg
 }
+
+/// How long a fetch may wait for data: librdkafka's 500 ms default would add up to half a
+/// second to every request's trip through a quiet topic.
+const FETCH_WAIT_MS: &str = "50";
 
 /// Settings of a consumer that assigns partitions itself and keeps its positions elsewhere.
 pub fn assigned_consumer_config(brokers: &str, group: &str) -> ClientConfig {
@@ -136,6 +163,7 @@ pub fn assigned_consumer_config(brokers: &str, group: &str) -> ClientConfig {
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
-        .set("enable.partition.eof", "false");
+        .set("enable.partition.eof", "false")
+        .set("fetch.wait.max.ms", FETCH_WAIT_MS);
     cfg
 }

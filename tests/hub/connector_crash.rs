@@ -77,6 +77,7 @@ async fn a_redelivered_request_yields_no_second_result() {
     let publisher = kirikae::kafka::Publisher::new(
         &app.settings.kafka_brokers,
         std::time::Duration::from_secs(10),
+        app.settings.kafka_idempotence,
     )
     .unwrap();
     publisher

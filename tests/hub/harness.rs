@@ -69,13 +69,27 @@ pub async fn spawn_app_without_connectors(areas: &[Area]) -> TestApp {
     start(areas, false).await
 }
 
+/// Starts a hub with simulators and connectors for `areas` against the broker at `brokers`,
+/// with non-idempotent producers.
+pub async fn spawn_app_on_broker(areas: &[Area], brokers: &str) -> TestApp {
+    start_with(areas, true, Some(brokers)).await
+}
+
 async fn start(areas: &[Area], connectors: bool) -> TestApp {
+    start_with(areas, connectors, None).await
+}
+
+async fn start_with(areas: &[Area], connectors: bool, brokers: Option<&str>) -> TestApp {
     let _ = tracing_subscriber::fmt()
         .with_env_filter("warn,kirikae=info")
         .with_test_writer()
         .try_init();
     let certs = tempfile::tempdir().unwrap();
-    let settings = fresh_settings(certs.path());
+    let mut settings = fresh_settings(certs.path());
+    if let Some(b) = brokers {
+        settings.kafka_brokers = b.to_string();
+        settings.kafka_idempotence = false;
+    }
     let pool = hub::prepare(&settings).await.expect("database and topics");
     let codes = [RETAILER_A, RETAILER_B].map(|c| CompanyCode::parse(c).unwrap());
     certs::generate(certs.path(), "kirikae test CA", &codes).unwrap();

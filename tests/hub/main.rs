@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod broker_restart;
 mod connector_crash;
 mod end_to_end;
 mod idempotency;
