@@ -33,29 +33,25 @@ async fn a_facility_inquiry_completes_with_the_registers_data_in_three_areas() {
 }
 
 #[tokio::test]
-async fn a_switch_start_completes_with_the_operators_application_number() {
-    let app = spawn_app(&[Area::Chubu]).await;
+async fn a_switch_start_completes_with_the_operators_application_number_in_three_areas() {
+    let areas = [Area::Chubu, Area::Chugoku, Area::Okinawa];
+    let app = spawn_app(&areas).await;
     let a = app.login(RETAILER_A).await;
-    let (point, current) = app.point(Area::Chubu, 11);
-    let id = a
-        .accepted("switch-start", switch_start_body(&point, &current))
-        .await;
-    let done = a.final_status(&id).await;
-    assert_eq!(done["status"], "completed", "{done}");
-    assert_eq!(done["service_id"], "IF_10610");
-    assert!(
-        done["result"]["application_number"]
-            .as_str()
-            .is_some_and(|n| !n.is_empty()),
-        "{done}"
-    );
-    assert!(
-        done["result"]["switch_date"].as_str().unwrap()
-            >= switch_start_body(&point, &current)["planned_date"]
-                .as_str()
-                .unwrap()
-    );
-    assert_eq!(app.sim(Area::Chubu).1.applications(), 1);
+    for area in areas {
+        let (point, current) = app.point(area, 11);
+        let body = switch_start_body(&point, &current);
+        let id = a.accepted("switch-start", body.clone()).await;
+        let done = a.final_status(&id).await;
+        assert_eq!(done["status"], "completed", "{done}");
+        assert_eq!(done["service_id"], "IF_10610");
+        let number = done["result"]["application_number"].as_str().unwrap();
+        assert!(number.starts_with(area.code()), "{number}");
+        assert!(
+            done["result"]["switch_date"].as_str().unwrap()
+                >= body["planned_date"].as_str().unwrap()
+        );
+        assert_eq!(app.sim(area).1.applications(), 1);
+    }
 }
 
 #[tokio::test]
