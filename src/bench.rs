@@ -90,7 +90,8 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
     if args.raw {
         let raw_per_sec = raw_produce(&settings, args.n).await?;
         println!(
-            "raw:  {raw_per_sec:.0} records/s produced straight to the broker (idempotent, acks=all)"
+            "raw:  {raw_per_sec:.0} records/s produced straight to the broker (acks=all, idempotence {})",
+            settings.kafka_idempotence
         );
         println!(
             "ratio: the API accepts at {:.1}% of the bare producer's rate",

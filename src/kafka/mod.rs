@@ -153,7 +153,7 @@ pub fn group_consumer_config(brokers: &str, group: &str) -> ClientConfig {
 
 /// How long a fetch may wait for data: librdkafka's 500 ms default would add up to half a
 /// second to every request's trip through a quiet topic.
-const FETCH_WAIT_MS: &str = "50";
+const FETCH_WAIT_MS: &str = "100";
 
 /// Settings of a consumer that assigns partitions itself and keeps its positions elsewhere.
 pub fn assigned_consumer_config(brokers: &str, group: &str) -> ClientConfig {

@@ -97,13 +97,7 @@ async fn a_broker_restart_loses_no_accepted_request() {
     let mut ids = Vec::new();
     for i in 0..5 {
         let (point, _) = app.point(Area::Kansai, 40 + i);
-        ids.push(
-            a.accepted(
-                "facility-inquiry",
-                json!({"supply_point_id": point.as_str()}),
-            )
-            .await,
-        );
+        ids.push(a.facility_inquiry(&point).await);
     }
     let sim = app.sim(Area::Kansai).1.clone();
     eventually(60, "the connector's first call", || sim.calls() >= 1).await;

@@ -63,12 +63,7 @@ async fn a_redelivered_request_yields_no_second_result() {
     let app = spawn_app(&[Area::Kyushu]).await;
     let a = app.login(RETAILER_A).await;
     let (point, _) = app.point(Area::Kyushu, 30);
-    let id = a
-        .accepted(
-            "facility-inquiry",
-            json!({"supply_point_id": point.as_str()}),
-        )
-        .await;
+    let id = a.facility_inquiry(&point).await;
     a.final_status(&id).await;
     // Deliver the very same record again, as the broker does after a crash before commit.
     let topic = app.settings.requests_topic(Area::Kyushu);
@@ -85,12 +80,7 @@ async fn a_redelivered_request_yields_no_second_result() {
         .await
         .unwrap();
     // A later request on the same point is handled after the copy (same point, same lane).
-    let later = a
-        .accepted(
-            "facility-inquiry",
-            json!({"supply_point_id": point.as_str()}),
-        )
-        .await;
+    let later = a.facility_inquiry(&point).await;
     a.final_status(&later).await;
     assert_eq!(final_results_for(&app, Area::Kyushu, &id), 1);
 }

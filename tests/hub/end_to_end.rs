@@ -13,12 +13,7 @@ async fn a_facility_inquiry_completes_with_the_registers_data_in_three_areas() {
     let a = app.login(RETAILER_A).await;
     for area in areas {
         let (point, current) = app.point(area, 7);
-        let id = a
-            .accepted(
-                "facility-inquiry",
-                json!({"supply_point_id": point.as_str()}),
-            )
-            .await;
+        let id = a.facility_inquiry(&point).await;
         let done = a.final_status(&id).await;
         assert_eq!(done["status"], "completed", "{done}");
         assert_eq!(done["status_ja"], "完了");
@@ -96,12 +91,7 @@ async fn the_status_goes_accepted_then_sent_then_completed() {
         .await;
     let a = app.login(RETAILER_A).await;
     let (point, _) = app.point(Area::Hokkaido, 1);
-    let id = a
-        .accepted(
-            "facility-inquiry",
-            json!({"supply_point_id": point.as_str()}),
-        )
-        .await;
+    let id = a.facility_inquiry(&point).await;
     let (code, first) = a.status(&id).await;
     assert_eq!(code, 200);
     assert!(
@@ -139,12 +129,7 @@ async fn an_operator_outage_beyond_the_retry_budget_fails_the_request_into_the_d
         .await;
     let a = app.login(RETAILER_A).await;
     let (point, _) = app.point(Area::Shikoku, 2);
-    let id = a
-        .accepted(
-            "facility-inquiry",
-            json!({"supply_point_id": point.as_str()}),
-        )
-        .await;
+    let id = a.facility_inquiry(&point).await;
     let done = a.final_status(&id).await;
     assert_eq!(done["status"], "failed", "{done}");
     assert_eq!(done["status_ja"], "システムエラー");
@@ -170,13 +155,7 @@ async fn the_status_list_shows_only_the_callers_requests_filtered_and_paged() {
     let mut mine = Vec::new();
     for i in 0..5 {
         let (point, _) = app.point(Area::Hokuriku, i);
-        mine.push(
-            a.accepted(
-                "facility-inquiry",
-                json!({"supply_point_id": point.as_str()}),
-            )
-            .await,
-        );
+        mine.push(a.facility_inquiry(&point).await);
     }
     let theirs = b
         .accepted(
@@ -239,12 +218,7 @@ async fn metrics_count_accepted_requests_and_operator_calls() {
     let app = spawn_app(&[Area::Okinawa]).await;
     let a = app.login(RETAILER_A).await;
     let (point, _) = app.point(Area::Okinawa, 4);
-    let id = a
-        .accepted(
-            "facility-inquiry",
-            json!({"supply_point_id": point.as_str()}),
-        )
-        .await;
+    let id = a.facility_inquiry(&point).await;
     a.final_status(&id).await;
     let text = kirikae::metrics::render();
     assert!(

@@ -253,6 +253,12 @@ impl Retailer {
         body["request_id"].as_str().unwrap().to_string()
     }
 
+    /// Submits 設備情報照会 for `point` and expects 202; returns the request id.
+    pub async fn facility_inquiry(&self, point: &SupplyPointId) -> String {
+        let body = serde_json::json!({"supply_point_id": point.as_str()});
+        self.accepted("facility-inquiry", body).await
+    }
+
     pub async fn status(&self, request_id: &str) -> (u16, Value) {
         let resp = self
             .http

@@ -114,12 +114,7 @@ async fn another_companys_request_id_is_404() {
     let app = spawn_app(&[Area::Tokyo]).await;
     let (a, b) = (app.login(RETAILER_A).await, app.login(RETAILER_B).await);
     let (point, _) = app.point(Area::Tokyo, 5);
-    let id = a
-        .accepted(
-            "facility-inquiry",
-            json!({"supply_point_id": point.as_str()}),
-        )
-        .await;
+    let id = a.facility_inquiry(&point).await;
     assert_eq!(a.status(&id).await.0, 200);
     let (code, body) = b.status(&id).await;
     assert_eq!(code, 404);

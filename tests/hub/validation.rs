@@ -88,12 +88,7 @@ async fn a_get_right_after_the_202_shows_at_least_accepted() {
     let a = app.login(RETAILER_A).await;
     for i in 0..20 {
         let (point, _) = app.point(Area::Kansai, i);
-        let id = a
-            .accepted(
-                "facility-inquiry",
-                json!({"supply_point_id": point.as_str()}),
-            )
-            .await;
+        let id = a.facility_inquiry(&point).await;
         let (code, body) = a.status(&id).await;
         assert_eq!(code, 200, "{body}");
         assert!(
