@@ -9,7 +9,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -89,7 +89,8 @@ async fn accept(
         point_id,
         update_flag: UpdateFlag::Register,
         original_request_id: None,
-        accepted_at: Utc::now(),
+        // Milliseconds, as the Avro record carries it: the row and its replay must agree.
+        accepted_at: Utc::now().trunc_subsecs(3),
         payload,
     };
     let bytes = state

@@ -8,5 +8,6 @@ mod broker_restart;
 mod connector_crash;
 mod end_to_end;
 mod idempotency;
+mod projector;
 mod security;
 mod validation;

@@ -1,0 +1,76 @@
+//! The projector is a pure function of the log: replaying the topics into an empty database
+//! rebuilds the same status rows.
+
+use std::time::{Duration, Instant};
+
+use kirikae::domain::Area;
+use kirikae::hub;
+use tokio_util::sync::CancellationToken;
+
+use crate::harness::*;
+
+/// Every request row, as the status API would show it, sorted by id.
+async fn rows(pool: &deadpool_postgres::Pool) -> Vec<String> {
+    let client = pool.get().await.unwrap();
+    let sql = "SELECT request_id::text, company_code, user_id, function, area, point_id, status,
+                      coalesce(code, ''), attempts, coalesce(result::text, ''), accepted_at::text
+               FROM requests ORDER BY request_id";
+    client
+        .query(sql, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let attempts: i32 = r.get(8);
+            let cols: Vec<String> = (0..11)
+                .filter(|i| *i != 8)
+                .map(|i| r.get::<_, String>(i))
+                .collect();
+            format!("{} attempts={attempts}", cols.join("|"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn replaying_the_topics_into_an_empty_database_rebuilds_the_same_status() {
+    let app = spawn_app(&[Area::Kansai, Area::Kyushu]).await;
+    let a = app.login(RETAILER_A).await;
+    let mut ids = Vec::new();
+    for (i, area) in [Area::Kansai, Area::Kyushu]
+        .into_iter()
+        .cycle()
+        .take(8)
+        .enumerate()
+    {
+        let (point, current) = app.point(area, 200 + i as u32);
+        ids.push(a.facility_inquiry(&point).await);
+        ids.push(
+            a.accepted("switch-start", switch_start_body(&point, &current))
+                .await,
+        );
+    }
+    ids.push(
+        a.facility_inquiry(&"0600000000000000000009".parse().unwrap())
+            .await,
+    );
+    for id in &ids {
+        a.final_status(id).await;
+    }
+    let original = hub::pool(&app.settings).unwrap();
+    let expected = rows(&original).await;
+    assert_eq!(expected.len(), ids.len());
+
+    let mut replay = app.settings.clone();
+    replay.database_url = format!("{}_replay", app.settings.database_url);
+    let pool = hub::prepare(&replay).await.unwrap();
+    let stop = CancellationToken::new();
+    hub::start_projector(&replay, pool.clone(), stop.clone());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut rebuilt = rows(&pool).await;
+    while rebuilt != expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        rebuilt = rows(&pool).await;
+    }
+    stop.cancel();
+    assert_eq!(rebuilt, expected);
+}
