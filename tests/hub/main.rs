@@ -8,6 +8,7 @@ mod broker_restart;
 mod connector_crash;
 mod end_to_end;
 mod idempotency;
+mod ops;
 mod projector;
 mod security;
 mod validation;

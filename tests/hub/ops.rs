@@ -1,0 +1,57 @@
+//! `/healthz`, `/readyz` and `/metrics`, served by every process for operations.
+
+use kirikae::{hub, ops};
+use tokio_util::sync::CancellationToken;
+
+use crate::harness::*;
+
+async fn get(url: String) -> (u16, String) {
+    let resp = reqwest::get(url).await.unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_process_is_ready_when_its_broker_and_database_answer() {
+    let app = spawn_app(&[]).await;
+    let pool = hub::pool(&app.settings).unwrap();
+    let ready = hub::ready_check(&app.settings, Some(pool)).unwrap();
+    let addr = ops::serve("127.0.0.1:0".parse().unwrap(), ready, app.shutdown.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        get(format!("http://{addr}/healthz")).await,
+        (200, "ok".into())
+    );
+    assert_eq!(
+        get(format!("http://{addr}/readyz")).await,
+        (200, "ready".into())
+    );
+    let (code, metrics) = get(format!("http://{addr}/metrics")).await;
+    assert_eq!(code, 200);
+    assert!(
+        metrics.contains("kirikae_projector_lag_seconds"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_process_whose_broker_does_not_answer_is_not_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = fresh_settings(dir.path());
+    settings.kafka_brokers = "127.0.0.1:1".into();
+    let ready = hub::ready_check(&settings, None).unwrap();
+    let stop = CancellationToken::new();
+    let addr = ops::serve("127.0.0.1:0".parse().unwrap(), ready, stop.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        get(format!("http://{addr}/healthz")).await.0,
+        200,
+        "alive all the same"
+    );
+    assert_eq!(
+        get(format!("http://{addr}/readyz")).await,
+        (503, "broker unreachable".into())
+    );
+    stop.cancel();
+}
