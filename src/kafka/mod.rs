@@ -1,14 +1,17 @@
 //! Kafka plumbing shared by every process: the idempotent producer, topic creation, and consumer
 //! settings. The hub talks plain Kafka; nothing here knows which broker implementation answers.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::OwnedMessage;
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
 pub use rdkafka::producer::future_producer::Delivery;
 
@@ -166,4 +169,51 @@ pub fn assigned_consumer_config(brokers: &str, group: &str) -> ClientConfig {
         .set("enable.partition.eof", "false")
         .set("fetch.wait.max.ms", FETCH_WAIT_MS);
     cfg
+}
+
+/// Reads every partition of `topic` from the offset `start(low, high)` picks to the high
+/// watermark seen at the start, and returns the records. Blocking: run it off the async threads.
+pub fn read_to_end(
+    brokers: &str,
+    topic: &str,
+    start: impl Fn(i64, i64) -> i64,
+) -> Result<Vec<OwnedMessage>, KafkaError> {
+    let consumer: BaseConsumer = assigned_consumer_config(brokers, "kirikae-reader").create()?;
+    let timeout = Duration::from_secs(10);
+    let meta = consumer.fetch_metadata(Some(topic), timeout)?;
+    let mut tpl = TopicPartitionList::new();
+    let mut ends = HashMap::new();
+    for p in meta.topics().iter().flat_map(|t| t.partitions()) {
+        let (low, high) = consumer.fetch_watermarks(topic, p.id(), timeout)?;
+        if high > low {
+            let from = start(low, high).clamp(low, high - 1);
+            tpl.add_partition_offset(topic, p.id(), Offset::Offset(from))?;
+            ends.insert(p.id(), high);
+        }
+    }
+    let mut records = Vec::new();
+    if ends.is_empty() {
+        return Ok(records);
+    }
+    consumer.assign(&tpl)?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !ends.is_empty() {
+        if std::time::Instant::now() > deadline {
+            return Err(KafkaError::MessageConsumption(
+                RDKafkaErrorCode::OperationTimedOut,
+            ));
+        }
+        let Some(msg) = consumer.poll(Duration::from_millis(500)) else {
+            continue;
+        };
+        let msg = msg?;
+        if ends
+            .get(&msg.partition())
+            .is_some_and(|high| msg.offset() + 1 >= *high)
+        {
+            ends.remove(&msg.partition());
+        }
+        records.push(msg.detach());
+    }
+    Ok(records)
 }

@@ -309,42 +309,13 @@ pub fn switch_start_body(point: &SupplyPointId, previous: &str) -> Value {
 
 /// Every record now on `topic` (all partitions, from the beginning to the high watermark).
 pub fn read_topic(brokers: &str, topic: &str) -> Vec<Vec<u8>> {
-    use rdkafka::consumer::{BaseConsumer, Consumer};
-    use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", "kirikae-test-reader")
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    let timeout = Duration::from_secs(10);
-    let meta = consumer.fetch_metadata(Some(topic), timeout).unwrap();
-    let mut tpl = TopicPartitionList::new();
-    let mut ends = HashMap::new();
-    for p in meta.topics()[0].partitions() {
-        let (low, high) = consumer.fetch_watermarks(topic, p.id(), timeout).unwrap();
-        if high > low {
-            tpl.add_partition_offset(topic, p.id(), Offset::Offset(low))
-                .unwrap();
-            ends.insert(p.id(), high);
-        }
-    }
-    let mut out = Vec::new();
-    if ends.is_empty() {
-        return out;
-    }
-    consumer.assign(&tpl).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ends.is_empty() && Instant::now() < deadline {
-        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
-            out.push(m.payload().unwrap_or_default().to_vec());
-            if m.offset() + 1 >= ends[&m.partition()] {
-                ends.remove(&m.partition());
-            }
-        }
-    }
-    assert!(ends.is_empty(), "could not read {topic} to its end");
-    out
+    use rdkafka::Message;
+    let records =
+        kirikae::kafka::read_to_end(brokers, topic, |low, _| low).expect("read the topic");
+    records
+        .iter()
+        .map(|m| m.payload().unwrap_or_default().to_vec())
+        .collect()
 }
 
 /// The final results on `area`'s result topic for `request_id`.
