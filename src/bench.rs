@@ -228,6 +228,7 @@ async fn raw_produce(settings: &Settings, n: usize) -> anyhow::Result<f64> {
                 original_request_id: None,
                 accepted_at: Utc::now(),
                 payload: Payload::FacilityInquiry(FacilityInquiry {}),
+                replay: 0,
             };
             Ok((r.point_id.to_string(), codec.encode_request(&r)?))
         })

@@ -18,5 +18,6 @@ pub mod messages;
 pub mod metrics;
 pub mod ops;
 pub mod projector;
+pub mod replay;
 pub mod tso_sim;
 pub mod up;

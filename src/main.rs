@@ -88,6 +88,14 @@ enum Command {
         #[arg(long, env = "KIRIKAE_NEW_PASSWORD", hide_env_values = true)]
         password: String,
     },
+    /// Puts an area's failed requests (its dead-letter topic) back to be delivered again.
+    Replay {
+        #[arg(long, value_parser = parse_area)]
+        area: Area,
+        /// Replay only this request (repeatable); default: every failed one.
+        #[arg(long = "request-id")]
+        request_ids: Vec<String>,
+    },
     /// Lists supply points of an area's simulated register, with their current retailer.
     SimPoints {
         #[arg(long, value_parser = parse_area)]
@@ -199,6 +207,22 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
             )
             .await?;
             println!("user {user_id} issued for {company}");
+            Ok(())
+        }
+        Command::Replay { area, request_ids } => {
+            let only = request_ids
+                .iter()
+                .map(|r| r.parse())
+                .collect::<Result<Vec<_>, _>>()?;
+            let replayed = kirikae::replay::run(&s, &hub::pool(&s)?, area, &only).await?;
+            println!(
+                "replayed {} request(s) of area {}",
+                replayed.len(),
+                area.code()
+            );
+            for id in replayed {
+                println!("  {id}");
+            }
             Ok(())
         }
         Command::SimPoints { area, count } => {

@@ -32,6 +32,8 @@ pub struct RequestView {
     code: Option<String>,
     message: Option<String>,
     attempts: i32,
+    /// How often an operator replayed it from the dead-letter topic.
+    replay: i32,
     result: Option<serde_json::Value>,
     user_id: String,
     accepted_at: DateTime<Utc>,
@@ -40,7 +42,7 @@ pub struct RequestView {
 }
 
 const COLUMNS: &str = "request_id, function, service_id, area, point_id, update_flag, status, code,
-    message, attempts, result, user_id, accepted_at, sent_at, finished_at";
+    message, attempts, result, user_id, accepted_at, sent_at, finished_at, replay";
 
 impl From<Row> for RequestView {
     fn from(r: Row) -> Self {
@@ -64,6 +66,7 @@ impl From<Row> for RequestView {
             accepted_at: r.get(12),
             sent_at: r.get(13),
             finished_at: r.get(14),
+            replay: r.get(15),
         }
     }
 }

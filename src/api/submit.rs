@@ -92,6 +92,7 @@ async fn accept(
         // Milliseconds, as the Avro record carries it: the row and its replay must agree.
         accepted_at: Utc::now().trunc_subsecs(3),
         payload,
+        replay: 0,
     };
     let bytes = state
         .codec

@@ -46,7 +46,7 @@ impl Worker {
                 return self.dead_letter(&job.key, &job.payload).await;
             }
         };
-        if self.ledger.contains(&request.request_id) {
+        if self.ledger.contains(request.request_id, request.replay) {
             metrics::RedeliverySkipped {
                 area: self.area.code(),
             }
@@ -63,7 +63,7 @@ impl Worker {
         if !self.publish_result(&result).await {
             return false;
         }
-        self.ledger.insert(request.request_id);
+        self.ledger.insert(request.request_id, request.replay);
         let seconds = (Utc::now() - request.accepted_at).num_milliseconds().max(0) as f64 / 1000.0;
         metrics::RequestFinished {
             area: self.area.code(),

@@ -112,6 +112,7 @@ mod tests {
             original_request_id: None,
             accepted_at: Utc.timestamp_millis_opt(1_700_000_000_123).unwrap(),
             payload,
+            replay: 0,
         }
     }
 
@@ -139,6 +140,7 @@ mod tests {
         }));
         r.update_flag = UpdateFlag::Correct;
         r.original_request_id = Some(RequestId::new());
+        r.replay = 2;
         let bytes = codec.encode_request(&r).unwrap();
         assert_eq!(codec.decode_request(&bytes).unwrap(), r);
     }

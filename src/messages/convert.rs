@@ -177,6 +177,7 @@ pub fn request_to_value(r: &RequestRecord) -> Value {
         ),
         ("accepted_at", millis(r.accepted_at)),
         ("payload", Value::Union(branch, Box::new(payload))),
+        ("replay", Value::Int(r.replay)),
     ])
 }
 
@@ -243,6 +244,7 @@ pub fn request_from_value(v: Value) -> Result<RequestRecord, CodecError> {
         original_request_id,
         accepted_at: f.millis("accepted_at")?,
         payload,
+        replay: f.int("replay")?,
     })
 }
 
@@ -306,6 +308,7 @@ pub fn result_to_value(r: &ResultRecord) -> Value {
         ("occurred_at", millis(r.occurred_at)),
         ("attempts", Value::Int(r.attempts)),
         ("payload", payload),
+        ("replay", Value::Int(r.replay)),
     ])
 }
 
@@ -355,5 +358,6 @@ pub fn result_from_value(v: Value) -> Result<ResultRecord, CodecError> {
         occurred_at: f.millis("occurred_at")?,
         attempts: f.int("attempts")?,
         payload,
+        replay: f.int("replay")?,
     })
 }

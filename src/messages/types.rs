@@ -17,6 +17,8 @@ pub struct RequestRecord {
     pub original_request_id: Option<RequestId>,
     pub accepted_at: DateTime<Utc>,
     pub payload: Payload,
+    /// 0 as submitted; n for the n-th replay from the dead-letter topic.
+    pub replay: i32,
 }
 
 impl RequestRecord {
@@ -77,6 +79,8 @@ pub struct ResultRecord {
     pub occurred_at: DateTime<Utc>,
     pub attempts: i32,
     pub payload: Option<ResultPayload>,
+    /// The replay generation of the request this result answers.
+    pub replay: i32,
 }
 
 impl ResultRecord {
@@ -93,6 +97,7 @@ impl ResultRecord {
             occurred_at: Utc::now(),
             attempts,
             payload: None,
+            replay: request.replay,
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Applies a batch of records to the status tables in one transaction, with the offsets.
 //!
 //! Every write is idempotent: a request row is inserted once, and a result only moves a
-//! request's status forward (by rank), so replays and redeliveries change nothing.
+//! request's status forward (by rank), so redeliveries and rebuilds change nothing. A request
+//! replayed from the dead-letter topic comes back with a higher `replay` generation: it resets
+//! the row to `accepted`, and results of older generations no longer count.
 
 use std::collections::HashMap;
 
@@ -15,25 +17,34 @@ use crate::metrics;
 
 const INSERT_REQUEST: &str = "
     INSERT INTO requests (request_id, company_code, user_id, function, service_id, area, point_id,
-                          update_flag, original_request_id, status, status_rank, accepted_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'accepted', 0, $10)
+                          update_flag, original_request_id, status, status_rank, accepted_at,
+                          replay)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'accepted', 0, $10, $11)
     ON CONFLICT (request_id) DO UPDATE
       SET user_id = EXCLUDED.user_id, accepted_at = EXCLUDED.accepted_at,
           update_flag = EXCLUDED.update_flag, original_request_id = EXCLUDED.original_request_id
       WHERE requests.user_id = ''";
 
+const RESET_FOR_REPLAY: &str = "
+    UPDATE requests
+       SET replay = $2, status = 'accepted', status_rank = 0, code = NULL, message = NULL,
+           result = NULL, attempts = 0, sent_at = NULL, finished_at = NULL, updated_at = now()
+     WHERE request_id = $1 AND replay < $2";
+
 const UPSERT_RESULT: &str = "
     INSERT INTO requests AS r (request_id, company_code, user_id, function, service_id, area,
                                point_id, update_flag, status, status_rank, code, message, attempts,
-                               result, accepted_at, sent_at, finished_at)
+                               result, accepted_at, sent_at, finished_at, replay)
     VALUES ($1, $2, '', $3, $4, $5, $6, 'register', $7, $8, $9, $10, $11, $12, $13,
-            $13, CASE WHEN $8 = 2::smallint THEN $13::timestamptz END)
+            $13, CASE WHEN $8 = 2::smallint THEN $13::timestamptz END, $14)
     ON CONFLICT (request_id) DO UPDATE
       SET status = EXCLUDED.status, status_rank = EXCLUDED.status_rank, code = EXCLUDED.code,
           message = EXCLUDED.message, attempts = EXCLUDED.attempts, result = EXCLUDED.result,
-          sent_at = COALESCE(r.sent_at, EXCLUDED.sent_at), finished_at = EXCLUDED.finished_at,
-          updated_at = now()
-      WHERE r.status_rank < EXCLUDED.status_rank";
+          sent_at = CASE WHEN r.replay < EXCLUDED.replay THEN EXCLUDED.sent_at
+                         ELSE COALESCE(r.sent_at, EXCLUDED.sent_at) END,
+          finished_at = EXCLUDED.finished_at, replay = EXCLUDED.replay, updated_at = now()
+      WHERE r.replay < EXCLUDED.replay
+         OR (r.replay = EXCLUDED.replay AND r.status_rank < EXCLUDED.status_rank)";
 
 pub async fn apply_batch(
     pool: &Pool,
@@ -122,9 +133,15 @@ pub async fn insert_request<C: GenericClient>(
             &update_flag_name(r.update_flag),
             &r.original_request_id.map(|i| i.as_uuid()),
             &r.accepted_at,
+            &r.replay,
         ],
     )
     .await?;
+    if r.replay > 0 {
+        let stmt = tx.prepare_cached(RESET_FOR_REPLAY).await?;
+        tx.execute(&stmt, &[&r.request_id.as_uuid(), &r.replay])
+            .await?;
+    }
     Ok(())
 }
 
@@ -156,6 +173,7 @@ async fn upsert_result<C: GenericClient>(tx: &C, r: &ResultRecord) -> anyhow::Re
             &r.attempts,
             &payload,
             &r.occurred_at,
+            &r.replay,
         ],
     )
     .await?;

@@ -127,6 +127,7 @@ pub fn parse_envelope(body: &[u8]) -> Result<RequestRecord, String> {
         original_request_id: head.original_request_id,
         accepted_at: head.accepted_at,
         payload,
+        replay: 0,
     })
 }
 

@@ -121,6 +121,7 @@ fn record(
         original_request_id: None,
         accepted_at: Utc::now(),
         payload,
+        replay: 0,
     }
 }
 

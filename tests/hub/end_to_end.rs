@@ -123,32 +123,6 @@ async fn the_status_goes_accepted_then_sent_then_completed() {
 }
 
 #[tokio::test]
-async fn an_operator_outage_beyond_the_retry_budget_fails_the_request_into_the_dead_letter_topic() {
-    let app = spawn_app(&[Area::Shikoku]).await;
-    app.set_sim_mode(Area::Shikoku, json!({"mode": "fail"}))
-        .await;
-    let a = app.login(RETAILER_A).await;
-    let (point, _) = app.point(Area::Shikoku, 2);
-    let id = a.facility_inquiry(&point).await;
-    let done = a.final_status(&id).await;
-    assert_eq!(done["status"], "failed", "{done}");
-    assert_eq!(done["status_ja"], "システムエラー");
-    assert_eq!(done["code"], "tso_unavailable");
-    assert_eq!(done["attempts"], 6, "the definition's retry budget");
-    let codec = kirikae::messages::Codec::new();
-    let dlq = read_topic(
-        &app.settings.kafka_brokers,
-        &app.settings.dlq_topic(Area::Shikoku),
-    );
-    let ids: Vec<String> = dlq
-        .iter()
-        .filter_map(|b| codec.decode_request(b).ok())
-        .map(|r| r.request_id.to_string())
-        .collect();
-    assert_eq!(ids, vec![id]);
-}
-
-#[tokio::test]
 async fn the_status_list_shows_only_the_callers_requests_filtered_and_paged() {
     let app = spawn_app(&[Area::Hokuriku]).await;
     let (a, b) = (app.login(RETAILER_A).await, app.login(RETAILER_B).await);

@@ -6,6 +6,7 @@ mod harness;
 
 mod broker_restart;
 mod connector_crash;
+mod dead_letter;
 mod end_to_end;
 mod idempotency;
 mod ops;

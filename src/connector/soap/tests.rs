@@ -49,6 +49,7 @@ fn record(function: Function, payload: Payload) -> RequestRecord {
             .single()
             .expect("test time"),
         payload,
+        replay: 0,
     }
 }
 

@@ -1,0 +1,76 @@
+//! `kirikae replay --area NN`: once the cause of a failure is mended (the grid operator is back),
+//! puts the requests of the area's dead-letter topic back on its request topic as their next
+//! replay generation. Only a request whose status is still `failed` in the generation that
+//! failed is replayed, so running the command twice replays nothing twice.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use deadpool_postgres::Pool;
+use rdkafka::Message;
+
+use crate::config::Settings;
+use crate::domain::{Area, RequestId};
+use crate::kafka::{self, Publisher};
+use crate::messages::{Codec, RequestRecord};
+
+/// Replays the failed requests of `area` (only those in `only`, when it is not empty);
+/// returns the ids replayed.
+pub async fn run(
+    settings: &Settings,
+    pool: &Pool,
+    area: Area,
+    only: &[RequestId],
+) -> anyhow::Result<Vec<RequestId>> {
+    let codec = Codec::new();
+    let (brokers, topic) = (settings.kafka_brokers.clone(), settings.dlq_topic(area));
+    let records =
+        tokio::task::spawn_blocking(move || kafka::read_to_end(&brokers, &topic, |low, _| low))
+            .await??;
+    // The newest generation of each request the dead-letter topic holds.
+    let mut latest: HashMap<RequestId, RequestRecord> = HashMap::new();
+    for m in &records {
+        match m.payload().map(|b| codec.decode_request(b)) {
+            Some(Ok(r)) if only.is_empty() || only.contains(&r.request_id) => {
+                if latest
+                    .get(&r.request_id)
+                    .is_none_or(|seen| seen.replay < r.replay)
+                {
+                    latest.insert(r.request_id, r);
+                }
+            }
+            Some(Ok(_)) => {}
+            _ => tracing::warn!(
+                offset = m.offset(),
+                "undecodable dead-letter record left alone"
+            ),
+        }
+    }
+    let publisher = Publisher::new(
+        &settings.kafka_brokers,
+        Duration::from_secs(30),
+        settings.kafka_idempotence,
+    )?;
+    let client = pool.get().await?;
+    let mut replayed = Vec::new();
+    for mut record in latest.into_values() {
+        let row = client
+            .query_opt(
+                "SELECT 1 FROM requests WHERE request_id = $1 AND status = 'failed' AND replay = $2",
+                &[&record.request_id.as_uuid(), &record.replay],
+            )
+            .await?;
+        if row.is_none() {
+            continue;
+        }
+        record.replay += 1;
+        let bytes = codec.encode_request(&record)?;
+        let topic = settings.requests_topic(area);
+        publisher
+            .publish(&topic, record.point_id.as_str(), &bytes)
+            .await?;
+        tracing::info!(request_id = %record.request_id, replay = record.replay, "replayed");
+        replayed.push(record.request_id);
+    }
+    Ok(replayed)
+}
