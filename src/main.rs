@@ -96,6 +96,8 @@ enum Command {
         #[arg(long = "request-id")]
         request_ids: Vec<String>,
     },
+    /// Prints the API's OpenAPI 3.1 document (also served at /openapi.json).
+    Openapi,
     /// Lists supply points of an area's simulated register, with their current retailer.
     SimPoints {
         #[arg(long, value_parser = parse_area)]
@@ -223,6 +225,13 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
             for id in replayed {
                 println!("  {id}");
             }
+            Ok(())
+        }
+        Command::Openapi => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&kirikae::api::openapi::document())?
+            );
             Ok(())
         }
         Command::SimPoints { area, count } => {

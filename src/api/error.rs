@@ -39,13 +39,16 @@ pub enum ApiError {
     Internal(#[from] anyhow::Error),
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    code: &'a str,
+/// Every refusal: a machine-readable code, the message in Japanese and English, and the field
+/// at fault where there is one.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    #[schema(example = "invalid_supply_point_id")]
+    code: &'static str,
     message_ja: String,
     message_en: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
+    field: Option<String>,
 }
 
 impl ApiError {
@@ -153,19 +156,16 @@ impl IntoResponse for ApiError {
         }
         let (message_ja, message_en) = self.messages();
         let field = match &self {
-            ApiError::InvalidField { field, .. } => Some(field.as_str()),
+            ApiError::InvalidField { field, .. } => Some(field.clone()),
             _ => None,
         };
-        let mut resp = (
-            self.status(),
-            Json(Body {
-                code: self.code(),
-                message_ja,
-                message_en,
-                field,
-            }),
-        )
-            .into_response();
+        let body = ErrorBody {
+            code: self.code(),
+            message_ja,
+            message_en,
+            field,
+        };
+        let mut resp = (self.status(), Json(body)).into_response();
         if matches!(
             self,
             ApiError::BrokerUnavailable(_) | ApiError::DatabaseUnavailable(_)

@@ -42,13 +42,13 @@ impl Default for SessionCache {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginBody {
     user_id: String,
     password: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct LoginAnswer {
     token: String,
     token_type: &'static str,
@@ -57,6 +57,13 @@ pub struct LoginAnswer {
     company_code: String,
 }
 
+/// ログイン: checks the password once (argon2) and returns a bearer token.
+#[utoipa::path(post, path = "/api/v1/session", tag = "ログイン", request_body = LoginBody,
+    responses(
+        (status = 200, description = "The token for every later call", body = LoginAnswer),
+        (status = 401, description = "invalid_credentials", body = super::error::ErrorBody),
+        (status = 403, description = "certificate_company_mismatch", body = super::error::ErrorBody),
+    ))]
 pub async fn login(
     State(state): State<AppState>,
     identity: Option<axum::Extension<ClientIdentity>>,

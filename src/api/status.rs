@@ -18,7 +18,7 @@ use super::session::Principal;
 use crate::domain::{Area, Function, RequestStatus, SupplyPointId};
 
 /// One request as the status API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct RequestView {
     request_id: Uuid,
     function: String,
@@ -34,6 +34,8 @@ pub struct RequestView {
     attempts: i32,
     /// How often an operator replayed it from the dead-letter topic.
     replay: i32,
+    /// The function's result once completed (FacilityInquiryResult, SwitchStartResult, …).
+    #[schema(value_type = Option<Object>)]
     result: Option<serde_json::Value>,
     user_id: String,
     accepted_at: DateTime<Utc>,
@@ -71,6 +73,14 @@ impl From<Row> for RequestView {
     }
 }
 
+/// 業務処理状況確認: one request of the caller's company.
+#[utoipa::path(get, path = "/api/v1/requests/{request_id}", tag = "業務処理状況確認",
+    params(("request_id" = String, Path, description = "The id the 202 answer gave")),
+    responses(
+        (status = 200, body = RequestView),
+        (status = 404, description = "request_not_found (also another company's id)", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn one(
     State(state): State<AppState>,
     principal: Principal,
@@ -88,7 +98,8 @@ pub async fn one(
     Ok(Json(row.into()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     status: Option<String>,
@@ -99,13 +110,20 @@ pub struct ListQuery {
     cursor: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ListAnswer {
     items: Vec<RequestView>,
     /// Pass as `cursor` to get the next page; absent on the last page.
     next_cursor: Option<String>,
 }
 
+/// 業務処理状況確認(複数件): the caller's requests, newest first, filtered and paged.
+#[utoipa::path(get, path = "/api/v1/requests", tag = "業務処理状況確認", params(ListQuery),
+    responses(
+        (status = 200, body = ListAnswer),
+        (status = 422, description = "a filter is invalid; `field` names it", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,

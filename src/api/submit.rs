@@ -20,7 +20,8 @@ use crate::domain::{Function, RequestId, UpdateFlag};
 use crate::messages::RequestRecord;
 use crate::metrics;
 
-#[derive(Serialize)]
+/// 受付: the request is on the broker.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Accepted {
     request_id: String,
     status: &'static str,

@@ -50,7 +50,7 @@ impl Payload {
 pub struct FacilityInquiry {}
 
 /// スイッチング開始申請.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SwitchStart {
     pub planned_date: NaiveDate,
@@ -143,7 +143,7 @@ pub enum ResultPayload {
     SwitchStart(SwitchStartResult),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FacilityInquiryResult {
     pub supply_address: String,
     pub contract_kind: String,
@@ -155,7 +155,7 @@ pub struct FacilityInquiryResult {
     pub current_retailer_code: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SwitchStartResult {
     pub application_number: String,
     pub switch_date: NaiveDate,

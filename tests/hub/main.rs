@@ -9,6 +9,7 @@ mod connector_crash;
 mod dead_letter;
 mod end_to_end;
 mod idempotency;
+mod openapi;
 mod ops;
 mod projector;
 mod security;
