@@ -63,7 +63,7 @@ fn print_summary(settings: &Settings, api: SocketAddr, ops: SocketAddr) {
     );
     println!("  metrics and health:                     http://{ops}/metrics  /healthz  /readyz");
     println!(
-        "  grid-operator simulators:               http://127.0.0.1:{}..{}/soap (areas 01..10)",
+        "  grid-operator simulators:               http://127.0.0.1:{}..{} /soap and /json (areas 01..10)",
         settings.sim_base_port + 1,
         settings.sim_base_port + 10
     );

@@ -8,11 +8,24 @@ use serde::Deserialize;
 
 use crate::domain::Area;
 
+/// How an operator is reached; each family is one client in [`super::protocol::Protocol`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProtocolFamily {
     /// SOAP/XML over HTTP(S), the service id in the header, as the real interface does.
     Soap,
+    /// JSON over HTTP(S), the service id in the path, as operators' newer APIs do.
+    Json,
+}
+
+impl ProtocolFamily {
+    /// The name definitions use (`protocol = "json"`), also the label in logs and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProtocolFamily::Soap => "soap",
+            ProtocolFamily::Json => "json",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -99,6 +112,21 @@ mod tests {
             let def = ConnectorDefinition::load(&dir, area).unwrap();
             assert_eq!(def.operator, area.operator_ja());
             assert!(def.retry.max_attempts >= 1);
+        }
+    }
+
+    #[test]
+    fn areas_04_and_09_speak_json_and_the_others_soap() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors");
+        for area in Area::ALL {
+            let def = ConnectorDefinition::load(&dir, area).unwrap();
+            let expected = match area {
+                Area::Chubu | Area::Kyushu => ProtocolFamily::Json,
+                _ => ProtocolFamily::Soap,
+            };
+            assert_eq!(def.protocol, expected, "area {}", area.code());
+            let path = format!("/{}", expected.name());
+            assert!(def.endpoint.ends_with(&path), "{}", def.endpoint);
         }
     }
 }

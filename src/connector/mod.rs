@@ -2,11 +2,13 @@
 //! and reporting the answers on the area's result topic.
 
 pub mod definition;
+pub mod json;
 mod ledger;
 mod offsets;
 pub mod protocol;
 mod runtime;
 pub mod soap;
+mod transport;
 mod worker;
 
 pub use ledger::Ledger;

@@ -4,6 +4,7 @@
 use crate::messages::{RequestRecord, ResultPayload};
 
 use super::definition::{ConnectorDefinition, ProtocolFamily};
+use super::json::JsonClient;
 use super::soap::SoapClient;
 
 /// The grid operator's answer to one request.
@@ -52,27 +53,31 @@ impl CallError {
 /// The protocol family an area's definition chose, ready to call.
 pub enum Protocol {
     Soap(SoapClient),
+    Json(JsonClient),
 }
 
 impl Protocol {
+    /// The client of the definition's family for its endpoint; a bad endpoint fails here,
+    /// before the connector consumes anything.
     pub fn build(def: &ConnectorDefinition) -> Result<Self, CallError> {
-        match def.protocol {
-            ProtocolFamily::Soap => Ok(Protocol::Soap(SoapClient::new(
-                &def.endpoint,
-                def.timeout(),
-            )?)),
-        }
+        Ok(match def.protocol {
+            ProtocolFamily::Soap => Protocol::Soap(SoapClient::new(&def.endpoint, def.timeout())?),
+            ProtocolFamily::Json => Protocol::Json(JsonClient::new(&def.endpoint, def.timeout())?),
+        })
     }
 
     pub async fn call(&self, request: &RequestRecord) -> Result<TsoAnswer, CallError> {
         match self {
             Protocol::Soap(c) => c.call(request).await,
+            Protocol::Json(c) => c.call(request).await,
         }
     }
 
+    /// The family's name, as definitions spell it, for logs and metric labels.
     pub fn family(&self) -> &'static str {
         match self {
-            Protocol::Soap(_) => "soap",
+            Protocol::Soap(_) => ProtocolFamily::Soap.name(),
+            Protocol::Json(_) => ProtocolFamily::Json.name(),
         }
     }
 }

@@ -10,6 +10,7 @@ use chrono::SecondsFormat;
 use reqwest::{StatusCode, Url, header};
 
 use super::protocol::{CallError, TsoAnswer};
+use super::transport::{self, classify};
 use crate::domain::Function;
 use crate::messages::{
     FacilityInquiryResult, Payload, RequestRecord, ResultPayload, SwitchStart, SwitchStartResult,
@@ -21,8 +22,6 @@ pub const REFUSAL: &str = "Refusal";
 /// The header block of a request and of an answer.
 pub const REQUEST_HEADER: &str = "RequestHeader";
 pub const RESPONSE_HEADER: &str = "ResponseHeader";
-/// Largest answer read; anything bigger is malformed rather than buffered.
-const MAX_ANSWER_BYTES: usize = 1 << 20;
 
 /// The body element a function's request travels in.
 pub fn request_element(function: Function) -> &'static str {
@@ -49,21 +48,9 @@ pub struct SoapClient {
 impl SoapClient {
     /// `timeout` bounds a whole call (connect, send, answer): past it the call is transient.
     pub fn new(endpoint: &str, timeout: Duration) -> Result<Self, CallError> {
-        let url = Url::parse(endpoint)
-            .map_err(|e| CallError::Unreachable(format!("bad endpoint {endpoint:?}: {e}")))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(CallError::Unreachable(format!(
-                "endpoint {endpoint:?} is not http(s)"
-            )));
-        }
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .build()
-            .map_err(|e| CallError::Unreachable(format!("HTTP client: {}", describe(&e))))?;
         Ok(SoapClient {
-            endpoint: url,
-            http,
+            endpoint: transport::endpoint_url(endpoint)?,
+            http: transport::client(timeout)?,
         })
     }
 
@@ -71,7 +58,7 @@ impl SoapClient {
     /// RequestId in the header, so a retried call never files a second application.
     pub async fn call(&self, request: &RequestRecord) -> Result<TsoAnswer, CallError> {
         let service_id = request.function.service_id();
-        let mut response = self
+        let response = self
             .http
             .post(self.endpoint.clone())
             .header(header::CONTENT_TYPE, "text/xml; charset=utf-8")
@@ -85,15 +72,7 @@ impl SoapClient {
             tracing::debug!(%status, service_id, "grid operator answered with an HTTP error");
             return Err(CallError::Status(status.as_u16()));
         }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(classify)? {
-            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-                return Err(CallError::Malformed(format!(
-                    "answer over {MAX_ANSWER_BYTES} bytes"
-                )));
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = transport::read_capped(response).await?;
         let (echoed, answer) = read_answer(request.function, &body)?;
         if echoed != request.request_id.to_string() {
             return Err(CallError::Malformed(format!(
@@ -103,26 +82,6 @@ impl SoapClient {
         }
         Ok(answer)
     }
-}
-
-fn classify(e: reqwest::Error) -> CallError {
-    if e.is_timeout() {
-        CallError::Timeout
-    } else {
-        CallError::Unreachable(describe(&e))
-    }
-}
-
-/// The error with its causes, since reqwest's own message hides the interesting part.
-fn describe(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The SOAP document for one request: the routing facts in the header, the function's fields

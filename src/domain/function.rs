@@ -44,6 +44,13 @@ impl Function {
         }
     }
 
+    /// The function a service id names, for operators' interfaces that route by it.
+    pub fn by_service_id(service_id: &str) -> Option<Function> {
+        Function::ALL
+            .into_iter()
+            .find(|function| function.service_id() == service_id)
+    }
+
     /// 申込種別 code where the function is an application (look-ups have none).
     pub fn application_kind(self) -> Option<&'static str> {
         match self {
@@ -85,6 +92,17 @@ pub enum UpdateFlag {
 }
 
 impl UpdateFlag {
+    /// The flag an interface's code ("1", "2" or "3") stands for.
+    pub fn by_code(code: &str) -> Option<UpdateFlag> {
+        [
+            UpdateFlag::Register,
+            UpdateFlag::Correct,
+            UpdateFlag::Withdraw,
+        ]
+        .into_iter()
+        .find(|flag| flag.code() == code)
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             UpdateFlag::Register => "1",
@@ -111,5 +129,17 @@ mod tests {
         assert_eq!(Function::FacilityInquiry.service_id(), "IF_10110");
         assert_eq!(Function::SwitchStart.service_id(), "IF_10610");
         assert_eq!(Function::SwitchStart.application_kind(), Some("05"));
+        for f in Function::ALL {
+            assert_eq!(Function::by_service_id(f.service_id()), Some(f));
+        }
+        assert_eq!(Function::by_service_id("IF_99999"), None);
+        for flag in [
+            UpdateFlag::Register,
+            UpdateFlag::Correct,
+            UpdateFlag::Withdraw,
+        ] {
+            assert_eq!(UpdateFlag::by_code(flag.code()), Some(flag));
+        }
+        assert_eq!(UpdateFlag::by_code("4"), None);
     }
 }

@@ -13,20 +13,20 @@ use tokio_util::sync::CancellationToken;
 
 use super::{App, Simulator};
 
-/// How the simulated operator answers SOAP calls.
+/// How the simulated operator answers calls, in either protocol family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(tag = "mode", rename_all = "lowercase")]
 pub enum Mode {
     /// By the register and the rules.
     #[default]
     Normal,
-    /// HTTP 503 with a SOAP Fault: the operator is down.
+    /// HTTP 503 (a SOAP Fault, or a JSON error): the operator is down.
     Fail,
     /// Normally, after a delay.
     Slow { delay_ms: u64 },
     /// Not at all until the mode changes; held calls then go on in the new mode.
     Hang,
-    /// HTTP 200 with a body that is not XML.
+    /// HTTP 200 with a body cut off mid-document, in the family's own syntax.
     Malformed,
 }
 
@@ -101,7 +101,7 @@ impl Simulator {
     }
 
     /// The mode to answer in, once it is not `hang`; `None` if the server closes meanwhile.
-    pub(super) async fn released_mode(&self, closing: &CancellationToken) -> Option<Mode> {
+    async fn released_mode(&self, closing: &CancellationToken) -> Option<Mode> {
         let mut watch = self.mode.subscribe();
         loop {
             let mode = *watch.borrow_and_update();
@@ -116,8 +116,46 @@ impl Simulator {
     }
 }
 
+/// What the operator says while it is down (`fail` mode) or shutting down, in every family.
+pub(super) const UNAVAILABLE: &str = "システムメンテナンス中のため処理できません";
+
+/// What the mode lets one call come to; each family's handler only words it in its dialect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Admission {
+    /// Answer by the register and the rules.
+    Answer,
+    /// Answer HTTP 503: the operator is down, or the server is closing under a held call.
+    Unavailable,
+    /// Answer HTTP 200 with a broken document.
+    Garbled,
+}
+
+impl Simulator {
+    /// Counts the call on arrival (a hung call counts), then waits out `hang` and `slow` and
+    /// says how the call is to be answered. Every family's handler starts here, so the modes
+    /// mean the same whatever the protocol.
+    pub(super) async fn admit(&self, closing: &CancellationToken) -> Admission {
+        self.count_call();
+        let Some(mode) = self.released_mode(closing).await else {
+            return Admission::Unavailable;
+        };
+        match mode {
+            Mode::Fail => Admission::Unavailable,
+            Mode::Malformed => Admission::Garbled,
+            Mode::Slow { delay_ms } => {
+                if slow_down(delay_ms, closing).await {
+                    Admission::Answer
+                } else {
+                    Admission::Unavailable
+                }
+            }
+            Mode::Normal | Mode::Hang => Admission::Answer,
+        }
+    }
+}
+
 /// Sleeps `delay_ms`, or less if the server closes; `false` if it closed.
-pub(super) async fn slow_down(delay_ms: u64, closing: &CancellationToken) -> bool {
+async fn slow_down(delay_ms: u64, closing: &CancellationToken) -> bool {
     tokio::select! {
         () = tokio::time::sleep(Duration::from_millis(delay_ms)) => true,
         () = closing.cancelled() => false,

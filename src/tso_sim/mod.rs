@@ -1,8 +1,11 @@
 //! The grid-operator simulator (`kirikae tso-sim --area <area>`): one area's operator, with a
-//! seeded register of supply points and its business rules, reachable over the same SOAP
-//! dialect as the real interface, and switchable into failing, slow, hung or garbled answers.
+//! seeded register of supply points and its business rules, reachable on one port over both
+//! protocol families — the SOAP dialect of the real interface at `/soap`, the JSON one at
+//! `/json` — and switchable into failing, slow, hung or garbled answers. Which family an
+//! area's connector uses is up to its definition.
 
 pub mod control;
+pub mod json_server;
 mod places;
 pub mod register;
 pub mod rules;
@@ -20,6 +23,7 @@ use chrono::{NaiveDate, TimeDelta, Utc};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::connector::definition::ProtocolFamily;
 use crate::connector::protocol::TsoAnswer;
 use crate::domain::{Area, RequestId};
 use crate::messages::{Payload, RequestRecord, ResultPayload};
@@ -84,7 +88,7 @@ impl Simulator {
         &self.register
     }
 
-    /// SOAP calls received, counted on arrival (a hung call counts).
+    /// Operator calls received in either family, counted on arrival (a hung call counts).
     pub fn calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
     }
@@ -154,7 +158,7 @@ struct App {
     closing: CancellationToken,
 }
 
-/// `POST /soap`, `POST /sim/control`, `GET /sim/stats`.
+/// `POST /soap`, `POST /json/{service_id}`, `POST /sim/control`, `GET /sim/stats`.
 pub fn router(sim: Arc<Simulator>) -> Router {
     routes(App {
         sim,
@@ -164,10 +168,28 @@ pub fn router(sim: Arc<Simulator>) -> Router {
 
 fn routes(app: App) -> Router {
     Router::new()
-        .route("/soap", post(soap_server::handle))
+        .route(path_of(ProtocolFamily::Soap), post(soap_server::handle))
+        .route(
+            &format!("{}/{{service_id}}", path_of(ProtocolFamily::Json)),
+            post(json_server::handle),
+        )
         .route("/sim/control", post(control::set_mode))
         .route("/sim/stats", get(control::stats))
         .with_state(app)
+}
+
+/// Where the simulator serves `family`: the endpoint of a definition of that family is
+/// `http://<host:port>` and this path.
+pub fn path_of(family: ProtocolFamily) -> &'static str {
+    match family {
+        ProtocolFamily::Soap => "/soap",
+        ProtocolFamily::Json => "/json",
+    }
+}
+
+/// The endpoint a connector of `family` uses for the simulator listening on `addr`.
+pub fn endpoint(addr: std::net::SocketAddr, family: ProtocolFamily) -> String {
+    format!("http://{addr}{}", path_of(family))
 }
 
 /// Serves until `shutdown` is cancelled; calls held by `hang` or `slow` are then answered 503

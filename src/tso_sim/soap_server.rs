@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 
-use super::control::{Mode, slow_down};
+use super::control::{Admission, UNAVAILABLE};
 use super::{App, Simulator};
 use crate::connector::protocol::TsoAnswer;
 use crate::connector::soap::xml::{self, Element, Fields, SW_NS, leaf, wrap};
@@ -20,29 +20,17 @@ use crate::messages::{
     SwitchStartResult,
 };
 
-/// The faultstring while the operator is down (`fail` mode) or shutting down.
-const UNAVAILABLE: &str = "システムメンテナンス中のため処理できません";
 /// What `malformed` mode answers with HTTP 200: an envelope cut off mid-element.
 const BROKEN: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
     <soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body><Resu";
 
 /// `POST /soap`: counted on arrival (before any hang), then answered as the mode says.
 pub(super) async fn handle(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
-    app.sim.count_call();
-    let Some(mode) = app.sim.released_mode(&app.closing).await else {
-        return unavailable();
-    };
-    match mode {
-        Mode::Fail => return unavailable(),
-        Mode::Malformed => return soap(StatusCode::OK, BROKEN.to_string()),
-        Mode::Slow { delay_ms } => {
-            if !slow_down(delay_ms, &app.closing).await {
-                return unavailable();
-            }
-        }
-        Mode::Normal | Mode::Hang => {}
+    match app.sim.admit(&app.closing).await {
+        Admission::Answer => respond(&app.sim, &headers, &body),
+        Admission::Unavailable => unavailable(),
+        Admission::Garbled => soap(StatusCode::OK, BROKEN.to_string()),
     }
-    respond(&app.sim, &headers, &body)
 }
 
 /// Parses, checks the SOAPAction against the header's ServiceId, and answers.
@@ -148,9 +136,7 @@ fn read_head(header: &Element) -> Result<Head, String> {
     }
     let mut f = Fields::of(header, SW_NS)?;
     let service_id = f.filled("ServiceId")?;
-    let function = Function::ALL
-        .into_iter()
-        .find(|function| function.service_id() == service_id)
+    let function = Function::by_service_id(service_id)
         .ok_or_else(|| format!("unknown ServiceId {service_id}"))?;
     let head = Head {
         function,
@@ -177,14 +163,7 @@ fn request_id(raw: &str) -> Result<RequestId, String> {
 }
 
 fn update_flag(code: &str) -> Result<UpdateFlag, String> {
-    [
-        UpdateFlag::Register,
-        UpdateFlag::Correct,
-        UpdateFlag::Withdraw,
-    ]
-    .into_iter()
-    .find(|flag| flag.code() == code.trim())
-    .ok_or_else(|| format!("UpdateFlag {code:?} is not 1, 2 or 3"))
+    UpdateFlag::by_code(code.trim()).ok_or_else(|| format!("UpdateFlag {code:?} is not 1, 2 or 3"))
 }
 
 fn switch_start(f: &mut Fields<'_>) -> Result<SwitchStart, String> {

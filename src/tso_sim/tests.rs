@@ -163,6 +163,7 @@ async fn until(what: &str, condition: impl Fn() -> bool) {
     }
 }
 
+mod json;
 mod modes;
 mod register;
 

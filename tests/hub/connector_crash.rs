@@ -11,14 +11,13 @@ use crate::harness::*;
 
 /// The real `kirikae connector` process, configured like the test app.
 fn connector_process(app: &TestApp, area: Area) -> Child {
-    let (addr, _) = app.sim(area);
     Command::new(env!("CARGO_BIN_EXE_kirikae"))
         .args([
             "connector",
             "--area",
             area.code(),
             "--endpoint",
-            &format!("http://{addr}/soap"),
+            &app.sim_endpoint(area),
             "--ops-listen",
             "127.0.0.1:0",
         ])
@@ -101,8 +100,7 @@ async fn a_second_connector_joining_mid_stream_changes_no_outcome() {
                 .await,
         );
         if i == 5 {
-            let (addr, _) = app.sim(area);
-            let endpoint = Some(format!("http://{addr}/soap"));
+            let endpoint = Some(app.sim_endpoint(area));
             hub::start_connector(&app.settings, area, endpoint, app.shutdown.clone());
         }
     }

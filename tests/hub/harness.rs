@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use kirikae::accounts::{self, CompanyKind};
 use kirikae::config::Settings;
+use kirikae::connector::definition::ConnectorDefinition;
 use kirikae::domain::{Area, CompanyCode, SupplyPointId, UserId};
 use kirikae::tso_sim::{Simulator, register};
-use kirikae::{certs, hub};
+use kirikae::{certs, hub, tso_sim};
 use rand::Rng;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -114,12 +115,8 @@ async fn start_with(areas: &[Area], connectors: bool, brokers: Option<&str>) -> 
         .await
         .unwrap();
         if connectors {
-            hub::start_connector(
-                &settings,
-                area,
-                Some(format!("http://{addr}/soap")),
-                shutdown.clone(),
-            );
+            let endpoint = sim_endpoint(&settings, area, addr);
+            hub::start_connector(&settings, area, Some(endpoint), shutdown.clone());
         }
         sims.insert(area, (addr, sim));
     }
@@ -139,6 +136,14 @@ async fn start_with(areas: &[Area], connectors: bool, brokers: Option<&str>) -> 
         shutdown,
         certs,
     }
+}
+
+/// The endpoint of `area`'s simulator at `addr` in the protocol family the area's connector
+/// definition names: the simulator serves every family, the definition picks one.
+pub fn sim_endpoint(settings: &Settings, area: Area, addr: SocketAddr) -> String {
+    let def = ConnectorDefinition::load(&settings.connectors_dir, area)
+        .expect("the area's connector definition");
+    tso_sim::endpoint(addr, def.protocol)
 }
 
 /// An HTTPS client trusting `ca_dir`'s CA and presenting `cert` (a `client-XXXX` file stem).
@@ -208,6 +213,11 @@ impl TestApp {
 
     pub fn sim(&self, area: Area) -> &(SocketAddr, Arc<Simulator>) {
         &self.sims[&area]
+    }
+
+    /// Where a connector of `area` reaches its simulator, in the definition's family.
+    pub fn sim_endpoint(&self, area: Area) -> String {
+        sim_endpoint(&self.settings, area, self.sim(area).0)
     }
 
     pub async fn set_sim_mode(&self, area: Area, mode: Value) {

@@ -12,5 +12,6 @@ mod idempotency;
 mod openapi;
 mod ops;
 mod projector;
+mod protocol_families;
 mod security;
 mod validation;

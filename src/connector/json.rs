@@ -1,0 +1,135 @@
+//! The JSON over HTTPS protocol family, client side: one JSON document per request, posted to
+//! `<endpoint>/<service_id>` with the request id as its `Idempotency-Key`, and the answer read
+//! strictly by its status — 200 a result, 422 a refusal, anything else an HTTP error — into a
+//! [`TsoAnswer`] or a classified [`CallError`]. The documents live in [`wire`], shared with the
+//! simulator.
+
+pub mod wire;
+
+use std::time::Duration;
+
+use reqwest::Url;
+use serde::de::DeserializeOwned;
+
+use super::protocol::{CallError, TsoAnswer};
+use super::transport::{self, classify};
+use crate::domain::Function;
+use crate::messages::{RequestRecord, ResultPayload};
+use wire::{Completed, FacilityResult, Refused, RequestBody, SwitchResult};
+
+/// The header that names the request, so the operator can recognise a retried call.
+pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+/// The status of a completed request.
+pub const COMPLETED: u16 = 200;
+/// The status of a business refusal (不可): the request was understood and declined.
+pub const REFUSED: u16 = 422;
+
+/// Calls one grid operator's JSON API; cheap to share, one connection pool inside.
+pub struct JsonClient {
+    endpoint: Url,
+    http: reqwest::Client,
+}
+
+impl JsonClient {
+    /// `endpoint` is the API's base (`…/json`); `timeout` bounds a whole call (connect, send,
+    /// answer): past it the call is transient.
+    pub fn new(endpoint: &str, timeout: Duration) -> Result<Self, CallError> {
+        Ok(JsonClient {
+            endpoint: transport::endpoint_url(endpoint)?,
+            http: transport::client(timeout)?,
+        })
+    }
+
+    /// Delivers `request` and classifies what comes back. The operator deduplicates by the
+    /// request id (body and `Idempotency-Key`), so a retried call never files a second
+    /// application.
+    pub async fn call(&self, request: &RequestRecord) -> Result<TsoAnswer, CallError> {
+        let service_id = request.function.service_id();
+        let response = self
+            .http
+            .post(self.url_of(service_id))
+            .header(IDEMPOTENCY_KEY, request.request_id.to_string())
+            .header(reqwest::header::ACCEPT, "application/json")
+            .json(&build_body(request))
+            .send()
+            .await
+            .map_err(classify)?;
+        let status = response.status().as_u16();
+        if status != COMPLETED && status != REFUSED {
+            tracing::debug!(
+                status,
+                service_id,
+                "grid operator answered with an HTTP error"
+            );
+            return Err(CallError::Status(status));
+        }
+        let body = transport::read_capped(response).await?;
+        let (echoed, answer) = read_answer(request.function, status, &body)?;
+        if echoed != request.request_id.to_string() {
+            return Err(CallError::Malformed(format!(
+                "answer for request {echoed}, not {}",
+                request.request_id
+            )));
+        }
+        Ok(answer)
+    }
+
+    /// `<endpoint>/<service_id>`, whether or not the endpoint ends in a slash.
+    fn url_of(&self, service_id: &str) -> Url {
+        let mut url = self.endpoint.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().push(service_id);
+        }
+        url
+    }
+}
+
+/// The JSON document for one request. Pure, so the exact document on the wire is testable.
+pub fn build_body(request: &RequestRecord) -> serde_json::Value {
+    // A struct of strings, numbers and booleans always serializes; `Null` is unreachable.
+    serde_json::to_value(RequestBody::of(request)).unwrap_or_default()
+}
+
+/// Reads the operator's answer to a `function` request that came with HTTP `status`: 200 a
+/// result, 422 a refusal, any other status an HTTP error whatever the body. Anything else is
+/// `Malformed`; never panics.
+pub fn parse_answer(function: Function, status: u16, body: &[u8]) -> Result<TsoAnswer, CallError> {
+    read_answer(function, status, body).map(|(_, answer)| answer)
+}
+
+/// The answer and the request id it echoes.
+fn read_answer(
+    function: Function,
+    status: u16,
+    body: &[u8],
+) -> Result<(String, TsoAnswer), CallError> {
+    match (status, function) {
+        (REFUSED, _) => {
+            let refused: Refused = strict(body)?;
+            let answer = TsoAnswer::Refused {
+                code: refused.error.code.0,
+                message: refused.error.message.0,
+            };
+            Ok((refused.request_id.0, answer))
+        }
+        (COMPLETED, Function::FacilityInquiry) => {
+            let done: Completed<FacilityResult> = strict(body)?;
+            let result = ResultPayload::FacilityInquiry(done.result.into());
+            Ok((done.request_id.0, TsoAnswer::Completed(result)))
+        }
+        (COMPLETED, Function::SwitchStart) => {
+            let done: Completed<SwitchResult> = strict(body)?;
+            let result = ResultPayload::SwitchStart(done.result.into());
+            Ok((done.request_id.0, TsoAnswer::Completed(result)))
+        }
+        (other, _) => Err(CallError::Status(other)),
+    }
+}
+
+/// [`wire::read`], its complaint as a malformed answer.
+fn strict<T: DeserializeOwned>(body: &[u8]) -> Result<T, CallError> {
+    wire::read(body).map_err(CallError::Malformed)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,57 @@
+//! Each area's connector speaks the protocol family its definition names: the same hub, the
+//! same simulator program, SOAP/XML for one area and JSON over HTTPS for another.
+
+use kirikae::connector::definition::{ConnectorDefinition, ProtocolFamily};
+use kirikae::domain::Area;
+
+use crate::harness::*;
+
+/// How many calls to `area`'s operator this process has timed in `family`.
+fn calls_timed(area: Area, family: ProtocolFamily) -> u64 {
+    let series = format!(
+        "kirikae_tso_call_seconds_count{{area=\"{}\",family=\"{}\"}} ",
+        area.code(),
+        family.name()
+    );
+    kirikae::metrics::render()
+        .lines()
+        .find_map(|line| line.strip_prefix(&series))
+        .and_then(|count| count.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn every_area_answers_over_its_own_family() {
+    let families = [
+        (Area::Tokyo, ProtocolFamily::Soap),
+        (Area::Chubu, ProtocolFamily::Json),
+    ];
+    let app = spawn_app(&families.map(|(area, _)| area)).await;
+    let a = app.login(RETAILER_A).await;
+    for (area, family) in families {
+        let def = ConnectorDefinition::load(&app.settings.connectors_dir, area).unwrap();
+        assert_eq!(
+            def.protocol,
+            family,
+            "the definition of area {}",
+            area.code()
+        );
+        let (point, current) = app.point(area, 17);
+        let id = a.facility_inquiry(&point).await;
+        let done = a.final_status(&id).await;
+        assert_eq!(done["status"], "completed", "{done}");
+        assert_eq!(done["area"], area.code());
+        assert_eq!(done["result"]["current_retailer_code"], current.as_str());
+        assert!(
+            app.sim(area).1.calls() >= 1,
+            "area {}'s operator was called",
+            area.code()
+        );
+        assert!(
+            calls_timed(area, family) >= 1,
+            "area {}'s connector called in {}",
+            area.code(),
+            family.name()
+        );
+    }
+}
