@@ -5,6 +5,8 @@
 
 mod codec;
 mod convert;
+#[cfg(test)]
+pub mod fixtures;
 mod schemas;
 mod types;
 

@@ -4,15 +4,15 @@
 use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
-use chrono::{NaiveDate, TimeZone, Utc};
+use chrono::NaiveDate;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::*;
-use crate::domain::{CompanyCode, RequestId, SupplyPointId, UpdateFlag};
+use crate::domain::{RequestId, UpdateFlag};
 
 mod http;
-const REQUEST_ID: &str = "01931f6e-7b1a-7c3e-8a4b-0123456789ab";
+use crate::messages::fixtures::{self, REQUEST_ID};
 
 const FACILITY: [(&str, &str); 8] = [
     ("SupplyAddress", "東京都新宿区西新宿2-8-1"),
@@ -36,21 +36,12 @@ const REFUSED: [(&str, &str); 2] = [
 ];
 
 fn record(function: Function, payload: Payload) -> RequestRecord {
-    RequestRecord {
-        request_id: REQUEST_ID.parse().expect("test id"),
+    assert_eq!(
         function,
-        company_code: CompanyCode::parse("A0001").expect("test code"),
-        user_id: "taro.yamada".into(),
-        point_id: SupplyPointId::parse("0300123456789012340001").expect("test point"),
-        update_flag: UpdateFlag::Register,
-        original_request_id: None,
-        accepted_at: Utc
-            .with_ymd_and_hms(2026, 11, 25, 1, 2, 3)
-            .single()
-            .expect("test time"),
-        payload,
-        replay: 0,
-    }
+        payload.function(),
+        "a fixture's payload names its function"
+    );
+    fixtures::request("0300123456789012340001", payload)
 }
 
 fn switch_request() -> RequestRecord {
