@@ -106,6 +106,28 @@ pub async fn start_sim(
     Ok((addr, sim))
 }
 
+/// Starts the batch desk of `sim` on `dir` (for an area of the batch family): the folder the
+/// area's connector exchanges files through.
+pub fn start_batch_desk(sim: Arc<Simulator>, dir: std::path::PathBuf, shutdown: CancellationToken) {
+    tokio::spawn(tso_sim::serve_batch(dir, sim, shutdown));
+}
+
+/// Starts the batch desk of `area`'s simulator on its definition's folder, if the area's
+/// family is batch.
+pub fn start_batch_desk_of(
+    settings: &Settings,
+    area: Area,
+    sim: Arc<Simulator>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let def = connector::definition::ConnectorDefinition::load(&settings.connectors_dir, area)?;
+    if def.protocol == connector::definition::ProtocolFamily::Batch {
+        let dir = connector::batch::folder_of(&def.endpoint)?;
+        start_batch_desk(sim, dir, shutdown);
+    }
+    Ok(())
+}
+
 /// Readiness: the broker answers metadata and the database answers a query.
 pub fn ready_check(settings: &Settings, pool: Option<Pool>) -> anyhow::Result<ReadyCheck> {
     let publisher = kafka::Publisher::new(

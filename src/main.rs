@@ -164,7 +164,8 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
                 [127, 0, 0, 1],
                 s.sim_base_port + area.number(),
             )));
-            let (addr, _) = hub::start_sim(&s, area, listen, shutdown.clone()).await?;
+            let (addr, sim) = hub::start_sim(&s, area, listen, shutdown.clone()).await?;
+            hub::start_batch_desk_of(&s, area, sim, shutdown.clone())?;
             tracing::info!(%addr, area = area.code(), operator = area.operator_ja(), "simulator listening");
             shutdown.cancelled().await;
             Ok(())

@@ -36,7 +36,8 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     }
     for area in Area::ALL {
         let listen = SocketAddr::from(([127, 0, 0, 1], settings.sim_base_port + area.number()));
-        hub::start_sim(&settings, area, listen, shutdown.clone()).await?;
+        let (_, sim) = hub::start_sim(&settings, area, listen, shutdown.clone()).await?;
+        hub::start_batch_desk_of(&settings, area, sim, shutdown.clone())?;
         hub::start_connector(&settings, area, None, shutdown.clone());
     }
     hub::start_projector(&settings, pool.clone(), shutdown.clone());
@@ -67,6 +68,7 @@ fn print_summary(settings: &Settings, api: SocketAddr, ops: SocketAddr) {
         settings.sim_base_port + 1,
         settings.sim_base_port + 10
     );
+    println!("  batch-file areas 05 and 10 exchange files in the folders their definitions name");
     println!(
         "  broker {}  database {}",
         settings.kafka_brokers, settings.database_url

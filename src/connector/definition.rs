@@ -16,6 +16,9 @@ pub enum ProtocolFamily {
     Soap,
     /// JSON over HTTP(S), the service id in the path, as operators' newer APIs do.
     Json,
+    /// CSV files in Shift_JIS exchanged through a folder (`file://<dir>`), as some operators
+    /// still take applications in batches.
+    Batch,
 }
 
 impl ProtocolFamily {
@@ -24,6 +27,7 @@ impl ProtocolFamily {
         match self {
             ProtocolFamily::Soap => "soap",
             ProtocolFamily::Json => "json",
+            ProtocolFamily::Batch => "batch",
         }
     }
 }
@@ -36,10 +40,17 @@ pub struct ConnectorDefinition {
     /// The grid operator's name, for logs and docs.
     pub operator: String,
     pub protocol: ProtocolFamily,
-    /// The operator's endpoint URL.
+    /// The operator's endpoint URL (`file://<folder>` for the batch family).
     pub endpoint: String,
     /// How long one call may take before it counts as a transient failure.
     pub timeout_ms: u64,
+    /// Batch family: the most requests in one file (default 50).
+    #[serde(default)]
+    pub batch_max: Option<usize>,
+    /// Batch family: how long a batch waits for more requests before it is written (default
+    /// 200 ms).
+    #[serde(default)]
+    pub batch_wait_ms: Option<u64>,
     pub retry: RetryBudget,
 }
 
@@ -99,6 +110,16 @@ impl ConnectorDefinition {
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms)
     }
+
+    /// Batch family: the most requests in one file.
+    pub fn batch_max(&self) -> usize {
+        self.batch_max.unwrap_or(50)
+    }
+
+    /// Batch family: how long a batch waits for more requests.
+    pub fn batch_wait(&self) -> Duration {
+        Duration::from_millis(self.batch_wait_ms.unwrap_or(200))
+    }
 }
 
 #[cfg(test)]
@@ -116,17 +137,23 @@ mod tests {
     }
 
     #[test]
-    fn areas_04_and_09_speak_json_and_the_others_soap() {
+    fn areas_04_and_09_speak_json_05_and_10_batch_and_the_others_soap() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors");
         for area in Area::ALL {
             let def = ConnectorDefinition::load(&dir, area).unwrap();
             let expected = match area {
                 Area::Chubu | Area::Kyushu => ProtocolFamily::Json,
+                Area::Hokuriku | Area::Okinawa => ProtocolFamily::Batch,
                 _ => ProtocolFamily::Soap,
             };
             assert_eq!(def.protocol, expected, "area {}", area.code());
-            let path = format!("/{}", expected.name());
-            assert!(def.endpoint.ends_with(&path), "{}", def.endpoint);
+            if expected == ProtocolFamily::Batch {
+                assert!(def.endpoint.starts_with("file://"), "{}", def.endpoint);
+                assert!(def.endpoint.ends_with(area.code()), "{}", def.endpoint);
+            } else {
+                let path = format!("/{}", expected.name());
+                assert!(def.endpoint.ends_with(&path), "{}", def.endpoint);
+            }
         }
     }
 }

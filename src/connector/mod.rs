@@ -1,6 +1,7 @@
 //! The connector: one consumer group per area, delivering requests to that area's grid operator
 //! and reporting the answers on the area's result topic.
 
+pub mod batch;
 pub mod definition;
 pub mod json;
 mod ledger;

@@ -3,6 +3,7 @@
 
 use crate::messages::{RequestRecord, ResultPayload};
 
+use super::batch::BatchClient;
 use super::definition::{ConnectorDefinition, ProtocolFamily};
 use super::json::JsonClient;
 use super::soap::SoapClient;
@@ -54,6 +55,7 @@ impl CallError {
 pub enum Protocol {
     Soap(SoapClient),
     Json(JsonClient),
+    Batch(BatchClient),
 }
 
 impl Protocol {
@@ -63,6 +65,12 @@ impl Protocol {
         Ok(match def.protocol {
             ProtocolFamily::Soap => Protocol::Soap(SoapClient::new(&def.endpoint, def.timeout())?),
             ProtocolFamily::Json => Protocol::Json(JsonClient::new(&def.endpoint, def.timeout())?),
+            ProtocolFamily::Batch => Protocol::Batch(BatchClient::new(
+                &def.endpoint,
+                def.timeout(),
+                def.batch_max(),
+                def.batch_wait(),
+            )?),
         })
     }
 
@@ -70,6 +78,7 @@ impl Protocol {
         match self {
             Protocol::Soap(c) => c.call(request).await,
             Protocol::Json(c) => c.call(request).await,
+            Protocol::Batch(c) => c.call(request).await,
         }
     }
 
@@ -78,6 +87,7 @@ impl Protocol {
         match self {
             Protocol::Soap(_) => ProtocolFamily::Soap.name(),
             Protocol::Json(_) => ProtocolFamily::Json.name(),
+            Protocol::Batch(_) => ProtocolFamily::Batch.name(),
         }
     }
 }

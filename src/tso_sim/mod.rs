@@ -4,6 +4,7 @@
 //! `/json` — and switchable into failing, slow, hung or garbled answers. Which family an
 //! area's connector uses is up to its definition.
 
+pub mod batch_desk;
 pub mod control;
 pub mod json_server;
 mod places;
@@ -27,6 +28,7 @@ use crate::connector::definition::ProtocolFamily;
 use crate::connector::protocol::TsoAnswer;
 use crate::domain::{Area, RequestId};
 use crate::messages::{Payload, RequestRecord, ResultPayload};
+pub use batch_desk::serve_batch;
 pub use control::{Mode, Stats};
 pub use register::{Register, SupplyPoint, point_id};
 use rules::{Case, Rule};
@@ -179,11 +181,13 @@ fn routes(app: App) -> Router {
 }
 
 /// Where the simulator serves `family`: the endpoint of a definition of that family is
-/// `http://<host:port>` and this path.
+/// `http://<host:port>` and this path. The batch family is not served over HTTP but by
+/// [`serve_batch`] on a folder; its path is `/batch`, which no route answers.
 pub fn path_of(family: ProtocolFamily) -> &'static str {
     match family {
         ProtocolFamily::Soap => "/soap",
         ProtocolFamily::Json => "/json",
+        ProtocolFamily::Batch => "/batch",
     }
 }
 

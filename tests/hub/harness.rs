@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use kirikae::accounts::{self, CompanyKind};
 use kirikae::config::Settings;
-use kirikae::connector::definition::ConnectorDefinition;
+use kirikae::connector::definition::{ConnectorDefinition, ProtocolFamily};
 use kirikae::domain::{Area, CompanyCode, SupplyPointId, UserId};
 use kirikae::tso_sim::{Simulator, register};
 use kirikae::{certs, hub, tso_sim};
@@ -114,6 +114,9 @@ async fn start_with(areas: &[Area], connectors: bool, brokers: Option<&str>) -> 
         )
         .await
         .unwrap();
+        if let Some(dir) = batch_dir(&settings, area) {
+            hub::start_batch_desk(sim.clone(), dir, shutdown.clone());
+        }
         if connectors {
             let endpoint = sim_endpoint(&settings, area, addr);
             hub::start_connector(&settings, area, Some(endpoint), shutdown.clone());
@@ -143,7 +146,19 @@ async fn start_with(areas: &[Area], connectors: bool, brokers: Option<&str>) -> 
 pub fn sim_endpoint(settings: &Settings, area: Area, addr: SocketAddr) -> String {
     let def = ConnectorDefinition::load(&settings.connectors_dir, area)
         .expect("the area's connector definition");
-    tso_sim::endpoint(addr, def.protocol)
+    match batch_dir(settings, area) {
+        Some(dir) => format!("file://{}", dir.display()),
+        None => tso_sim::endpoint(addr, def.protocol),
+    }
+}
+
+/// For an area of the batch family, this test's own exchange folder (inside its temporary
+/// directory) instead of the definition's.
+pub fn batch_dir(settings: &Settings, area: Area) -> Option<PathBuf> {
+    let def = ConnectorDefinition::load(&settings.connectors_dir, area)
+        .expect("the area's connector definition");
+    (def.protocol == ProtocolFamily::Batch)
+        .then(|| settings.tls_dir.join("batch").join(area.code()))
 }
 
 /// An HTTPS client trusting `ca_dir`'s CA and presenting `cert` (a `client-XXXX` file stem).

@@ -1,5 +1,6 @@
 //! Each area's connector speaks the protocol family its definition names: the same hub, the
-//! same simulator program, SOAP/XML for one area and JSON over HTTPS for another.
+//! same simulator program, SOAP/XML for one area, JSON over HTTPS for another and batch files
+//! through a folder for a third.
 
 use kirikae::connector::definition::{ConnectorDefinition, ProtocolFamily};
 use kirikae::domain::Area;
@@ -25,6 +26,7 @@ async fn every_area_answers_over_its_own_family() {
     let families = [
         (Area::Tokyo, ProtocolFamily::Soap),
         (Area::Chubu, ProtocolFamily::Json),
+        (Area::Hokuriku, ProtocolFamily::Batch),
     ];
     let app = spawn_app(&families.map(|(area, _)| area)).await;
     let a = app.login(RETAILER_A).await;
@@ -53,5 +55,12 @@ async fn every_area_answers_over_its_own_family() {
             area.code(),
             family.name()
         );
+        if family == ProtocolFamily::Batch {
+            let dir = batch_dir(&app.settings, area).expect("a batch folder");
+            for done in ["inbox/done", "outbox/done"] {
+                let files = std::fs::read_dir(dir.join(done)).unwrap().count();
+                assert!(files >= 1, "area {}'s {done} holds the files", area.code());
+            }
+        }
     }
 }
