@@ -90,13 +90,36 @@ async fn assignment(
             .with_context(|| format!("metadata of {topic}"))?;
         for p in meta.topics().iter().flat_map(|t| t.partitions()) {
             let offset = match stored.get(&(topic.clone(), p.id())) {
-                Some(&o) => Offset::Offset(o),
+                Some(&o) => start_at(consumer, topic, p.id(), o)?,
                 None => Offset::Beginning,
             };
             tpl.add_partition_offset(topic, p.id(), offset)?;
         }
     }
     Ok(tpl)
+}
+
+/// Where to resume a partition the database has a position for. A position past the end of
+/// the log means the log is not the one the database followed (a rebuilt cluster, a recreated
+/// topic): it is read again from its beginning, which every write here tolerates.
+fn start_at(
+    consumer: &StreamConsumer,
+    topic: &str,
+    partition: i32,
+    stored: i64,
+) -> anyhow::Result<Offset> {
+    let (_, high) = consumer.fetch_watermarks(topic, partition, Duration::from_secs(10))?;
+    if stored <= high {
+        return Ok(Offset::Offset(stored));
+    }
+    tracing::warn!(
+        topic,
+        partition,
+        stored,
+        high,
+        "stored position is past the log's end: reading it again from the beginning"
+    );
+    Ok(Offset::Beginning)
 }
 
 /// Waits for one record, then takes whatever else arrives within a few milliseconds.

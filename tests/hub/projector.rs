@@ -74,3 +74,43 @@ async fn replaying_the_topics_into_an_empty_database_rebuilds_the_same_status() 
     stop.cancel();
     assert_eq!(rebuilt, expected);
 }
+
+#[tokio::test]
+async fn a_stored_position_past_the_end_of_the_log_is_read_again_from_the_beginning() {
+    let app = spawn_app(&[Area::Tokyo]).await;
+    let a = app.login(RETAILER_A).await;
+    let (point, _) = app.point(Area::Tokyo, 300);
+    let id = a.facility_inquiry(&point).await;
+    a.final_status(&id).await;
+    let expected = rows(&hub::pool(&app.settings).unwrap()).await;
+
+    // A database that followed another log, far longer than this one.
+    let mut other = app.settings.clone();
+    other.database_url = format!("{}_other", app.settings.database_url);
+    let pool = hub::prepare(&other).await.unwrap();
+    let client = pool.get().await.unwrap();
+    for topic in [
+        other.requests_topic(Area::Tokyo),
+        other.results_topic(Area::Tokyo),
+    ] {
+        for partition in 0..other.topic_partitions {
+            client
+                .execute(
+                    "INSERT INTO projector_offsets (topic, partition, next_offset) VALUES ($1, $2, 1000000)",
+                    &[&topic, &partition],
+                )
+                .await
+                .unwrap();
+        }
+    }
+    let stop = CancellationToken::new();
+    hub::start_projector(&other, pool.clone(), stop.clone());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut rebuilt = rows(&pool).await;
+    while rebuilt != expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        rebuilt = rows(&pool).await;
+    }
+    stop.cancel();
+    assert_eq!(rebuilt, expected);
+}
