@@ -31,6 +31,17 @@ async fn rows(pool: &deadpool_postgres::Pool) -> Vec<String> {
         .collect()
 }
 
+/// The rows of `pool` once they equal `expected`, or as they are after a minute.
+async fn rows_once_equal(pool: &deadpool_postgres::Pool, expected: &[String]) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut rebuilt = rows(pool).await;
+    while rebuilt != expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        rebuilt = rows(pool).await;
+    }
+    rebuilt
+}
+
 #[tokio::test]
 async fn replaying_the_topics_into_an_empty_database_rebuilds_the_same_status() {
     let app = spawn_app(&[Area::Kansai, Area::Kyushu]).await;
@@ -65,12 +76,7 @@ async fn replaying_the_topics_into_an_empty_database_rebuilds_the_same_status() 
     let pool = hub::prepare(&replay).await.unwrap();
     let stop = CancellationToken::new();
     hub::start_projector(&replay, pool.clone(), stop.clone());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut rebuilt = rows(&pool).await;
-    while rebuilt != expected && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        rebuilt = rows(&pool).await;
-    }
+    let rebuilt = rows_once_equal(&pool, &expected).await;
     stop.cancel();
     assert_eq!(rebuilt, expected);
 }
@@ -105,12 +111,7 @@ async fn a_stored_position_past_the_end_of_the_log_is_read_again_from_the_beginn
     }
     let stop = CancellationToken::new();
     hub::start_projector(&other, pool.clone(), stop.clone());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut rebuilt = rows(&pool).await;
-    while rebuilt != expected && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        rebuilt = rows(&pool).await;
-    }
+    let rebuilt = rows_once_equal(&pool, &expected).await;
     stop.cancel();
     assert_eq!(rebuilt, expected);
 }
