@@ -91,3 +91,16 @@ impl Protocol {
         }
     }
 }
+
+/// Exactly `YYYY-MM-DD`, as every wire format of the operators writes dates: chrono alone would
+/// also take `2026-1-5` or a sign, which an operator's format does not allow.
+pub fn strict_day(s: &str) -> Option<chrono::NaiveDate> {
+    let shaped = s.len() == 10
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    shaped
+        .then(|| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+        .flatten()
+}

@@ -307,13 +307,6 @@ fn boolean(s: &str, name: &str) -> Result<bool, String> {
 
 /// Exactly `YYYY-MM-DD`.
 fn day(s: &str, name: &str) -> Result<NaiveDate, String> {
-    let shaped = s.len() == 10
-        && s.bytes().enumerate().all(|(i, b)| match i {
-            4 | 7 => b == b'-',
-            _ => b.is_ascii_digit(),
-        });
-    shaped
-        .then(|| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
-        .flatten()
+    crate::connector::protocol::strict_day(s)
         .ok_or_else(|| format!("{name} {s:?} is not a YYYY-MM-DD date"))
 }

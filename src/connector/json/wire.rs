@@ -50,21 +50,10 @@ impl Serialize for Day {
 impl<'de> Deserialize<'de> for Day {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(d)?;
-        parse_day(&raw)
+        crate::connector::protocol::strict_day(&raw)
             .map(Day)
             .ok_or_else(|| D::Error::custom(format!("{raw:?} is not a YYYY-MM-DD date")))
     }
-}
-
-fn parse_day(s: &str) -> Option<NaiveDate> {
-    let shaped = s.len() == 10
-        && s.bytes().enumerate().all(|(i, b)| match i {
-            4 | 7 => b == b'-',
-            _ => b.is_ascii_digit(),
-        });
-    shaped
-        .then(|| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
-        .flatten()
 }
 
 /// A text that must say something (ids, codes, numbers, names): empty or blank is refused.
