@@ -34,6 +34,47 @@ impl fmt::Display for CompanyCode {
     }
 }
 
+/// What a registration is: one company that sells and also runs demand response has two
+/// registrations, one of each kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CompanyKind {
+    /// 小売電気事業者
+    Retailer,
+    /// 需要抑制契約者
+    DrContractor,
+}
+
+impl CompanyKind {
+    /// The word the database and the CLI use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CompanyKind::Retailer => "retailer",
+            CompanyKind::DrContractor => "dr_contractor",
+        }
+    }
+
+    pub fn name_ja(self) -> &'static str {
+        match self {
+            CompanyKind::Retailer => "小売電気事業者",
+            CompanyKind::DrContractor => "需要抑制契約者",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CompanyKind> {
+        [CompanyKind::Retailer, CompanyKind::DrContractor]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+
+    /// Whether a registration of this kind may call `function` (catalogue "who" column).
+    pub fn may_call(self, function: super::Function) -> bool {
+        match self {
+            CompanyKind::Retailer => true,
+            CompanyKind::DrContractor => function.open_to_dr(),
+        }
+    }
+}
+
 /// A user id: issued to one natural person; 3 to 32 characters of letters, digits, `.`, `_`, `-`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct UserId(String);

@@ -2,6 +2,7 @@
 //! Every type here validates once, at the edge; past the edge it is trusted.
 
 mod area;
+mod calendar;
 mod company;
 mod function;
 mod request_id;
@@ -9,8 +10,11 @@ mod status;
 mod supply_point;
 
 pub use area::{Area, AreaError};
-pub use company::{CompanyCode, CompanyCodeError, UserId, UserIdError};
-pub use function::{Function, FunctionError, UpdateFlag};
+pub use calendar::{BusinessCalendar, LeadTime};
+pub use company::{CompanyCode, CompanyCodeError, CompanyKind, UserId, UserIdError};
+pub use function::{
+    Callers, Function, FunctionError, FunctionSpec, Operation, PointClass, SPECS, UpdateFlag,
+};
 pub use request_id::RequestId;
 pub use status::RequestStatus;
 pub use supply_point::{SupplyPointId, SupplyPointIdError};

@@ -4,13 +4,12 @@
 //! mapping is fragile, and each field of the contract is worth seeing.
 
 use apache_avro::types::Value;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 use super::codec::CodecError;
+use super::shape::{from_avro, shapes, to_avro};
 use super::types::*;
 use crate::domain::{CompanyCode, Function, RequestId, SupplyPointId, UpdateFlag};
-
-const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
 
 fn s(v: &str) -> Value {
     Value::String(v.to_string())
@@ -21,10 +20,6 @@ fn opt<T>(v: Option<T>, f: impl FnOnce(T) -> Value) -> Value {
         None => Value::Union(0, Box::new(Value::Null)),
         Some(x) => Value::Union(1, Box::new(f(x))),
     }
-}
-
-fn date(d: NaiveDate) -> Value {
-    Value::Date((d - EPOCH).num_days() as i32)
 }
 
 fn millis(t: DateTime<Utc>) -> Value {
@@ -81,41 +76,9 @@ impl Fields {
         }
     }
 
-    fn opt_int(&mut self, name: &str) -> Result<Option<i32>, CodecError> {
-        match self.opt(name)? {
-            None => Ok(None),
-            Some(Value::Int(i)) => Ok(Some(i)),
-            Some(_) => Err(bad(name)),
-        }
-    }
-
-    fn opt_double(&mut self, name: &str) -> Result<Option<f64>, CodecError> {
-        match self.opt(name)? {
-            None => Ok(None),
-            Some(Value::Double(d)) => Ok(Some(d)),
-            Some(_) => Err(bad(name)),
-        }
-    }
-
     fn int(&mut self, name: &str) -> Result<i32, CodecError> {
         match self.take(name)? {
             Value::Int(i) => Ok(i),
-            _ => Err(bad(name)),
-        }
-    }
-
-    fn boolean(&mut self, name: &str) -> Result<bool, CodecError> {
-        match self.take(name)? {
-            Value::Boolean(b) => Ok(b),
-            _ => Err(bad(name)),
-        }
-    }
-
-    fn date(&mut self, name: &str) -> Result<NaiveDate, CodecError> {
-        match self.take(name)? {
-            Value::Date(d) | Value::Int(d) => EPOCH
-                .checked_add_signed(chrono::Duration::days(d.into()))
-                .ok_or_else(|| bad(name)),
             _ => Err(bad(name)),
         }
     }
@@ -152,17 +115,49 @@ fn bad(name: &str) -> CodecError {
     CodecError::Shape(format!("field {name} has an unexpected value"))
 }
 
-pub fn request_to_value(r: &RequestRecord) -> Value {
-    let (branch, payload) = match &r.payload {
-        Payload::FacilityInquiry(_) => (0, record(vec![])),
-        Payload::SwitchStart(p) => (1, switch_start_to_value(p)),
-    };
+/// The payload's union branch and Avro value: the branch is its record's place in the union.
+fn payload_to_value(
+    record: &str,
+    json: &serde_json::Value,
+    branches: &[String],
+    offset: u32,
+) -> Result<Value, CodecError> {
+    let branch = branches
+        .iter()
+        .position(|b| b == record)
+        .ok_or_else(|| CodecError::Shape(format!("no payload branch {record}")))?;
+    let shape = shapes().known(record);
+    let value = to_avro(json, shape).map_err(|e| CodecError::Shape(e.to_string()))?;
+    Ok(Value::Union(branch as u32 + offset, Box::new(value)))
+}
+
+/// The record name and JSON form of a decoded payload branch.
+fn payload_from_value(
+    branch: u32,
+    value: Value,
+    branches: &[String],
+) -> Result<(String, serde_json::Value), CodecError> {
+    let record = branches
+        .get(branch as usize)
+        .ok_or_else(|| bad("payload"))?;
+    let json =
+        from_avro(value, shapes().known(record)).map_err(|e| CodecError::Shape(e.to_string()))?;
+    Ok((record.clone(), json))
+}
+
+pub fn request_to_value(r: &RequestRecord) -> Result<Value, CodecError> {
+    let payload = payload_to_value(
+        r.payload.record_name(),
+        &r.payload.to_json(),
+        &shapes().request_payloads,
+        0,
+    )?;
     let flag = match r.update_flag {
         UpdateFlag::Register => (0, "REGISTER"),
         UpdateFlag::Correct => (1, "CORRECT"),
         UpdateFlag::Withdraw => (2, "WITHDRAW"),
     };
-    record(vec![
+    Ok(record(vec![
         ("request_id", s(&r.request_id.to_string())),
         ("function", s(r.function.slug())),
         ("service_id", s(r.function.service_id())),
@@ -176,28 +171,9 @@ pub fn request_to_value(r: &RequestRecord) -> Value {
             opt(r.original_request_id, |id| s(&id.to_string())),
         ),
         ("accepted_at", millis(r.accepted_at)),
-        ("payload", Value::Union(branch, Box::new(payload))),
+        ("payload", payload),
         ("replay", Value::Int(r.replay)),
-    ])
-}
-
-fn switch_start_to_value(p: &SwitchStart) -> Value {
-    record(vec![
-        ("planned_date", date(p.planned_date)),
-        ("previous_retailer_code", s(&p.previous_retailer_code)),
-        ("previous_customer_number", s(&p.previous_customer_number)),
-        ("customer_name", s(&p.customer_name)),
-        ("customer_phone", opt(p.customer_phone.as_deref(), s)),
-        ("contract_ampere", opt(p.contract_ampere, Value::Int)),
-        (
-            "intermediation_number",
-            opt(p.intermediation_number.as_deref(), s),
-        ),
-        (
-            "agreed_to_grid_terms",
-            Value::Boolean(p.agreed_to_grid_terms),
-        ),
-    ])
+    ]))
 }
 
 pub fn request_from_value(v: Value) -> Result<RequestRecord, CodecError> {
@@ -223,16 +199,14 @@ pub fn request_from_value(v: Value) -> Result<RequestRecord, CodecError> {
                 .map_err(|_| bad("original_request_id"))?,
         ),
     };
-    let payload = match f.union("payload")? {
-        (0, _) => Payload::FacilityInquiry(FacilityInquiry {}),
-        (1, v) => Payload::SwitchStart(switch_start_from_value(v)?),
-        _ => return Err(bad("payload")),
-    };
-    if payload.function() != function {
+    let (branch, value) = f.union("payload")?;
+    let (record, json) = payload_from_value(branch, value, &shapes().request_payloads)?;
+    if record != function.spec().payload_record {
         return Err(CodecError::Shape(format!(
-            "payload is not that of {function}"
+            "payload {record} is not that of {function}"
         )));
     }
+    let payload = Payload::from_json(&record, json).map_err(CodecError::Shape)?;
     Ok(RequestRecord {
         request_id: f.parsed("request_id")?,
         function,
@@ -248,21 +222,7 @@ pub fn request_from_value(v: Value) -> Result<RequestRecord, CodecError> {
     })
 }
 
-fn switch_start_from_value(v: Value) -> Result<SwitchStart, CodecError> {
-    let mut f = Fields::of(v, "SwitchStart")?;
-    Ok(SwitchStart {
-        planned_date: f.date("planned_date")?,
-        previous_retailer_code: f.string("previous_retailer_code")?,
-        previous_customer_number: f.string("previous_customer_number")?,
-        customer_name: f.string("customer_name")?,
-        customer_phone: f.opt_string("customer_phone")?,
-        contract_ampere: f.opt_int("contract_ampere")?,
-        intermediation_number: f.opt_string("intermediation_number")?,
-        agreed_to_grid_terms: f.boolean("agreed_to_grid_terms")?,
-    })
-}
-
-pub fn result_to_value(r: &ResultRecord) -> Value {
+pub fn result_to_value(r: &ResultRecord) -> Result<Value, CodecError> {
     let status_index = match r.status {
         ResultStatus::Sent => 0,
         ResultStatus::Completed => 1,
@@ -271,29 +231,9 @@ pub fn result_to_value(r: &ResultRecord) -> Value {
     };
     let payload = match &r.payload {
         None => Value::Union(0, Box::new(Value::Null)),
-        Some(ResultPayload::FacilityInquiry(p)) => Value::Union(
-            1,
-            Box::new(record(vec![
-                ("supply_address", s(&p.supply_address)),
-                ("contract_kind", s(&p.contract_kind)),
-                ("contract_ampere", opt(p.contract_ampere, Value::Int)),
-                ("contract_kva", opt(p.contract_kva, Value::Double)),
-                ("smart_meter", Value::Boolean(p.smart_meter)),
-                ("meter_number", s(&p.meter_number)),
-                ("next_meter_reading_date", date(p.next_meter_reading_date)),
-                ("current_retailer_code", s(&p.current_retailer_code)),
-            ])),
-        ),
-        Some(ResultPayload::SwitchStart(p)) => Value::Union(
-            2,
-            Box::new(record(vec![
-                ("application_number", s(&p.application_number)),
-                ("switch_date", date(p.switch_date)),
-                ("reception_stage", s(&p.reception_stage)),
-            ])),
-        ),
+        Some(p) => payload_to_value(p.record_name(), &p.to_json(), &shapes().result_payloads, 1)?,
     };
-    record(vec![
+    Ok(record(vec![
         ("request_id", s(&r.request_id.to_string())),
         ("function", s(r.function.slug())),
         ("company_code", s(r.company_code.as_str())),
@@ -309,7 +249,7 @@ pub fn result_to_value(r: &ResultRecord) -> Value {
         ("attempts", Value::Int(r.attempts)),
         ("payload", payload),
         ("replay", Value::Int(r.replay)),
-    ])
+    ]))
 }
 
 pub fn result_from_value(v: Value) -> Result<ResultRecord, CodecError> {
@@ -321,34 +261,22 @@ pub fn result_from_value(v: Value) -> Result<ResultRecord, CodecError> {
         "FAILED" => ResultStatus::Failed,
         _ => return Err(bad("status")),
     };
+    let function: Function = f.parsed("function")?;
     let payload = match f.union("payload")? {
         (0, _) => None,
-        (1, v) => {
-            let mut p = Fields::of(v, "FacilityInquiryResult")?;
-            Some(ResultPayload::FacilityInquiry(FacilityInquiryResult {
-                supply_address: p.string("supply_address")?,
-                contract_kind: p.string("contract_kind")?,
-                contract_ampere: p.opt_int("contract_ampere")?,
-                contract_kva: p.opt_double("contract_kva")?,
-                smart_meter: p.boolean("smart_meter")?,
-                meter_number: p.string("meter_number")?,
-                next_meter_reading_date: p.date("next_meter_reading_date")?,
-                current_retailer_code: p.string("current_retailer_code")?,
-            }))
+        (branch, value) => {
+            let (record, json) = payload_from_value(branch - 1, value, &shapes().result_payloads)?;
+            if record != function.spec().result_record {
+                return Err(CodecError::Shape(format!(
+                    "result {record} is not that of {function}"
+                )));
+            }
+            Some(ResultPayload::from_json(&record, json).map_err(CodecError::Shape)?)
         }
-        (2, v) => {
-            let mut p = Fields::of(v, "SwitchStartResult")?;
-            Some(ResultPayload::SwitchStart(SwitchStartResult {
-                application_number: p.string("application_number")?,
-                switch_date: p.date("switch_date")?,
-                reception_stage: p.string("reception_stage")?,
-            }))
-        }
-        _ => return Err(bad("payload")),
     };
     Ok(ResultRecord {
         request_id: f.parsed("request_id")?,
-        function: f.parsed("function")?,
+        function,
         company_code: CompanyCode::parse(&f.string("company_code")?)
             .map_err(|_| bad("company_code"))?,
         point_id: f.parsed("point_id")?,

@@ -12,7 +12,7 @@ pub const REQUEST_ID: &str = "01931f6e-7b1a-7c3e-8a4b-0123456789ab";
 pub fn request(point: &str, payload: Payload) -> RequestRecord {
     RequestRecord {
         request_id: REQUEST_ID.parse().expect("test id"),
-        function: payload.function(),
+        function: payload.first_function(),
         company_code: CompanyCode::parse("A0001").expect("test code"),
         user_id: "taro.yamada".into(),
         point_id: SupplyPointId::parse(point).expect("test point"),

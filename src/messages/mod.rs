@@ -8,8 +8,10 @@ mod convert;
 #[cfg(test)]
 pub mod fixtures;
 mod schemas;
+pub mod shape;
 mod types;
 
 pub use codec::{Codec, CodecError};
 pub use schemas::{SchemaSet, composed_schema_json};
+pub use shape::{RecordShape, Shape, ShapeError, shapes, strict_day};
 pub use types::*;
