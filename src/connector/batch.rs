@@ -1,18 +1,20 @@
 //! The batch-file protocol family, client side. The endpoint is a folder, `file://<dir>`: the
 //! hub writes request files into `<dir>/inbox/` and the operator writes answer files into
 //! `<dir>/outbox/` ([`files`] has the format). [`BatchClient::call`] puts a request in the
-//! pending batch and waits for its answer; a background task writes the batch when it holds
-//! `batch_max` requests or has waited `batch_wait_ms` (under a temporary name, then renamed,
-//! so the operator never reads half a file), polls the outbox, hands each answer line to the
-//! waiting request of its id and moves the file to `outbox/done/` (an unreadable one to
-//! `outbox/bad/`). No answer within the timeout is a transient [`CallError::Timeout`]: the
-//! connector retries, and the operator deduplicates by request id.
+//! pending batch of its service id (a file holds one service id) and waits for its answer; a
+//! background task writes a batch when it holds `batch_max` requests or has waited
+//! `batch_wait_ms` (under a temporary name, then renamed, so the operator never reads half a
+//! file), polls the outbox, hands each answer line to the waiting request of its id and moves
+//! the file to `outbox/done/` (an unreadable one to `outbox/bad/`). No answer within the
+//! timeout is a transient [`CallError::Timeout`]: the connector retries, and the operator
+//! deduplicates by request id. A `PENDING` line is [`TsoAnswer::Pending`]: the worker asks
+//! again later by sending the request again.
 
 pub mod files;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -21,7 +23,7 @@ use tokio::time::Instant;
 
 use super::protocol::{CallError, TsoAnswer};
 use crate::domain::{Function, RequestId};
-use crate::messages::{RequestRecord, ResultPayload};
+use crate::messages::RequestRecord;
 
 /// How often the outbox is looked at.
 const POLL: Duration = Duration::from_millis(50);
@@ -63,7 +65,7 @@ impl BatchClient {
             dir,
             batch_max: batch_max.max(1),
             batch_wait,
-            batch: Vec::new(),
+            batches: BTreeMap::new(),
             waiters: HashMap::new(),
             seq: 0,
         };
@@ -89,58 +91,80 @@ impl BatchClient {
     }
 }
 
-/// The background task's state: the batch being filled and the requests waiting for answers.
+/// The background task's state: the batches being filled, one per function, and the requests
+/// waiting for answers.
 struct Desk {
     dir: PathBuf,
     batch_max: usize,
     batch_wait: Duration,
-    batch: Vec<RequestRecord>,
+    batches: BTreeMap<Function, Batch>,
     waiters: HashMap<RequestId, Vec<(Function, Reply)>>,
     seq: u64,
+}
+
+/// The requests of one function waiting to be written, and when they must be.
+struct Batch {
+    due: Instant,
+    requests: Vec<RequestRecord>,
 }
 
 impl Desk {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<(RequestRecord, Reply)>) {
         let mut poll = tokio::time::interval(POLL);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut due = Instant::now();
         loop {
+            let due = self.batches.values().map(|b| b.due).min();
             tokio::select! {
                 next = rx.recv() => {
                     let Some((request, reply)) = next else { break };
-                    if self.batch.is_empty() {
-                        due = Instant::now() + self.batch_wait;
-                    }
+                    let function = request.function;
                     self.waiters
                         .entry(request.request_id)
                         .or_default()
-                        .push((request.function, reply));
-                    self.batch.push(request);
-                    if self.batch.len() >= self.batch_max {
-                        self.flush();
+                        .push((function, reply));
+                    let due = Instant::now() + self.batch_wait;
+                    let batch = self.batches.entry(function).or_insert_with(|| Batch {
+                        due,
+                        requests: Vec::new(),
+                    });
+                    batch.requests.push(request);
+                    if batch.requests.len() >= self.batch_max {
+                        self.flush(function);
                     }
                 }
-                () = tokio::time::sleep_until(due), if !self.batch.is_empty() => self.flush(),
+                () = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
+                    let now = Instant::now();
+                    let over: Vec<Function> = self
+                        .batches
+                        .iter()
+                        .filter(|(_, b)| b.due <= now)
+                        .map(|(f, _)| *f)
+                        .collect();
+                    for function in over {
+                        self.flush(function);
+                    }
+                }
                 _ = poll.tick() => self.collect(),
             }
         }
     }
 
-    /// Writes the pending batch as one request file; if that fails, its requests fail as
-    /// unreachable (transient).
-    fn flush(&mut self) {
-        let batch = std::mem::take(&mut self.batch);
+    /// Writes `function`'s pending batch as one request file; if that fails, its requests fail
+    /// as unreachable (transient).
+    fn flush(&mut self, function: Function) {
+        let Some(batch) = self.batches.remove(&function) else {
+            return;
+        };
         self.seq += 1;
-        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%3f");
-        let name = format!("{stamp}-{:06}.csv", self.seq);
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%3f").to_string();
+        let name = files::file_name(&stamp, self.seq, function);
         let inbox = self.dir.join("inbox");
-        if let Err(e) = write_whole(&inbox, &name, &files::write_requests(&batch)) {
+        let bytes = files::write_requests(function, &batch.requests);
+        if let Err(e) = write_whole(&inbox, &name, &bytes) {
             tracing::warn!(error = %e, "could not write a request file");
-            for request in &batch {
-                self.resolve(
-                    request.request_id,
-                    Err(CallError::Unreachable(e.to_string())),
-                );
+            for request in &batch.requests {
+                let failed = Err(CallError::Unreachable(e.to_string()));
+                self.resolve(request.request_id, function, failed);
             }
         }
     }
@@ -153,13 +177,19 @@ impl Desk {
         });
         let outbox = self.dir.join("outbox");
         for path in csv_files(&outbox) {
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
             let Ok(bytes) = std::fs::read(&path) else {
                 continue;
             };
-            let sub = match files::read_answers(&bytes) {
-                Ok(answers) => {
+            let read = files::function_of(name)
+                .ok_or_else(|| CallError::Malformed(format!("{name} names no service id")))
+                .and_then(|f| files::read_answers(f, &bytes).map(|answers| (f, answers)));
+            let sub = match read {
+                Ok((function, answers)) => {
                     for (id, answer) in answers {
-                        self.resolve(id, answer);
+                        self.resolve(id, function, answer);
                     }
                     "done"
                 }
@@ -168,30 +198,20 @@ impl Desk {
                     "bad"
                 }
             };
-            if let Some(name) = path.file_name() {
-                let _ = std::fs::rename(&path, outbox.join(sub).join(name));
-            }
+            let _ = std::fs::rename(&path, outbox.join(sub).join(name));
         }
     }
 
-    /// Answers every call waiting on `id`; an answer of another function than the request's
-    /// is malformed.
-    fn resolve(&mut self, id: RequestId, answer: Result<TsoAnswer, CallError>) {
+    /// Answers every call waiting on `id` with `answer`, from a file of `from`; an answer in
+    /// a file of another function than the request's is malformed.
+    fn resolve(&mut self, id: RequestId, from: Function, answer: Result<TsoAnswer, CallError>) {
         for (function, reply) in self.waiters.remove(&id).unwrap_or_default() {
-            let fits = match &answer {
-                Ok(TsoAnswer::Completed(ResultPayload::FacilityInquiry(_))) => {
-                    function == Function::FacilityInquiry
-                }
-                Ok(TsoAnswer::Completed(ResultPayload::SwitchStart(_))) => {
-                    function == Function::SwitchStart
-                }
-                _ => true,
-            };
-            let answer = if fits {
+            let answer = if function == from {
                 answer.clone()
             } else {
                 let reason = format!(
-                    "an answer of another function than {}",
+                    "an answer of {}, not {}",
+                    from.service_id(),
                     function.service_id()
                 );
                 Err(CallError::Malformed(reason))

@@ -51,6 +51,10 @@ pub struct ConnectorDefinition {
     /// 200 ms).
     #[serde(default)]
     pub batch_wait_ms: Option<u64>,
+    /// How often an application the operator holds (a switch awaiting its counterpart) is asked
+    /// about again (default 500 ms).
+    #[serde(default)]
+    pub poll_interval_ms: Option<u64>,
     pub retry: RetryBudget,
 }
 
@@ -119,6 +123,11 @@ impl ConnectorDefinition {
     /// Batch family: how long a batch waits for more requests.
     pub fn batch_wait(&self) -> Duration {
         Duration::from_millis(self.batch_wait_ms.unwrap_or(200))
+    }
+
+    /// How often a held application is asked about again.
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms.unwrap_or(500))
     }
 }
 

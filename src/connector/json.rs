@@ -1,26 +1,33 @@
 //! The JSON over HTTPS protocol family, client side: one JSON document per request, posted to
 //! `<endpoint>/<service_id>` with the request id as its `Idempotency-Key`, and the answer read
-//! strictly by its status — 200 a result, 422 a refusal, anything else an HTTP error — into a
-//! [`TsoAnswer`] or a classified [`CallError`]. The documents live in [`wire`], shared with the
-//! simulator.
+//! strictly by its status — 200 a result or an acknowledgement, 202 pending, 422 a refusal,
+//! anything else an HTTP error — into a [`TsoAnswer`] or a classified [`CallError`]. The
+//! documents live in [`wire`], shared with the simulator; the function's own fields are the
+//! record's JSON form, read by its shape ([`form`]) for every function alike.
 
+pub mod form;
+#[cfg(test)]
+pub mod samples;
 pub mod wire;
 
 use std::time::Duration;
 
+use chrono::SecondsFormat;
 use reqwest::Url;
 use serde::de::DeserializeOwned;
 
 use super::protocol::{CallError, TsoAnswer};
 use super::transport::{self, classify};
 use crate::domain::Function;
-use crate::messages::{RequestRecord, ResultPayload};
-use wire::{Completed, FacilityResult, Refused, RequestBody, SwitchResult};
+use crate::messages::RequestRecord;
+use wire::{Done, Filled, Pending, Refused, RequestBody};
 
 /// The header that names the request, so the operator can recognise a retried call.
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
-/// The status of a completed request.
+/// The status of a completed request (with its result, or acknowledged).
 pub const COMPLETED: u16 = 200;
+/// The status of a request the operator holds, not finished yet.
+pub const PENDING: u16 = 202;
 /// The status of a business refusal (不可): the request was understood and declined.
 pub const REFUSED: u16 = 422;
 
@@ -55,7 +62,7 @@ impl JsonClient {
             .await
             .map_err(classify)?;
         let status = response.status().as_u16();
-        if status != COMPLETED && status != REFUSED {
+        if ![COMPLETED, PENDING, REFUSED].contains(&status) {
             tracing::debug!(
                 status,
                 service_id,
@@ -86,13 +93,26 @@ impl JsonClient {
 
 /// The JSON document for one request. Pure, so the exact document on the wire is testable.
 pub fn build_body(request: &RequestRecord) -> serde_json::Value {
-    // A struct of strings, numbers and booleans always serializes; `Null` is unreachable.
-    serde_json::to_value(RequestBody::of(request)).unwrap_or_default()
+    let accepted_at = request
+        .accepted_at
+        .to_rfc3339_opts(SecondsFormat::AutoSi, true);
+    let body = RequestBody {
+        request_id: Filled(request.request_id.to_string()),
+        company_code: request.company_code.as_str().into(),
+        user_id: Filled(request.user_id.clone()),
+        update_flag: request.update_flag.code().into(),
+        original_request_id: request.original_request_id.map(|id| Filled(id.to_string())),
+        accepted_at: Filled(accepted_at),
+        supply_point_id: request.point_id.as_str().into(),
+        fields: form::compact(request.payload.to_json()),
+    };
+    // A struct of strings and a JSON value always serializes; `Null` is unreachable.
+    serde_json::to_value(body).unwrap_or_default()
 }
 
 /// Reads the operator's answer to a `function` request that came with HTTP `status`: 200 a
-/// result, 422 a refusal, any other status an HTTP error whatever the body. Anything else is
-/// `Malformed`; never panics.
+/// result or an acknowledgement, 202 pending, 422 a refusal, any other status an HTTP error
+/// whatever the body. Anything else is `Malformed`; never panics.
 pub fn parse_answer(function: Function, status: u16, body: &[u8]) -> Result<TsoAnswer, CallError> {
     read_answer(function, status, body).map(|(_, answer)| answer)
 }
@@ -103,8 +123,8 @@ fn read_answer(
     status: u16,
     body: &[u8],
 ) -> Result<(String, TsoAnswer), CallError> {
-    match (status, function) {
-        (REFUSED, _) => {
+    match status {
+        REFUSED => {
             let refused: Refused = strict(body)?;
             let answer = TsoAnswer::Refused {
                 code: refused.error.code.0,
@@ -112,17 +132,29 @@ fn read_answer(
             };
             Ok((refused.request_id.0, answer))
         }
-        (COMPLETED, Function::FacilityInquiry) => {
-            let done: Completed<FacilityResult> = strict(body)?;
-            let result = ResultPayload::FacilityInquiry(done.result.into());
-            Ok((done.request_id.0, TsoAnswer::Completed(result)))
+        PENDING => {
+            let pending: Pending = strict(body)?;
+            let stage = pending.pending.stage.0;
+            Ok((pending.request_id.0, TsoAnswer::Pending { stage }))
         }
-        (COMPLETED, Function::SwitchStart) => {
-            let done: Completed<SwitchResult> = strict(body)?;
-            let result = ResultPayload::SwitchStart(done.result.into());
-            Ok((done.request_id.0, TsoAnswer::Completed(result)))
+        COMPLETED => {
+            let done: Done = strict(body)?;
+            let answer = match (done.result, done.acknowledged) {
+                (Some(result), None) => form::read_result(function, result)
+                    .map(TsoAnswer::Completed)
+                    .map_err(|e| CallError::Malformed(format!("result: {e}")))?,
+                (None, Some(true)) => TsoAnswer::Acknowledged,
+                (None, Some(false)) => {
+                    return Err(CallError::Malformed("acknowledged: false".into()));
+                }
+                _ => {
+                    let reason = "a 200 answer holds either a result or acknowledged: true";
+                    return Err(CallError::Malformed(reason.into()));
+                }
+            };
+            Ok((done.request_id.0, answer))
         }
-        (other, _) => Err(CallError::Status(other)),
+        other => Err(CallError::Status(other)),
     }
 }
 

@@ -15,6 +15,13 @@ pub enum TsoAnswer {
     Completed(ResultPayload),
     /// A business refusal (不可) with the operator's code and message: a normal result.
     Refused { code: String, message: String },
+    /// Accepted but not finished: the operator holds the application (a switch awaiting its
+    /// counterpart, say) at 受付工程 `stage`. Asking again with the same request id is the
+    /// status check (業務処理状況確認): it answers the same way until the application is done.
+    Pending { stage: String },
+    /// Done, with nothing to return: the answer to a correction (訂正) or withdrawal (取消),
+    /// whose effect shows on the original application.
+    Acknowledged,
 }
 
 /// A delivery that did not produce an answer.
@@ -95,12 +102,5 @@ impl Protocol {
 /// Exactly `YYYY-MM-DD`, as every wire format of the operators writes dates: chrono alone would
 /// also take `2026-1-5` or a sign, which an operator's format does not allow.
 pub fn strict_day(s: &str) -> Option<chrono::NaiveDate> {
-    let shaped = s.len() == 10
-        && s.bytes().enumerate().all(|(i, b)| match i {
-            4 | 7 => b == b'-',
-            _ => b.is_ascii_digit(),
-        });
-    shaped
-        .then(|| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
-        .flatten()
+    crate::messages::strict_day(s)
 }

@@ -16,7 +16,7 @@ use super::definition::ConnectorDefinition;
 use super::ledger::Ledger;
 use super::offsets::OffsetTracker;
 use super::protocol::Protocol;
-use super::worker::{Job, Worker};
+use super::worker::{Handled, Job, Worker};
 use crate::config::Settings;
 use crate::domain::Area;
 use crate::kafka::{self, Publisher};
@@ -86,6 +86,7 @@ pub async fn run(
         area,
         protocol,
         retry: def.retry,
+        poll_interval: def.poll_interval(),
         codec: codec.clone(),
         publisher: publisher.clone(),
         ledger,
@@ -150,8 +151,19 @@ fn spawn_lane(worker: Arc<Worker>, done: mpsc::UnboundedSender<(i32, i64)>) -> m
     tokio::spawn(async move {
         while let Some(job) = rx.recv().await {
             let (partition, offset) = (job.partition, job.offset);
-            if worker.handle(job).await {
-                let _ = done.send((partition, offset));
+            match worker.handle(&job).await {
+                Handled::Done => {
+                    let _ = done.send((partition, offset));
+                }
+                Handled::NotDone => {}
+                Handled::Held(held) => {
+                    let (worker, done) = (worker.clone(), done.clone());
+                    tokio::spawn(async move {
+                        if worker.hold(held).await {
+                            let _ = done.send((partition, offset));
+                        }
+                    });
+                }
             }
         }
     });

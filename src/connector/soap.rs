@@ -1,7 +1,24 @@
 //! The SOAP/XML protocol family, client side: one SOAP 1.1 envelope per request, posted to the
 //! grid operator's endpoint, and its answer read strictly into a [`TsoAnswer`] or a classified
 //! [`CallError`]. The dialect's vocabulary lives here so that the simulator speaks the same one.
+//!
+//! Every function travels the same way, its fields written and read by the record's shape
+//! ([`record`]):
+//!
+//! ```text
+//! <soap:Header><sw:RequestHeader><sw:ServiceId>KF_10610</sw:ServiceId><sw:RequestId>…</sw:RequestId>
+//!   <sw:CompanyCode>A0001</sw:CompanyCode><sw:UserId>…</sw:UserId><sw:UpdateFlag>1</sw:UpdateFlag>
+//!   <sw:AcceptedAt>2026-11-25T01:02:03Z</sw:AcceptedAt></sw:RequestHeader></soap:Header>
+//! <soap:Body><sw:HvSwitchStartRequest><sw:SupplyPointId>…</sw:SupplyPointId>
+//!   <sw:ApplicationKind>05</sw:ApplicationKind><sw:PlannedDate>2026-12-01</sw:PlannedDate>…
+//! </sw:HvSwitchStartRequest></soap:Body>
+//! ```
+//!
+//! The answer echoes ServiceId and RequestId in a `ResponseHeader`; its body is one of
+//! `<sw:HvSwitchStartResult>` (the result record's fields), `<sw:Refusal>` (ErrorCode,
+//! ErrorMessage), `<sw:Pending><sw:Stage>05</sw:Stage></sw:Pending>` or `<sw:Acknowledged/>`.
 
+pub mod record;
 pub mod xml;
 
 use std::time::Duration;
@@ -9,34 +26,33 @@ use std::time::Duration;
 use chrono::SecondsFormat;
 use reqwest::{StatusCode, Url, header};
 
+use super::json::form;
 use super::protocol::{CallError, TsoAnswer};
 use super::transport::{self, classify};
 use crate::domain::Function;
-use crate::messages::{
-    FacilityInquiryResult, Payload, RequestRecord, ResultPayload, SwitchStart, SwitchStartResult,
-};
+use crate::messages::RequestRecord;
+use crate::messages::shape::shapes;
 use xml::{Element, Fields, SOAP_NS, SW_NS, leaf, wrap};
 
 /// The body element of a refusal (不可), whatever the function.
 pub const REFUSAL: &str = "Refusal";
+/// The body element of an application the operator holds, with its `Stage`.
+pub const PENDING: &str = "Pending";
+/// The body element of a correction or withdrawal done, with nothing to return.
+pub const ACKNOWLEDGED: &str = "Acknowledged";
 /// The header block of a request and of an answer.
 pub const REQUEST_HEADER: &str = "RequestHeader";
 pub const RESPONSE_HEADER: &str = "ResponseHeader";
 
-/// The body element a function's request travels in.
-pub fn request_element(function: Function) -> &'static str {
-    match function {
-        Function::FacilityInquiry => "FacilityInquiryRequest",
-        Function::SwitchStart => "SwitchStartRequest",
-    }
+/// The body element a function's request travels in: `HvSwitchStartRequest` for
+/// `hv-switch-start`.
+pub fn request_element(function: Function) -> String {
+    format!("{}Request", record::pascal(function.slug()))
 }
 
-/// The body element a function's completed answer travels in.
-pub fn result_element(function: Function) -> &'static str {
-    match function {
-        Function::FacilityInquiry => "FacilityInquiryResult",
-        Function::SwitchStart => "SwitchStartResult",
-    }
+/// The body element a function's completed answer travels in: `HvSwitchStartResult`.
+pub fn result_element(function: Function) -> String {
+    format!("{}Result", record::pascal(function.slug()))
 }
 
 /// Calls one grid operator's SOAP endpoint; cheap to share, one connection pool inside.
@@ -103,46 +119,20 @@ pub fn build_envelope(request: &RequestRecord) -> String {
 
     let mut body = String::new();
     leaf(&mut body, "SupplyPointId", request.point_id.as_str());
-    if let Some(kind) = request.function.application_kind() {
+    if let Some(kind) = request.application_kind() {
         leaf(&mut body, "ApplicationKind", kind);
     }
-    match &request.payload {
-        Payload::FacilityInquiry(_) => {}
-        Payload::SwitchStart(s) => switch_start_fields(&mut body, s),
-    }
+    let payload = &request.payload;
+    let shape = shapes().known(payload.record_name());
+    record::write_fields(&mut body, &payload.to_json(), shape);
     xml::envelope(
         Some(&wrap(REQUEST_HEADER, &head)),
-        &wrap(request_element(request.function), &body),
+        &wrap(&request_element(request.function), &body),
     )
 }
 
-fn switch_start_fields(out: &mut String, s: &SwitchStart) {
-    leaf(out, "PlannedDate", &s.planned_date.to_string());
-    leaf(out, "PreviousRetailerCode", &s.previous_retailer_code);
-    leaf(out, "PreviousCustomerNumber", &s.previous_customer_number);
-    leaf(out, "CustomerName", &s.customer_name);
-    if let Some(phone) = &s.customer_phone {
-        leaf(out, "CustomerPhone", phone);
-    }
-    if let Some(ampere) = s.contract_ampere {
-        leaf(out, "ContractAmpere", &ampere.to_string());
-    }
-    if let Some(number) = &s.intermediation_number {
-        leaf(out, "IntermediationNumber", number);
-    }
-    leaf(
-        out,
-        "AgreedToGridTerms",
-        if s.agreed_to_grid_terms {
-            "true"
-        } else {
-            "false"
-        },
-    );
-}
-
-/// Reads the operator's answer to a `function` request: a result, a refusal, or a SOAP Fault
-/// (a Client fault as HTTP 400, any other as 500). Anything else is `Malformed`; never panics.
+/// Reads the operator's answer to a `function` request: a result, a refusal, pending,
+/// acknowledged, or a SOAP Fault (a Client fault as HTTP 400, any other as 500). Anything else is `Malformed`; never panics.
 pub fn parse_answer(function: Function, body: &[u8]) -> Result<TsoAnswer, CallError> {
     read_answer(function, body).map(|(_, answer)| answer)
 }
@@ -159,7 +149,13 @@ fn read_answer(function: Function, body: &[u8]) -> Result<(String, TsoAnswer), C
     let echoed = response_header(function, header).map_err(CallError::Malformed)?;
     let answer = if content.is(SW_NS, REFUSAL) {
         refusal(content)
-    } else if content.is(SW_NS, result_element(function)) {
+    } else if content.is(SW_NS, PENDING) {
+        pending(content)
+    } else if content.is(SW_NS, ACKNOWLEDGED) {
+        Fields::of(content, SW_NS)
+            .and_then(Fields::finish)
+            .map(|()| TsoAnswer::Acknowledged)
+    } else if content.is(SW_NS, &result_element(function)) {
         completed(function, content)
     } else {
         Err(format!(
@@ -206,27 +202,16 @@ fn refusal(element: &Element) -> Result<TsoAnswer, String> {
     Ok(TsoAnswer::Refused { code, message })
 }
 
+fn pending(element: &Element) -> Result<TsoAnswer, String> {
+    let mut fields = Fields::of(element, SW_NS)?;
+    let stage = fields.filled("Stage")?.to_string();
+    fields.finish()?;
+    Ok(TsoAnswer::Pending { stage })
+}
+
 fn completed(function: Function, element: &Element) -> Result<TsoAnswer, String> {
-    let mut f = Fields::of(element, SW_NS)?;
-    let payload = match function {
-        Function::FacilityInquiry => ResultPayload::FacilityInquiry(FacilityInquiryResult {
-            supply_address: f.filled("SupplyAddress")?.into(),
-            contract_kind: f.filled("ContractKind")?.into(),
-            contract_ampere: f.opt_int("ContractAmpere")?,
-            contract_kva: f.opt_decimal("ContractKva")?,
-            smart_meter: f.boolean("SmartMeter")?,
-            meter_number: f.filled("MeterNumber")?.into(),
-            next_meter_reading_date: f.date("NextMeterReadingDate")?,
-            current_retailer_code: f.filled("CurrentRetailerCode")?.into(),
-        }),
-        Function::SwitchStart => ResultPayload::SwitchStart(SwitchStartResult {
-            application_number: f.filled("ApplicationNumber")?.into(),
-            switch_date: f.date("SwitchDate")?,
-            reception_stage: f.filled("ReceptionStage")?.into(),
-        }),
-    };
-    f.finish()?;
-    Ok(TsoAnswer::Completed(payload))
+    let json = record::read_record(element, form::result_shape(function))?;
+    form::read_result(function, json).map(TsoAnswer::Completed)
 }
 
 #[cfg(test)]

@@ -24,10 +24,40 @@ pub struct Job {
     pub payload: Vec<u8>,
 }
 
+/// What became of one record.
+pub enum Handled {
+    /// Finished: its offset may be stored.
+    Done,
+    /// Not finished (shutting down, or the broker refused the result): a restart redoes it.
+    NotDone,
+    /// The operator holds it; [`Worker::hold`] finishes it.
+    Held(Box<Held>),
+}
+
+impl Handled {
+    fn done(done: bool) -> Self {
+        if done {
+            Handled::Done
+        } else {
+            Handled::NotDone
+        }
+    }
+}
+
+/// An application the operator holds, with what finishing it needs.
+pub struct Held {
+    request: RequestRecord,
+    key: Vec<u8>,
+    payload: Vec<u8>,
+    attempts: i32,
+}
+
 pub struct Worker {
     pub area: Area,
     pub protocol: Protocol,
     pub retry: RetryBudget,
+    /// How often an application the operator holds is asked about again.
+    pub poll_interval: Duration,
     pub codec: Arc<Codec>,
     pub publisher: Publisher,
     pub ledger: Arc<Ledger>,
@@ -37,13 +67,14 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Handles one consumed record; `true` when it is done and its offset may be stored.
-    pub async fn handle(&self, job: Job) -> bool {
+    /// Handles one consumed record: done (its offset may be stored), not done (a restart redoes
+    /// it), or held by the operator, to be finished by [`Worker::hold`] off the lane.
+    pub async fn handle(&self, job: &Job) -> Handled {
         let request = match self.codec.decode_request(&job.payload) {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = %e, offset = job.offset, "undecodable request: dead-lettered");
-                return self.dead_letter(&job.key, &job.payload).await;
+                return Handled::done(self.dead_letter(&job.key, &job.payload).await);
             }
         };
         if self.ledger.contains(request.request_id, request.replay) {
@@ -51,13 +82,61 @@ impl Worker {
                 area: self.area.code(),
             }
             .emit();
-            return true;
+            return Handled::Done;
         }
         self.report_sent(&request).await;
         let (outcome, attempts) = self.call_with_retries(&request).await;
-        let result = self.result_of(&request, outcome, attempts);
-        if result.status == ResultStatus::Failed && !self.dead_letter(&job.key, &job.payload).await
-        {
+        if matches!(outcome, Ok(TsoAnswer::Pending { .. })) {
+            return Handled::Held(Box::new(Held {
+                request,
+                key: job.key.clone(),
+                payload: job.payload.clone(),
+                attempts,
+            }));
+        }
+        Handled::done(
+            self.finish(&request, &job.key, &job.payload, outcome, attempts)
+                .await,
+        )
+    }
+
+    /// Asks the operator again about an application it holds (a switch awaiting its
+    /// counterpart) until the answer is final, then finishes it; `true` when its offset may be
+    /// stored. Runs off the lane, so that the counterpart — same point, same lane — can pass;
+    /// the offset stays unstored meanwhile, so a restart asks again rather than forgetting it.
+    pub async fn hold(&self, held: Box<Held>) -> bool {
+        let Held {
+            request,
+            key,
+            payload,
+            mut attempts,
+        } = *held;
+        loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return false,
+                _ = tokio::time::sleep(self.poll_interval) => {}
+            }
+            let (outcome, more) = self.call_with_retries(&request).await;
+            attempts += more;
+            if !matches!(outcome, Ok(TsoAnswer::Pending { .. })) {
+                return self
+                    .finish(&request, &key, &payload, outcome, attempts)
+                    .await;
+            }
+        }
+    }
+
+    /// Produces the final result (and the dead-letter record on failure) and remembers it.
+    async fn finish(
+        &self,
+        request: &RequestRecord,
+        key: &[u8],
+        payload: &[u8],
+        outcome: Result<TsoAnswer, CallError>,
+        attempts: i32,
+    ) -> bool {
+        let result = self.result_of(request, outcome, attempts);
+        if result.status == ResultStatus::Failed && !self.dead_letter(key, payload).await {
             return false;
         }
         if !self.publish_result(&result).await {
@@ -92,6 +171,8 @@ impl Worker {
             let outcome = match &answer {
                 Ok(TsoAnswer::Completed(_)) => "completed",
                 Ok(TsoAnswer::Refused { .. }) => "refused",
+                Ok(TsoAnswer::Pending { .. }) => "pending",
+                Ok(TsoAnswer::Acknowledged) => "acknowledged",
                 Err(e) => e.kind(),
             };
             metrics::TsoCalled {
@@ -120,6 +201,13 @@ impl Worker {
         let mut r = ResultRecord::for_request(request, ResultStatus::Completed, attempts);
         match outcome {
             Ok(TsoAnswer::Completed(payload)) => r.payload = Some(payload),
+            Ok(TsoAnswer::Acknowledged) => {}
+            Ok(TsoAnswer::Pending { stage }) => {
+                // Unreachable: `handle` asks again until the answer is final.
+                r.status = ResultStatus::Failed;
+                r.code = Some("tso_bad_answer".into());
+                r.message = Some(format!("still pending at stage {stage}"));
+            }
             Ok(TsoAnswer::Refused { code, message }) => {
                 r.status = ResultStatus::Rejected;
                 r.code = Some(code);

@@ -8,10 +8,18 @@ use chrono::NaiveDate;
 
 use super::files::{read_answers, read_requests, write_answers, write_requests};
 use super::*;
-use crate::domain::Area;
+use crate::connector::json::samples;
+use crate::domain::{Area, UpdateFlag};
 use crate::messages::fixtures;
-use crate::messages::{FacilityInquiry, FacilityInquiryResult, Payload, SwitchStart};
+use crate::messages::{
+    FacilityInquiry, FacilityInquiryResult, Payload, ResultPayload, SwitchStart,
+};
 use crate::tso_sim::{Mode, SimConfig, Simulator, point_id, serve_batch};
+
+mod generic;
+
+const FI: Function = Function::FacilityInquiry;
+const SS: Function = Function::SwitchStart;
 
 fn inquiry() -> RequestRecord {
     let mut r = fixtures::request(
@@ -32,6 +40,8 @@ fn switch() -> RequestRecord {
         contract_ampere: Some(40),
         intermediation_number: None,
         agreed_to_grid_terms: true,
+        contract_method: None,
+        contract_kw: None,
     });
     fixtures::request("0500123456789012340001", payload)
 }
@@ -45,7 +55,9 @@ fn facility() -> TsoAnswer {
         smart_meter: true,
         meter_number: "0512345678".into(),
         next_meter_reading_date: NaiveDate::from_ymd_opt(2026, 12, 5).unwrap(),
-        current_retailer_code: "Z0500".into(),
+        current_retailer_code: Some("Z0500".into()),
+        generation_kw: None,
+        fit_scheme: None,
     }))
 }
 
@@ -75,30 +87,63 @@ async fn inbox_files(dir: &Path, n: usize) -> Vec<PathBuf> {
 }
 
 #[test]
-fn files_are_shift_jis_csv_with_a_header() {
-    let requests = vec![inquiry(), switch()];
-    let bytes = write_requests(&requests);
+fn files_are_shift_jis_csv_with_a_header_per_service_id() {
+    let requests = vec![switch(), switch()];
+    let bytes = write_requests(SS, &requests);
     assert!(
         std::str::from_utf8(&bytes).is_err(),
         "Japanese text is not UTF-8 here"
     );
     let (text, _, bad) = encoding_rs::SHIFT_JIS.decode(&bytes);
     assert!(!bad);
-    let mut lines = text.lines();
-    assert_eq!(lines.next(), Some(files::REQUEST_HEADER.join(",").as_str()));
-    assert!(lines.next().unwrap().starts_with("IF_10110,"), "{text}");
-    assert!(text.contains("\"山田 \"\"太郎\"\", 髙橋\""), "{text}");
-    assert_eq!(read_requests(&bytes).unwrap(), requests);
+    let mut lines = text.split("\r\n");
+    assert_eq!(
+        lines.next(),
+        Some(
+            "service_id,request_id,company_code,user_id,update_flag,original_request_id,\
+             accepted_at,supply_point_id,planned_date,previous_retailer_code,\
+             previous_customer_number,customer_name,customer_phone,contract_ampere,\
+             intermediation_number,agreed_to_grid_terms,contract_method,contract_kw"
+        )
+    );
+    let line = lines.next().unwrap();
+    assert!(line.starts_with("IF_10610,"), "{text}");
+    assert!(
+        line.ends_with(
+            ",2026-12-01,Z0500,C-001,\"山田 \"\"太郎\"\", 髙橋\",076-123-4567,40,,true,,"
+        ),
+        "{line}"
+    );
+    assert_eq!(read_requests(SS, &bytes).unwrap(), requests);
+    assert!(
+        read_requests(FI, &bytes).is_err(),
+        "another function's header"
+    );
 
     let answers = vec![
         (RequestId::new(), facility()),
         (RequestId::new(), refused()),
     ];
-    let bytes = write_answers(&answers);
+    let bytes = write_answers(FI, &answers);
     let (text, _, bad) = encoding_rs::SHIFT_JIS.decode(&bytes);
     assert!(!bad);
-    assert!(text.starts_with(&files::ANSWER_HEADER.join(",")), "{text}");
-    let read: Vec<_> = read_answers(&bytes)
+    assert!(
+        text.starts_with(
+            "request_id,result,error_code,error_message,stage,supply_address,contract_kind,\
+             contract_ampere,contract_kva,smart_meter,meter_number,next_meter_reading_date,\
+             current_retailer_code,generation_kw,fit_scheme\r\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(",COMPLETED,,,,富山県富山市牛島町1,従量電灯B,30,,true,"),
+        "{text}"
+    );
+    assert!(
+        text.contains(",REFUSED,E1001,供給地点特定番号が存在しません,,,,,,,,,,,\r\n"),
+        "{text}"
+    );
+    let read: Vec<_> = read_answers(FI, &bytes)
         .unwrap()
         .into_iter()
         .map(|(id, a)| (id, a.unwrap()))
@@ -108,12 +153,22 @@ fn files_are_shift_jis_csv_with_a_header() {
 }
 
 #[test]
+fn a_file_name_carries_its_service_id() {
+    let name = files::file_name("20261125T010203000", 7, Function::HvSwitchStart);
+    assert_eq!(name, "20261125T010203000-000007-KF_10610.csv");
+    assert_eq!(files::function_of(&name), Some(Function::HvSwitchStart));
+    for bad in ["a.csv", "x-IF_99999.csv", "x-IF_10110.txt", "IF_10110.csv"] {
+        assert_eq!(files::function_of(bad), None, "{bad}");
+    }
+}
+
+#[test]
 fn a_malformed_answer_file_is_classified_never_a_panic() {
     let id = RequestId::new();
-    let good = write_answers(&[(id, facility()), (RequestId::new(), refused())]);
+    let good = write_answers(FI, &[(id, facility()), (RequestId::new(), refused())]);
     for cut in 0..good.len() {
         // Any prefix reads as rows or a malformed file; never a panic.
-        let _ = read_answers(&good[..cut]);
+        let _ = read_answers(FI, &good[..cut]);
     }
     let mut seed = 0x2545_f491_4f6c_dd1d_u64;
     for len in 0..400 {
@@ -125,28 +180,41 @@ fn a_malformed_answer_file_is_classified_never_a_panic() {
                 seed as u8
             })
             .collect();
-        let _ = read_answers(&bytes);
+        let _ = read_answers(FI, &bytes);
     }
-    let malformed = |bytes: &[u8]| matches!(read_answers(bytes), Err(CallError::Malformed(_)));
-    assert!(malformed(b""), "no header");
-    assert!(malformed(b"\xff\xfe\xfd"), "not Shift_JIS");
-    assert!(malformed(b"request_id,result\r\n"), "wrong header");
-    let text = String::from_utf8_lossy(&write_answers(&[])).into_owned();
+    let malformed =
+        |f: Function, bytes: &[u8]| matches!(read_answers(f, bytes), Err(CallError::Malformed(_)));
+    assert!(malformed(FI, b""), "no header");
+    assert!(malformed(FI, b"\xff\xfe\xfd"), "not Shift_JIS");
+    assert!(malformed(FI, b"request_id,result\r\n"), "wrong header");
+    assert!(malformed(SS, &good), "another function's header");
+    let text = String::from_utf8_lossy(&write_answers(FI, &[])).into_owned();
     assert!(
-        malformed(format!("{text}{id},OK\r\n").as_bytes()),
+        malformed(FI, format!("{text}{id},COMPLETED\r\n").as_bytes()),
         "columns"
     );
-    let not_an_id = format!("{text}x,NG,E1,m,,,,,,,,,,,\r\n");
-    assert!(malformed(not_an_id.as_bytes()));
+    let not_an_id = format!("{text}x,REFUSED,E1,m,,,,,,,,,,,\r\n");
+    assert!(malformed(FI, not_an_id.as_bytes()));
     // A wrong field spoils its own line only, as a malformed (not retried) answer.
     let encoded = encoding_rs::SHIFT_JIS.decode(&good).0.into_owned();
     for (from, to) in [
         ("2026-12-05", "2026-13-05"),
-        (",OK,", ",MAYBE,"),
-        (",1,", ",yes,"),
+        (",COMPLETED,", ",MAYBE,"),
+        (",COMPLETED,", ",REFUSED,"),
+        (",COMPLETED,", ",PENDING,"),
+        (",COMPLETED,", ",ACKNOWLEDGED,"),
+        (",COMPLETED,,,,", ",COMPLETED,E1,,,"),
+        (",COMPLETED,,,,", ",COMPLETED,,,05,"),
+        (",true,", ",yes,"),
+        (",true,", ",1,"),
+        (",true,", ",,"),
+        (",30,", ",30.5,"),
+        ("富山県富山市牛島町1", ""),
+        ("富山県富山市牛島町1", "  "),
     ] {
+        assert!(encoded.contains(from), "{to}: nothing to edit");
         let bad = encoded.replacen(from, to, 1);
-        let answers = read_answers(&encoding_rs::SHIFT_JIS.encode(&bad).0).unwrap();
+        let answers = read_answers(FI, &encoding_rs::SHIFT_JIS.encode(&bad).0).unwrap();
         assert_eq!(answers[0].0, id);
         assert!(matches!(answers[0].1, Err(CallError::Malformed(_))), "{to}");
         assert!(answers[1].1.is_ok());
@@ -166,7 +234,7 @@ async fn a_batch_is_written_when_full_or_when_its_wait_is_over() {
     let found = inbox_files(dir.path(), 1).await;
     assert_eq!(found.len(), 1, "three requests, one full batch");
     assert_eq!(
-        read_requests(&std::fs::read(&found[0]).unwrap())
+        read_requests(FI, &std::fs::read(&found[0]).unwrap())
             .unwrap()
             .len(),
         3
@@ -203,22 +271,23 @@ async fn an_answer_file_resolves_each_waiting_request_by_id() {
         tokio::spawn(async move { c.call(&r).await })
     });
     let found = inbox_files(dir.path(), 1).await;
-    let sent = read_requests(&std::fs::read(&found[0]).unwrap()).unwrap();
+    let sent = read_requests(FI, &std::fs::read(&found[0]).unwrap()).unwrap();
     assert_eq!(sent, vec![first.clone(), second.clone()]);
     let answers = [
         (second.request_id, refused()),
         (first.request_id, facility()),
     ];
+    let name = found[0].file_name().unwrap().to_str().unwrap();
     write_whole(
         &dir.path().join("outbox"),
-        "a.csv",
-        &write_answers(&answers),
+        name,
+        &write_answers(FI, &answers),
     )
     .unwrap();
     let [a, b] = calls;
     assert_eq!(a.await.unwrap(), Ok(facility()));
     assert_eq!(b.await.unwrap(), Ok(refused()));
-    assert!(dir.path().join("outbox/done/a.csv").exists());
+    assert!(dir.path().join("outbox/done").join(name).exists());
 }
 
 #[tokio::test]
@@ -233,11 +302,7 @@ async fn a_request_without_an_answer_in_time_is_a_transient_timeout() {
 #[tokio::test]
 async fn the_simulators_desk_answers_files_and_leaves_them_unanswered_when_failing() {
     let dir = tempfile::tempdir().unwrap();
-    let sim = Simulator::new(SimConfig {
-        area: Area::Hokuriku,
-        seed: 7,
-        points: 50,
-    });
+    let sim = Simulator::new(SimConfig::new(Area::Hokuriku, 7, 50));
     let shutdown = tokio_util::sync::CancellationToken::new();
     tokio::spawn(serve_batch(
         dir.path().to_path_buf(),
@@ -252,7 +317,7 @@ async fn the_simulators_desk_answers_files_and_leaves_them_unanswered_when_faili
     let current = &sim.register().get(&point).unwrap().current_retailer_code;
     match answer {
         TsoAnswer::Completed(ResultPayload::FacilityInquiry(r)) => {
-            assert_eq!(&r.current_retailer_code, current)
+            assert_eq!(r.current_retailer_code.as_ref(), Some(current))
         }
         other => panic!("{other:?}"),
     }

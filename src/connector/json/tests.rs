@@ -8,8 +8,11 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::domain::{RequestId, UpdateFlag};
-use crate::messages::{FacilityInquiry, FacilityInquiryResult, Payload, SwitchStart};
+use crate::messages::{
+    FacilityInquiry, FacilityInquiryResult, Payload, ResultPayload, SwitchStart,
+};
 
+mod generic;
 mod http;
 mod malformed;
 
@@ -17,15 +20,18 @@ use crate::messages::fixtures::{self, REQUEST_ID};
 const FI: Function = Function::FacilityInquiry;
 const SS: Function = Function::SwitchStart;
 /// Fields of the facility result the operator may leave out.
-const FACILITY_OPTIONAL: [&str; 2] = ["contract_ampere", "contract_kva"];
+const FACILITY_OPTIONAL: [&str; 5] = [
+    "contract_ampere",
+    "contract_kva",
+    "current_retailer_code",
+    "generation_kw",
+    "fit_scheme",
+];
 
 fn record(function: Function, payload: Payload) -> RequestRecord {
-    assert_eq!(
-        function,
-        payload.function(),
-        "a fixture's payload names its function"
-    );
-    fixtures::request("0400123456789012340001", payload)
+    let mut request = fixtures::request("0400123456789012340001", payload);
+    request.function = function;
+    request
 }
 
 fn switch_request() -> RequestRecord {
@@ -38,6 +44,8 @@ fn switch_request() -> RequestRecord {
         contract_ampere: Some(40),
         intermediation_number: None,
         agreed_to_grid_terms: true,
+        contract_method: None,
+        contract_kw: None,
     });
     record(SS, payload)
 }
@@ -109,19 +117,21 @@ fn the_body_carries_the_routing_facts_and_the_functions_fields() {
         "original_request_id": original.to_string(),
         "accepted_at": "2026-11-25T01:02:03Z",
         "supply_point_id": "0400123456789012340001",
-        "planned_date": "2026-12-01",
-        "previous_retailer_code": "Z0400",
-        "previous_customer_number": "C-001",
-        "customer_name": "山田 \"太郎\" & 'Co'",
-        "customer_phone": "052-123-4567",
-        "contract_ampere": 40,
-        "agreed_to_grid_terms": true
+        "fields": {
+            "planned_date": "2026-12-01",
+            "previous_retailer_code": "Z0400",
+            "previous_customer_number": "C-001",
+            "customer_name": "山田 \"太郎\" & 'Co'",
+            "customer_phone": "052-123-4567",
+            "contract_ampere": 40,
+            "agreed_to_grid_terms": true
+        }
     });
     assert_eq!(build_body(&request), expected);
 }
 
 #[test]
-fn a_facility_inquiry_body_carries_the_routing_facts_only() {
+fn a_facility_inquiry_body_carries_the_routing_facts_and_no_fields() {
     let request = record(FI, Payload::FacilityInquiry(FacilityInquiry {}));
     let expected = json!({
         "request_id": REQUEST_ID,
@@ -129,7 +139,8 @@ fn a_facility_inquiry_body_carries_the_routing_facts_only() {
         "user_id": "taro.yamada",
         "update_flag": "1",
         "accepted_at": "2026-11-25T01:02:03Z",
-        "supply_point_id": "0400123456789012340001"
+        "supply_point_id": "0400123456789012340001",
+        "fields": {}
     });
     assert_eq!(build_body(&request), expected);
 }
@@ -144,7 +155,9 @@ fn a_facility_result_is_read_into_its_payload() {
         smart_meter: true,
         meter_number: "0412345678".into(),
         next_meter_reading_date: NaiveDate::from_ymd_opt(2026, 12, 5).expect("date"),
-        current_retailer_code: "Z0400".into(),
+        current_retailer_code: Some("Z0400".into()),
+        generation_kw: None,
+        fit_scheme: None,
     };
     let answer = read(FI, 200, &completed(facility_result()));
     let payload = ResultPayload::FacilityInquiry(expected);
@@ -176,7 +189,7 @@ fn a_switch_result_is_read_into_its_payload() {
 
 #[test]
 fn a_refusal_is_422_with_the_operators_code() {
-    for function in Function::ALL {
+    for &function in Function::ALL {
         let answer = read(function, 422, &refused(refusal_error()));
         let expected = TsoAnswer::Refused {
             code: "E1001".into(),

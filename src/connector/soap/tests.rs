@@ -9,8 +9,14 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::*;
+use crate::connector::json::samples;
 use crate::domain::{RequestId, UpdateFlag};
+use crate::messages::{
+    FacilityInquiryResult, Payload, ResultPayload, SwitchStart, SwitchStartResult,
+};
+use crate::tso_sim::{build_answer, parse_envelope};
 
+mod generic;
 mod http;
 use crate::messages::fixtures::{self, REQUEST_ID};
 
@@ -24,7 +30,7 @@ const FACILITY: [(&str, &str); 8] = [
     ("NextMeterReadingDate", "2026-12-05"),
     ("CurrentRetailerCode", "Z0300"),
 ];
-const FACILITY_OPTIONAL: [&str; 2] = ["ContractAmpere", "ContractKva"];
+const FACILITY_OPTIONAL: [&str; 3] = ["ContractAmpere", "ContractKva", "CurrentRetailerCode"];
 const SWITCH: [(&str, &str); 3] = [
     ("ApplicationNumber", "03-2026112500001"),
     ("SwitchDate", "2026-12-05"),
@@ -36,12 +42,9 @@ const REFUSED: [(&str, &str); 2] = [
 ];
 
 fn record(function: Function, payload: Payload) -> RequestRecord {
-    assert_eq!(
-        function,
-        payload.function(),
-        "a fixture's payload names its function"
-    );
-    fixtures::request("0300123456789012340001", payload)
+    let mut request = fixtures::request("0300123456789012340001", payload);
+    request.function = function;
+    request
 }
 
 fn switch_request() -> RequestRecord {
@@ -54,6 +57,8 @@ fn switch_request() -> RequestRecord {
         contract_ampere: Some(40),
         intermediation_number: None,
         agreed_to_grid_terms: true,
+        contract_method: None,
+        contract_kw: None,
     });
     record(Function::SwitchStart, payload)
 }
@@ -136,7 +141,9 @@ fn a_facility_result_is_read_into_its_payload() {
         smart_meter: true,
         meter_number: "0312345678".into(),
         next_meter_reading_date: NaiveDate::from_ymd_opt(2026, 12, 5).expect("date"),
-        current_retailer_code: "Z0300".into(),
+        current_retailer_code: Some("Z0300".into()),
+        generation_kw: None,
+        fit_scheme: None,
     };
     assert_eq!(
         answer,

@@ -2,7 +2,6 @@
 //! read with quick-xml, typed field access that refuses anything unexpected, and the writers
 //! that produce the envelope.
 
-use chrono::NaiveDate;
 use quick_xml::NsReader;
 use quick_xml::escape::{escape, resolve_predefined_entity};
 use quick_xml::events::{BytesDecl, BytesRef, BytesStart, Event};
@@ -15,8 +14,9 @@ pub const SW_NS: &str = "urn:kirikae:switching:lv:1";
 
 /// Deeper than any envelope of the dialect; also keeps tree drops shallow on hostile input.
 const MAX_DEPTH: usize = 12;
-/// More elements than any envelope of the dialect holds.
-const MAX_ELEMENTS: usize = 512;
+/// More elements than any envelope of the dialect holds: the largest is a 使用量 answer with a
+/// month of 30-minute values (31 × 48 `<Item>`s of 4 elements each, about 6,000).
+const MAX_ELEMENTS: usize = 16_384;
 
 /// One element: its namespace, local name, text and child elements (attributes are checked
 /// for well-formedness and then ignored).
@@ -99,7 +99,8 @@ fn entity(reference: &BytesRef<'_>) -> Result<String, String> {
         .ok_or_else(|| format!("unknown entity &{name};"))
 }
 
-fn is_blank(s: &str) -> bool {
+/// Whether `s` is XML whitespace only.
+pub fn is_blank(s: &str) -> bool {
     s.chars().all(|c| matches!(c, ' ' | '\t' | '\r' | '\n'))
 }
 
@@ -257,37 +258,6 @@ impl<'a> Fields<'a> {
         Ok(value)
     }
 
-    pub fn date(&mut self, name: &str) -> Result<NaiveDate, String> {
-        let raw = self.text(name)?;
-        parse_date(raw.trim()).ok_or_else(|| format!("{name} {raw:?} is not a YYYY-MM-DD date"))
-    }
-
-    pub fn boolean(&mut self, name: &str) -> Result<bool, String> {
-        match self.text(name)?.trim() {
-            "true" => Ok(true),
-            "false" => Ok(false),
-            other => Err(format!("{name} {other:?} is not true or false")),
-        }
-    }
-
-    pub fn opt_int(&mut self, name: &str) -> Result<Option<i32>, String> {
-        self.optional(name)
-            .map(|raw| {
-                raw.trim()
-                    .parse()
-                    .map_err(|_| format!("{name} {raw:?} is not an integer"))
-            })
-            .transpose()
-    }
-
-    pub fn opt_decimal(&mut self, name: &str) -> Result<Option<f64>, String> {
-        let parse = |raw: &str| match raw.trim().parse::<f64>() {
-            Ok(v) if v.is_finite() => Ok(v),
-            _ => Err(format!("{name} {raw:?} is not a decimal")),
-        };
-        self.optional(name).map(parse).transpose()
-    }
-
     /// Fails on the first child nobody asked for: an unknown element is never skipped.
     pub fn finish(self) -> Result<(), String> {
         match self.items.first() {
@@ -295,20 +265,6 @@ impl<'a> Fields<'a> {
             None => Ok(()),
         }
     }
-}
-
-fn parse_date(s: &str) -> Option<NaiveDate> {
-    let shaped = s.len() == 10
-        && s.bytes().enumerate().all(|(i, b)| {
-            if i == 4 || i == 7 {
-                b == b'-'
-            } else {
-                b.is_ascii_digit()
-            }
-        });
-    shaped
-        .then(|| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
-        .flatten()
 }
 
 /// Appends `<sw:name>value</sw:name>`, the value escaped.

@@ -76,13 +76,13 @@ async fn a_refusal_over_http_is_an_answer_not_an_error() {
 }
 
 #[tokio::test]
-async fn http_statuses_other_than_200_and_422_are_classified_by_code() {
+async fn http_statuses_other_than_200_202_and_422_are_classified_by_code() {
     for (status, transient) in [
         (500, true),
         (503, true),
         (429, true),
         (404, false),
-        (202, false),
+        (409, false),
     ] {
         let body = completed(switch_result()).to_string();
         let client = canned(status, body, "/json").await;
