@@ -1,8 +1,8 @@
 //! The simulator's batch desk: for an area of the batch family, it polls `<dir>/inbox/` about
-//! every 100 ms, answers each complete request file line by line through
-//! [`Simulator::answer`], writes the answer file of the same name to `<dir>/outbox/`
-//! (temporary name, then renamed) and moves the request file to `inbox/done/` (an unreadable
-//! one to `inbox/bad/`, unanswered). Every line is a call, counted and admitted like an HTTP
+//! every 100 ms, answers each complete request file (of the service id its name ends with)
+//! line by line through [`Simulator::answer`], writes the answer file of the same name to
+//! `<dir>/outbox/` (temporary name, then renamed) and moves the request file to `inbox/done/`
+//! (an unreadable one, or one whose name names no service id, to `inbox/bad/`, unanswered). Every line is a call, counted and admitted like an HTTP
 //! call, so the modes mean: `hang` holds the desk until the mode changes; `slow` delays each
 //! line; `fail` leaves the line unanswered (the operator lost it: the hub times out and
 //! retries); `malformed` writes a file cut off mid-line.
@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Simulator;
 use super::control::Admission;
-use crate::connector::batch::files::{read_requests, write_answers};
+use crate::connector::batch::files::{function_of, read_requests, write_answers};
 use crate::connector::batch::{csv_files, write_whole};
 
 const POLL: Duration = Duration::from_millis(100);
@@ -55,8 +55,11 @@ async fn answer_file(dir: &Path, file: &Path, sim: &Simulator, closing: &Cancell
     let Ok(bytes) = std::fs::read(file) else {
         return;
     };
-    let requests = match read_requests(&bytes) {
-        Ok(requests) => requests,
+    let read = function_of(&name)
+        .ok_or_else(|| format!("{name} names no service id"))
+        .and_then(|f| read_requests(f, &bytes).map(|requests| (f, requests)));
+    let (function, requests) = match read {
+        Ok(read) => read,
         Err(reason) => {
             tracing::warn!(%reason, file = %file.display(), "unreadable request file");
             let _ = std::fs::rename(file, dir.join("inbox/bad").join(&name));
@@ -75,10 +78,10 @@ async fn answer_file(dir: &Path, file: &Path, sim: &Simulator, closing: &Cancell
     if closing.is_cancelled() {
         return;
     }
-    let mut out = write_answers(&answers);
+    let mut out = write_answers(function, &answers);
     if garbled {
-        out = write_answers(&[]);
-        out.extend_from_slice(b"01931f6e-7b1a-7c3e-8a4b-0123456789ab,OK,\"");
+        out = write_answers(function, &[]);
+        out.extend_from_slice(b"01931f6e-7b1a-7c3e-8a4b-0123456789ab,COMPLETED,\"");
     }
     let outbox = dir.join("outbox");
     if !answers.is_empty() || garbled {

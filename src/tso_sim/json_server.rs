@@ -1,6 +1,7 @@
 //! The simulator's JSON endpoint, `POST /json/{service_id}`: reads back the document the
 //! client writes, lets the operator decide, and answers in the same dialect — 200 with the
-//! result, 422 with the refusal — through the same failure modes as the SOAP endpoint.
+//! result or an acknowledgement, 202 pending, 422 with the refusal — through the same failure
+//! modes as the SOAP endpoint.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -13,12 +14,12 @@ use serde_json::{Value, json};
 use super::control::{Admission, UNAVAILABLE};
 use super::{App, Simulator};
 use crate::connector::json::wire::{
-    self, Completed, ErrorBody, FacilityResult, Filled, Refused, RequestBody, SwitchResult,
+    self, Done, ErrorBody, Filled, Pending, Refused, RequestBody, Stage,
 };
-use crate::connector::json::{COMPLETED, IDEMPOTENCY_KEY, REFUSED};
+use crate::connector::json::{COMPLETED, IDEMPOTENCY_KEY, PENDING, REFUSED, form};
 use crate::connector::protocol::TsoAnswer;
 use crate::domain::{CompanyCode, Function, RequestId, SupplyPointId, UpdateFlag};
-use crate::messages::{FacilityInquiry, Payload, RequestRecord, ResultPayload, SwitchStart};
+use crate::messages::RequestRecord;
 
 /// What `malformed` mode answers with HTTP 200: a document cut off mid-field.
 const BROKEN: &str = r#"{"request_id":"01931f6e-7b1a-7c3e-8a4b-0123456789ab","result":{"supp"#;
@@ -85,17 +86,12 @@ fn problem(status: StatusCode, message: &str) -> Response {
 }
 
 /// Reads what [`crate::connector::json::build_body`] writes for `function`, back into the
-/// request record. Strict like the client's reader: unknown, missing or ill-typed fields and
-/// fields of another function are errors.
+/// request record: the routing facts, and `fields` read by the shape of the function's payload
+/// record. Strict like the client's reader: unknown, missing or ill-typed fields and fields of
+/// another function are errors.
 pub fn parse_body(function: Function, body: &[u8]) -> Result<RequestRecord, String> {
     let wire: RequestBody = wire::read(body)?;
-    let payload = match function {
-        Function::FacilityInquiry => match wire.first_switch_start_field() {
-            Some(field) => return Err(format!("{field} is not a field of IF_10110")),
-            None => Payload::FacilityInquiry(FacilityInquiry {}),
-        },
-        Function::SwitchStart => Payload::SwitchStart(switch_start(&wire)?),
-    };
+    let payload = form::read_payload(function, wire.fields).map_err(|e| format!("fields: {e}"))?;
     let accepted_at = DateTime::parse_from_rfc3339(&wire.accepted_at.0)
         .map_err(|e| format!("accepted_at {:?}: {e}", wire.accepted_at.0))?;
     Ok(RequestRecord {
@@ -123,45 +119,37 @@ fn request_id(raw: &Filled) -> Result<RequestId, String> {
         .map_err(|e| format!("request id {:?}: {e}", raw.0))
 }
 
-fn switch_start(wire: &RequestBody) -> Result<SwitchStart, String> {
-    fn required<T: Clone>(value: &Option<T>, name: &str) -> Result<T, String> {
-        value
-            .clone()
-            .ok_or_else(|| format!("IF_10610 needs {name}"))
-    }
-    Ok(SwitchStart {
-        planned_date: required(&wire.planned_date, "planned_date")?.0,
-        previous_retailer_code: required(&wire.previous_retailer_code, "previous_retailer_code")?,
-        previous_customer_number: required(
-            &wire.previous_customer_number,
-            "previous_customer_number",
-        )?,
-        customer_name: required(&wire.customer_name, "customer_name")?,
-        customer_phone: wire.customer_phone.clone(),
-        contract_ampere: wire.contract_ampere,
-        intermediation_number: wire.intermediation_number.clone(),
-        agreed_to_grid_terms: required(&wire.agreed_to_grid_terms, "agreed_to_grid_terms")?,
-    })
-}
-
 /// The operator's answer to one request, as [`crate::connector::json::parse_answer`] reads it:
-/// the HTTP status (200 completed, 422 refused) and the document echoing the request id.
+/// the HTTP status (200 completed or acknowledged, 202 pending, 422 refused) and the document
+/// echoing the request id; a result is its record's JSON form, nulls left out.
 pub fn build_answer(request_id: &RequestId, answer: &TsoAnswer) -> (u16, Value) {
     let request_id = Filled(request_id.to_string());
     let (status, document) = match answer {
-        TsoAnswer::Completed(ResultPayload::FacilityInquiry(r)) => {
-            let result = FacilityResult::from(r);
-            (
-                COMPLETED,
-                serde_json::to_value(Completed { request_id, result }),
-            )
+        TsoAnswer::Completed(result) => {
+            let done = Done {
+                request_id,
+                result: Some(form::compact(result.to_json())),
+                acknowledged: None,
+            };
+            (COMPLETED, serde_json::to_value(done))
         }
-        TsoAnswer::Completed(ResultPayload::SwitchStart(r)) => {
-            let result = SwitchResult::from(r);
-            (
-                COMPLETED,
-                serde_json::to_value(Completed { request_id, result }),
-            )
+        TsoAnswer::Acknowledged => {
+            let done = Done {
+                request_id,
+                result: None,
+                acknowledged: Some(true),
+            };
+            (COMPLETED, serde_json::to_value(done))
+        }
+        TsoAnswer::Pending { stage } => {
+            let pending = Stage {
+                stage: Filled(stage.clone()),
+            };
+            let document = Pending {
+                request_id,
+                pending,
+            };
+            (PENDING, serde_json::to_value(document))
         }
         TsoAnswer::Refused { code, message } => {
             let error = ErrorBody {
@@ -171,6 +159,6 @@ pub fn build_answer(request_id: &RequestId, answer: &TsoAnswer) -> (u16, Value) 
             (REFUSED, serde_json::to_value(Refused { request_id, error }))
         }
     };
-    // Strings, numbers, booleans and dates always serialize; `Null` is unreachable.
+    // Strings, booleans and JSON values always serialize; `Null` is unreachable.
     (status, document.unwrap_or_default())
 }

@@ -3,20 +3,30 @@
 //! protocol families — the SOAP dialect of the real interface at `/soap`, the JSON one at
 //! `/json` — and switchable into failing, slow, hung or garbled answers. Which family an
 //! area's connector uses is up to its definition.
+//!
+//! The operator's behaviour follows its business rules (see [`rules::REFUSALS`] for every
+//! refusal): look-ups answer at once; applications change the point (its retailer, name or
+//! contract); a switch's two halves wait for each other ([`switching`]); a usage password is
+//! mailed to the customer ([`mailbox`], `GET /sim/mail`); corrections and withdrawals act on
+//! applications still held.
 
 pub mod batch_desk;
 pub mod control;
 pub mod json_server;
+pub mod mailbox;
 mod places;
 pub mod register;
 pub mod rules;
 pub mod soap_server;
+pub mod switching;
 #[cfg(test)]
 mod tests;
+pub mod usage;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -26,38 +36,79 @@ use tokio_util::sync::CancellationToken;
 
 use crate::connector::definition::ProtocolFamily;
 use crate::connector::protocol::TsoAnswer;
-use crate::domain::{Area, RequestId};
-use crate::messages::{Payload, RequestRecord, ResultPayload};
+use crate::domain::{Area, CompanyCode, Function, RequestId, SupplyPointId, UpdateFlag};
+use crate::messages::{
+    ApplicationResult, Payload, RequestRecord, ResultPayload, UsagePasswordResult,
+};
 pub use batch_desk::serve_batch;
 pub use control::{Mode, Stats};
-pub use register::{Register, SupplyPoint, point_id};
-use rules::{Case, Rule};
+pub use mailbox::Mail;
+pub use register::{PointKind, Register, SupplyPoint, point_id, point_of};
+use rules::{Case, RECEPTION_STAGE_ACCEPTED, RECEPTION_STAGE_MATCHING, Rule};
 pub use soap_server::{build_answer, parse_envelope};
+use switching::Filed;
+use usage::{Books, IssuedPassword};
 
-/// Which operator to play and how big its register is.
+/// Which operator to play, how big its register is, and how long a switch waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SimConfig {
     pub area: Area,
     pub seed: u64,
     pub points: u32,
+    /// A switch application still unmatched this long after filing (wall-clock time) is
+    /// refused with E2201, as if its matching deadline had passed; `None` waits for the
+    /// deadline on the operator's calendar only.
+    pub match_window: Option<Duration>,
+}
+
+impl SimConfig {
+    /// `points` points of `area` from `seed`, waiting for the calendar's matching deadlines.
+    pub fn new(area: Area, seed: u64, points: u32) -> Self {
+        SimConfig {
+            area,
+            seed,
+            points,
+            match_window: None,
+        }
+    }
 }
 
 /// One simulated operator, shared by its HTTP handlers and by tests that inspect it.
 pub struct Simulator {
     area: Area,
     register: Register,
+    match_window: Option<Duration>,
     /// Set by tests that need fixed dates; otherwise today in Japan.
-    fixed_today: Option<NaiveDate>,
+    fixed_today: Mutex<Option<NaiveDate>>,
     mode: watch::Sender<Mode>,
     calls: AtomicU64,
     ledger: Mutex<Ledger>,
 }
 
-/// Every answer given, by request id, so a repeated request gets the same one.
+/// What the operator has been told and has done.
 #[derive(Default)]
 struct Ledger {
+    /// Every final answer given, by request id, so a repeated request gets the same one.
     answers: HashMap<RequestId, TsoAnswer>,
+    /// Who filed each application (registrations only), for corrections and withdrawals.
+    applicants: HashMap<RequestId, (CompanyCode, Function)>,
+    /// Switch applications waiting for their counterpart.
+    pending: HashMap<RequestId, Filed>,
+    /// Points changed by applications since the register was generated.
+    changed: HashMap<SupplyPointId, SupplyPoint>,
+    books: Books,
+    mails: Vec<Mail>,
+    /// Applications completed.
     applications: usize,
+    /// 申込番号 given so far.
+    numbers: u64,
+}
+
+impl Ledger {
+    fn number(&mut self, area: Area, today: NaiveDate) -> String {
+        self.numbers += 1;
+        rules::application_number(area, today, self.numbers)
+    }
 }
 
 impl Simulator {
@@ -74,7 +125,8 @@ impl Simulator {
         Arc::new(Simulator {
             area: cfg.area,
             register: Register::generate(cfg.area, cfg.seed, cfg.points),
-            fixed_today,
+            match_window: cfg.match_window,
+            fixed_today: Mutex::new(fixed_today),
             mode: watch::Sender::new(Mode::Normal),
             calls: AtomicU64::new(0),
             ledger: Mutex::new(Ledger::default()),
@@ -85,9 +137,20 @@ impl Simulator {
         self.area
     }
 
-    /// The register, so callers can pick real points and their current retailers.
+    /// The register as generated at start-up, so callers can pick real points and their
+    /// original retailers; [`Simulator::point`] has a point as it is now.
     pub fn register(&self) -> &Register {
         &self.register
+    }
+
+    /// The point as the operator holds it now, after the applications it has carried out.
+    pub fn point(&self, id: &SupplyPointId) -> Option<SupplyPoint> {
+        self.lock().current(&self.register, id)
+    }
+
+    /// The password letters sent to customers, oldest first.
+    pub fn mails(&self) -> Vec<Mail> {
+        self.lock().mails.clone()
     }
 
     /// Operator calls received in either family, counted on arrival (a hung call counts).
@@ -102,46 +165,256 @@ impl Simulator {
 
     /// The operator's business day: Japan's date unless fixed.
     pub fn today(&self) -> NaiveDate {
-        self.fixed_today
-            .unwrap_or_else(|| (Utc::now() + TimeDelta::hours(9)).date_naive())
+        let fixed = *self
+            .fixed_today
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        fixed.unwrap_or_else(|| (Utc::now() + TimeDelta::hours(9)).date_naive())
+    }
+
+    /// Moves the operator's calendar to `today` (and keeps it there), for tests of deadlines
+    /// and validity that need days to pass.
+    pub fn set_today(&self, today: NaiveDate) {
+        *self
+            .fixed_today
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(today);
     }
 
     /// The operator's answer to `request`. Idempotent by request id: a repeated id gets the
-    /// first answer again and never files a second application.
+    /// first final answer again and never files a second application. A switch held for its
+    /// counterpart answers `Pending`, and every repeat of its request is a status check that
+    /// looks again (matched, expired or withdrawn since?).
     pub fn answer(&self, request: &RequestRecord) -> TsoAnswer {
         let mut ledger = self.lock();
         if let Some(earlier) = ledger.answers.get(&request.request_id) {
             return earlier.clone();
         }
         let today = self.today();
-        let point = self.register.get(&request.point_id);
+        if ledger.pending.contains_key(&request.request_id) {
+            return self.check(&mut ledger, request.request_id, today);
+        }
+        let answer = match request.update_flag {
+            UpdateFlag::Register => self.file(&mut ledger, request, today),
+            UpdateFlag::Correct | UpdateFlag::Withdraw => self.amend(&mut ledger, request, today),
+        };
+        if !matches!(answer, TsoAnswer::Pending { .. }) {
+            ledger.answers.insert(request.request_id, answer.clone());
+        }
+        answer
+    }
+
+    /// A new application or look-up: the rules, then what the function does.
+    fn file(&self, ledger: &mut Ledger, request: &RequestRecord, today: NaiveDate) -> TsoAnswer {
+        if request.function.is_application() {
+            let applicant = (request.company_code.clone(), request.function);
+            ledger.applicants.insert(request.request_id, applicant);
+        }
+        let point = ledger.current(&self.register, &request.point_id);
         let case = Case {
             area: self.area,
             today,
             request,
-            point,
+            point: point.as_ref(),
+            books: &ledger.books,
         };
-        let answer = match (case.broken_rule(), point) {
-            (Some(rule), _) => rule.answer(),
-            (None, None) => Rule::UnknownPoint.answer(),
-            (None, Some(point)) => {
-                let result = match &request.payload {
-                    Payload::FacilityInquiry(_) => {
-                        ResultPayload::FacilityInquiry(rules::facility_result(point, today))
-                    }
-                    Payload::SwitchStart(switch) => {
-                        ledger.applications += 1;
-                        let sequence = ledger.applications as u64;
-                        let result =
-                            rules::switch_result(self.area, today, sequence, point, switch);
-                        ResultPayload::SwitchStart(result)
-                    }
+        if let Some(rule) = case.broken_rule() {
+            return rule.answer();
+        }
+        let Some(mut point) = point else {
+            return Rule::UnknownPoint.answer();
+        };
+        let company = request.company_code.as_str();
+        let effective_date = match &request.payload {
+            Payload::FacilityInquiry(_) => {
+                let result = rules::facility_result(&point, today);
+                return TsoAnswer::Completed(ResultPayload::FacilityInquiry(result));
+            }
+            Payload::UsageInquiry(u) => {
+                let result = usage::usage_result(&point, today, u.months);
+                return TsoAnswer::Completed(ResultPayload::Usage(result));
+            }
+            Payload::HvUsageInquiry(u) => {
+                let result = usage::usage_result(&point, today, u.months);
+                return TsoAnswer::Completed(ResultPayload::Usage(result));
+            }
+            Payload::UsagePassword(_) => {
+                let application_number = ledger.number(self.area, today);
+                let password = usage::password_for(&request.request_id);
+                let valid_until = usage::valid_until(today);
+                ledger.books.issue(IssuedPassword {
+                    point_id: point.id.clone(),
+                    password: password.clone(),
+                    valid_until,
+                });
+                ledger.mails.push(Mail {
+                    point_id: point.id.clone(),
+                    customer_name: point.customer_name.clone(),
+                    password,
+                    valid_until,
+                    application_number: application_number.clone(),
+                    sent_on: today,
+                });
+                ledger.applications += 1;
+                let result = UsagePasswordResult {
+                    application_number,
+                    sent_on: today,
+                    valid_until,
                 };
-                TsoAnswer::Completed(result)
+                return TsoAnswer::Completed(ResultPayload::UsagePassword(result));
+            }
+            Payload::SwitchStart(_) | Payload::SwitchEnd(_) => {
+                let filed = Filed::new(self.area, &point, request.clone(), today);
+                ledger.pending.insert(request.request_id, filed);
+                return self.check(ledger, request.request_id, today);
+            }
+            Payload::HvUsageRequest(_) => {
+                let number = ledger.number(self.area, today);
+                ledger
+                    .books
+                    .record_hv_request(number.clone(), point.id.clone());
+                ledger.applications += 1;
+                return application(number, None);
+            }
+            Payload::Reconnection(r) => {
+                point.current_retailer_code = company.to_string();
+                point.customer_name = r.customer_name.clone();
+                if r.contract_ampere.is_some() && point.contract_ampere.is_some() {
+                    point.contract_ampere = r.contract_ampere;
+                }
+                r.planned_date
+            }
+            Payload::Abolition(a) => {
+                point.current_retailer_code.clear();
+                a.planned_date
+            }
+            Payload::CustomerChange(c) => {
+                if let Some(name) = &c.customer_name {
+                    point.customer_name = name.clone();
+                }
+                c.effective_date
+            }
+            Payload::AmpereChange(a) => {
+                point.contract_ampere = Some(a.contract_ampere);
+                a.planned_date
             }
         };
-        ledger.answers.insert(request.request_id, answer.clone());
-        answer
+        ledger.changed.insert(point.id.clone(), point);
+        ledger.applications += 1;
+        let number = ledger.number(self.area, today);
+        application(number, Some(effective_date))
+    }
+
+    /// A held switch, looked at again: matched with its counterpart, expired, or still waiting.
+    fn check(&self, ledger: &mut Ledger, id: RequestId, today: NaiveDate) -> TsoAnswer {
+        let Some(filed) = ledger.pending.get(&id) else {
+            return ledger
+                .answers
+                .get(&id)
+                .cloned()
+                .unwrap_or_else(|| Rule::NoOriginal.answer());
+        };
+        if filed.expired(today, self.match_window) {
+            ledger.pending.remove(&id);
+            let answer = Rule::Unmatched.answer();
+            ledger.answers.insert(id, answer.clone());
+            return answer;
+        }
+        let holder = filed.record.point_id.clone();
+        let partner = ledger
+            .pending
+            .iter()
+            .filter(|(other, _)| **other != id)
+            .filter(|(_, other)| !other.expired(today, self.match_window))
+            .find(|(_, other)| filed.pairs_with(other))
+            .map(|(other, _)| *other);
+        let point = ledger.current(&self.register, &holder);
+        let (Some(partner), Some(mut point)) = (partner, point) else {
+            return TsoAnswer::Pending {
+                stage: RECEPTION_STAGE_MATCHING.into(),
+            };
+        };
+        let (Some(this), Some(that)) =
+            (ledger.pending.remove(&id), ledger.pending.remove(&partner))
+        else {
+            return Rule::NoOriginal.answer();
+        };
+        let (start, end) = if this.is_start() {
+            (&this, &that)
+        } else {
+            (&that, &this)
+        };
+        if point.current_retailer_code != end.record.company_code.as_str() {
+            // The point changed hands since the end was filed: it no longer ends anything.
+            let answer = Rule::NotCurrentRetailer.answer();
+            ledger.answers.insert(end.record.request_id, answer);
+            let start_id = start.record.request_id;
+            ledger.pending.insert(start_id, start.clone());
+            return self.check(ledger, id, today);
+        }
+        let later = start.filed_on.max(end.filed_on);
+        let switch_date = switching::switch_date(self.area, &point, later, start.planned_date);
+        for half in [start, end] {
+            let number = ledger.number(self.area, today);
+            let result = rules::switch_result(number, switch_date);
+            let answer = TsoAnswer::Completed(ResultPayload::SwitchStart(result));
+            ledger.answers.insert(half.record.request_id, answer);
+            ledger.applications += 1;
+        }
+        point.current_retailer_code = start.record.company_code.as_str().to_string();
+        ledger.changed.insert(point.id.clone(), point);
+        ledger
+            .answers
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| Rule::NoOriginal.answer())
+    }
+
+    /// A correction or withdrawal of an application still held.
+    fn amend(&self, ledger: &mut Ledger, request: &RequestRecord, today: NaiveDate) -> TsoAnswer {
+        let Some(original) = request.original_request_id else {
+            return Rule::NoOriginal.answer();
+        };
+        match ledger.applicants.get(&original) {
+            Some((company, function))
+                if *company == request.company_code && *function == request.function => {}
+            _ => return Rule::NoOriginal.answer(),
+        }
+        if ledger.pending.contains_key(&original) {
+            // Matched or expired since its last status check?
+            self.check(ledger, original, today);
+        }
+        let Some(held) = ledger.pending.get(&original) else {
+            return Rule::OriginalFinished.answer();
+        };
+        if request.update_flag == UpdateFlag::Withdraw {
+            ledger.pending.remove(&original);
+            ledger.answers.insert(original, Rule::Withdrawn.answer());
+            return TsoAnswer::Acknowledged;
+        }
+        if held.record.payload.record_name() != request.payload.record_name() {
+            return Rule::NoOriginal.answer();
+        }
+        let mut corrected = held.record.clone();
+        corrected.payload = request.payload.clone();
+        let point = ledger.current(&self.register, &corrected.point_id);
+        let case = Case {
+            area: self.area,
+            today,
+            request: &corrected,
+            point: point.as_ref(),
+            books: &ledger.books,
+        };
+        if let Some(rule) = case.broken_rule() {
+            return rule.answer();
+        }
+        let Some(point) = point else {
+            return Rule::UnknownPoint.answer();
+        };
+        let refiled = Filed::new(self.area, &point, corrected, today);
+        ledger.pending.insert(original, refiled);
+        self.check(ledger, original, today);
+        TsoAnswer::Acknowledged
     }
 
     fn count_call(&self) {
@@ -153,6 +426,22 @@ impl Simulator {
     }
 }
 
+impl Ledger {
+    /// The point as it is now: changed by an application, or as generated.
+    fn current(&self, register: &Register, id: &SupplyPointId) -> Option<SupplyPoint> {
+        self.changed.get(id).or_else(|| register.get(id)).cloned()
+    }
+}
+
+/// An accepted application's answer.
+fn application(application_number: String, effective_date: Option<NaiveDate>) -> TsoAnswer {
+    TsoAnswer::Completed(ResultPayload::Application(ApplicationResult {
+        application_number,
+        effective_date,
+        reception_stage: RECEPTION_STAGE_ACCEPTED.into(),
+    }))
+}
+
 /// What every handler shares: the simulator, and the token that releases held calls at shutdown.
 #[derive(Clone)]
 struct App {
@@ -160,7 +449,8 @@ struct App {
     closing: CancellationToken,
 }
 
-/// `POST /soap`, `POST /json/{service_id}`, `POST /sim/control`, `GET /sim/stats`.
+/// `POST /soap`, `POST /json/{service_id}`, `POST /sim/control`, `GET /sim/stats`,
+/// `GET /sim/mail`.
 pub fn router(sim: Arc<Simulator>) -> Router {
     routes(App {
         sim,
@@ -177,6 +467,7 @@ fn routes(app: App) -> Router {
         )
         .route("/sim/control", post(control::set_mode))
         .route("/sim/stats", get(control::stats))
+        .route("/sim/mail", get(mailbox::mail))
         .with_state(app)
 }
 

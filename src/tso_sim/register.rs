@@ -1,12 +1,18 @@
-//! The simulated operator's register of low-voltage supply points, generated from (area, seed)
-//! so that every run, test and load generator agrees on which points exist and what they hold.
+//! The simulated operator's register of supply points, generated from (area, seed) so that
+//! every run, test and load generator agrees on which points exist and what they hold.
+//!
+//! The index (the id's last four digits) fixes a point's class: 4000..4499 are high-voltage
+//! supply points, 4500..4749 FIT generation points and 4750..4999 post-FIT ones (受電地点), and
+//! every other index is low voltage. Low-voltage points whose index is 7 modulo 50 are vacant
+//! (no retailer), for 再点.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sha2::{Digest, Sha256};
 
 use super::places::{FAMILY_NAMES, GIVEN_NAMES, places};
-use crate::domain::{Area, SupplyPointId};
+use crate::domain::{Area, PointClass, SupplyPointId};
+use crate::messages::FitScheme;
 
 /// The register holds at most this many points: the index is the id's last four digits.
 pub const MAX_POINTS: u32 = 10_000;
@@ -17,9 +23,81 @@ const AMPERES: [i32; 4] = [30, 40, 50, 60];
 /// 6 kVA weighs most, as the usual minimum-rate household.
 const KVAS: [f64; 6] = [6.0, 6.0, 6.0, 8.0, 10.0, 12.0];
 
-/// The `index`-th point of the area's register: area code, "0" (low voltage), 15 digits hashed
-/// from (area, index), then the index in four digits. The same for every seed, so callers can
-/// name points without the register. `index` is meant to be below [`MAX_POINTS`].
+/// Indexes of high-voltage supply points.
+pub const HIGH_VOLTAGE: std::ops::Range<u32> = 4000..4500;
+/// Indexes of FIT generation points (受電地点, in their 買取期間).
+pub const FIT: std::ops::Range<u32> = 4500..4750;
+/// Indexes of post-FIT generation points (FIT卒業電源).
+pub const POST_FIT: std::ops::Range<u32> = 4750..5000;
+/// A low-voltage point whose index is this modulo [`VACANT_EVERY`] has no retailer.
+pub const VACANT_AT: u32 = 7;
+pub const VACANT_EVERY: u32 = 50;
+
+/// The class a point of the register has by its index.
+pub fn class_of_index(index: u32) -> PointClass {
+    let index = index % MAX_POINTS;
+    if HIGH_VOLTAGE.contains(&index) {
+        PointClass::HighVoltage
+    } else if FIT.contains(&index) || POST_FIT.contains(&index) {
+        PointClass::Generation
+    } else {
+        PointClass::LowVoltage
+    }
+}
+
+/// Whether the point of this index is vacant in the generated register.
+pub fn is_vacant_index(index: u32) -> bool {
+    class_of_index(index) == PointClass::LowVoltage && index % VACANT_EVERY == VACANT_AT
+}
+
+/// The kinds of point tests ask for by number with [`point_of`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PointKind {
+    /// A supplied low-voltage point (index below 4000, not vacant).
+    LowVoltage,
+    /// A low-voltage point without a retailer, for 再点.
+    Vacant,
+    HighVoltage,
+    /// A generation point still in its FIT period.
+    Fit,
+    /// A post-FIT generation point (FIT卒業電源).
+    PostFit,
+}
+
+/// The index of the `n`-th point of `kind` (counting from 0): low-voltage and vacant points
+/// among indexes 0..4000 (49 and 1 of every 50), the others in their ranges. `n` wraps round
+/// when it exceeds the kind's count, so the answer is always a point of that kind.
+pub fn index_of(kind: PointKind, n: u32) -> u32 {
+    let supplied_per_block = VACANT_EVERY - 1;
+    let blocks = HIGH_VOLTAGE.start / VACANT_EVERY;
+    match kind {
+        PointKind::LowVoltage => {
+            let n = n % (blocks * supplied_per_block);
+            let offset = n % supplied_per_block;
+            let offset = if offset >= VACANT_AT {
+                offset + 1
+            } else {
+                offset
+            };
+            (n / supplied_per_block) * VACANT_EVERY + offset
+        }
+        PointKind::Vacant => (n % blocks) * VACANT_EVERY + VACANT_AT,
+        PointKind::HighVoltage => HIGH_VOLTAGE.start + n % HIGH_VOLTAGE.len() as u32,
+        PointKind::Fit => FIT.start + n % FIT.len() as u32,
+        PointKind::PostFit => POST_FIT.start + n % POST_FIT.len() as u32,
+    }
+}
+
+/// The id of the `n`-th point of `kind` in `area` (see [`index_of`]). It is in a register of
+/// 5,000 points or more (the default size).
+pub fn point_of(area: Area, kind: PointKind, n: u32) -> SupplyPointId {
+    point_id(area, index_of(kind, n))
+}
+
+/// The `index`-th point of the area's register: area code, the class digit ("0" low voltage,
+/// "1" high voltage, "2" a generation point's 受電地点), 15 digits hashed from (area, index),
+/// then the index in four digits. The same for every seed, so callers can name points without
+/// the register. `index` is meant to be below [`MAX_POINTS`].
 pub fn point_id(area: Area, index: u32) -> SupplyPointId {
     let digest = Sha256::digest(format!("kirikae/supply-point/{}/{index}", area.code()));
     let head = digest
@@ -27,7 +105,16 @@ pub fn point_id(area: Area, index: u32) -> SupplyPointId {
         .take(8)
         .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
     let middle = head % 1_000_000_000_000_000;
-    let text = format!("{}0{middle:015}{:04}", area.code(), index % MAX_POINTS);
+    let digit = match class_of_index(index) {
+        PointClass::LowVoltage => 0,
+        PointClass::HighVoltage => 1,
+        PointClass::Generation => 2,
+    };
+    let text = format!(
+        "{}{digit}{middle:015}{:04}",
+        area.code(),
+        index % MAX_POINTS
+    );
     SupplyPointId::parse(&text).expect("22 digits opening with a known area code")
 }
 
@@ -40,7 +127,9 @@ pub fn incumbent_code(area: Area) -> String {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SupplyPoint {
     pub id: SupplyPointId,
-    /// Always starts with 'Z', so test companies never supply a point by accident.
+    pub class: PointClass,
+    /// Starts with 'Z' in the generated register, so test companies never supply a point by
+    /// accident; empty for a vacant point.
     pub current_retailer_code: String,
     pub supply_address: String,
     pub customer_name: String,
@@ -53,6 +142,12 @@ pub struct SupplyPoint {
     pub meter_number: String,
     /// 検針日: 1..=28, so it exists in every month.
     pub meter_reading_day: u32,
+    /// 契約電力 of a high-voltage point, 50.0..=499.0 kW.
+    pub contract_kw: Option<f64>,
+    /// 発電出力 of a generation point, 3.0..=9.9 kW.
+    pub generation_kw: Option<f64>,
+    /// FIT区分 of a generation point.
+    pub fit_scheme: Option<FitScheme>,
 }
 
 /// All points of one area.
@@ -98,25 +193,74 @@ impl Register {
 }
 
 impl SupplyPoint {
+    /// Whether no retailer supplies the point (再点 is possible).
+    pub fn is_vacant(&self) -> bool {
+        self.current_retailer_code.is_empty()
+    }
+
+    /// Whether the point is a generation point still in its FIT period.
+    pub fn is_fit(&self) -> bool {
+        self.fit_scheme == Some(FitScheme::Fit)
+    }
+
     fn generate(area: Area, index: u32, rng: &mut ChaCha8Rng) -> Self {
-        let (contract_kind, contract_ampere, contract_kva) = contract(area, rng);
+        let class = class_of_index(index);
+        let (contract_kind, contract_ampere, contract_kva) = match class {
+            PointClass::LowVoltage => contract(area, rng),
+            PointClass::HighVoltage => ("高圧業務用".into(), None, None),
+            PointClass::Generation => ("低圧発電(余剰)".into(), None, None),
+        };
+        let mut retailer = retailer(area, rng);
+        if is_vacant_index(index) {
+            retailer.clear();
+        }
+        let supply_address = address(area, rng);
+        let customer_name = match class {
+            PointClass::HighVoltage => company_name(rng),
+            _ => customer_name(rng),
+        };
+        // Every high-voltage and generation point has a 30-minute meter.
+        let smart_meter = rng.gen_bool(SMART_METER_SHARE) || class != PointClass::LowVoltage;
+        let meter_number = format!(
+            "{:02}{:08}",
+            area.number(),
+            rng.gen_range(0..100_000_000u32)
+        );
+        let meter_reading_day = rng.gen_range(1..=28);
+        let (contract_kw, generation_kw, fit_scheme) = match class {
+            PointClass::LowVoltage => (None, None, None),
+            PointClass::HighVoltage => (Some(tenths(rng, 500..=4990)), None, None),
+            PointClass::Generation => {
+                let scheme = if FIT.contains(&index) {
+                    FitScheme::Fit
+                } else {
+                    FitScheme::PostFit
+                };
+                (None, Some(tenths(rng, 30..=99)), Some(scheme))
+            }
+        };
         SupplyPoint {
             id: point_id(area, index),
-            current_retailer_code: retailer(area, rng),
-            supply_address: address(area, rng),
-            customer_name: customer_name(rng),
+            class,
+            current_retailer_code: retailer,
+            supply_address,
+            customer_name,
             contract_kind,
             contract_ampere,
             contract_kva,
-            smart_meter: rng.gen_bool(SMART_METER_SHARE),
-            meter_number: format!(
-                "{:02}{:08}",
-                area.number(),
-                rng.gen_range(0..100_000_000u32)
-            ),
-            meter_reading_day: rng.gen_range(1..=28),
+            smart_meter,
+            meter_number,
+            meter_reading_day,
+            contract_kw,
+            generation_kw,
+            fit_scheme,
         }
     }
+}
+
+/// A number with one decimal, drawn as tenths from `range`.
+fn tenths(rng: &mut ChaCha8Rng, range: std::ops::RangeInclusive<u32>) -> f64 {
+    f64::from(rng.gen_range(range)) / 10.0
 }
 
 /// One item of a non-empty table.
@@ -165,4 +309,10 @@ fn customer_name(rng: &mut ChaCha8Rng) -> String {
     } else {
         format!("{family_kana}\u{3000}{given_kana}")
     }
+}
+
+fn company_name(rng: &mut ChaCha8Rng) -> String {
+    let (family_kanji, _) = *pick(rng, FAMILY_NAMES);
+    let kind = *pick(rng, &["商店", "工業", "物産", "製作所", "倉庫"]);
+    format!("株式会社{family_kanji}{kind}")
 }

@@ -9,16 +9,17 @@ use chrono::{DateTime, Utc};
 
 use super::control::{Admission, UNAVAILABLE};
 use super::{App, Simulator};
+use crate::connector::json::form;
 use crate::connector::protocol::TsoAnswer;
-use crate::connector::soap::xml::{self, Element, Fields, SW_NS, leaf, wrap};
+use crate::connector::soap::record::{read_fields, write_fields};
+use crate::connector::soap::xml::{self, Element, Fields, SW_NS, is_blank, leaf, wrap};
 use crate::connector::soap::{
-    REFUSAL, REQUEST_HEADER, RESPONSE_HEADER, request_element, result_element,
+    ACKNOWLEDGED, PENDING, REFUSAL, REQUEST_HEADER, RESPONSE_HEADER, request_element,
+    result_element,
 };
 use crate::domain::{CompanyCode, Function, RequestId, SupplyPointId, UpdateFlag};
-use crate::messages::{
-    FacilityInquiry, FacilityInquiryResult, Payload, RequestRecord, ResultPayload, SwitchStart,
-    SwitchStartResult,
-};
+use crate::messages::RequestRecord;
+use crate::messages::shape::shapes;
 
 /// What `malformed` mode answers with HTTP 200: an envelope cut off mid-element.
 const BROKEN: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
@@ -78,34 +79,45 @@ fn soap(status: StatusCode, body: String) -> Response {
         .into_response()
 }
 
-/// Reads what [`crate::connector::soap::build_envelope`] writes, back into the request record.
-/// Strict like the client's reader: unknown, missing or ill-typed fields are errors.
+/// The body's routing fields, ahead of the payload's.
+const ROUTING: [&str; 2] = ["SupplyPointId", "ApplicationKind"];
+
+/// Reads what [`crate::connector::soap::build_envelope`] writes, back into the request record:
+/// the header names the function, the function names the payload record, and the record's
+/// shape reads the body. Strict like the client's reader: unknown, repeated, missing or
+/// ill-typed fields are errors, and so is an ApplicationKind that does not fit the request.
 pub fn parse_envelope(body: &[u8]) -> Result<RequestRecord, String> {
     let root = xml::parse(body)?;
     let (header, content) = xml::open_envelope(&root)?;
     let head = read_head(header.ok_or("a request without a SOAP Header")?)?;
     let function = head.function;
-    if !content.is(SW_NS, request_element(function)) {
+    if !content.is(SW_NS, &request_element(function)) {
         return Err(format!(
             "{} does not carry {}",
             content.name,
             function.service_id()
         ));
     }
-    let mut f = Fields::of(content, SW_NS)?;
-    let point_id = SupplyPointId::parse(f.filled("SupplyPointId")?).map_err(|e| e.to_string())?;
-    if f.optional("ApplicationKind") != function.application_kind() {
-        return Err(format!(
-            "ApplicationKind does not fit {}",
-            function.service_id()
-        ));
+    if content.children.is_empty() && !is_blank(&content.text) {
+        return Err(format!("{} holds text where fields belong", content.name));
     }
-    let payload = match function {
-        Function::FacilityInquiry => Payload::FacilityInquiry(FacilityInquiry {}),
-        Function::SwitchStart => Payload::SwitchStart(switch_start(&mut f)?),
+    let (routing, fields): (Vec<&Element>, Vec<&Element>) = content
+        .children
+        .iter()
+        .partition(|c| c.ns.as_deref() == Some(SW_NS) && ROUTING.contains(&c.name.as_str()));
+    let routing = Element {
+        ns: content.ns.clone(),
+        name: content.name.clone(),
+        text: String::new(),
+        children: routing.into_iter().cloned().collect(),
     };
+    let mut f = Fields::of(&routing, SW_NS)?;
+    let point_id = SupplyPointId::parse(f.filled("SupplyPointId")?).map_err(|e| e.to_string())?;
+    let kind = f.optional("ApplicationKind").map(str::to_string);
     f.finish()?;
-    Ok(RequestRecord {
+    let json = read_fields(&content.name, fields, form::payload_shape(function))?;
+    let payload = form::read_payload(function, json)?;
+    let request = RequestRecord {
         request_id: head.request_id,
         function,
         company_code: head.company_code,
@@ -116,7 +128,14 @@ pub fn parse_envelope(body: &[u8]) -> Result<RequestRecord, String> {
         accepted_at: head.accepted_at,
         payload,
         replay: 0,
-    })
+    };
+    if kind.as_deref() != request.application_kind() {
+        return Err(format!(
+            "ApplicationKind {kind:?} does not fit this {} request",
+            function.service_id()
+        ));
+    }
+    Ok(request)
 }
 
 /// The facts a request header carries.
@@ -166,32 +185,19 @@ fn update_flag(code: &str) -> Result<UpdateFlag, String> {
     UpdateFlag::by_code(code.trim()).ok_or_else(|| format!("UpdateFlag {code:?} is not 1, 2 or 3"))
 }
 
-fn switch_start(f: &mut Fields<'_>) -> Result<SwitchStart, String> {
-    Ok(SwitchStart {
-        planned_date: f.date("PlannedDate")?,
-        previous_retailer_code: f.text("PreviousRetailerCode")?.into(),
-        previous_customer_number: f.text("PreviousCustomerNumber")?.into(),
-        customer_name: f.text("CustomerName")?.into(),
-        customer_phone: f.optional("CustomerPhone").map(str::to_string),
-        contract_ampere: f.opt_int("ContractAmpere")?,
-        intermediation_number: f.optional("IntermediationNumber").map(str::to_string),
-        agreed_to_grid_terms: f.boolean("AgreedToGridTerms")?,
-    })
-}
-
 /// The operator's answer document for one request, as [`crate::connector::soap::parse_answer`]
-/// reads it: the ServiceId and RequestId echoed in the header, the result or refusal in the body.
+/// reads it: the ServiceId and RequestId echoed in the header, the result (by its record's
+/// shape), refusal, pending stage or acknowledgement in the body.
 pub fn build_answer(function: Function, request_id: &RequestId, answer: &TsoAnswer) -> String {
     let mut head = String::new();
     leaf(&mut head, "ServiceId", function.service_id());
     leaf(&mut head, "RequestId", &request_id.to_string());
     let body = match answer {
-        TsoAnswer::Completed(ResultPayload::FacilityInquiry(r)) => wrap(
-            result_element(Function::FacilityInquiry),
-            &facility_fields(r),
-        ),
-        TsoAnswer::Completed(ResultPayload::SwitchStart(r)) => {
-            wrap(result_element(Function::SwitchStart), &switch_fields(r))
+        TsoAnswer::Completed(result) => {
+            let mut fields = String::new();
+            let shape = shapes().known(result.record_name());
+            write_fields(&mut fields, &result.to_json(), shape);
+            wrap(&result_element(function), &fields)
         }
         TsoAnswer::Refused { code, message } => {
             let mut fields = String::new();
@@ -199,39 +205,12 @@ pub fn build_answer(function: Function, request_id: &RequestId, answer: &TsoAnsw
             leaf(&mut fields, "ErrorMessage", message);
             wrap(REFUSAL, &fields)
         }
+        TsoAnswer::Pending { stage } => {
+            let mut fields = String::new();
+            leaf(&mut fields, "Stage", stage);
+            wrap(PENDING, &fields)
+        }
+        TsoAnswer::Acknowledged => wrap(ACKNOWLEDGED, ""),
     };
     xml::envelope(Some(&wrap(RESPONSE_HEADER, &head)), &body)
-}
-
-fn facility_fields(r: &FacilityInquiryResult) -> String {
-    let mut out = String::new();
-    leaf(&mut out, "SupplyAddress", &r.supply_address);
-    leaf(&mut out, "ContractKind", &r.contract_kind);
-    if let Some(ampere) = r.contract_ampere {
-        leaf(&mut out, "ContractAmpere", &ampere.to_string());
-    }
-    if let Some(kva) = r.contract_kva {
-        leaf(&mut out, "ContractKva", &kva.to_string());
-    }
-    leaf(
-        &mut out,
-        "SmartMeter",
-        if r.smart_meter { "true" } else { "false" },
-    );
-    leaf(&mut out, "MeterNumber", &r.meter_number);
-    leaf(
-        &mut out,
-        "NextMeterReadingDate",
-        &r.next_meter_reading_date.to_string(),
-    );
-    leaf(&mut out, "CurrentRetailerCode", &r.current_retailer_code);
-    out
-}
-
-fn switch_fields(r: &SwitchStartResult) -> String {
-    let mut out = String::new();
-    leaf(&mut out, "ApplicationNumber", &r.application_number);
-    leaf(&mut out, "SwitchDate", &r.switch_date.to_string());
-    leaf(&mut out, "ReceptionStage", &r.reception_stage);
-    out
 }

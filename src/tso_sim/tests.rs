@@ -8,7 +8,7 @@ use chrono::{NaiveDate, Utc};
 use reqwest::StatusCode;
 use tokio_util::sync::CancellationToken;
 
-use super::rules::{Rule, next_reading_date, reading_day_on_or_after};
+use super::rules::{Rule, next_reading_date};
 use super::*;
 use crate::connector::protocol::CallError;
 use crate::connector::soap::{SoapClient, build_envelope, parse_answer};
@@ -28,11 +28,7 @@ fn days_from_today(days: i64) -> NaiveDate {
 }
 
 fn config(area: Area) -> SimConfig {
-    SimConfig {
-        area,
-        seed: SEED,
-        points: POINTS,
-    }
+    SimConfig::new(area, SEED, POINTS)
 }
 
 /// A simulator serving on a free local port, stopped when dropped.
@@ -145,6 +141,8 @@ fn switch(point: &SupplyPoint, edit: impl FnOnce(&mut SwitchStart)) -> RequestRe
         contract_ampere: point.contract_ampere,
         intermediation_number: None,
         agreed_to_grid_terms: true,
+        contract_method: None,
+        contract_kw: None,
     };
     edit(&mut payload);
     record(
@@ -163,6 +161,23 @@ async fn until(what: &str, condition: impl Fn() -> bool) {
     }
 }
 
+/// The current retailer's switch end that pairs with [`switch`] of `point` on `planned`.
+fn switch_end(point: &SupplyPoint, planned: NaiveDate) -> RequestRecord {
+    let payload = crate::messages::SwitchEnd {
+        planned_date: planned,
+        new_retailer_code: APPLICANT.into(),
+        customer_number: "C-0001".into(),
+        intermediation_number: None,
+    };
+    record(
+        Function::SwitchEnd,
+        &point.current_retailer_code,
+        &point.id,
+        Payload::SwitchEnd(payload),
+    )
+}
+
+mod behaviour;
 mod json;
 mod modes;
 mod register;
@@ -180,7 +195,9 @@ async fn facility_inquiry_answers_from_the_register() {
         smart_meter: point.smart_meter,
         meter_number: point.meter_number.clone(),
         next_meter_reading_date: next_reading_date(today(), point.meter_reading_day),
-        current_retailer_code: point.current_retailer_code.clone(),
+        current_retailer_code: Some(point.current_retailer_code.clone()),
+        generation_kw: None,
+        fit_scheme: None,
     };
     assert_eq!(
         answer,
@@ -215,21 +232,36 @@ async fn a_point_of_another_area_is_refused_with_e1002() {
     );
 }
 
-#[tokio::test]
-async fn switch_start_completes_on_the_first_reading_day_from_the_planned_date() {
-    let sim = tokyo().await;
-    let point = sim.point(5);
-    let answer = sim.client.call(&switch(&point, |_| {})).await;
-    let expected = SwitchStartResult {
-        application_number: "03-2026112500001".into(),
-        switch_date: reading_day_on_or_after(days_from_today(10), point.meter_reading_day),
-        reception_stage: "09".into(),
-    };
+#[test]
+fn a_matched_switch_completes_on_the_first_reading_day_from_the_planned_date() {
+    let sim = Simulator::with_today(config(Area::Tokyo), today());
+    let point = sim
+        .register()
+        .get(&point_id(Area::Tokyo, 5))
+        .expect("a point")
+        .clone();
+    let start = switch(&point, |_| {});
     assert_eq!(
-        answer,
-        Ok(TsoAnswer::Completed(ResultPayload::SwitchStart(expected)))
+        sim.answer(&start),
+        TsoAnswer::Pending { stage: "05".into() }
     );
-    assert_eq!(sim.sim.applications(), 1);
+    let switch_date = crate::domain::BusinessCalendar.switch_date(
+        today(),
+        crate::domain::LeadTime::for_low_voltage("03").expect("a lead time"),
+        point.meter_reading_day as u8,
+        Some(days_from_today(10)),
+    );
+    let end = sim.answer(&switch_end(&point, days_from_today(10)));
+    let expected = |number: &str| {
+        TsoAnswer::Completed(ResultPayload::SwitchStart(SwitchStartResult {
+            application_number: number.into(),
+            switch_date,
+            reception_stage: "09".into(),
+        }))
+    };
+    assert_eq!(sim.answer(&start), expected("03-2026112500001"));
+    assert_eq!(end, expected("03-2026112500002"));
+    assert_eq!(sim.applications(), 2);
 }
 
 #[tokio::test]
@@ -265,26 +297,38 @@ async fn switch_start_without_agreeing_to_the_grid_terms_is_refused() {
 
 #[tokio::test]
 async fn a_repeated_request_id_creates_one_application() {
-    let sim = Arc::new(tokyo().await);
-    let request = switch(&sim.point(12), |_| {});
-    let first = sim.client.call(&request).await.expect("an answer");
+    let sim = Simulator::with_today(config(Area::Tokyo), today());
+    let point = |index| {
+        sim.register()
+            .get(&point_id(Area::Tokyo, index))
+            .expect("a point")
+            .clone()
+    };
+    let (start, end) = (
+        switch(&point(12), |_| {}),
+        switch_end(&point(12), days_from_today(10)),
+    );
+    sim.answer(&start);
+    let first = sim.answer(&end);
+    assert!(matches!(first, TsoAnswer::Completed(_)), "{first:?}");
     let repeats: Vec<_> = (0..8)
         .map(|_| {
-            let (sim, request) = (sim.clone(), request.clone());
-            tokio::spawn(async move { sim.client.call(&request).await })
+            let (sim, end) = (sim.clone(), end.clone());
+            tokio::spawn(async move { sim.answer(&end) })
         })
         .collect();
     for repeat in repeats {
-        assert_eq!(repeat.await.expect("joined"), Ok(first.clone()));
+        assert_eq!(repeat.await.expect("joined"), first);
     }
-    assert_eq!(sim.sim.applications(), 1);
-    let next = sim.client.call(&switch(&sim.point(13), |_| {})).await;
+    assert_eq!(sim.applications(), 2);
+    sim.answer(&switch(&point(13), |_| {}));
+    let next = sim.answer(&switch_end(&point(13), days_from_today(10)));
     assert!(
-        matches!(next, Ok(TsoAnswer::Completed(ResultPayload::SwitchStart(ref r)))
-        if r.application_number == "03-2026112500002"),
+        matches!(next, TsoAnswer::Completed(ResultPayload::SwitchStart(ref r))
+        if r.application_number == "03-2026112500004"),
         "{next:?}"
     );
-    assert_eq!(sim.sim.applications(), 2);
+    assert_eq!(sim.applications(), 4);
 }
 
 #[test]

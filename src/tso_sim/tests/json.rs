@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::connector::json::{JsonClient, build_body, parse_answer};
+use crate::connector::json::{JsonClient, build_body, parse_answer, samples};
 use crate::tso_sim::json_server::{build_answer, parse_body};
 
 fn json_client(sim: &Running, timeout: Duration) -> JsonClient {
@@ -70,6 +70,11 @@ fn an_answer_round_trips_through_the_client_parser() {
         (Function::FacilityInquiry, TsoAnswer::Completed(facility)),
         (Function::SwitchStart, TsoAnswer::Completed(switch)),
         (Function::SwitchStart, Rule::RetailerMismatch.answer()),
+        (
+            Function::SwitchStart,
+            TsoAnswer::Pending { stage: "05".into() },
+        ),
+        (Function::SwitchEnd, TsoAnswer::Acknowledged),
     ] {
         let (status, document) = build_answer(&id, &answer);
         let body = document.to_string();
@@ -86,10 +91,16 @@ const SWITCH_REQUIRED: [&str; 5] = [
     "agreed_to_grid_terms",
 ];
 
-/// `body` with `field` set to `value`, or removed if `None`, as bytes.
+/// `body` with `field` set to `value`, or removed if `None`, as bytes: a payload field under
+/// `fields`, any other at the top.
 fn edited(body: &Value, field: &str, value: Option<Value>) -> Vec<u8> {
     let mut edited = body.clone();
-    let object = edited.as_object_mut().expect("an object");
+    let payload_field = edited["fields"].get(field).is_some();
+    let object = match payload_field {
+        true => &mut edited["fields"],
+        false => &mut edited,
+    };
+    let object = object.as_object_mut().expect("an object");
     match value {
         Some(value) => object.insert(field.to_string(), value),
         None => object.remove(field),
@@ -176,13 +187,34 @@ async fn the_client_and_the_simulator_speak_the_same_json() {
         over_json, over_soap,
         "one operator, two dialects, one answer"
     );
-    let answer = client.call(&switch(&sim.point(5), |_| {})).await;
+    let point = sim.point(5);
+    let start = switch(&point, |_| {});
+    let pending = client.call(&start).await;
+    assert_eq!(pending, Ok(TsoAnswer::Pending { stage: "05".into() }));
+    let end = client.call(&switch_end(&point, days_from_today(10))).await;
+    assert!(matches!(end, Ok(TsoAnswer::Completed(_))), "{end:?}");
+    let answer = client.call(&start).await;
     assert!(
         matches!(answer, Ok(TsoAnswer::Completed(ResultPayload::SwitchStart(ref r)))
         if r.application_number == "03-2026112500001"),
         "{answer:?}"
     );
-    assert_eq!((sim.sim.calls(), sim.sim.applications()), (3, 1));
+    assert_eq!((sim.sim.calls(), sim.sim.applications()), (5, 2));
+}
+
+#[tokio::test]
+async fn every_function_gets_the_same_answer_over_json_as_over_soap() {
+    let (over_soap, over_json) = (tokyo().await, tokyo().await);
+    let client = json_client(&over_json, Duration::from_secs(5));
+    for (i, &function) in Function::ALL.iter().enumerate() {
+        let mut request = samples::request(function, true);
+        request.request_id = RequestId::new();
+        request.point_id = over_soap.point(i as u32 + 20).id;
+        let soap = over_soap.client.call(&request).await;
+        let json = client.call(&request).await;
+        assert!(soap.is_ok(), "{function}: {soap:?}");
+        assert_eq!(json, soap, "{function}");
+    }
 }
 
 #[tokio::test]
@@ -211,15 +243,23 @@ async fn the_simulator_refuses_with_422_and_the_operators_code() {
 #[tokio::test]
 async fn one_request_id_is_one_application_whichever_family_carries_it() {
     let sim = tokyo().await;
-    let request = switch(&sim.point(12), |_| {});
-    let first = sim
-        .client
-        .call(&request)
-        .await
-        .expect("an answer over SOAP");
     let client = json_client(&sim, Duration::from_secs(5));
-    assert_eq!(client.call(&request).await, Ok(first));
-    assert_eq!(sim.sim.applications(), 1);
+    let point = sim.point(12);
+    let start = switch(&point, |_| {});
+    let pending = Ok(TsoAnswer::Pending { stage: "05".into() });
+    assert_eq!(sim.client.call(&start).await, pending);
+    assert_eq!(
+        client.call(&start).await,
+        pending,
+        "the status check over JSON"
+    );
+    let end = switch_end(&point, days_from_today(10));
+    let first = client.call(&end).await.expect("an answer over JSON");
+    assert_eq!(sim.client.call(&end).await, Ok(first));
+    let done = sim.client.call(&start).await;
+    assert!(matches!(done, Ok(TsoAnswer::Completed(_))), "{done:?}");
+    assert_eq!(client.call(&start).await, done);
+    assert_eq!(sim.sim.applications(), 2);
 }
 
 #[tokio::test]
@@ -292,8 +332,7 @@ async fn hang_mode_holds_a_json_call_until_released() {
         .await
         .expect("released")
         .expect("joined");
-    assert!(matches!(answer, Ok(TsoAnswer::Completed(_))), "{answer:?}");
-    assert_eq!(sim.sim.applications(), 1);
+    assert_eq!(answer, Ok(TsoAnswer::Pending { stage: "05".into() }));
 }
 
 #[tokio::test]

@@ -51,8 +51,12 @@ async fn hang_mode_holds_the_call_until_released() {
         .await
         .expect("released")
         .expect("joined");
-    assert!(matches!(answer, Ok(TsoAnswer::Completed(_))), "{answer:?}");
-    assert_eq!(sim.sim.applications(), 1);
+    // A switch start waits for its counterpart (照合待ち): not yet a completed application.
+    assert!(
+        matches!(answer, Ok(TsoAnswer::Pending { .. })),
+        "{answer:?}"
+    );
+    assert_eq!(sim.sim.applications(), 0);
 }
 
 #[tokio::test]
@@ -109,7 +113,7 @@ async fn stats_report_area_calls_applications_and_mode() {
     assert!(sim.client.call(&request).await.is_ok());
     sim.control(r#"{"mode":"slow","delay_ms":250}"#).await;
     let expected =
-        serde_json::json!({"area":"03","calls":1,"applications":1,"mode":"slow","delay_ms":250});
+        serde_json::json!({"area":"03","calls":1,"applications":0,"mode":"slow","delay_ms":250});
     assert_eq!(sim.stats().await, expected);
 }
 
