@@ -8,20 +8,7 @@ use rand::rngs::OsRng;
 
 use crate::domain::{CompanyCode, UserId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CompanyKind {
-    Retailer,
-    DrContractor,
-}
-
-impl CompanyKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CompanyKind::Retailer => "retailer",
-            CompanyKind::DrContractor => "dr_contractor",
-        }
-    }
-}
+pub use crate::domain::CompanyKind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {

@@ -1,5 +1,7 @@
-//! `kirikae bench`: submits N facility inquiries over HTTPS with mTLS at a given concurrency,
-//! waits for their results, and prints accepted/s and accepted→completed latency percentiles;
+//! `kirikae bench`: submits N applications over HTTPS with mTLS at a given concurrency — a mix
+//! of look-ups and applications that complete on their own (設備情報照会 low voltage and FIT,
+//! パスワード取得申請, 高圧使用量情報照会申請) over all ten areas — waits for their results, and
+//! prints accepted/s and accepted→final latency percentiles, in all and per protocol family;
 //! then produces the same number of encoded records straight to the broker (`--raw`) so the
 //! API's cost over a bare producer shows as a ratio. Figures, not assertions.
 
@@ -14,7 +16,7 @@ use hdrhistogram::Histogram;
 use serde::Deserialize;
 
 use crate::config::Settings;
-use crate::domain::{Area, CompanyCode, RequestId, UpdateFlag};
+use crate::domain::{Area, CompanyCode, Function, RequestId, UpdateFlag};
 use crate::kafka::{self, Publisher};
 use crate::messages::{Codec, FacilityInquiry, Payload, RequestRecord};
 use crate::tso_sim::register;
@@ -64,12 +66,23 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
     let client = https_client(&dir, &args.company)?;
     let token = login(&client, &args).await?;
     println!(
-        "bench: {} facility inquiries, concurrency {}, over all ten areas",
-        args.n, args.concurrency
+        "bench: {} submissions ({}), concurrency {}, over all ten areas",
+        args.n,
+        MIX.iter().map(|f| f.slug()).collect::<Vec<_>>().join(", "),
+        args.concurrency
     );
+    let families: Vec<&'static str> = Area::ALL
+        .iter()
+        .map(|&a| {
+            crate::connector::definition::ConnectorDefinition::load(&settings.connectors_dir, a)
+                .map(|d| d.protocol.name())
+                .unwrap_or("unknown")
+        })
+        .collect();
 
     let started = Instant::now();
-    let ids = submit_all(&client, &args, &token, settings.sim_points_per_area).await?;
+    let submitted = submit_all(&client, &args, &token, &settings).await?;
+    let ids: Vec<String> = submitted.iter().map(|(id, _)| id.clone()).collect();
     let submit_secs = started.elapsed().as_secs_f64();
     let accepted_per_sec = ids.len() as f64 / submit_secs;
     println!(
@@ -77,16 +90,27 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
         ids.len()
     );
 
-    let e2e = wait_for_results(&client, &args, &token, &ids).await?;
-    println!(
-        "e2e:  accepted→final p50 {} ms, p95 {} ms, p99 {} ms, max {} ms ({} of {} final)",
-        e2e.value_at_quantile(0.50),
-        e2e.value_at_quantile(0.95),
-        e2e.value_at_quantile(0.99),
-        e2e.max(),
-        e2e.len(),
-        ids.len()
-    );
+    let latencies = wait_for_results(&client, &args, &token, &ids).await?;
+    let mut all = Histogram::<u64>::new(3)?;
+    let mut by_family: std::collections::BTreeMap<&str, Histogram<u64>> = Default::default();
+    for (id, area) in &submitted {
+        if let Some(&ms) = latencies.get(id) {
+            all.record(ms)?;
+            let family = families[area.number() as usize - 1];
+            by_family
+                .entry(family)
+                .or_insert_with(|| Histogram::new(3).expect("3 significant digits"))
+                .record(ms)?;
+        }
+    }
+    print_latency("e2e", &all, ids.len());
+    for (family, hist) in &by_family {
+        let submitted_here = submitted
+            .iter()
+            .filter(|(_, a)| families[a.number() as usize - 1] == *family)
+            .count();
+        print_latency(&format!("  {family}"), hist, submitted_here);
+    }
     if args.raw {
         let raw_per_sec = raw_produce(&settings, args.n).await?;
         println!(
@@ -99,6 +123,52 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The functions the bench submits, in turn: each completes without another party.
+const MIX: [Function; 4] = [
+    Function::FacilityInquiry,
+    Function::UsagePassword,
+    Function::HvUsageRequest,
+    Function::GenFacilityInquiry,
+];
+
+fn print_latency(label: &str, hist: &Histogram<u64>, submitted: usize) {
+    println!(
+        "{label}: accepted→final p50 {} ms, p95 {} ms, p99 {} ms, max {} ms ({} of {submitted} final)",
+        hist.value_at_quantile(0.50),
+        hist.value_at_quantile(0.95),
+        hist.value_at_quantile(0.99),
+        hist.max(),
+        hist.len(),
+    );
+}
+
+/// The `i`-th submission: its function, area and body.
+fn submission(i: usize, registers: &[register::Register]) -> (Function, Area, serde_json::Value) {
+    let area = Area::ALL[i % 10];
+    let function = MIX[(i / 10) % MIX.len()];
+    let n = (i / 40) as u32;
+    let kind = match function {
+        Function::HvUsageRequest => register::PointKind::HighVoltage,
+        Function::GenFacilityInquiry => register::PointKind::Fit,
+        _ => register::PointKind::LowVoltage,
+    };
+    let point = register::point_of(area, kind, n);
+    let body = match function {
+        Function::UsagePassword => {
+            let name = registers[area.number() as usize - 1]
+                .get(&point)
+                .map(|p| p.customer_name.clone())
+                .unwrap_or_default();
+            serde_json::json!({"supply_point_id": point.as_str(), "customer_name": name})
+        }
+        Function::HvUsageRequest => serde_json::json!({
+            "supply_point_id": point.as_str(), "voltage_class": "HV_BELOW_500KW",
+            "customer_name": "ベンチ工業株式会社", "consent_reference": format!("BENCH-{i}")}),
+        _ => serde_json::json!({"supply_point_id": point.as_str()}),
+    };
+    (function, area, body)
 }
 
 fn https_client(dir: &std::path::Path, company: &str) -> anyhow::Result<reqwest::Client> {
@@ -133,19 +203,22 @@ async fn submit_all(
     client: &reqwest::Client,
     args: &BenchArgs,
     token: &str,
-    points: u32,
-) -> anyhow::Result<Vec<String>> {
-    let results: Vec<anyhow::Result<String>> = futures::stream::iter(0..args.n)
+    settings: &Settings,
+) -> anyhow::Result<Vec<(String, Area)>> {
+    let registers: Vec<register::Register> = Area::ALL
+        .iter()
+        .map(|&a| register::Register::generate(a, settings.sim_seed, settings.sim_points_per_area))
+        .collect();
+    let results: Vec<anyhow::Result<(String, Area)>> = futures::stream::iter(0..args.n)
         .map(|i| {
-            let area = Area::ALL[i % 10];
-            let point = register::point_id(area, (i / 10) as u32 % points);
+            let (function, area, body) = submission(i, &registers);
             let req = client
-                .post(format!("{}/api/v1/facility-inquiry", args.api))
+                .post(format!("{}/api/v1/{}", args.api, function.slug()))
                 .bearer_auth(token)
-                .json(&serde_json::json!({"supply_point_id": point.as_str()}));
+                .json(&body);
             async move {
                 let resp = req.send().await?.error_for_status()?;
-                Ok(resp.json::<Accepted>().await?.request_id)
+                Ok((resp.json::<Accepted>().await?.request_id, area))
             }
         })
         .buffer_unordered(args.concurrency)
@@ -159,8 +232,8 @@ async fn wait_for_results(
     args: &BenchArgs,
     token: &str,
     ids: &[String],
-) -> anyhow::Result<Histogram<u64>> {
-    let mut hist = Histogram::<u64>::new(3)?;
+) -> anyhow::Result<std::collections::HashMap<String, u64>> {
+    let mut done = std::collections::HashMap::new();
     let mut pending: Vec<String> = ids.to_vec();
     let deadline = Instant::now() + Duration::from_secs(args.wait_secs);
     while !pending.is_empty() && Instant::now() < deadline {
@@ -183,7 +256,7 @@ async fn wait_for_results(
                 Some(v) if matches!(v.status.as_str(), "completed" | "rejected" | "failed") => {
                     let ms =
                         (v.finished_at.unwrap_or(v.accepted_at) - v.accepted_at).num_milliseconds();
-                    hist.record(ms.max(0) as u64)?;
+                    done.insert(id, ms.max(0) as u64);
                 }
                 _ => pending.push(id),
             }
@@ -192,7 +265,7 @@ async fn wait_for_results(
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
-    Ok(hist)
+    Ok(done)
 }
 
 /// Produces `n` encoded facility inquiries to a bench topic, all in flight at once.

@@ -11,10 +11,34 @@ use crate::config::Settings;
 use crate::domain::{Area, CompanyCode, UserId};
 use crate::{certs, hub, ops};
 
-/// The demonstration registrations `up` creates: (company code, name, user id).
-pub const DEMO_COMPANIES: [(&str, &str, &str); 2] = [
-    ("A0001", "あおば電力株式会社", "demo-a0001"),
-    ("B0002", "みなみ新電力株式会社", "demo-b0002"),
+/// The demonstration registrations `up` creates: (company code, name, user id, kind). Z0300
+/// is the Tokyo simulator's incumbent, current retailer of most of its points, so that both
+/// halves of a switch can be tried; D0003 a demand-response contractor.
+pub const DEMO_COMPANIES: [(&str, &str, &str, CompanyKind); 4] = [
+    (
+        "A0001",
+        "あおば電力株式会社",
+        "demo-a0001",
+        CompanyKind::Retailer,
+    ),
+    (
+        "B0002",
+        "みなみ新電力株式会社",
+        "demo-b0002",
+        CompanyKind::Retailer,
+    ),
+    (
+        "Z0300",
+        "東京エリア既存小売(模擬)",
+        "demo-z0300",
+        CompanyKind::Retailer,
+    ),
+    (
+        "D0003",
+        "デマンドレスポンス株式会社",
+        "demo-d0003",
+        CompanyKind::DrContractor,
+    ),
 ];
 
 /// The demonstration users' password: for local trials only.
@@ -24,11 +48,11 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     let pool = hub::prepare(&settings).await?;
     let codes: Vec<CompanyCode> = DEMO_COMPANIES
         .iter()
-        .map(|(c, _, _)| CompanyCode::parse(c))
+        .map(|(c, _, _, _)| CompanyCode::parse(c))
         .collect::<Result<_, _>>()?;
     certs::generate(&settings.tls_dir, "kirikae development CA", &codes)?;
-    for ((_, name, user), code) in DEMO_COMPANIES.iter().zip(&codes) {
-        accounts::upsert_company(&pool, code, name, CompanyKind::Retailer).await?;
+    for ((_, name, user, kind), code) in DEMO_COMPANIES.iter().zip(&codes) {
+        accounts::upsert_company(&pool, code, name, *kind).await?;
         match accounts::create_user(&pool, code, &UserId::parse(user)?, DEMO_PASSWORD).await {
             Ok(()) | Err(AccountError::DuplicateUser(_)) => {}
             Err(e) => return Err(e.into()),
@@ -73,11 +97,12 @@ fn print_summary(settings: &Settings, api: SocketAddr, ops: SocketAddr) {
         "  broker {}  database {}",
         settings.kafka_brokers, settings.database_url
     );
-    println!(
-        "  development certificates in {dir}: ca.pem, client-A0001.pem/.key, client-B0002.pem/.key"
-    );
-    for (code, name, user) in DEMO_COMPANIES {
-        println!("  demo retailer {code} {name}: user {user}, password {DEMO_PASSWORD}");
+    println!("  development certificates in {dir}: ca.pem, client-<code>.pem/.key");
+    for (code, name, user, kind) in DEMO_COMPANIES {
+        println!(
+            "  demo {} {code} {name}: user {user}, password {DEMO_PASSWORD}",
+            kind.name_ja()
+        );
     }
     println!("Stop with Ctrl-C.");
 }

@@ -18,13 +18,15 @@ use super::AppState;
 use super::error::ApiError;
 use super::tls::ClientIdentity;
 use crate::accounts;
-use crate::domain::CompanyCode;
+use crate::domain::{CompanyCode, CompanyKind};
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub user_id: String,
     pub company: CompanyCode,
+    /// The registration's kind, which caps the functions its users may call.
+    pub kind: CompanyKind,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -165,7 +167,9 @@ async fn load_session(state: &AppState, digest: &[u8; 32]) -> Result<Principal, 
         .get()
         .await?
         .query_opt(
-            "SELECT user_id, company_code, expires_at FROM sessions WHERE token_sha256 = $1",
+            "SELECT s.user_id, s.company_code, s.expires_at, c.kind
+             FROM sessions s JOIN companies c USING (company_code)
+             WHERE s.token_sha256 = $1",
             &[&digest.as_slice()],
         )
         .await?
@@ -175,5 +179,7 @@ async fn load_session(state: &AppState, digest: &[u8; 32]) -> Result<Principal, 
         user_id: row.get(0),
         company: CompanyCode::parse(&company).map_err(|e| ApiError::Internal(e.into()))?,
         expires_at: row.get(2),
+        kind: CompanyKind::parse(row.get(3))
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("unknown company kind")))?,
     })
 }

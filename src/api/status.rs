@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::AppState;
 use super::error::ApiError;
 use super::session::Principal;
-use crate::domain::{Area, Function, RequestStatus, SupplyPointId};
+use crate::domain::{Area, Function, PointClass, RequestStatus, SupplyPointId};
 
 /// One request as the status API shows it.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -102,6 +102,8 @@ pub async fn one(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    /// lv (低圧), hv (高圧) or gen (FIT電源): only that class's functions.
+    class: Option<String>,
     status: Option<String>,
     function: Option<String>,
     area: Option<String>,
@@ -129,7 +131,62 @@ pub async fn list(
     principal: Principal,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ListAnswer>, ApiError> {
-    let Query(q) = query.map_err(|e| {
+    list_with(state, principal, query, None).await
+}
+
+/// 業務処理状況確認(複数件) of one class: `hv-status-list` (`/api/v1/hv/requests`) and
+/// `gen-status-list` (`/api/v1/gen/requests`); `lv` gives the low-voltage ones.
+#[utoipa::path(get, path = "/api/v1/{class}/requests", tag = "業務処理状況確認",
+    params(("class" = String, Path, description = "lv, hv or gen"), ListQuery),
+    responses(
+        (status = 200, body = ListAnswer),
+        (status = 404, description = "no such class", body = super::error::ErrorBody),
+        (status = 422, description = "a filter is invalid; `field` names it", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn list_of_class(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(class): Path<String>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<ListAnswer>, ApiError> {
+    let class = PointClass::by_slug(&class).ok_or(ApiError::UnknownFunction(class))?;
+    list_with(state, principal, query, Some(class)).await
+}
+
+/// 業務処理状況確認 of one class (`hv-status`, `gen-status`): another class's request is 404.
+#[utoipa::path(get, path = "/api/v1/{class}/requests/{request_id}", tag = "業務処理状況確認",
+    params(("class" = String, Path, description = "lv, hv or gen"),
+        ("request_id" = String, Path, description = "The id the 202 answer gave")),
+    responses(
+        (status = 200, body = RequestView),
+        (status = 404, description = "request_not_found (also another company's or class's id)", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn one_of_class(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((class, id)): Path<(String, String)>,
+) -> Result<Json<RequestView>, ApiError> {
+    let class = PointClass::by_slug(&class).ok_or(ApiError::UnknownFunction(class))?;
+    let Json(view) = one(State(state), principal, Path(id)).await?;
+    let same = view
+        .function
+        .parse::<Function>()
+        .is_ok_and(|f| f.class() == class);
+    if !same {
+        return Err(ApiError::RequestNotFound);
+    }
+    Ok(Json(view))
+}
+
+async fn list_with(
+    state: AppState,
+    principal: Principal,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    class: Option<PointClass>,
+) -> Result<Json<ListAnswer>, ApiError> {
+    let Query(mut q) = query.map_err(|e| {
         ApiError::invalid(
             "query",
             "invalid_query",
@@ -137,6 +194,9 @@ pub async fn list(
             e.body_text(),
         )
     })?;
+    if let Some(class) = class {
+        q.class = Some(class.slug().to_string());
+    }
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::invalid(
@@ -190,6 +250,24 @@ impl Filters {
                 )
             })?;
             f.push("status", Box::new(s.as_str().to_string()));
+        }
+        if let Some(c) = &q.class {
+            let class = PointClass::by_slug(c).ok_or_else(|| {
+                ApiError::invalid(
+                    "class",
+                    "unknown_class",
+                    format!("区分 {c} は存在しません(lv, hv, gen)"),
+                    format!("there is no class {c}: lv, hv or gen"),
+                )
+            })?;
+            let slugs: Vec<String> = Function::ALL
+                .iter()
+                .filter(|f| f.class() == class)
+                .map(|f| f.slug().to_string())
+                .collect();
+            f.params.push(Box::new(slugs));
+            let n = f.params.len();
+            f.clauses.push(format!("function = ANY(${n})"));
         }
         if let Some(func) = &q.function {
             let func: Function = func.parse().map_err(|_| {

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use super::error::ApiError;
 use super::session::Principal;
 use super::{AppState, validate};
-use crate::domain::{Function, RequestId, UpdateFlag};
+use crate::domain::{Function, RequestId, RequestStatus};
 use crate::messages::RequestRecord;
 use crate::metrics;
 
@@ -66,11 +66,17 @@ async fn accept(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<RequestId, ApiError> {
+    if !principal.kind.may_call(function) {
+        return Err(ApiError::FunctionNotAllowed(function));
+    }
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
     let body_hash = Sha256::digest(format!("{}\n{value}", function.slug()));
-    let (point_id, payload) =
+    let submission =
         validate::submission(function, &principal.company, value, validate::today_jst())?;
+    if let Some(original) = submission.original_request_id {
+        check_original(state, principal, function, &submission, original).await?;
+    }
 
     let request_id = match idempotency_key(headers)? {
         None => RequestId::new(),
@@ -87,12 +93,12 @@ async fn accept(
         function,
         company_code: principal.company.clone(),
         user_id: principal.user_id.clone(),
-        point_id,
-        update_flag: UpdateFlag::Register,
-        original_request_id: None,
+        point_id: submission.point,
+        update_flag: submission.update_flag,
+        original_request_id: submission.original_request_id,
         // Milliseconds, as the Avro record carries it: the row and its replay must agree.
         accepted_at: Utc::now().trunc_subsecs(3),
-        payload,
+        payload: submission.payload,
         replay: 0,
     };
     let bytes = state
@@ -116,6 +122,37 @@ async fn accept(
     }
     .emit();
     Ok(request_id)
+}
+
+/// A correction or withdrawal amends an application of the same company, function and point
+/// that the grid operator has not finished: the hub refuses what it already knows is finished,
+/// and the operator refuses the rest (a completion the hub has not heard of yet).
+async fn check_original(
+    state: &AppState,
+    principal: &Principal,
+    function: Function,
+    submission: &validate::Submission,
+    original: RequestId,
+) -> Result<(), ApiError> {
+    let row = state
+        .pool
+        .get()
+        .await?
+        .query_opt(
+            "SELECT function, point_id, status FROM requests
+             WHERE request_id = $1 AND company_code = $2",
+            &[&original.as_uuid(), &principal.company.as_str()],
+        )
+        .await?
+        .ok_or(ApiError::OriginalNotFound)?;
+    let (slug, point, status): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+    if slug != function.slug() || point != submission.point.as_str() {
+        return Err(ApiError::OriginalMismatch);
+    }
+    match status.parse::<RequestStatus>() {
+        Ok(s) if s.is_final() => Err(ApiError::OriginalFinished(s.as_str())),
+        _ => Ok(()),
+    }
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {

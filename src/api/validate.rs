@@ -6,8 +6,11 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
-use crate::domain::{Area, CompanyCode, Function, SupplyPointId, SupplyPointIdError};
-use crate::messages::{FacilityInquiry, Payload, SwitchStart};
+use crate::domain::{
+    Area, CompanyCode, Function, PointClass, RequestId, SupplyPointId, SupplyPointIdError,
+    UpdateFlag,
+};
+use crate::messages::Payload;
 
 /// Today in Japan, the calendar every date in an application refers to.
 pub fn today_jst() -> NaiveDate {
@@ -15,28 +18,126 @@ pub fn today_jst() -> NaiveDate {
     Utc::now().with_timezone(&jst).date_naive()
 }
 
-/// Validates the body of `function` submitted by `company`.
+/// A submission that passed every rule the hub checks before anything is sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submission {
+    pub point: SupplyPointId,
+    pub payload: Payload,
+    pub update_flag: UpdateFlag,
+    /// The application a correction or withdrawal amends.
+    pub original_request_id: Option<RequestId>,
+}
+
+/// Validates the body of `function` submitted by `company`: the point, the update flag, the
+/// function's fields, then the function's rules.
 pub fn submission(
     function: Function,
     company: &CompanyCode,
     body: Value,
     today: NaiveDate,
-) -> Result<(SupplyPointId, Payload), ApiError> {
+) -> Result<Submission, ApiError> {
     let Value::Object(mut fields) = body else {
         return Err(ApiError::MalformedJson(
             "the body must be a JSON object".into(),
         ));
     };
     let point = supply_point(&mut fields)?;
-    let payload = match function {
-        Function::FacilityInquiry => Payload::FacilityInquiry(typed::<FacilityInquiry>(fields)?),
-        Function::SwitchStart => {
-            let p = typed::<SwitchStart>(fields)?;
-            switch_start_rules(&p, company, point.area(), today)?;
-            Payload::SwitchStart(p)
+    let (update_flag, original_request_id) = amendment(function, &mut fields)?;
+    let payload = payload_of(function.spec().payload_record, fields)?;
+    rules(function, &payload, company, point.area(), today)?;
+    Ok(Submission {
+        point,
+        payload,
+        update_flag,
+        original_request_id,
+    })
+}
+
+/// `update_flag` (register, correct, withdraw; register when absent) and, for the last two,
+/// `original_request_id`.
+fn amendment(
+    function: Function,
+    fields: &mut Map<String, Value>,
+) -> Result<(UpdateFlag, Option<RequestId>), ApiError> {
+    let flag = match fields.remove("update_flag") {
+        None | Some(Value::Null) => UpdateFlag::Register,
+        Some(v) => serde_json::from_value::<UpdateFlag>(v).map_err(|_| {
+            ApiError::invalid(
+                "update_flag",
+                "invalid_update_flag",
+                "更新フラグは register(登録), correct(訂正), withdraw(取消) のいずれかです",
+                "update_flag is one of register, correct, withdraw",
+            )
+        })?,
+    };
+    let original = match fields.remove("original_request_id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.parse::<RequestId>().map_err(|_| {
+            ApiError::invalid(
+                "original_request_id",
+                "invalid_original_request_id",
+                "元の受付番号(original_request_id)の形式が正しくありません",
+                "original_request_id must be a request id (UUID)",
+            )
+        })?),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "original_request_id",
+                "invalid_original_request_id",
+                "元の受付番号(original_request_id)は文字列で指定してください",
+                "original_request_id must be a string",
+            ));
         }
     };
-    Ok((point, payload))
+    match (flag, original) {
+        (UpdateFlag::Register, None) => Ok((flag, None)),
+        (UpdateFlag::Register, Some(_)) => Err(ApiError::invalid(
+            "original_request_id",
+            "original_without_amendment",
+            "新規登録には元の受付番号を指定できません",
+            "a registration has no original_request_id; use update_flag correct or withdraw",
+        )),
+        (_, _) if !function.is_application() => Err(ApiError::invalid(
+            "update_flag",
+            "not_amendable",
+            format!(
+                "「{}」は申込ではないため訂正・取消できません",
+                function.name_ja()
+            ),
+            format!(
+                "{function} is a look-up, not an application: it cannot be corrected or withdrawn"
+            ),
+        )),
+        (_, None) => Err(ApiError::invalid(
+            "original_request_id",
+            "missing_field",
+            "訂正・取消には元の受付番号(original_request_id)が必要です",
+            "a correction or withdrawal needs original_request_id",
+        )),
+        (_, Some(id)) => Ok((flag, Some(id))),
+    }
+}
+
+/// The function's typed payload from the remaining fields.
+fn payload_of(record: &str, fields: Map<String, Value>) -> Result<Payload, ApiError> {
+    Ok(match record {
+        "FacilityInquiry" => Payload::FacilityInquiry(typed(fields)?),
+        "UsagePassword" => Payload::UsagePassword(typed(fields)?),
+        "UsageInquiry" => Payload::UsageInquiry(typed(fields)?),
+        "Reconnection" => Payload::Reconnection(typed(fields)?),
+        "Abolition" => Payload::Abolition(typed(fields)?),
+        "SwitchStart" => Payload::SwitchStart(typed(fields)?),
+        "SwitchEnd" => Payload::SwitchEnd(typed(fields)?),
+        "CustomerChange" => Payload::CustomerChange(typed(fields)?),
+        "AmpereChange" => Payload::AmpereChange(typed(fields)?),
+        "HvUsageRequest" => Payload::HvUsageRequest(typed(fields)?),
+        "HvUsageInquiry" => Payload::HvUsageInquiry(typed(fields)?),
+        other => {
+            return Err(ApiError::Internal(anyhow::anyhow!(
+                "no payload record {other}"
+            )));
+        }
+    })
 }
 
 fn supply_point(fields: &mut Map<String, Value>) -> Result<SupplyPointId, ApiError> {
@@ -157,40 +258,141 @@ fn between_backticks(s: &str) -> Option<&str> {
     Some(&s[start..end])
 }
 
-fn switch_start_rules(
-    p: &SwitchStart,
+/// The rules of each function that the hub checks itself, before anything is sent.
+fn rules(
+    function: Function,
+    payload: &Payload,
     company: &CompanyCode,
     area: Area,
     today: NaiveDate,
 ) -> Result<(), ApiError> {
-    let previous = CompanyCode::parse(&p.previous_retailer_code).map_err(|e| {
+    let low_voltage = function.class() == PointClass::LowVoltage;
+    match payload {
+        Payload::FacilityInquiry(_) => Ok(()),
+        Payload::UsagePassword(p) => name("customer_name", &p.customer_name),
+        Payload::UsageInquiry(p) => {
+            filled("usage_password", &p.usage_password)?;
+            months(p.months)
+        }
+        Payload::HvUsageRequest(p) => {
+            name("customer_name", &p.customer_name)?;
+            filled("consent_reference", &p.consent_reference)
+        }
+        Payload::HvUsageInquiry(p) => {
+            filled("application_number", &p.application_number)?;
+            months(p.months)
+        }
+        Payload::SwitchStart(p) => {
+            let previous = company_code("previous_retailer_code", &p.previous_retailer_code)?;
+            not_self("previous_retailer_code", &previous, company)?;
+            not_past("planned_date", p.planned_date, today)?;
+            grid_terms(p.agreed_to_grid_terms)?;
+            name("customer_name", &p.customer_name)?;
+            ampere(p.contract_ampere, area)?;
+            contract_method(low_voltage, area, p.contract_method.is_some())
+        }
+        Payload::Reconnection(p) => {
+            // A retroactive 再点 may be filed up to 31 days back.
+            let earliest = today - chrono::Days::new(31);
+            if p.planned_date < earliest {
+                return Err(ApiError::invalid(
+                    "planned_date",
+                    "planned_date_too_early",
+                    format!(
+                        "再点日 {} は31日より前です(遡及再点は31日以内)",
+                        p.planned_date
+                    ),
+                    format!("a retroactive reconnection goes back at most 31 days (to {earliest})"),
+                ));
+            }
+            grid_terms(p.agreed_to_grid_terms)?;
+            name("customer_name", &p.customer_name)?;
+            ampere(p.contract_ampere, area)?;
+            contract_method(low_voltage, area, p.contract_method.is_some())
+        }
+        // Same-day 廃止 is allowed, a retroactive one is not.
+        Payload::Abolition(p) => not_past("planned_date", p.planned_date, today),
+        Payload::SwitchEnd(p) => {
+            let new = company_code("new_retailer_code", &p.new_retailer_code)?;
+            not_self("new_retailer_code", &new, company)?;
+            not_past("planned_date", p.planned_date, today)?;
+            filled("customer_number", &p.customer_number)
+        }
+        Payload::CustomerChange(p) => {
+            if p.customer_name.is_none()
+                && p.customer_phone.is_none()
+                && p.mailing_address.is_none()
+            {
+                return Err(ApiError::invalid(
+                    "customer_name",
+                    "nothing_to_change",
+                    "変更する項目(customer_name, customer_phone, mailing_address)を1つ以上指定してください",
+                    "give at least one of customer_name, customer_phone, mailing_address",
+                ));
+            }
+            if let Some(n) = &p.customer_name {
+                name("customer_name", n)?;
+            }
+            Ok(())
+        }
+        Payload::AmpereChange(p) => {
+            if !area.has_ampere_breakers() {
+                return Err(ApiError::invalid(
+                    "supply_point_id",
+                    "ampere_change_not_offered",
+                    format!(
+                        "{}エリアはアンペアブレーカー制ではないためアンペア変更はできません",
+                        area.name_ja()
+                    ),
+                    format!(
+                        "area {} has no ampere-breaker contracts: ampere-change is not offered",
+                        area.code()
+                    ),
+                ));
+            }
+            not_past("planned_date", p.planned_date, today)?;
+            ampere(Some(p.contract_ampere), area)
+        }
+    }
+}
+
+fn company_code(field: &str, raw: &str) -> Result<CompanyCode, ApiError> {
+    CompanyCode::parse(raw).map_err(|e| {
         ApiError::invalid(
-            "previous_retailer_code",
+            field,
             "invalid_company_code",
-            "現小売電気事業者コードの形式が正しくありません(英大文字・数字4〜5桁)",
+            "事業者コードの形式が正しくありません(英大文字・数字4〜5桁)",
             e.to_string(),
         )
-    })?;
-    if &previous == company {
+    })
+}
+
+fn not_self(field: &str, other: &CompanyCode, company: &CompanyCode) -> Result<(), ApiError> {
+    if other == company {
         return Err(ApiError::invalid(
-            "previous_retailer_code",
+            field,
             "switch_to_self",
-            "現小売電気事業者が申込事業者と同じです",
-            "the current retailer is the applicant itself",
+            "相手の小売電気事業者が申込事業者と同じです",
+            "the other retailer is the applicant itself",
         ));
     }
-    if p.planned_date < today {
+    Ok(())
+}
+
+fn not_past(field: &str, date: NaiveDate, today: NaiveDate) -> Result<(), ApiError> {
+    if date < today {
         return Err(ApiError::invalid(
-            "planned_date",
+            field,
             "planned_date_in_past",
-            format!("スイッチング予定日 {} は過去日です", p.planned_date),
-            format!(
-                "planned_date {} is in the past (today in Japan is {today})",
-                p.planned_date
-            ),
+            format!("予定日 {date} は過去日です"),
+            format!("{field} {date} is in the past (today in Japan is {today})"),
         ));
     }
-    if !p.agreed_to_grid_terms {
+    Ok(())
+}
+
+fn grid_terms(agreed: bool) -> Result<(), ApiError> {
+    if !agreed {
         return Err(ApiError::invalid(
             "agreed_to_grid_terms",
             "grid_terms_not_agreed",
@@ -198,35 +400,80 @@ fn switch_start_rules(
             "the customer must agree to the grid-use terms",
         ));
     }
-    let name_len = p.customer_name.trim().chars().count();
-    if name_len == 0 || name_len > 80 {
+    Ok(())
+}
+
+fn filled(field: &str, value: &str) -> Result<(), ApiError> {
+    if value.trim().is_empty() || value.chars().count() > 64 {
         return Err(ApiError::invalid(
-            "customer_name",
+            field,
             "invalid_field",
-            "需要者名義は1〜80文字で指定してください",
-            "customer_name must be 1 to 80 characters",
+            format!("項目 {field} は1〜64文字で指定してください"),
+            format!("{field} must be 1 to 64 characters"),
         ));
     }
-    if let Some(a) = p.contract_ampere {
-        if !area.has_ampere_breakers() {
-            return Err(ApiError::invalid(
-                "contract_ampere",
-                "ampere_not_applicable",
-                format!(
-                    "{}エリアはアンペアブレーカー制ではないため契約電流は指定できません",
-                    area.name_ja()
-                ),
-                format!("area {} has no ampere-breaker contracts", area.code()),
-            ));
-        }
-        if ![10, 15, 20, 30, 40, 50, 60].contains(&a) {
-            return Err(ApiError::invalid(
-                "contract_ampere",
-                "invalid_contract_ampere",
-                "契約電流は10, 15, 20, 30, 40, 50, 60Aのいずれかです",
-                "contract_ampere is one of 10, 15, 20, 30, 40, 50, 60",
-            ));
-        }
+    Ok(())
+}
+
+fn name(field: &str, value: &str) -> Result<(), ApiError> {
+    let len = value.trim().chars().count();
+    if len == 0 || len > 80 {
+        return Err(ApiError::invalid(
+            field,
+            "invalid_field",
+            "名義は1〜80文字で指定してください",
+            format!("{field} must be 1 to 80 characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn months(months: Option<i32>) -> Result<(), ApiError> {
+    match months {
+        Some(m) if !(1..=13).contains(&m) => Err(ApiError::invalid(
+            "months",
+            "invalid_months",
+            "照会月数は1〜13で指定してください",
+            "months is 1 to 13",
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn ampere(ampere: Option<i32>, area: Area) -> Result<(), ApiError> {
+    let Some(a) = ampere else { return Ok(()) };
+    if !area.has_ampere_breakers() {
+        return Err(ApiError::invalid(
+            "contract_ampere",
+            "ampere_not_applicable",
+            format!(
+                "{}エリアはアンペアブレーカー制ではないため契約電流は指定できません",
+                area.name_ja()
+            ),
+            format!("area {} has no ampere-breaker contracts", area.code()),
+        ));
+    }
+    if ![10, 15, 20, 30, 40, 50, 60].contains(&a) {
+        return Err(ApiError::invalid(
+            "contract_ampere",
+            "invalid_contract_ampere",
+            "契約電流は10, 15, 20, 30, 40, 50, 60Aのいずれかです",
+            "contract_ampere is one of 10, 15, 20, 30, 40, 50, 60",
+        ));
+    }
+    Ok(())
+}
+
+/// 九州 sets a low-voltage contract's size by a declared method, so its switch-starts and
+/// reconnections must say which; other areas ignore the field.
+fn contract_method(low_voltage: bool, area: Area, given: bool) -> Result<(), ApiError> {
+    if low_voltage && area == Area::Kyushu && !given {
+        return Err(ApiError::invalid(
+            "contract_method",
+            "contract_method_required",
+            "九州エリアでは契約決定方法(contract_method)の指定が必要です",
+            "area 09 (Kyushu) requires contract_method: AMPERE_BREAKER, MAIN_SWITCH, MEASURED or CONNECTED_LOAD",
+        ));
     }
     Ok(())
 }
@@ -237,7 +484,7 @@ mod tests {
 
     use super::*;
 
-    fn code(r: Result<(SupplyPointId, Payload), ApiError>) -> &'static str {
+    fn code(r: Result<Submission, ApiError>) -> &'static str {
         r.err().map(|e| e.code()).unwrap_or("ok")
     }
 

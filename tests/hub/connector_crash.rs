@@ -36,10 +36,8 @@ async fn a_connector_killed_between_consume_and_produce_yields_exactly_one_resul
     let app = spawn_app_without_connectors(&[Area::Tokyo]).await;
     app.set_sim_mode(Area::Tokyo, json!({"mode": "hang"})).await;
     let a = app.login(RETAILER_A).await;
-    let (point, current) = app.point(Area::Tokyo, 21);
-    let id = a
-        .accepted("switch-start", switch_start_body(&point, &current))
-        .await;
+    let point = vacant_point(Area::Tokyo, 0);
+    let id = a.accepted("reconnection", reconnection_body(&point)).await;
 
     let mut first = connector_process(&app, Area::Tokyo);
     let sim = app.sim(Area::Tokyo).1.clone();
@@ -94,11 +92,8 @@ async fn a_second_connector_joining_mid_stream_changes_no_outcome() {
     let a = app.login(RETAILER_A).await;
     let mut ids = Vec::new();
     for i in 0..20 {
-        let (point, current) = app.point(area, 100 + i);
-        ids.push(
-            a.accepted("switch-start", switch_start_body(&point, &current))
-                .await,
-        );
+        let point = vacant_point(area, i);
+        ids.push(a.accepted("reconnection", reconnection_body(&point)).await);
         if i == 5 {
             let endpoint = Some(app.sim_endpoint(area));
             hub::start_connector(&app.settings, area, endpoint, app.shutdown.clone());

@@ -41,10 +41,8 @@ async fn a_failed_request_replayed_after_the_outage_completes_once() {
     let app = spawn_app(&[area]).await;
     app.set_sim_mode(area, json!({"mode": "fail"})).await;
     let a = app.login(RETAILER_A).await;
-    let (point, current) = app.point(area, 12);
-    let id = a
-        .accepted("switch-start", switch_start_body(&point, &current))
-        .await;
+    let point = vacant_point(area, 0);
+    let id = a.accepted("reconnection", reconnection_body(&point)).await;
     assert_eq!(a.final_status(&id).await["status"], "failed");
 
     app.set_sim_mode(area, json!({"mode": "normal"})).await;

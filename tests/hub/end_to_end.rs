@@ -2,6 +2,7 @@
 //! topic → projector → status API.
 
 use kirikae::domain::Area;
+use kirikae::tso_sim::register::PointKind;
 use serde_json::json;
 
 use crate::harness::*;
@@ -12,7 +13,7 @@ async fn a_facility_inquiry_completes_with_the_registers_data_in_three_areas() {
     let app = spawn_app(&areas).await;
     let a = app.login(RETAILER_A).await;
     for area in areas {
-        let (point, current) = app.point(area, 7);
+        let (point, current) = app.point(area, 8);
         let id = a.facility_inquiry(&point).await;
         let done = a.final_status(&id).await;
         assert_eq!(done["status"], "completed", "{done}");
@@ -28,14 +29,19 @@ async fn a_facility_inquiry_completes_with_the_registers_data_in_three_areas() {
 }
 
 #[tokio::test]
-async fn a_switch_start_completes_with_the_operators_application_number_in_three_areas() {
+async fn a_matched_switch_completes_with_the_operators_application_number_in_three_areas() {
     let areas = [Area::Chubu, Area::Chugoku, Area::Okinawa];
     let app = spawn_app(&areas).await;
     let a = app.login(RETAILER_A).await;
     for area in areas {
-        let (point, current) = app.point(area, 11);
+        let point = app.incumbent_point(area, PointKind::LowVoltage, 3);
+        let current = kirikae::tso_sim::register::incumbent_code(area);
         let body = switch_start_body(&point, &current);
         let id = a.accepted("switch-start", body.clone()).await;
+        let incumbent = app.login(&current).await;
+        let end = json!({"supply_point_id": point.as_str(), "planned_date": body["planned_date"],
+                         "new_retailer_code": RETAILER_A, "customer_number": "0012-3456-78"});
+        incumbent.accepted("switch-end", end).await;
         let done = a.final_status(&id).await;
         assert_eq!(done["status"], "completed", "{done}");
         assert_eq!(done["service_id"], "IF_10610");
@@ -45,7 +51,7 @@ async fn a_switch_start_completes_with_the_operators_application_number_in_three
             done["result"]["switch_date"].as_str().unwrap()
                 >= body["planned_date"].as_str().unwrap()
         );
-        assert_eq!(app.sim(area).1.applications(), 1);
+        assert_eq!(app.sim(area).1.applications(), 2, "the start and the end");
     }
 }
 

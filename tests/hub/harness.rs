@@ -12,7 +12,8 @@ use kirikae::accounts::{self, CompanyKind};
 use kirikae::config::Settings;
 use kirikae::connector::definition::{ConnectorDefinition, ProtocolFamily};
 use kirikae::domain::{Area, CompanyCode, SupplyPointId, UserId};
-use kirikae::tso_sim::{Simulator, register};
+use kirikae::tso_sim::Simulator;
+use kirikae::tso_sim::register::{self, PointKind};
 use kirikae::{certs, hub, tso_sim};
 use rand::Rng;
 use serde_json::Value;
@@ -22,6 +23,8 @@ pub const PASSWORD: &str = "integration-test-password";
 /// Two retailers; neither is the current retailer of any simulated point (those start with Z).
 pub const RETAILER_A: &str = "A0001";
 pub const RETAILER_B: &str = "B0002";
+/// A demand-response contractor (需要抑制契約者) registration.
+pub const DR_CONTRACTOR: &str = "D0003";
 
 pub struct TestApp {
     pub settings: Settings,
@@ -80,7 +83,21 @@ async fn start(areas: &[Area], connectors: bool) -> TestApp {
     start_with(areas, connectors, None).await
 }
 
+/// A hub like [`spawn_app`] whose settings `tweak` adjusts first.
+pub async fn spawn_app_tweaked(areas: &[Area], tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    start_tweaked(areas, true, None, tweak).await
+}
+
 async fn start_with(areas: &[Area], connectors: bool, brokers: Option<&str>) -> TestApp {
+    start_tweaked(areas, connectors, brokers, |_| {}).await
+}
+
+async fn start_tweaked(
+    areas: &[Area],
+    connectors: bool,
+    brokers: Option<&str>,
+    tweak: impl FnOnce(&mut Settings),
+) -> TestApp {
     let _ = tracing_subscriber::fmt()
         .with_env_filter("warn,kirikae=info")
         .with_test_writer()
@@ -91,11 +108,27 @@ async fn start_with(areas: &[Area], connectors: bool, brokers: Option<&str>) -> 
         settings.kafka_brokers = b.to_string();
         settings.kafka_idempotence = false;
     }
+    tweak(&mut settings);
     let pool = hub::prepare(&settings).await.expect("database and topics");
-    let codes = [RETAILER_A, RETAILER_B].map(|c| CompanyCode::parse(c).unwrap());
+    // Two retailers, a DR contractor, and each area's incumbent (the simulated registers'
+    // current retailer of most points), so tests can play both sides of a switch.
+    let mut registrations = vec![
+        (RETAILER_A.to_string(), CompanyKind::Retailer),
+        (RETAILER_B.to_string(), CompanyKind::Retailer),
+        (DR_CONTRACTOR.to_string(), CompanyKind::DrContractor),
+    ];
+    registrations.extend(
+        areas
+            .iter()
+            .map(|&a| (register::incumbent_code(a), CompanyKind::Retailer)),
+    );
+    let codes: Vec<CompanyCode> = registrations
+        .iter()
+        .map(|(c, _)| CompanyCode::parse(c).unwrap())
+        .collect();
     certs::generate(certs.path(), "kirikae test CA", &codes).unwrap();
-    for code in &codes {
-        accounts::upsert_company(&pool, code, "テスト電力", CompanyKind::Retailer)
+    for (code, (_, kind)) in codes.iter().zip(&registrations) {
+        accounts::upsert_company(&pool, code, "テスト電力", *kind)
             .await
             .unwrap();
         let user = UserId::parse(&user_of(code.as_str())).unwrap();
@@ -226,6 +259,38 @@ impl TestApp {
         (id, current)
     }
 
+    /// The `n`-th point of `kind` in `area` that the area's incumbent supplies (the harness
+    /// registers each incumbent, so tests can file its half of a switch).
+    pub fn incumbent_point(&self, area: Area, kind: PointKind, n: usize) -> SupplyPointId {
+        let reg = register::Register::generate(
+            area,
+            self.settings.sim_seed,
+            self.settings.sim_points_per_area,
+        );
+        let incumbent = register::incumbent_code(area);
+        (0..self.settings.sim_points_per_area)
+            .map(|i| register::point_of(area, kind, i))
+            .filter(|p| {
+                reg.get(p)
+                    .is_some_and(|sp| sp.current_retailer_code == incumbent)
+            })
+            .nth(n)
+            .expect("enough incumbent points")
+    }
+
+    /// The customer's name the operator holds for `point` (usage-password checks it).
+    pub fn customer_name(&self, area: Area, point: &SupplyPointId) -> String {
+        let reg = register::Register::generate(
+            area,
+            self.settings.sim_seed,
+            self.settings.sim_points_per_area,
+        );
+        reg.get(point)
+            .expect("a registered point")
+            .customer_name
+            .clone()
+    }
+
     pub fn sim(&self, area: Area) -> &(SocketAddr, Arc<Simulator>) {
         &self.sims[&area]
     }
@@ -298,6 +363,42 @@ impl Retailer {
         )
     }
 
+    /// `GET path` (from `/api/…`) with the token: status and JSON body.
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.api))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        (
+            resp.status().as_u16(),
+            resp.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    /// The status list with `query` (`status=sent&…`, or empty).
+    pub async fn list(&self, query: &str) -> (u16, Value) {
+        self.get(&format!("/api/v1/requests?{query}")).await
+    }
+
+    /// Polls until the request shows `status` (or a later one); returns its view.
+    pub async fn wait_for_status(&self, request_id: &str, status: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (_, body) = self.status(request_id).await;
+            if body["status"] == status {
+                return body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "request {request_id} never showed {status}: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Polls the status until it is final (completed, rejected, failed).
     pub async fn final_status(&self, request_id: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(90);
@@ -330,6 +431,24 @@ pub fn switch_start_body(point: &SupplyPointId, previous: &str) -> Value {
         "customer_phone": "03-1234-5678",
         "agreed_to_grid_terms": true
     })
+}
+
+/// 再点 at `point` (a vacant one), with everything every area asks for (九州 needs the
+/// contract method): an application that completes without a second party.
+pub fn reconnection_body(point: &SupplyPointId) -> Value {
+    let date = chrono::Utc::now().date_naive() + chrono::Duration::days(3);
+    serde_json::json!({
+        "supply_point_id": point.as_str(),
+        "planned_date": date.to_string(),
+        "customer_name": "佐藤 花子",
+        "contract_method": "MEASURED",
+        "agreed_to_grid_terms": true
+    })
+}
+
+/// The `n`-th vacant point of `area` (no retailer: open to 再点).
+pub fn vacant_point(area: Area, n: u32) -> SupplyPointId {
+    kirikae::tso_sim::register::point_of(area, kirikae::tso_sim::register::PointKind::Vacant, n)
 }
 
 /// Every record now on `topic` (all partitions, from the beginning to the high watermark).

@@ -9,12 +9,12 @@ use crate::harness::*;
 async fn an_idempotent_retry_returns_the_same_request_id_and_makes_one_request() {
     let app = spawn_app(&[Area::Chugoku]).await;
     let a = app.login(RETAILER_A).await;
-    let (point, current) = app.point(Area::Chugoku, 8);
-    let body = switch_start_body(&point, &current);
+    let point = vacant_point(Area::Chugoku, 0);
+    let body = reconnection_body(&point);
     let mut ids = Vec::new();
     for _ in 0..3 {
         let resp = a
-            .submit_with_key("switch-start", body.clone(), Some("order-2026-0001"))
+            .submit_with_key("reconnection", body.clone(), Some("order-2026-0001"))
             .await;
         assert_eq!(resp.status(), 202);
         ids.push(

@@ -23,7 +23,9 @@ async fn the_openapi_document_is_served_and_names_every_function() {
     }
     let schemas = &doc["components"]["schemas"];
     for name in [
-        "SwitchStartBody",
+        "SubmissionEnvelope",
+        "SwitchStart",
+        "UsageResult",
         "RequestView",
         "ErrorBody",
         "FacilityInquiryResult",

@@ -53,12 +53,10 @@ async fn replaying_the_topics_into_an_empty_database_rebuilds_the_same_status() 
         .take(8)
         .enumerate()
     {
-        let (point, current) = app.point(area, 200 + i as u32);
+        let (point, _) = app.point(area, 200 + i as u32);
         ids.push(a.facility_inquiry(&point).await);
-        ids.push(
-            a.accepted("switch-start", switch_start_body(&point, &current))
-                .await,
-        );
+        let vacant = vacant_point(area, i as u32);
+        ids.push(a.accepted("reconnection", reconnection_body(&vacant)).await);
     }
     ids.push(
         a.facility_inquiry(&"0600000000000000000009".parse().unwrap())

@@ -1,0 +1,62 @@
+//! 事業者一覧取得 (IS_30110): the registered retailers and DR contractors, so that a retailer can
+//! name the other party of a switch by its company code. Answered by the hub alone.
+
+use axum::Json;
+use axum::extract::State;
+use serde::Serialize;
+
+use super::AppState;
+use super::error::ApiError;
+use super::session::Principal;
+use crate::domain::CompanyKind;
+
+/// One registration as every user may see it: no contacts, no users.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct OperatorView {
+    company_code: String,
+    name: String,
+    /// retailer or dr_contractor
+    kind: String,
+    kind_ja: &'static str,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct OperatorList {
+    service_id: &'static str,
+    items: Vec<OperatorView>,
+}
+
+/// 事業者一覧取得 (IS_30110): every registration, by company code.
+#[utoipa::path(get, path = "/api/v1/operators", tag = "共通",
+    responses((status = 200, body = OperatorList)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    _principal: Principal,
+) -> Result<Json<OperatorList>, ApiError> {
+    let rows = state
+        .pool
+        .get()
+        .await?
+        .query(
+            "SELECT company_code, name, kind FROM companies ORDER BY company_code, kind",
+            &[],
+        )
+        .await?;
+    let items = rows
+        .into_iter()
+        .map(|r| {
+            let kind: String = r.get(2);
+            OperatorView {
+                company_code: r.get(0),
+                name: r.get(1),
+                kind_ja: CompanyKind::parse(&kind).map_or("", CompanyKind::name_ja),
+                kind,
+            }
+        })
+        .collect();
+    Ok(Json(OperatorList {
+        service_id: "IS_30110",
+        items,
+    }))
+}
