@@ -51,6 +51,17 @@ pub struct Settings {
     pub sim_seed: u64,
     /// Where simulators write what a grid operator would send by mail or file.
     pub sim_data_dir: PathBuf,
+    /// When set, a simulated operator refuses a switch application still unmatched this long
+    /// after filing, instead of waiting for its business-day deadline (for demos and tests).
+    pub sim_match_window_ms: Option<u64>,
+    /// An intermediation (スイッチング廃止取次) without a decision expires at the end of this
+    /// many business days after the day it was registered.
+    pub intermediation_expiry_business_days: u32,
+    /// When set, an intermediation expires this long after registration instead (tests, demos).
+    pub intermediation_expiry_ms: Option<u64>,
+    /// A claimed intermediation transition whose event was never produced (a crash between
+    /// claim and produce) may be claimed again after this long.
+    pub intermediation_claim_timeout_secs: u64,
 }
 
 impl Default for Settings {
@@ -74,6 +85,10 @@ impl Default for Settings {
             sim_points_per_area: 5000,
             sim_seed: 2016,
             sim_data_dir: ".kirikae/sim".into(),
+            sim_match_window_ms: None,
+            intermediation_expiry_business_days: 2,
+            intermediation_expiry_ms: None,
+            intermediation_claim_timeout_secs: 30,
         }
     }
 }
@@ -107,6 +122,11 @@ impl Settings {
         format!("{}.dlq.{}", self.topic_prefix, area.code())
     }
 
+    /// The state changes of switching intermediations, keyed by point id.
+    pub fn intermediations_topic(&self) -> String {
+        format!("{}.intermediations", self.topic_prefix)
+    }
+
     /// Every topic the hub uses, for `migrate` to create.
     pub fn all_topics(&self) -> Vec<String> {
         Area::ALL
@@ -118,6 +138,7 @@ impl Settings {
                     self.dlq_topic(a),
                 ]
             })
+            .chain([self.intermediations_topic()])
             .collect()
     }
 }

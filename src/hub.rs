@@ -59,14 +59,28 @@ where
     })
 }
 
+/// Starts the projector and, next to it, the expiry of undecided intermediations.
 pub fn start_projector(
     settings: &Settings,
     pool: Pool,
     shutdown: CancellationToken,
 ) -> JoinHandle<()> {
+    start_intermediation_expiry(settings, pool.clone(), shutdown.clone());
     supervised(
         "projector".into(),
         projector::run(settings.clone(), pool, shutdown),
+    )
+}
+
+/// The periodic job that expires intermediations left without a decision.
+pub fn start_intermediation_expiry(
+    settings: &Settings,
+    pool: Pool,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
+    supervised(
+        "intermediation expiry".into(),
+        crate::intermediation::expiry::run(settings.clone(), pool, shutdown),
     )
 }
 
@@ -94,6 +108,9 @@ pub async fn start_sim(
         area,
         seed: settings.sim_seed,
         points: settings.sim_points_per_area,
+        match_window: settings
+            .sim_match_window_ms
+            .map(std::time::Duration::from_millis),
     });
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;

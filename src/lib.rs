@@ -6,13 +6,16 @@
 
 pub mod accounts;
 pub mod api;
+pub mod audit;
 pub mod bench;
 pub mod certs;
 pub mod config;
 pub mod connector;
 pub mod db;
+pub mod docs;
 pub mod domain;
 pub mod hub;
+pub mod intermediation;
 pub mod kafka;
 pub mod messages;
 pub mod metrics;

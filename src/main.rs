@@ -98,6 +98,8 @@ enum Command {
     },
     /// Prints the API's OpenAPI 3.1 document (also served at /openapi.json).
     Openapi,
+    /// Prints docs/functions.md: every function's fields and answer, from the schemas.
+    Docs,
     /// Lists supply points of an area's simulated register, with their current retailer.
     SimPoints {
         #[arg(long, value_parser = parse_area)]
@@ -157,6 +159,7 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
         Command::Projector { ops_listen } => {
             let pool = hub::pool(&s)?;
             serve_ops(&s, ops_listen, Some(pool.clone()), &shutdown).await?;
+            hub::start_intermediation_expiry(&s, pool.clone(), shutdown.clone());
             kirikae::projector::run(s, pool, shutdown).await
         }
         Command::TsoSim { area, listen } => {
@@ -233,6 +236,10 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
                 "{}",
                 serde_json::to_string_pretty(&kirikae::api::openapi::document())?
             );
+            Ok(())
+        }
+        Command::Docs => {
+            print!("{}", kirikae::docs::functions_markdown());
             Ok(())
         }
         Command::SimPoints { area, count } => {

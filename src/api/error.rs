@@ -27,6 +27,18 @@ pub enum ApiError {
     CertificateMismatch,
     #[error("request not found")]
     RequestNotFound,
+    #[error("{0} is not open to this registration's kind")]
+    FunctionNotAllowed(crate::domain::Function),
+    #[error("the original request of a correction or withdrawal was not found")]
+    OriginalNotFound,
+    #[error("the original request is another function's or another point's")]
+    OriginalMismatch,
+    #[error("the original request is already {0}")]
+    OriginalFinished(&'static str),
+    #[error("intermediation not found")]
+    IntermediationNotFound,
+    #[error("the intermediation is no longer awaiting a decision")]
+    IntermediationAlreadyDecided,
     #[error("invalid Idempotency-Key")]
     InvalidIdempotencyKey,
     #[error("Idempotency-Key reused with another body")]
@@ -76,6 +88,12 @@ impl ApiError {
             ApiError::InvalidCredentials => "invalid_credentials",
             ApiError::CertificateMismatch => "certificate_company_mismatch",
             ApiError::RequestNotFound => "request_not_found",
+            ApiError::FunctionNotAllowed(_) => "function_not_allowed",
+            ApiError::OriginalNotFound => "original_not_found",
+            ApiError::OriginalMismatch => "original_mismatch",
+            ApiError::OriginalFinished(_) => "original_finished",
+            ApiError::IntermediationNotFound => "intermediation_not_found",
+            ApiError::IntermediationAlreadyDecided => "intermediation_already_decided",
             ApiError::InvalidIdempotencyKey => "invalid_idempotency_key",
             ApiError::IdempotencyConflict => "idempotency_key_reused",
             ApiError::BrokerUnavailable(_) => "broker_unavailable",
@@ -84,14 +102,22 @@ impl ApiError {
         }
     }
 
-    fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             ApiError::MalformedJson(_) | ApiError::InvalidIdempotencyKey => StatusCode::BAD_REQUEST,
             ApiError::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::UnknownFunction(_) | ApiError::RequestNotFound => StatusCode::NOT_FOUND,
             ApiError::Unauthenticated | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            ApiError::CertificateMismatch => StatusCode::FORBIDDEN,
+            ApiError::CertificateMismatch | ApiError::FunctionNotAllowed(_) => {
+                StatusCode::FORBIDDEN
+            }
+            ApiError::OriginalNotFound | ApiError::OriginalMismatch => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::OriginalFinished(_) => StatusCode::CONFLICT,
             ApiError::IdempotencyConflict => StatusCode::CONFLICT,
+            ApiError::IntermediationNotFound => StatusCode::NOT_FOUND,
+            ApiError::IntermediationAlreadyDecided => StatusCode::CONFLICT,
             ApiError::BrokerUnavailable(_) | ApiError::DatabaseUnavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -99,7 +125,7 @@ impl ApiError {
         }
     }
 
-    fn messages(&self) -> (String, String) {
+    pub(crate) fn messages(&self) -> (String, String) {
         let pair = |ja: &str, en: &str| (ja.to_string(), en.to_string());
         match self {
             ApiError::MalformedJson(e) => (
@@ -126,6 +152,32 @@ impl ApiError {
             ApiError::RequestNotFound => pair(
                 "指定された受付番号の申請は見つかりません",
                 "no request with this id exists for your company",
+            ),
+            ApiError::FunctionNotAllowed(f) => (
+                format!("需要抑制契約者は機能「{}」を利用できません", f.name_ja()),
+                format!("a demand-response contractor may not call {f}"),
+            ),
+            ApiError::OriginalNotFound => pair(
+                "訂正・取消の対象の申請(original_request_id)が見つかりません",
+                "original_request_id names no request of your company",
+            ),
+            ApiError::OriginalMismatch => pair(
+                "訂正・取消は元の申請と同じ機能・同じ供給地点で行ってください",
+                "a correction or withdrawal must be of the original's function and point",
+            ),
+            ApiError::OriginalFinished(status) => (
+                format!("元の申請は既に処理が終わっているため訂正・取消できません(状態: {status})"),
+                format!(
+                    "the original request is already {status} and can no longer be corrected or withdrawn"
+                ),
+            ),
+            ApiError::IntermediationNotFound => pair(
+                "指定されたスイッチング廃止取次は見つかりません",
+                "no intermediation with this id is addressed to or registered by your company",
+            ),
+            ApiError::IntermediationAlreadyDecided => pair(
+                "このスイッチング廃止取次は既に判断・取下げ・期限切れのいずれかとなっているか、処理中です",
+                "this intermediation is no longer awaiting a decision (decided, withdrawn, expired, or a change is in progress)",
             ),
             ApiError::InvalidIdempotencyKey => pair(
                 "Idempotency-Key は1〜128文字の英数字記号で指定してください",

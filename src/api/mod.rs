@@ -1,7 +1,9 @@
 //! The retailer-facing API (axum over rustls): login, submission of applications, and status.
 
 mod error;
+mod intermediation;
 pub mod openapi;
+mod operators;
 mod session;
 mod status;
 mod submit;
@@ -59,6 +61,43 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ("POST", "/api/v1/session", post(session::login)),
         ("GET", "/api/v1/requests", get(status::list)),
         ("GET", "/api/v1/requests/{request_id}", get(status::one)),
+        (
+            "GET",
+            "/api/v1/{class}/requests",
+            get(status::list_of_class),
+        ),
+        (
+            "GET",
+            "/api/v1/{class}/requests/{request_id}",
+            get(status::one_of_class),
+        ),
+        ("GET", "/api/v1/operators", get(operators::list)),
+        (
+            "POST",
+            "/api/v1/intermediations",
+            post(intermediation::register),
+        ),
+        ("GET", "/api/v1/intermediations", get(intermediation::list)),
+        (
+            "GET",
+            "/api/v1/intermediations/{id}",
+            get(intermediation::one),
+        ),
+        (
+            "POST",
+            "/api/v1/intermediations/{id}/decision",
+            post(intermediation::decide),
+        ),
+        (
+            "POST",
+            "/api/v1/intermediations/{id}/withdrawal",
+            post(intermediation::withdraw),
+        ),
+        (
+            "POST",
+            "/api/v1/intermediation-decisions",
+            post(intermediation::decide_bulk),
+        ),
         ("POST", "/api/v1/{function}", post(submit::submit)),
         ("GET", "/openapi.json", get(openapi::openapi_json)),
     ]

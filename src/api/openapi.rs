@@ -6,71 +6,156 @@
 //! integrator needs; `every_function_of_the_catalogue_has_its_path` keeps the two in step.
 
 use serde::Deserialize;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::path::{
+    HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem,
+};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::schema::AllOfBuilder;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{
+    ComponentsBuilder, ContentBuilder, Ref, Required, ResponseBuilder, ResponsesBuilder,
+};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::error::ErrorBody;
 use super::submit::Accepted;
-use crate::messages::{FacilityInquiryResult, SwitchStart, SwitchStartResult};
+use crate::domain::SPECS;
+use crate::messages::*;
 
-/// 設備情報照会 (IF_10110): the point is all it needs.
+/// The fields every submission has besides its function's own: the point and, for a
+/// correction (訂正) or withdrawal (取消), the flag and the application it amends.
 #[derive(Deserialize, ToSchema)]
 #[allow(dead_code)] // documents the body; the handler reads it as JSON
-pub struct FacilityInquiryBody {
-    /// 供給地点特定番号: 22 digits, the first two the area (01–10).
+pub struct SubmissionEnvelope {
+    /// 供給地点特定番号 (受電地点特定番号 for generation functions): 22 digits, the first two the
+    /// area (01–10).
     #[schema(example = "0300000000000000000001", min_length = 22, max_length = 22)]
     supply_point_id: String,
     /// The area ("01"–"10"); when given it must agree with the point's first two digits.
     area: Option<String>,
+    /// 更新フラグ: register (1 登録, the default), correct (2 訂正) or withdraw (3 取消). A
+    /// correction carries the whole corrected application; a withdrawal carries the application
+    /// as filed.
+    #[schema(value_type = Option<String>, example = "register")]
+    update_flag: Option<crate::domain::UpdateFlag>,
+    /// For a correction or withdrawal: the request id of the application it amends.
+    original_request_id: Option<String>,
 }
 
-/// スイッチング開始申請 (IF_10610, 申込種別 05).
-#[derive(Deserialize, ToSchema)]
-#[allow(dead_code)]
-pub struct SwitchStartBody {
-    #[schema(example = "0300000000000000000001", min_length = 22, max_length = 22)]
-    supply_point_id: String,
-    area: Option<String>,
-    #[serde(flatten)]
-    application: SwitchStart,
-}
+/// Every catalogue function as its own path (`POST /api/v1/<slug>`), its body the envelope
+/// plus the function's payload record, built from the function table so none is forgotten.
+struct FunctionPaths;
 
-macro_rules! submission_doc {
-    ($name:ident, $path:literal, $body:ty, $summary:literal) => {
-        #[utoipa::path(
-            post, path = $path, tag = "申請", summary = $summary,
-            request_body = $body,
-            params(("Idempotency-Key" = Option<String>, Header,
-                description = "A retry with the same key and body returns the first answer")),
-            responses(
-                (status = 202, description = "受付: the broker has the request", body = Accepted),
-                (status = 400, description = "malformed_json, invalid_idempotency_key", body = ErrorBody),
-                (status = 401, description = "unauthenticated", body = ErrorBody),
-                (status = 409, description = "idempotency_key_reused", body = ErrorBody),
-                (status = 422, description = "a field breaks a rule; `field` names it", body = ErrorBody),
-                (status = 503, description = "nothing accepted; retry", body = ErrorBody),
-            ),
-            security(("bearer" = []))
-        )]
-        #[allow(dead_code)]
-        fn $name() {}
-    };
+impl Modify for FunctionPaths {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let extra = ComponentsBuilder::new()
+            .schema_from::<SubmissionEnvelope>()
+            .schema_from::<FacilityInquiry>()
+            .schema_from::<UsagePassword>()
+            .schema_from::<UsageInquiry>()
+            .schema_from::<Reconnection>()
+            .schema_from::<Abolition>()
+            .schema_from::<SwitchStart>()
+            .schema_from::<SwitchEnd>()
+            .schema_from::<CustomerChange>()
+            .schema_from::<AmpereChange>()
+            .schema_from::<HvUsageRequest>()
+            .schema_from::<HvUsageInquiry>()
+            .schema_from::<FacilityInquiryResult>()
+            .schema_from::<SwitchStartResult>()
+            .schema_from::<UsagePasswordResult>()
+            .schema_from::<UsageResult>()
+            .schema_from::<ApplicationResult>()
+            .build();
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.schemas.extend(extra.schemas);
+        for spec in SPECS {
+            let body = AllOfBuilder::new()
+                .item(Ref::from_schema_name("SubmissionEnvelope"))
+                .item(Ref::from_schema_name(spec.payload_record));
+            let error = |d: &str| {
+                ResponseBuilder::new().description(d).content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+            };
+            let responses = ResponsesBuilder::new()
+                .response(
+                    "202",
+                    ResponseBuilder::new()
+                        .description(format!(
+                            "受付: the broker has the request. Once completed, its \
+                             `result` is a {}.",
+                            spec.result_record
+                        ))
+                        .content(
+                            "application/json",
+                            ContentBuilder::new()
+                                .schema(Some(Ref::from_schema_name("Accepted")))
+                                .build(),
+                        ),
+                )
+                .response("400", error("malformed_json, invalid_idempotency_key"))
+                .response("401", error("unauthenticated"))
+                .response("403", error("function_not_allowed (a DR contractor calling a retailer-only function), certificate_company_mismatch"))
+                .response("409", error("idempotency_key_reused, original_finished"))
+                .response("422", error("a field breaks a rule; `field` names it"))
+                .response("503", error("nothing accepted; retry"));
+            let kind = spec
+                .application_kind
+                .map(|k| format!(", 申込種別 {k}"))
+                .unwrap_or_default();
+            let who = match spec.callers {
+                crate::domain::Callers::Retailers => "小売電気事業者",
+                crate::domain::Callers::RetailersAndDr => "小売電気事業者, 需要抑制契約者",
+            };
+            let operation = OperationBuilder::new()
+                .tag("申請")
+                .operation_id(Some(spec.slug))
+                .summary(Some(format!(
+                    "{} ({}{kind})",
+                    spec.name_ja, spec.service_id
+                )))
+                .description(Some(format!(
+                    "{}. Who: {who}.{}",
+                    spec.class.name_ja(),
+                    if spec.post_fit_only {
+                        " FIT卒業電源 only: refused for points still under FIT."
+                    } else {
+                        ""
+                    }
+                )))
+                .parameter(
+                    ParameterBuilder::new()
+                        .name("Idempotency-Key")
+                        .parameter_in(ParameterIn::Header)
+                        .required(Required::False)
+                        .description(Some(
+                            "A retry with the same key and body returns the first answer",
+                        )),
+                )
+                .request_body(Some(
+                    RequestBodyBuilder::new()
+                        .required(Some(Required::True))
+                        .content(
+                            "application/json",
+                            ContentBuilder::new()
+                                .schema(Some(utoipa::openapi::Schema::AllOf(body.build())))
+                                .build(),
+                        )
+                        .build(),
+                ))
+                .responses(responses.build())
+                .security(SecurityRequirement::new("bearer", Vec::<String>::new()));
+            openapi.paths.paths.insert(
+                format!("/api/v1/{}", spec.slug),
+                PathItem::new(HttpMethod::Post, operation),
+            );
+        }
+    }
 }
-
-// The result of each function appears in `RequestView.result` once completed; its schema is
-// listed in the components (FacilityInquiryResult, SwitchStartResult).
-submission_doc!(
-    facility_inquiry,
-    "/api/v1/facility-inquiry",
-    FacilityInquiryBody,
-    "設備情報照会 (IF_10110)"
-);
-submission_doc!(
-    switch_start,
-    "/api/v1/switch-start",
-    SwitchStartBody,
-    "スイッチング開始申請 (IF_10610)"
-);
 
 /// Bearer tokens come from `POST /api/v1/session`.
 struct BearerAuth;
@@ -93,14 +178,21 @@ impl Modify for BearerAuth {
     ),
     paths(
         super::session::login,
-        facility_inquiry,
-        switch_start,
         super::status::one,
+        super::status::list_of_class,
+        super::status::one_of_class,
+        super::operators::list,
         super::status::list,
+        super::intermediation::register,
+        super::intermediation::list,
+        super::intermediation::one,
+        super::intermediation::decide,
+        super::intermediation::decide_bulk,
+        super::intermediation::withdraw,
         openapi_json,
     ),
-    components(schemas(FacilityInquiryResult, SwitchStartResult)),
-    modifiers(&BearerAuth)
+    components(schemas(ErrorBody, Accepted)),
+    modifiers(&BearerAuth, &FunctionPaths)
 )]
 struct ApiDoc;
 
@@ -146,6 +238,18 @@ mod tests {
         let ops = operations();
         for f in Function::ALL {
             let op = ("POST".to_string(), format!("/api/v1/{}", f.slug()));
+            let json = serde_json::to_value(document()).unwrap();
+            let body = &json["paths"][&op.1]["post"]["requestBody"]["content"]["application/json"];
+            let record = f.spec().payload_record;
+            assert!(
+                body.to_string()
+                    .contains(&format!("#/components/schemas/{record}")),
+                "{op:?} does not document its payload {record}"
+            );
+            assert!(
+                json["components"]["schemas"][record].is_object(),
+                "{record} is not in the components"
+            );
             assert!(ops.contains(&op), "{op:?} is missing from /openapi.json");
         }
     }

@@ -5,7 +5,9 @@ use apache_avro::{Schema, from_avro_datum, to_avro_datum};
 
 use super::convert;
 use super::schemas::SchemaSet;
+use super::shape::{from_avro, shapes, to_avro};
 use super::types::{RequestRecord, ResultRecord};
+use crate::intermediation::IntermediationEvent;
 
 const MAGIC: [u8; 2] = [0xC3, 0x01];
 
@@ -44,7 +46,7 @@ impl Codec {
         encode(
             &s.request,
             s.request_fingerprint,
-            convert::request_to_value(r),
+            convert::request_to_value(r)?,
         )
     }
 
@@ -55,12 +57,33 @@ impl Codec {
 
     pub fn encode_result(&self, r: &ResultRecord) -> Result<Vec<u8>, CodecError> {
         let s = &self.schemas;
-        encode(&s.result, s.result_fingerprint, convert::result_to_value(r))
+        encode(
+            &s.result,
+            s.result_fingerprint,
+            convert::result_to_value(r)?,
+        )
     }
 
     pub fn decode_result(&self, bytes: &[u8]) -> Result<ResultRecord, CodecError> {
         let s = &self.schemas;
         convert::result_from_value(decode(&s.result, s.result_fingerprint, bytes)?)
+    }
+
+    /// A state change of a switching intermediation (topic `<prefix>.intermediations`).
+    pub fn encode_intermediation(&self, e: &IntermediationEvent) -> Result<Vec<u8>, CodecError> {
+        let s = &self.schemas;
+        let shape = shapes().known("IntermediationEvent");
+        let json = serde_json::to_value(e).map_err(|e| CodecError::Shape(e.to_string()))?;
+        let value = to_avro(&json, shape).map_err(|e| CodecError::Shape(e.to_string()))?;
+        encode(&s.intermediation, s.intermediation_fingerprint, value)
+    }
+
+    pub fn decode_intermediation(&self, bytes: &[u8]) -> Result<IntermediationEvent, CodecError> {
+        let s = &self.schemas;
+        let value = decode(&s.intermediation, s.intermediation_fingerprint, bytes)?;
+        let json = from_avro(value, shapes().known("IntermediationEvent"))
+            .map_err(|e| CodecError::Shape(e.to_string()))?;
+        serde_json::from_value(json).map_err(|e| CodecError::Shape(e.to_string()))
     }
 }
 
@@ -104,7 +127,7 @@ mod tests {
     fn request(payload: Payload) -> RequestRecord {
         RequestRecord {
             request_id: RequestId::new(),
-            function: payload.function(),
+            function: payload.first_function(),
             company_code: CompanyCode::parse("A0001").unwrap(),
             user_id: "taro".into(),
             point_id: SupplyPointId::parse("0300000000000000000001").unwrap(),
@@ -137,6 +160,8 @@ mod tests {
             contract_ampere: Some(40),
             intermediation_number: None,
             agreed_to_grid_terms: true,
+            contract_method: Some(ContractMethod::MainSwitch),
+            contract_kw: None,
         }));
         r.update_flag = UpdateFlag::Correct;
         r.original_request_id = Some(RequestId::new());
@@ -159,7 +184,9 @@ mod tests {
             smart_meter: true,
             meter_number: "M0001".into(),
             next_meter_reading_date: NaiveDate::from_ymd_opt(2026, 12, 3).unwrap(),
-            current_retailer_code: "B0002".into(),
+            current_retailer_code: Some("B0002".into()),
+            generation_kw: None,
+            fit_scheme: None,
         }));
         let bytes = codec.encode_result(&r).unwrap();
         assert_eq!(codec.decode_result(&bytes).unwrap(), r);
@@ -180,6 +207,7 @@ mod tests {
             r
         );
         r.status = ResultStatus::Completed;
+        r.function = Function::HvSwitchEnd;
         r.payload = Some(ResultPayload::SwitchStart(SwitchStartResult {
             application_number: "03-000001".into(),
             switch_date: NaiveDate::from_ymd_opt(2027, 1, 5).unwrap(),
@@ -191,6 +219,84 @@ mod tests {
                 .unwrap(),
             r
         );
+    }
+
+    #[test]
+    fn every_functions_request_and_result_round_trip() {
+        use crate::connector::json::samples;
+        let codec = Codec::new();
+        for &f in Function::ALL {
+            for full in [true, false] {
+                let r = samples::request(f, full);
+                let bytes = codec.encode_request(&r).unwrap();
+                assert_eq!(codec.decode_request(&bytes).unwrap(), r, "{f}");
+                let mut result = ResultRecord::for_request(&r, ResultStatus::Completed, 1);
+                result.occurred_at = Utc.timestamp_millis_opt(1_700_000_001_000).unwrap();
+                result.payload = Some(samples::result(f, full));
+                let bytes = codec.encode_result(&result).unwrap();
+                assert_eq!(codec.decode_result(&bytes).unwrap(), result, "{f}");
+            }
+        }
+    }
+
+    #[test]
+    fn intermediation_events_round_trip_with_their_own_fingerprint() {
+        use crate::intermediation::{DeclineReason, EventKind, IntermediationPointClass};
+        let codec = Codec::new();
+        let mut e = IntermediationEvent::new(
+            uuid::Uuid::now_v7(),
+            EventKind::Registered,
+            "0300000000000000000001".into(),
+            "A0001".into(),
+            "taro".into(),
+        );
+        e.occurred_at = Utc.timestamp_millis_opt(1_700_000_000_123).unwrap();
+        e.intermediation_number = Some("IS03-0001".into());
+        e.new_retailer_code = Some("A0001".into());
+        e.current_retailer_code = Some("Z0300".into());
+        e.customer_number = Some("0012-3456".into());
+        e.contract_name = Some("山田 太郎".into());
+        e.supply_address = Some("東京都千代田区1-1".into());
+        e.desired_switch_date = NaiveDate::from_ymd_opt(2026, 12, 1);
+        e.point_class = Some(IntermediationPointClass::Lv);
+        e.expires_at = Some(Utc.timestamp_millis_opt(1_700_100_000_000).unwrap());
+        let bytes = codec.encode_intermediation(&e).unwrap();
+        assert_eq!(bytes[..2], MAGIC);
+        assert_eq!(codec.decode_intermediation(&bytes).unwrap(), e);
+        assert!(matches!(
+            codec.decode_request(&bytes),
+            Err(CodecError::UnknownSchema(_))
+        ));
+
+        let mut d = IntermediationEvent::new(
+            e.intermediation_id,
+            EventKind::Declined,
+            e.supply_point_id.clone(),
+            "Z0300".into(),
+            "hanako".into(),
+        );
+        d.occurred_at = e.occurred_at;
+        d.decline_reasons = vec![DeclineReason::NameMismatch, DeclineReason::Other];
+        d.note = Some("別途ご連絡ください".into());
+        let bytes = codec.encode_intermediation(&d).unwrap();
+        assert_eq!(codec.decode_intermediation(&bytes).unwrap(), d);
+    }
+
+    #[test]
+    fn a_payload_of_another_function_is_refused_on_decode() {
+        let codec = Codec::new();
+        let req = request(Payload::FacilityInquiry(FacilityInquiry {}));
+        let mut r = ResultRecord::for_request(&req, ResultStatus::Completed, 1);
+        r.payload = Some(ResultPayload::Application(ApplicationResult {
+            application_number: "03-1".into(),
+            effective_date: None,
+            reception_stage: "09".into(),
+        }));
+        let bytes = codec.encode_result(&r).unwrap();
+        assert!(matches!(
+            codec.decode_result(&bytes),
+            Err(CodecError::Shape(_))
+        ));
     }
 
     #[test]

@@ -10,33 +10,91 @@ use apache_avro::Schema;
 use apache_avro::rabin::Rabin;
 use serde_json::Value as Json;
 
-const FILES: [(&str, &str); 6] = [
-    ("request.avsc", include_str!("../../schemas/request.avsc")),
+const FILES: [(&str, &str); 20] = [
+    (
+        "abolition.avsc",
+        include_str!("../../schemas/abolition.avsc"),
+    ),
+    (
+        "ampere_change.avsc",
+        include_str!("../../schemas/ampere_change.avsc"),
+    ),
+    (
+        "application_result.avsc",
+        include_str!("../../schemas/application_result.avsc"),
+    ),
+    (
+        "contract_method.avsc",
+        include_str!("../../schemas/contract_method.avsc"),
+    ),
+    (
+        "customer_change.avsc",
+        include_str!("../../schemas/customer_change.avsc"),
+    ),
     (
         "facility_inquiry.avsc",
         include_str!("../../schemas/facility_inquiry.avsc"),
     ),
     (
-        "switch_start.avsc",
-        include_str!("../../schemas/switch_start.avsc"),
-    ),
-    ("result.avsc", include_str!("../../schemas/result.avsc")),
-    (
         "facility_inquiry_result.avsc",
         include_str!("../../schemas/facility_inquiry_result.avsc"),
     ),
     (
-        "switch_start_result.avsc",
-        include_str!("../../schemas/switch_start_result.avsc"),
+        "hv_usage_inquiry.avsc",
+        include_str!("../../schemas/hv_usage_inquiry.avsc"),
+    ),
+    (
+        "hv_usage_request.avsc",
+        include_str!("../../schemas/hv_usage_request.avsc"),
+    ),
+    (
+        "intermediation_event.avsc",
+        include_str!("../../schemas/intermediation_event.avsc"),
+    ),
+    (
+        "reconnection.avsc",
+        include_str!("../../schemas/reconnection.avsc"),
+    ),
+    ("request.avsc", include_str!("../../schemas/request.avsc")),
+    ("result.avsc", include_str!("../../schemas/result.avsc")),
+    (
+        "switch_end.avsc",
+        include_str!("../../schemas/switch_end.avsc"),
+    ),
+    (
+        "switch_result.avsc",
+        include_str!("../../schemas/switch_result.avsc"),
+    ),
+    (
+        "switch_start.avsc",
+        include_str!("../../schemas/switch_start.avsc"),
+    ),
+    (
+        "usage_inquiry.avsc",
+        include_str!("../../schemas/usage_inquiry.avsc"),
+    ),
+    (
+        "usage_password.avsc",
+        include_str!("../../schemas/usage_password.avsc"),
+    ),
+    (
+        "usage_password_result.avsc",
+        include_str!("../../schemas/usage_password_result.avsc"),
+    ),
+    (
+        "usage_result.avsc",
+        include_str!("../../schemas/usage_result.avsc"),
     ),
 ];
 
-/// The composed schemas of the two top-level records, with their fingerprints.
+/// The composed schemas of the three top-level records, with their fingerprints.
 pub struct SchemaSet {
     pub request: Schema,
     pub result: Schema,
+    pub intermediation: Schema,
     pub request_fingerprint: [u8; 8],
     pub result_fingerprint: [u8; 8],
+    pub intermediation_fingerprint: [u8; 8],
 }
 
 impl SchemaSet {
@@ -45,11 +103,16 @@ impl SchemaSet {
             .expect("schemas/request.avsc is valid Avro");
         let result = Schema::parse_str(&composed_schema_json("jp.kirikae.Result"))
             .expect("schemas/result.avsc is valid Avro");
+        let intermediation =
+            Schema::parse_str(&composed_schema_json("jp.kirikae.IntermediationEvent"))
+                .expect("schemas/intermediation_event.avsc is valid Avro");
         SchemaSet {
             request_fingerprint: fingerprint(&request),
             result_fingerprint: fingerprint(&result),
+            intermediation_fingerprint: fingerprint(&intermediation),
             request,
             result,
+            intermediation,
         }
     }
 }
@@ -60,16 +123,21 @@ pub fn fingerprint(schema: &Schema) -> [u8; 8] {
     bytes.try_into().expect("Rabin fingerprints are 8 bytes")
 }
 
-/// The JSON of a named top-level record with every referenced record inlined once.
-pub fn composed_schema_json(full_name: &str) -> String {
-    let defs: HashMap<String, Json> = FILES
+/// Every file's definition, by full name (`jp.kirikae.SwitchStart`).
+pub fn schema_definitions() -> HashMap<String, Json> {
+    FILES
         .iter()
         .map(|(file, text)| {
             let json: Json = serde_json::from_str(text)
                 .unwrap_or_else(|e| panic!("schemas/{file} is not JSON: {e}"));
             (full_name_of(&json), json)
         })
-        .collect();
+        .collect()
+}
+
+/// The JSON of a named top-level record with every referenced record inlined once.
+pub fn composed_schema_json(full_name: &str) -> String {
+    let defs = schema_definitions();
     let root = defs[full_name].clone();
     let mut seen = vec![full_name.to_string()];
     inline(root, &defs, &mut seen).to_string()
@@ -116,6 +184,8 @@ mod tests {
     fn every_schema_file_parses_and_composes() {
         let set = SchemaSet::load();
         assert_ne!(set.request_fingerprint, set.result_fingerprint);
+        assert_ne!(set.intermediation_fingerprint, set.request_fingerprint);
+        assert_ne!(set.intermediation_fingerprint, set.result_fingerprint);
         let json = composed_schema_json("jp.kirikae.Request");
         assert!(json.contains("SwitchStart") && json.contains("planned_date"));
     }

@@ -55,11 +55,21 @@ pub async fn apply_batch(
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     let results_marker = format!("{prefix}.results.");
+    let intermediations_topic = format!("{prefix}.intermediations");
     let mut next: HashMap<(&str, i32), i64> = HashMap::new();
     let (mut requests, mut results, mut undecodable) = (0u64, 0u64, 0u64);
+    let mut intermediations = 0u64;
     for m in batch {
         let bytes = m.payload().unwrap_or_default();
-        let applied = if m.topic().starts_with(&results_marker) {
+        let applied = if m.topic() == intermediations_topic {
+            match codec.decode_intermediation(bytes) {
+                Ok(e) => crate::intermediation::store::apply(&tx, &e)
+                    .await
+                    .map(|_| intermediations += 1)
+                    .map_err(Into::into),
+                Err(e) => Err(e.into()),
+            }
+        } else if m.topic().starts_with(&results_marker) {
             match codec.decode_result(bytes) {
                 Ok(r) => upsert_result(&tx, &r).await.map(|_| results += 1),
                 Err(e) => Err(e.into()),
@@ -101,6 +111,11 @@ pub async fn apply_batch(
     metrics::RecordsProjected {
         kind: "result",
         count: results,
+    }
+    .emit();
+    metrics::RecordsProjected {
+        kind: "intermediation",
+        count: intermediations,
     }
     .emit();
     metrics::RecordsProjected {

@@ -38,6 +38,7 @@ pub async fn run(
     let topics: Vec<String> = Area::ALL
         .into_iter()
         .flat_map(|a| [settings.requests_topic(a), settings.results_topic(a)])
+        .chain([settings.intermediations_topic()])
         .collect();
     let assignment = assignment(&consumer, &pool, &topics).await?;
     consumer.assign(&assignment)?;
