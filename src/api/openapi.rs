@@ -42,6 +42,15 @@ pub struct SubmissionEnvelope {
     original_request_id: Option<String>,
 }
 
+/// The envelope of 特定地点検索, which names an area rather than a point.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct SearchEnvelope {
+    /// The area to search ("01"–"10").
+    #[schema(example = "03")]
+    area: String,
+}
+
 /// Every catalogue function as its own path (`POST /api/v1/<slug>`), its body the envelope
 /// plus the function's payload record, built from the function table so none is forgotten.
 struct FunctionPaths;
@@ -50,6 +59,9 @@ impl Modify for FunctionPaths {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let extra = ComponentsBuilder::new()
             .schema_from::<SubmissionEnvelope>()
+            .schema_from::<SearchEnvelope>()
+            .schema_from::<PointSearch>()
+            .schema_from::<PointSearchResult>()
             .schema_from::<FacilityInquiry>()
             .schema_from::<UsagePassword>()
             .schema_from::<UsageInquiry>()
@@ -71,7 +83,13 @@ impl Modify for FunctionPaths {
         components.schemas.extend(extra.schemas);
         for spec in SPECS {
             let body = AllOfBuilder::new()
-                .item(Ref::from_schema_name("SubmissionEnvelope"))
+                .item(Ref::from_schema_name(
+                    if spec.function == crate::domain::Function::PointSearch {
+                        "SearchEnvelope"
+                    } else {
+                        "SubmissionEnvelope"
+                    },
+                ))
                 .item(Ref::from_schema_name(spec.payload_record));
             let error = |d: &str| {
                 ResponseBuilder::new().description(d).content(

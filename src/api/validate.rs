@@ -41,7 +41,11 @@ pub fn submission(
             "the body must be a JSON object".into(),
         ));
     };
-    let point = supply_point(&mut fields)?;
+    let point = if function == Function::PointSearch {
+        search_area(&mut fields)?
+    } else {
+        supply_point(&mut fields)?
+    };
     let (update_flag, original_request_id) = amendment(function, &mut fields)?;
     let payload = payload_of(function.spec().payload_record, fields)?;
     rules(function, &payload, company, point.area(), today)?;
@@ -132,12 +136,41 @@ fn payload_of(record: &str, fields: Map<String, Value>) -> Result<Payload, ApiEr
         "AmpereChange" => Payload::AmpereChange(typed(fields)?),
         "HvUsageRequest" => Payload::HvUsageRequest(typed(fields)?),
         "HvUsageInquiry" => Payload::HvUsageInquiry(typed(fields)?),
+        "PointSearch" => Payload::PointSearch(typed(fields)?),
         other => {
             return Err(ApiError::Internal(anyhow::anyhow!(
                 "no payload record {other}"
             )));
         }
     })
+}
+
+/// 特定地点検索 names an area, not a point: its key is the area's root id.
+fn search_area(fields: &mut Map<String, Value>) -> Result<SupplyPointId, ApiError> {
+    if fields.contains_key("supply_point_id") {
+        return Err(ApiError::invalid(
+            "supply_point_id",
+            "unknown_field",
+            "特定地点検索では供給地点特定番号ではなくエリア(area)を指定します",
+            "point-search takes an area, not a supply_point_id",
+        ));
+    }
+    match fields.remove("area") {
+        Some(Value::String(a)) => a.parse::<Area>().map(SupplyPointId::area_root).map_err(|_| {
+            ApiError::invalid(
+                "area",
+                "unknown_area",
+                format!("エリアコード {a} は存在しません(01〜10)"),
+                format!("there is no area {a}: areas are 01 to 10"),
+            )
+        }),
+        _ => Err(ApiError::invalid(
+            "area",
+            "missing_field",
+            "必須項目 area (エリアコード \"01\"〜\"10\") がありません",
+            "the required field area (\"01\" to \"10\") is missing",
+        )),
+    }
 }
 
 fn supply_point(fields: &mut Map<String, Value>) -> Result<SupplyPointId, ApiError> {
@@ -269,6 +302,28 @@ fn rules(
     let low_voltage = function.class() == PointClass::LowVoltage;
     match payload {
         Payload::FacilityInquiry(_) => Ok(()),
+        Payload::PointSearch(p) => {
+            let address = p.address.as_deref().map(str::trim).filter(|a| !a.is_empty());
+            let pole = p.service_pole_number.as_deref().filter(|s| !s.trim().is_empty());
+            let meter = p.meter_number.as_deref().filter(|s| !s.trim().is_empty());
+            if address.is_none() && pole.is_none() && meter.is_none() {
+                return Err(ApiError::invalid(
+                    "address",
+                    "no_search_criterion",
+                    "住所・引込柱番号・計器番号のいずれかを指定してください",
+                    "give at least one of address, service_pole_number, meter_number",
+                ));
+            }
+            if address.is_some_and(|a| a.chars().count() < 2) {
+                return Err(ApiError::invalid(
+                    "address",
+                    "address_too_short",
+                    "住所は2文字以上で指定してください",
+                    "address must have at least 2 characters",
+                ));
+            }
+            Ok(())
+        }
         Payload::UsagePassword(p) => name("customer_name", &p.customer_name),
         Payload::UsageInquiry(p) => {
             filled("usage_password", &p.usage_password)?;

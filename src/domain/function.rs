@@ -127,6 +127,7 @@ functions! {
     GenSwitchStart => ("gen-switch-start", "スイッチング開始申請(FIT卒業電源)", "FF_10610", Some("05"), Generation, Retailers, true, "SwitchStart", "SwitchStartResult"),
     GenSwitchEnd => ("gen-switch-end", "スイッチング廃止申請(FIT卒業電源)", "FF_10710", Some("03"), Generation, Retailers, true, "SwitchEnd", "SwitchStartResult"),
     GenProducerChange => ("gen-producer-change", "発電者情報変更", "FF_10810", Some("07"), Generation, Retailers, false, "CustomerChange", "ApplicationResult"),
+    PointSearch => ("point-search", "特定地点検索", "IF_10010", None, LowVoltage, RetailersAndDr, false, "PointSearch", "PointSearchResult"),
 }
 
 /// What a function does at the grid operator, for the rules that depend on it.
@@ -142,6 +143,8 @@ pub enum Operation {
     InformationChange,
     AmpereChange,
     UsageRequest,
+    /// 特定地点検索: keyed by the area, not by a point.
+    PointSearch,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -208,6 +211,7 @@ impl Function {
             }
             F::AmpereChange => Operation::AmpereChange,
             F::HvUsageRequest => Operation::UsageRequest,
+            F::PointSearch => Operation::PointSearch,
         }
     }
 
@@ -313,7 +317,8 @@ mod tests {
                 "usage-password",
                 "usage-inquiry",
                 "hv-usage-request",
-                "hv-usage-inquiry"
+                "hv-usage-inquiry",
+                "point-search"
             ]
         );
     }

@@ -36,6 +36,16 @@ impl SupplyPointId {
         Ok(SupplyPointId(s.to_string()))
     }
 
+    /// The area's root id (its code and twenty zeros): the key of a request that names an area
+    /// but no point, such as 特定地点検索. No operator issues it to a point.
+    pub fn area_root(area: Area) -> Self {
+        SupplyPointId(format!("{}{}", area.code(), "0".repeat(Self::LEN - 2)))
+    }
+
+    pub fn is_area_root(&self) -> bool {
+        self.0[2..].bytes().all(|b| b == b'0')
+    }
+
     pub fn area(&self) -> Area {
         self.0[..2].parse().expect("validated at parse")
     }

@@ -10,7 +10,7 @@ use apache_avro::Schema;
 use apache_avro::rabin::Rabin;
 use serde_json::Value as Json;
 
-const FILES: [(&str, &str); 20] = [
+const FILES: [(&str, &str); 22] = [
     (
         "abolition.avsc",
         include_str!("../../schemas/abolition.avsc"),
@@ -50,6 +50,11 @@ const FILES: [(&str, &str); 20] = [
     (
         "intermediation_event.avsc",
         include_str!("../../schemas/intermediation_event.avsc"),
+    ),
+    ("point_search.avsc", include_str!("../../schemas/point_search.avsc")),
+    (
+        "point_search_result.avsc",
+        include_str!("../../schemas/point_search_result.avsc"),
     ),
     (
         "reconnection.avsc",

@@ -83,6 +83,7 @@ payloads! {
         AmpereChange(AmpereChange),
         HvUsageRequest(HvUsageRequest),
         HvUsageInquiry(HvUsageInquiry),
+        PointSearch(PointSearch),
     }
 }
 
@@ -94,6 +95,7 @@ payloads! {
         UsagePassword(UsagePasswordResult),
         Usage(UsageResult),
         Application(ApplicationResult),
+        PointSearch(PointSearchResult),
     }
 }
 
@@ -406,4 +408,32 @@ pub struct CustomerChange {
 pub struct AmpereChange {
     pub planned_date: NaiveDate,
     pub contract_ampere: i32,
+}
+
+/// 特定地点検索: at least one criterion; all given must match.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PointSearch {
+    #[serde(default)]
+    pub address: Option<String>,
+    #[serde(default)]
+    pub service_pole_number: Option<String>,
+    #[serde(default)]
+    pub meter_number: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PointMatch {
+    pub point_id: String,
+    pub supply_address: String,
+    pub service_pole_number: String,
+    pub meter_number: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PointSearchResult {
+    pub matches: Vec<PointMatch>,
+    pub truncated: bool,
 }

@@ -38,7 +38,8 @@ use crate::connector::definition::ProtocolFamily;
 use crate::connector::protocol::TsoAnswer;
 use crate::domain::{Area, CompanyCode, Function, RequestId, SupplyPointId, UpdateFlag};
 use crate::messages::{
-    ApplicationResult, Payload, RequestRecord, ResultPayload, UsagePasswordResult,
+    ApplicationResult, Payload, PointMatch, PointSearch, PointSearchResult, RequestRecord,
+    ResultPayload, UsagePasswordResult,
 };
 pub use batch_desk::serve_batch;
 pub use control::{Mode, Stats};
@@ -190,6 +191,11 @@ impl Simulator {
         if let Some(earlier) = ledger.answers.get(&request.request_id) {
             return earlier.clone();
         }
+        if let Payload::PointSearch(criteria) = &request.payload {
+            let answer = self.search(&ledger, request, criteria);
+            ledger.answers.insert(request.request_id, answer.clone());
+            return answer;
+        }
         let today = self.today();
         if ledger.pending.contains_key(&request.request_id) {
             return self.check(&mut ledger, request.request_id, today);
@@ -202,6 +208,47 @@ impl Simulator {
             ledger.answers.insert(request.request_id, answer.clone());
         }
         answer
+    }
+
+    /// 特定地点検索 over the register as it is now: every criterion given must match; an address
+    /// matches by part, spaces ignored. Keyed by the area's root id, which must be this area's.
+    fn search(&self, ledger: &Ledger, request: &RequestRecord, criteria: &PointSearch) -> TsoAnswer {
+        if request.point_id.area() != self.area {
+            return Rule::OtherArea.answer();
+        }
+        const MAX: usize = 50;
+        let squeeze = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+        let address = criteria.address.as_deref().map(squeeze);
+        let mut matches = Vec::new();
+        let mut truncated = false;
+        for original in self.register.iter() {
+            let Some(point) = ledger.current(&self.register, &original.id) else {
+                continue;
+            };
+            let pole = register::service_pole_number(&point.id);
+            let hit = address
+                .as_ref()
+                .is_none_or(|a| squeeze(&point.supply_address).contains(a.as_str()))
+                && criteria.service_pole_number.as_ref().is_none_or(|p| *p == pole)
+                && criteria.meter_number.as_ref().is_none_or(|m| *m == point.meter_number);
+            if !hit {
+                continue;
+            }
+            if matches.len() == MAX {
+                truncated = true;
+                break;
+            }
+            matches.push(PointMatch {
+                point_id: point.id.to_string(),
+                supply_address: point.supply_address.clone(),
+                service_pole_number: pole,
+                meter_number: point.meter_number.clone(),
+            });
+        }
+        TsoAnswer::Completed(ResultPayload::PointSearch(PointSearchResult {
+            matches,
+            truncated,
+        }))
     }
 
     /// A new application or look-up: the rules, then what the function does.
@@ -226,6 +273,8 @@ impl Simulator {
         };
         let company = request.company_code.as_str();
         let effective_date = match &request.payload {
+            // Answered by `search` before the point rules.
+            Payload::PointSearch(_) => return Rule::UnknownPoint.answer(),
             Payload::FacilityInquiry(_) => {
                 let result = rules::facility_result(&point, today);
                 return TsoAnswer::Completed(ResultPayload::FacilityInquiry(result));

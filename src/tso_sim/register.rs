@@ -150,6 +150,13 @@ pub struct SupplyPoint {
     pub fit_scheme: Option<FitScheme>,
 }
 
+/// 引込柱番号 of a point: the pole its service line hangs from, derived from the id (so tests and
+/// demos can name one without the register): `<area>-<4 digits>-<index>`.
+pub fn service_pole_number(id: &SupplyPointId) -> String {
+    let s = id.as_str();
+    format!("{}-{}-{}", &s[..2], &s[10..14], &s[18..])
+}
+
 /// All points of one area.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Register {

@@ -175,6 +175,8 @@ pub fn rules_for(function: Function) -> &'static [Rule] {
     use Rule as R;
     match function.operation() {
         Operation::FacilityInquiry => &[R::OtherArea, R::UnknownPoint, R::ClassMismatch],
+        // Answered by `Simulator::search` before any point rule: it names an area only.
+        Operation::PointSearch => &[R::OtherArea],
         Operation::UsagePassword => &[
             R::OtherArea,
             R::UnknownPoint,

@@ -508,3 +508,44 @@ async fn operators_lists_every_registration_with_its_kind() {
     assert_eq!(kind_of(RETAILER_B).as_deref(), Some("retailer"));
     assert_eq!(kind_of(DR_CONTRACTOR).as_deref(), Some("dr_contractor"));
 }
+
+#[tokio::test]
+async fn point_search_finds_points_by_address_pole_or_meter_in_every_family() {
+    let app = spawn_app(&ONE_AREA_PER_FAMILY).await;
+    let a = app.login(RETAILER_A).await;
+    for area in ONE_AREA_PER_FAMILY {
+        let p = point(area, PointKind::LowVoltage, 9);
+        let reg = kirikae::tso_sim::register::Register::generate(
+            area,
+            app.settings.sim_seed,
+            app.settings.sim_points_per_area,
+        );
+        let known = reg.get(&p).expect("a registered point").clone();
+        let pole = kirikae::tso_sim::register::service_pole_number(&p);
+        for criteria in [
+            json!({"meter_number": known.meter_number}),
+            json!({"service_pole_number": pole}),
+            json!({"address": known.supply_address, "meter_number": known.meter_number}),
+        ] {
+            let mut body = criteria.clone();
+            body["area"] = json!(area.code());
+            let done = completed(&a, "point-search", body).await;
+            let ids: Vec<&str> = done["result"]["matches"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["point_id"].as_str().unwrap())
+                .collect();
+            assert!(ids.contains(&p.as_str()), "{criteria}: {ids:?}");
+        }
+        let none = json!({"area": area.code(), "meter_number": "no-such-meter"});
+        let done = completed(&a, "point-search", none).await;
+        assert_eq!(done["result"]["matches"], json!([]));
+    }
+    let (status, err) = refused_by_hub(&a, "point-search", json!({"area": "03"})).await;
+    assert_eq!((status, err["code"].as_str()), (422, Some("no_search_criterion")));
+    let with_point = json!({"supply_point_id": point(Area::Tokyo, PointKind::LowVoltage, 1).as_str(),
+                            "meter_number": "x"});
+    let (status, err) = refused_by_hub(&a, "point-search", with_point).await;
+    assert_eq!((status, err["code"].as_str()), (422, Some("unknown_field")));
+}
