@@ -62,6 +62,29 @@ pub struct Settings {
     /// A claimed intermediation transition whose event was never produced (a crash between
     /// claim and produce) may be claimed again after this long.
     pub intermediation_claim_timeout_secs: u64,
+    /// Requests per second one registration may make (its client certificate's company);
+    /// beyond it the API answers 429 with Retry-After.
+    pub rate_limit_per_sec: u32,
+    /// Requests a registration may make at once above the steady rate.
+    pub rate_limit_burst: u32,
+    /// The SMTP server that mail to users (user ids, initial passwords, notices) goes through.
+    /// Plain SMTP: meant for a relay on loopback or the local network.
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    /// The sender of every mail.
+    pub mail_from: String,
+    /// Where the local mail sink (`kirikae up`, the tests) writes each message it receives.
+    pub mail_dir: PathBuf,
+    /// A password has at least this many characters…
+    pub password_min_length: usize,
+    /// …and characters of at least this many of the four classes (upper, lower, digit, symbol).
+    pub password_min_classes: usize,
+    /// The last this many passwords of a user cannot be chosen again.
+    pub password_history: usize,
+    /// This many failed logins in a row lock the account until its administrator unlocks it.
+    pub lockout_after: i32,
+    /// Accounts unused for this many days are disabled (a periodic job).
+    pub disable_after_days: u32,
 }
 
 impl Default for Settings {
@@ -89,6 +112,17 @@ impl Default for Settings {
             intermediation_expiry_business_days: 2,
             intermediation_expiry_ms: None,
             intermediation_claim_timeout_secs: 30,
+            rate_limit_per_sec: 1000,
+            rate_limit_burst: 2000,
+            smtp_host: "127.0.0.1".into(),
+            smtp_port: 2525,
+            mail_from: "kirikae@localhost".into(),
+            mail_dir: ".kirikae/mail".into(),
+            password_min_length: 12,
+            password_min_classes: 3,
+            password_history: 5,
+            lockout_after: 5,
+            disable_after_days: 90,
         }
     }
 }
@@ -108,6 +142,14 @@ impl Settings {
         // KIRIKAE_NEW_PASSWORD is an input of `kirikae user`, not a setting.
         fig = fig.merge(Env::prefixed("KIRIKAE_").ignore(&["NEW_PASSWORD"]));
         fig.extract().map_err(|e| ConfigError(Box::new(e)))
+    }
+
+    /// The password rules these settings make.
+    pub fn password_policy(&self) -> crate::accounts::PasswordPolicy {
+        crate::accounts::PasswordPolicy {
+            min_length: self.password_min_length,
+            min_classes: self.password_min_classes,
+        }
     }
 
     pub fn requests_topic(&self, area: Area) -> String {

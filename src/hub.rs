@@ -59,17 +59,46 @@ where
     })
 }
 
-/// Starts the projector and, next to it, the expiry of undecided intermediations.
+/// Starts the projector and, next to it, the expiry of undecided intermediations and the
+/// disabling of unused accounts.
 pub fn start_projector(
     settings: &Settings,
     pool: Pool,
     shutdown: CancellationToken,
 ) -> JoinHandle<()> {
     start_intermediation_expiry(settings, pool.clone(), shutdown.clone());
+    start_account_disabling(settings, pool.clone(), shutdown.clone());
     supervised(
         "projector".into(),
         projector::run(settings.clone(), pool, shutdown),
     )
+}
+
+/// The periodic job that disables accounts unused for `disable_after_days`.
+pub fn start_account_disabling(
+    settings: &Settings,
+    pool: Pool,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
+    supervised(
+        "account disabling".into(),
+        crate::accounts::run_disable_job(settings.clone(), pool, shutdown),
+    )
+}
+
+/// Starts the local mail sink (a loopback SMTP server writing each message to `mail_dir`) on
+/// `smtp_host:smtp_port`; returns its address.
+pub async fn start_mail_sink(
+    settings: &Settings,
+    shutdown: CancellationToken,
+) -> anyhow::Result<SocketAddr> {
+    let ip: std::net::IpAddr = settings.smtp_host.parse()?;
+    crate::mail::sink::start(
+        SocketAddr::new(ip, settings.smtp_port),
+        &settings.mail_dir,
+        shutdown,
+    )
+    .await
 }
 
 /// The periodic job that expires intermediations left without a decision.

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use kirikae::accounts::{self, CompanyKind};
 use kirikae::config::Settings;
 use kirikae::domain::{Area, CompanyCode, UserId};
+use kirikae::registrations::{self, RegistrationStatus};
 use kirikae::{bench, certs, hub, ops, up};
 
 #[derive(Parser)]
@@ -61,8 +62,13 @@ enum Command {
     },
     /// Creates the database and topics when missing and runs the migrations.
     Migrate,
-    /// Writes a development CA, a server certificate and client certificates.
+    /// Writes a development CA, a server certificate and client certificates, and registers
+    /// each client certificate to its (already registered) company; `certs register` registers
+    /// a production one.
+    #[command(args_conflicts_with_subcommands = true)]
     Certs {
+        #[command(subcommand)]
+        action: Option<CertsAction>,
         /// Default: tls_dir from the settings.
         #[arg(long)]
         dir: Option<PathBuf>,
@@ -70,21 +76,53 @@ enum Command {
         #[arg(long = "company")]
         companies: Vec<String>,
     },
-    /// Registers a company (the hub operator's task).
+    /// Registers a company (the hub operator's task): `company --code X --name N`; its
+    /// administrator, suspension and end are subcommands.
+    #[command(args_conflicts_with_subcommands = true)]
     Company {
+        #[command(subcommand)]
+        action: Option<CompanyAction>,
         #[arg(long)]
-        code: String,
+        code: Option<String>,
         #[arg(long)]
-        name: String,
+        name: Option<String>,
         #[arg(long, value_parser = ["retailer", "dr_contractor"], default_value = "retailer")]
         kind: String,
+        /// The registration's contact mail address.
+        #[arg(long)]
+        contact_email: Option<String>,
+    },
+    /// Closes the API for maintenance (every call answers 503 with the planned end), or opens it.
+    Maintenance {
+        #[command(subcommand)]
+        action: MaintenanceAction,
+    },
+    /// Prints the audit trail (read-only): administrative actions and reads of personal data.
+    Audit {
+        /// Only this registration's entries (`-` for hub-wide ones such as maintenance).
+        #[arg(long)]
+        company: Option<String>,
+        /// RFC 3339, YYYY-MM-DD, or a duration back from now (`7d`, `12h`); default: 7 days.
+        #[arg(long, default_value = "7d")]
+        since: String,
     },
     /// Issues a user id to a person of a company; the password is read from KIRIKAE_NEW_PASSWORD.
+    /// With --admin, the registration's administrator (who issues the other users over the
+    /// API). The password is an initial one, to be changed at first login.
     User {
         #[arg(long)]
         company: String,
         #[arg(long)]
         user_id: String,
+        /// The person the id is issued to.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// The person's mail address.
+        #[arg(long, default_value = "")]
+        mail: String,
+        /// The registration's administrator.
+        #[arg(long)]
+        admin: bool,
         #[arg(long, env = "KIRIKAE_NEW_PASSWORD", hide_env_values = true)]
         password: String,
     },
@@ -109,6 +147,72 @@ enum Command {
     },
     /// Measures the hub: submissions over HTTPS with mTLS, and the same records straight to Kafka.
     Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum CompanyAction {
+    /// Issues the registration's one administrator ID (once; a second issue is refused). The
+    /// initial password is read from KIRIKAE_NEW_PASSWORD.
+    IssueAdmin {
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        user_id: String,
+        /// The person the ID is issued to.
+        #[arg(long, default_value = "")]
+        name: String,
+        #[arg(long, env = "KIRIKAE_NEW_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+    /// 利用の中断: every call of the registration is refused (403); its data is kept.
+    Suspend {
+        #[arg(long)]
+        code: String,
+    },
+    /// Lifts a suspension.
+    Resume {
+        #[arg(long)]
+        code: String,
+    },
+    /// 利用契約の終了: every call refused for good; the data is kept for the retention period.
+    End {
+        #[arg(long)]
+        code: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum CertsAction {
+    /// Registers a client certificate (one per client machine) to a registration.
+    Register {
+        #[arg(long)]
+        company: String,
+        /// The certificate, PEM.
+        #[arg(long)]
+        pem: PathBuf,
+        /// Valid from (default: the certificate's own notBefore).
+        #[arg(long)]
+        not_before: Option<String>,
+        /// Valid until (default: the certificate's own notAfter); a past time withdraws it.
+        #[arg(long)]
+        not_after: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum MaintenanceAction {
+    /// Closes the API from `--from` (default now) until `--until`.
+    Start {
+        /// RFC 3339, YYYY-MM-DD, or a duration from now (`30m`, `2h`).
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        until: String,
+        #[arg(long, default_value = "")]
+        message: String,
+    },
+    /// Ends every current or planned maintenance window now.
+    Stop,
 }
 
 fn parse_area(s: &str) -> Result<Area, String> {
@@ -178,7 +282,44 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
             println!("database and topics ready");
             Ok(())
         }
-        Command::Certs { dir, companies } => {
+        Command::Certs {
+            action:
+                Some(CertsAction::Register {
+                    company,
+                    pem,
+                    not_before,
+                    not_after,
+                }),
+            ..
+        } => {
+            let code = CompanyCode::parse(&company)?;
+            let text = std::fs::read(&pem)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", pem.display()))?;
+            let now = chrono::Utc::now();
+            let validity = match (not_before, not_after) {
+                (None, None) => None,
+                (from, until) => {
+                    let cert = registrations::read_certificate(&text)?;
+                    let parse = |t: Option<String>, default| match t {
+                        Some(t) => registrations::parse_time(&t, now).map_err(anyhow::Error::msg),
+                        None => Ok(default),
+                    };
+                    Some((parse(from, cert.not_before)?, parse(until, cert.not_after)?))
+                }
+            };
+            let cert = registrations::register_certificate(&hub::pool(&s)?, &code, &text, validity)
+                .await?;
+            println!(
+                "certificate {} registered to {code}, valid {} to {}",
+                cert.fingerprint, cert.not_before, cert.not_after
+            );
+            Ok(())
+        }
+        Command::Certs {
+            action: None,
+            dir,
+            companies,
+        } => {
             let codes = companies
                 .iter()
                 .map(|c| CompanyCode::parse(c))
@@ -186,33 +327,127 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
             s.tls_dir = dir.unwrap_or(s.tls_dir);
             certs::generate(&s.tls_dir, "kirikae development CA", &codes)?;
             println!("certificates in {}", s.tls_dir.display());
+            if !codes.is_empty() {
+                let pool = hub::pool(&s)?;
+                for code in &codes {
+                    match registrations::register_dev_certificates(
+                        &pool,
+                        &s.tls_dir,
+                        std::slice::from_ref(code),
+                    )
+                    .await
+                    {
+                        Ok(()) => println!("client certificate of {code} registered"),
+                        Err(e) => eprintln!("client certificate of {code} not registered: {e}"),
+                    }
+                }
+            }
             Ok(())
         }
-        Command::Company { code, name, kind } => {
+        Command::Company {
+            action: None,
+            code,
+            name,
+            kind,
+            contact_email,
+        } => {
+            let (Some(code), Some(name)) = (code, name) else {
+                anyhow::bail!("company: --code and --name are required to register a company");
+            };
             let kind = if kind == "retailer" {
                 CompanyKind::Retailer
             } else {
                 CompanyKind::DrContractor
             };
-            accounts::upsert_company(&hub::pool(&s)?, &CompanyCode::parse(&code)?, &name, kind)
-                .await?;
+            registrations::register_company(
+                &hub::pool(&s)?,
+                &CompanyCode::parse(&code)?,
+                &name,
+                kind,
+                contact_email.as_deref(),
+            )
+            .await?;
             println!("company {code} registered");
+            Ok(())
+        }
+        Command::Company {
+            action: Some(action),
+            ..
+        } => company_action(&s, action).await,
+        Command::Maintenance { action } => {
+            let pool = hub::pool(&s)?;
+            match action {
+                MaintenanceAction::Start {
+                    from,
+                    until,
+                    message,
+                } => {
+                    let now = chrono::Utc::now();
+                    let from = from
+                        .map(|f| registrations::parse_time(&f, now))
+                        .transpose()
+                        .map_err(anyhow::Error::msg)?;
+                    let until =
+                        registrations::parse_time(&until, now).map_err(anyhow::Error::msg)?;
+                    registrations::start_maintenance(&pool, from, until, &message).await?;
+                    println!("maintenance until {until}");
+                }
+                MaintenanceAction::Stop => {
+                    let n = registrations::stop_maintenance(&pool).await?;
+                    println!("{n} maintenance window(s) stopped");
+                }
+            }
+            Ok(())
+        }
+        Command::Audit { company, since } => {
+            // A bare duration (`7d`) means that long back from now.
+            let is_duration = !since.contains('-') && !since.contains(':');
+            let since = if is_duration {
+                format!("-{since}")
+            } else {
+                since
+            };
+            let since = registrations::parse_time(&since, chrono::Utc::now())
+                .map_err(anyhow::Error::msg)?;
+            for e in registrations::audit_log(&hub::pool(&s)?, company.as_deref(), since).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    e.at.to_rfc3339(),
+                    e.company_code,
+                    e.user_id,
+                    e.action,
+                    e.subject_id,
+                    e.detail
+                );
+            }
             Ok(())
         }
         Command::User {
             company,
             user_id,
+            name,
+            mail,
+            admin,
             password,
         } => {
             let pool = hub::pool(&s)?;
-            accounts::create_user(
+            accounts::create_user_with(
                 &pool,
                 &CompanyCode::parse(&company)?,
                 &UserId::parse(&user_id)?,
                 &password,
+                &accounts::NewUser {
+                    name,
+                    mail,
+                    administrator: admin,
+                    must_change_password: true,
+                },
             )
             .await?;
-            println!("user {user_id} issued for {company}");
+            let role = if admin { "administrator " } else { "" };
+            println!(
+                "{role}user {user_id} issued for {company}; the password must be changed at first login"
+            );
             Ok(())
         }
         Command::Replay { area, request_ids } => {
@@ -258,6 +493,35 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
         }
         Command::Bench(args) => bench::run(s, args).await,
     }
+}
+
+async fn company_action(s: &Settings, action: CompanyAction) -> anyhow::Result<()> {
+    let pool = hub::pool(s)?;
+    let (code, status) = match action {
+        CompanyAction::IssueAdmin {
+            code,
+            user_id,
+            name,
+            password,
+        } => {
+            registrations::issue_admin(
+                &pool,
+                &CompanyCode::parse(&code)?,
+                &UserId::parse(&user_id)?,
+                &name,
+                &password,
+            )
+            .await?;
+            println!("administrator {user_id} issued for {code}");
+            return Ok(());
+        }
+        CompanyAction::Suspend { code } => (code, RegistrationStatus::Suspended),
+        CompanyAction::Resume { code } => (code, RegistrationStatus::Active),
+        CompanyAction::End { code } => (code, RegistrationStatus::Ended),
+    };
+    registrations::set_status(&pool, &CompanyCode::parse(&code)?, status).await?;
+    println!("registration {code} is {}", status.as_str());
+    Ok(())
 }
 
 /// Every process serves its own `/metrics`, `/healthz` and `/readyz`.

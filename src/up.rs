@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::accounts::{self, AccountError, CompanyKind};
 use crate::config::Settings;
 use crate::domain::{Area, CompanyCode, UserId};
-use crate::{certs, hub, ops};
+use crate::{certs, hub, ops, registrations};
 
 /// The demonstration registrations `up` creates: (company code, name, user id, kind). Z0300
 /// is the Tokyo simulator's incumbent, current retailer of most of its points, so that both
@@ -53,10 +53,34 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     certs::generate(&settings.tls_dir, "kirikae development CA", &codes)?;
     for ((_, name, user, kind), code) in DEMO_COMPANIES.iter().zip(&codes) {
         accounts::upsert_company(&pool, code, name, *kind).await?;
-        match accounts::create_user(&pool, code, &UserId::parse(user)?, DEMO_PASSWORD).await {
+        registrations::register_dev_certificates(
+            &pool,
+            &settings.tls_dir,
+            std::slice::from_ref(code),
+        )
+        .await?;
+        // The registration's administrator, its password already chosen (no forced change).
+        let demo = accounts::NewUser {
+            name: format!("{name} 管理者"),
+            mail: format!("{user}@example.jp"),
+            administrator: true,
+            must_change_password: false,
+        };
+        match accounts::create_user_with(&pool, code, &UserId::parse(user)?, DEMO_PASSWORD, &demo)
+            .await
+        {
             Ok(()) | Err(AccountError::DuplicateUser(_)) => {}
             Err(e) => return Err(e.into()),
         }
+    }
+    // Mail to users goes to a local sink writing each message to `mail_dir`, unless the
+    // settings name another SMTP server.
+    let local_mail = settings
+        .smtp_host
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback());
+    if local_mail {
+        hub::start_mail_sink(&settings, shutdown.clone()).await?;
     }
     for area in Area::ALL {
         let listen = SocketAddr::from(([127, 0, 0, 1], settings.sim_base_port + area.number()));
@@ -104,5 +128,11 @@ fn print_summary(settings: &Settings, api: SocketAddr, ops: SocketAddr) {
             kind.name_ja()
         );
     }
+    println!(
+        "  mail to users (SMTP {}:{}): {}",
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.mail_dir.display()
+    );
     println!("Stop with Ctrl-C.");
 }

@@ -25,6 +25,21 @@ pub enum ApiError {
     InvalidCredentials,
     #[error("the client certificate belongs to another company")]
     CertificateMismatch,
+    #[error("the client certificate is not registered to the user's registration")]
+    CertificateNotRegistered,
+    #[error("the client certificate's registration is not valid now")]
+    CertificateExpired,
+    #[error("the registration is suspended")]
+    RegistrationSuspended,
+    #[error("the registration has ended")]
+    RegistrationEnded,
+    #[error("rate limited; retry after {retry_after_secs}s")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("closed for maintenance until {until}")]
+    Maintenance {
+        until: chrono::DateTime<chrono::Utc>,
+        message: String,
+    },
     #[error("request not found")]
     RequestNotFound,
     #[error("{0} is not open to this registration's kind")]
@@ -47,6 +62,24 @@ pub enum ApiError {
     BrokerUnavailable(String),
     #[error("database unavailable: {0}")]
     DatabaseUnavailable(String),
+    #[error("the account is locked")]
+    AccountLocked,
+    #[error("the account is disabled")]
+    AccountDisabled,
+    #[error("the initial password must be changed first")]
+    PasswordChangeRequired,
+    #[error("only the registration's administrator may do this")]
+    AdministratorRequired,
+    #[error("user not found")]
+    UserNotFound,
+    #[error("user {0} exists already")]
+    UserExists(String),
+    #[error("the user may not call {0}")]
+    FunctionNotPermitted(crate::domain::Function),
+    #[error("{0} cannot be given to a user of this registration's kind")]
+    PermissionNotAllowedForKind(crate::domain::Function),
+    #[error("mail could not be sent: {0}")]
+    MailUnavailable(String),
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
 }
@@ -61,6 +94,9 @@ pub struct ErrorBody {
     message_en: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<String>,
+    /// During maintenance: its planned end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl ApiError {
@@ -87,6 +123,12 @@ impl ApiError {
             ApiError::Unauthenticated => "unauthenticated",
             ApiError::InvalidCredentials => "invalid_credentials",
             ApiError::CertificateMismatch => "certificate_company_mismatch",
+            ApiError::CertificateNotRegistered => "certificate_not_registered",
+            ApiError::CertificateExpired => "certificate_expired",
+            ApiError::RegistrationSuspended => "registration_suspended",
+            ApiError::RegistrationEnded => "registration_ended",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Maintenance { .. } => "maintenance",
             ApiError::RequestNotFound => "request_not_found",
             ApiError::FunctionNotAllowed(_) => "function_not_allowed",
             ApiError::OriginalNotFound => "original_not_found",
@@ -98,6 +140,15 @@ impl ApiError {
             ApiError::IdempotencyConflict => "idempotency_key_reused",
             ApiError::BrokerUnavailable(_) => "broker_unavailable",
             ApiError::DatabaseUnavailable(_) => "database_unavailable",
+            ApiError::AccountLocked => "account_locked",
+            ApiError::AccountDisabled => "account_disabled",
+            ApiError::PasswordChangeRequired => "password_change_required",
+            ApiError::AdministratorRequired => "administrator_required",
+            ApiError::UserNotFound => "user_not_found",
+            ApiError::UserExists(_) => "user_exists",
+            ApiError::FunctionNotPermitted(_) => "function_not_permitted",
+            ApiError::PermissionNotAllowedForKind(_) => "permission_not_allowed_for_kind",
+            ApiError::MailUnavailable(_) => "mail_unavailable",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -108,9 +159,14 @@ impl ApiError {
             ApiError::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::UnknownFunction(_) | ApiError::RequestNotFound => StatusCode::NOT_FOUND,
             ApiError::Unauthenticated | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            ApiError::CertificateMismatch | ApiError::FunctionNotAllowed(_) => {
-                StatusCode::FORBIDDEN
-            }
+            ApiError::CertificateMismatch
+            | ApiError::FunctionNotAllowed(_)
+            | ApiError::CertificateNotRegistered
+            | ApiError::CertificateExpired
+            | ApiError::RegistrationSuspended
+            | ApiError::RegistrationEnded => StatusCode::FORBIDDEN,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Maintenance { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::OriginalNotFound | ApiError::OriginalMismatch => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -121,6 +177,14 @@ impl ApiError {
             ApiError::BrokerUnavailable(_) | ApiError::DatabaseUnavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            ApiError::AccountLocked | ApiError::AccountDisabled => StatusCode::UNAUTHORIZED,
+            ApiError::PasswordChangeRequired
+            | ApiError::AdministratorRequired
+            | ApiError::FunctionNotPermitted(_) => StatusCode::FORBIDDEN,
+            ApiError::UserNotFound => StatusCode::NOT_FOUND,
+            ApiError::UserExists(_) => StatusCode::CONFLICT,
+            ApiError::PermissionNotAllowedForKind(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::MailUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -148,6 +212,45 @@ impl ApiError {
             ApiError::CertificateMismatch => pair(
                 "クライアント証明書が利用者の事業者のものではありません",
                 "the client certificate is not registered to the user's company",
+            ),
+            ApiError::CertificateNotRegistered => pair(
+                "クライアント証明書が利用者の登録に登録されていません",
+                "the client certificate is not registered to the user's registration",
+            ),
+            ApiError::CertificateExpired => pair(
+                "クライアント証明書の登録の有効期間外です(期限切れまたは有効期間開始前)",
+                "the client certificate's registration is not valid now (expired or not yet valid)",
+            ),
+            ApiError::RegistrationSuspended => pair(
+                "この事業者の利用は中断されています",
+                "this registration is suspended; every call is refused until it is resumed",
+            ),
+            ApiError::RegistrationEnded => pair(
+                "この事業者の利用契約は終了しています",
+                "this registration has ended; every call is refused",
+            ),
+            ApiError::RateLimited { retry_after_secs } => (
+                format!("リクエストが多すぎます。{retry_after_secs}秒後に再送してください"),
+                format!("too many requests; retry after {retry_after_secs} s"),
+            ),
+            ApiError::Maintenance { until, message } => (
+                format!(
+                    "メンテナンスのため停止中です(終了予定: {}){}",
+                    until.with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("JST")),
+                    if message.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" {message}")
+                    }
+                ),
+                format!(
+                    "closed for maintenance until {until}{}",
+                    if message.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {message}")
+                    }
+                ),
             ),
             ApiError::RequestNotFound => pair(
                 "指定された受付番号の申請は見つかりません",
@@ -191,6 +294,45 @@ impl ApiError {
                 "一時的に受付できません。しばらくしてから再送してください(申請は受け付けられていません)",
                 "temporarily unable to accept; nothing was accepted, retry later",
             ),
+            ApiError::AccountLocked => pair(
+                "ログインの失敗が続いたためアカウントがロックされています。貴社の管理者にロック解除を依頼してください",
+                "the account is locked after repeated failed logins; ask your administrator to unlock it",
+            ),
+            ApiError::AccountDisabled => pair(
+                "アカウントが無効です。貴社の管理者に有効化を依頼してください",
+                "the account is disabled; ask your administrator to enable it",
+            ),
+            ApiError::PasswordChangeRequired => pair(
+                "初期パスワードを変更してください(POST /api/v1/session/password)",
+                "change the initial password first (POST /api/v1/session/password)",
+            ),
+            ApiError::AdministratorRequired => pair(
+                "この操作は事業者の管理者のみ行えます",
+                "only the registration's administrator may do this",
+            ),
+            ApiError::UserNotFound => pair(
+                "指定されたユーザIDは見つかりません",
+                "no user with this id exists in your registration",
+            ),
+            ApiError::UserExists(u) => (
+                format!("ユーザID {u} は既に登録されています"),
+                format!("user id {u} is already registered"),
+            ),
+            ApiError::FunctionNotPermitted(f) => (
+                format!("機能「{}」の利用権限がありません", f.name_ja()),
+                format!("you are not permitted to call {f}"),
+            ),
+            ApiError::PermissionNotAllowedForKind(f) => (
+                format!(
+                    "機能「{}」は需要抑制契約者の利用者に設定できません",
+                    f.name_ja()
+                ),
+                format!("{f} cannot be given to a demand-response contractor's user"),
+            ),
+            ApiError::MailUnavailable(_) => pair(
+                "メールを送信できないため処理を行いませんでした。しばらくしてから再度実行してください",
+                "mail could not be sent, so nothing was done; retry later",
+            ),
             ApiError::Internal(_) => pair("システムエラーが発生しました", "internal error"),
         }
     }
@@ -201,7 +343,8 @@ impl IntoResponse for ApiError {
         match &self {
             ApiError::Internal(_)
             | ApiError::BrokerUnavailable(_)
-            | ApiError::DatabaseUnavailable(_) => {
+            | ApiError::DatabaseUnavailable(_)
+            | ApiError::MailUnavailable(_) => {
                 tracing::error!(error = %self, "request failed")
             }
             _ => tracing::debug!(error = %self, "request refused"),
@@ -211,11 +354,16 @@ impl IntoResponse for ApiError {
             ApiError::InvalidField { field, .. } => Some(field.clone()),
             _ => None,
         };
+        let until = match &self {
+            ApiError::Maintenance { until, .. } => Some(*until),
+            _ => None,
+        };
         let body = ErrorBody {
             code: self.code(),
             message_ja,
             message_en,
             field,
+            until,
         };
         let mut resp = (self.status(), Json(body)).into_response();
         if matches!(
@@ -225,8 +373,23 @@ impl IntoResponse for ApiError {
             resp.headers_mut()
                 .insert("retry-after", axum::http::HeaderValue::from_static("5"));
         }
+        let retry_after = match &self {
+            ApiError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            ApiError::Maintenance { until, .. } => Some(seconds_until(*until)),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
+            resp.headers_mut()
+                .insert("retry-after", axum::http::HeaderValue::from(secs.max(1)));
+        }
         resp
     }
+}
+
+/// Whole seconds from now until `t`, rounded up (0 when past).
+pub(crate) fn seconds_until(t: chrono::DateTime<chrono::Utc>) -> u64 {
+    let ms = (t - chrono::Utc::now()).num_milliseconds().max(0) as u64;
+    ms.div_ceil(1000)
 }
 
 impl From<deadpool_postgres::PoolError> for ApiError {

@@ -1,13 +1,16 @@
 //! The retailer-facing API (axum over rustls): login, submission of applications, and status.
 
 mod error;
+mod gate;
 mod intermediation;
+pub mod limits;
 pub mod openapi;
 mod operators;
 mod session;
 mod status;
 mod submit;
 pub mod tls;
+mod users;
 mod validate;
 
 use std::net::SocketAddr;
@@ -15,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use deadpool_postgres::Pool;
 use tokio_util::sync::CancellationToken;
 
@@ -34,6 +37,12 @@ pub struct AppState {
     pub publisher: Publisher,
     pub codec: Arc<Codec>,
     pub sessions: Arc<session::SessionCache>,
+    /// Registration status and client certificates, cached for at most a second.
+    pub gate: Arc<gate::Gate>,
+    /// Maintenance windows and the per-registration rate limit.
+    pub limits: Arc<limits::Limits>,
+    /// Mail to users (initial passwords, notices).
+    pub mailer: Arc<crate::mail::Mailer>,
 }
 
 impl AppState {
@@ -45,11 +54,17 @@ impl AppState {
             settings.kafka_idempotence,
         )?;
         Ok(AppState {
-            settings: Arc::new(settings),
             pool,
             publisher,
             codec: Arc::new(Codec::new()),
             sessions: Arc::new(session::SessionCache::new()),
+            gate: Arc::new(gate::Gate::new()),
+            limits: Arc::new(limits::Limits::new(
+                settings.rate_limit_per_sec,
+                settings.rate_limit_burst,
+            )),
+            mailer: Arc::new(crate::mail::Mailer::new(&settings)),
+            settings: Arc::new(settings),
         })
     }
 }
@@ -59,6 +74,46 @@ impl AppState {
 fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
     vec![
         ("POST", "/api/v1/session", post(session::login)),
+        (
+            "POST",
+            session::CHANGE_PASSWORD_PATH,
+            post(session::change_password),
+        ),
+        ("GET", "/api/v1/admin/users", get(users::list)),
+        ("POST", "/api/v1/admin/users", post(users::create)),
+        ("GET", "/api/v1/admin/users.csv", get(users::list_csv)),
+        ("POST", "/api/v1/admin/users/bulk", post(users::create_bulk)),
+        ("GET", "/api/v1/admin/users/{user_id}", get(users::one)),
+        (
+            "PATCH",
+            "/api/v1/admin/users/{user_id}",
+            patch(users::modify),
+        ),
+        (
+            "DELETE",
+            "/api/v1/admin/users/{user_id}",
+            delete(users::remove),
+        ),
+        (
+            "POST",
+            "/api/v1/admin/users/{user_id}/unlock",
+            post(users::unlock),
+        ),
+        (
+            "POST",
+            "/api/v1/admin/users/{user_id}/enabled",
+            post(users::set_enabled),
+        ),
+        (
+            "POST",
+            "/api/v1/admin/users/{user_id}/password-reissue",
+            post(users::reissue_password),
+        ),
+        (
+            "PUT",
+            "/api/v1/admin/users/{user_id}/permissions",
+            put(users::set_permissions),
+        ),
         ("GET", "/api/v1/requests", get(status::list)),
         ("GET", "/api/v1/requests/{request_id}", get(status::one)),
         (
@@ -110,6 +165,10 @@ pub fn router(state: AppState) -> Router {
             r.route(path, handler)
         })
         .fallback(|| async { ApiError::UnknownFunction("(no such path)".into()) })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::enforce,
+        ))
         .with_state(state)
 }
 

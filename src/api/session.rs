@@ -18,7 +18,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::tls::ClientIdentity;
 use crate::accounts;
-use crate::domain::{CompanyCode, CompanyKind};
+use crate::domain::{CompanyCode, CompanyKind, Function};
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
@@ -28,6 +28,21 @@ pub struct Principal {
     /// The registration's kind, which caps the functions its users may call.
     pub kind: CompanyKind,
     pub expires_at: DateTime<Utc>,
+    /// The registration's administrator.
+    pub administrator: bool,
+    /// Still on an initial password: every call but changing it is refused.
+    pub must_change_password: bool,
+    /// The functions the user may call; `None`: all the registration's kind allows.
+    pub permissions: Option<Vec<Function>>,
+}
+
+impl Principal {
+    /// Whether the user's own permissions (not the kind's cap) let it call `function`.
+    pub fn permitted(&self, function: Function) -> bool {
+        self.permissions
+            .as_ref()
+            .is_none_or(|allowed| allowed.contains(&function))
+    }
 }
 
 pub struct SessionCache(quick_cache::sync::Cache<[u8; 32], Principal>);
@@ -35,6 +50,12 @@ pub struct SessionCache(quick_cache::sync::Cache<[u8; 32], Principal>);
 impl SessionCache {
     pub fn new() -> Self {
         SessionCache(quick_cache::sync::Cache::new(100_000))
+    }
+
+    /// Drops the cached sessions of `user_id`, so the next request reads them again (after its
+    /// password, permissions or state changed).
+    pub fn forget_user(&self, user_id: &str) {
+        self.0.retain(|_, p| p.user_id != user_id);
     }
 }
 
@@ -63,8 +84,8 @@ pub struct LoginAnswer {
 #[utoipa::path(post, path = "/api/v1/session", tag = "ログイン", request_body = LoginBody,
     responses(
         (status = 200, description = "The token for every later call", body = LoginAnswer),
-        (status = 401, description = "invalid_credentials", body = super::error::ErrorBody),
-        (status = 403, description = "certificate_company_mismatch", body = super::error::ErrorBody),
+        (status = 401, description = "invalid_credentials, account_locked (after `lockout_after` failures in a row, until the administrator unlocks it), account_disabled", body = super::error::ErrorBody),
+        (status = 403, description = "certificate_company_mismatch, certificate_not_registered, certificate_expired, registration_suspended, registration_ended", body = super::error::ErrorBody),
     ))]
 pub async fn login(
     State(state): State<AppState>,
@@ -76,7 +97,7 @@ pub async fn login(
     let client = state.pool.get().await?;
     let row = client
         .query_opt(
-            "SELECT company_code, password_hash, locked FROM users WHERE user_id = $1",
+            "SELECT company_code, password_hash, locked, disabled FROM users WHERE user_id = $1",
             &[&body.user_id],
         )
         .await?;
@@ -85,18 +106,40 @@ pub async fn login(
         let _ = tokio::task::spawn_blocking(|| accounts::verify_password("x", &DUMMY_HASH)).await;
         return Err(ApiError::InvalidCredentials);
     };
-    let (company, hash, locked): (String, String, bool) = (row.get(0), row.get(1), row.get(2));
+    let (company, hash, locked, disabled): (String, String, bool, bool) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
     let password = body.password;
     let ok = tokio::task::spawn_blocking(move || accounts::verify_password(&password, &hash))
         .await
         .map_err(|e| ApiError::Internal(e.into()))?;
-    if !ok || locked {
+    if !ok {
+        // Failures in a row lock the account; the lock and the state are told only to whoever
+        // knows the password, so a wrong guess never learns more than "wrong".
+        if !locked {
+            client
+                .execute(
+                    "UPDATE users SET failed_logins = failed_logins + 1,
+                                      locked = failed_logins + 1 >= $2
+                     WHERE user_id = $1",
+                    &[&body.user_id, &state.settings.lockout_after],
+                )
+                .await?;
+        }
         return Err(ApiError::InvalidCredentials);
     }
-    let company = CompanyCode::parse(&company).map_err(|e| ApiError::Internal(e.into()))?;
-    if identity.as_ref().and_then(|i| i.company.as_ref()) != Some(&company) {
-        return Err(ApiError::CertificateMismatch);
+    if locked {
+        return Err(ApiError::AccountLocked);
     }
+    if disabled {
+        return Err(ApiError::AccountDisabled);
+    }
+    let company = CompanyCode::parse(&company).map_err(|e| ApiError::Internal(e.into()))?;
+    let identity = match identity.as_ref() {
+        Some(id) if id.company.as_ref() == Some(&company) => &id.0,
+        _ => return Err(ApiError::CertificateMismatch),
+    };
+    // The registration is active and this certificate is registered to it and valid now.
+    state.gate.check(&state.pool, &company, identity).await?;
     let mut raw = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut raw);
     let token = URL_SAFE_NO_PAD.encode(raw);
@@ -110,7 +153,7 @@ pub async fn login(
         .await?;
     client
         .execute(
-            "UPDATE users SET last_login_at = now() WHERE user_id = $1",
+            "UPDATE users SET last_login_at = now(), failed_logins = 0 WHERE user_id = $1",
             &[&body.user_id],
         )
         .await?;
@@ -153,9 +196,18 @@ impl FromRequestParts<AppState> for Principal {
             state.sessions.0.remove(&digest);
             return Err(ApiError::Unauthenticated);
         }
-        let identity = parts.extensions.get::<ClientIdentity>();
-        if identity.and_then(|i| i.company.as_ref()) != Some(&principal.company) {
-            return Err(ApiError::CertificateMismatch);
+        let identity = match parts.extensions.get::<ClientIdentity>() {
+            Some(id) if id.company.as_ref() == Some(&principal.company) => id,
+            _ => return Err(ApiError::CertificateMismatch),
+        };
+        // Checked on every call (cached ≤ 1 s), so a suspension holds at once whatever the
+        // session cache says.
+        state
+            .gate
+            .check(&state.pool, &principal.company, identity)
+            .await?;
+        if principal.must_change_password && parts.uri.path() != CHANGE_PASSWORD_PATH {
+            return Err(ApiError::PasswordChangeRequired);
         }
         Ok(principal)
     }
@@ -167,19 +219,151 @@ async fn load_session(state: &AppState, digest: &[u8; 32]) -> Result<Principal, 
         .get()
         .await?
         .query_opt(
-            "SELECT s.user_id, s.company_code, s.expires_at, c.kind
+            "SELECT s.user_id, s.company_code, s.expires_at, c.kind,
+                    u.administrator, u.must_change_password, u.permissions
              FROM sessions s JOIN companies c USING (company_code)
-             WHERE s.token_sha256 = $1",
+                  JOIN users u ON u.user_id = s.user_id
+             WHERE s.token_sha256 = $1 AND NOT u.disabled",
             &[&digest.as_slice()],
         )
         .await?
         .ok_or(ApiError::Unauthenticated)?;
     let company: String = row.get(1);
+    let permissions = row
+        .get::<_, Option<Vec<String>>>(6)
+        .map(|slugs| slugs.iter().filter_map(|s| s.parse().ok()).collect());
     Ok(Principal {
         user_id: row.get(0),
         company: CompanyCode::parse(&company).map_err(|e| ApiError::Internal(e.into()))?,
         expires_at: row.get(2),
         kind: CompanyKind::parse(row.get(3))
             .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("unknown company kind")))?,
+        administrator: row.get(4),
+        must_change_password: row.get(5),
+        permissions,
     })
+}
+
+/// The one call open to a user still on an initial password.
+pub const CHANGE_PASSWORD_PATH: &str = "/api/v1/session/password";
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ChangePasswordBody {
+    old_password: String,
+    new_password: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PasswordChanged {
+    user_id: String,
+    changed: bool,
+}
+
+/// パスワード変更: the caller changes its own password (the old one, then the new one). The
+/// new one must meet the policy and differ from the last `password_history` ones; an initial
+/// password must be changed this way before any other call.
+#[utoipa::path(post, path = "/api/v1/session/password", tag = "ログイン",
+    request_body = ChangePasswordBody,
+    responses(
+        (status = 200, description = "Changed", body = PasswordChanged),
+        (status = 401, description = "unauthenticated", body = super::error::ErrorBody),
+        (status = 422, description = "wrong_old_password, weak_password, password_reused", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    principal: Principal,
+    body: axum::body::Bytes,
+) -> Result<Json<PasswordChanged>, ApiError> {
+    let body: ChangePasswordBody =
+        serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    let current: String = tx
+        .query_one(
+            "SELECT password_hash FROM users WHERE user_id = $1 AND company_code = $2 FOR UPDATE",
+            &[&principal.user_id, &principal.company.as_str()],
+        )
+        .await?
+        .get(0);
+    let old = body.old_password;
+    let ok = tokio::task::spawn_blocking(move || accounts::verify_password(&old, &current))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    if !ok {
+        return Err(ApiError::invalid(
+            "old_password",
+            "wrong_old_password",
+            "現在のパスワードが正しくありません",
+            "the old password is wrong",
+        ));
+    }
+    state
+        .settings
+        .password_policy()
+        .check(&body.new_password)
+        .map_err(|v| {
+            ApiError::invalid(
+                "new_password",
+                "weak_password",
+                v.message_ja(),
+                v.to_string(),
+            )
+        })?;
+    let history = state.settings.password_history.max(1);
+    let recent: Vec<String> = tx
+        .query(
+            "SELECT password_hash FROM password_history WHERE user_id = $1 ORDER BY id DESC LIMIT $2",
+            &[&principal.user_id, &(history as i64)],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let new = body.new_password;
+    let (reused, hash) = tokio::task::spawn_blocking(move || {
+        let reused = recent.iter().any(|h| accounts::verify_password(&new, h));
+        (reused, accounts::hash_password(&new))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.into()))?;
+    if reused {
+        return Err(ApiError::invalid(
+            "new_password",
+            "password_reused",
+            format!("直近{history}回以内に使用したパスワードは使用できません"),
+            format!("the new password was one of the last {history}"),
+        ));
+    }
+    let hash = hash.map_err(|e| ApiError::Internal(e.into()))?;
+    tx.execute(
+        "UPDATE users SET password_hash = $2, must_change_password = false WHERE user_id = $1",
+        &[&principal.user_id, &hash],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO password_history (user_id, password_hash) VALUES ($1, $2)",
+        &[&principal.user_id, &hash],
+    )
+    .await?;
+    tx.execute(
+        "DELETE FROM password_history WHERE user_id = $1 AND id NOT IN
+           (SELECT id FROM password_history WHERE user_id = $1 ORDER BY id DESC LIMIT $2)",
+        &[&principal.user_id, &(history as i64)],
+    )
+    .await?;
+    crate::audit::record(
+        &tx,
+        &principal,
+        "user.password_changed",
+        &principal.user_id,
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    state.sessions.forget_user(&principal.user_id);
+    Ok(Json(PasswordChanged {
+        user_id: principal.user_id,
+        changed: true,
+    }))
 }

@@ -69,6 +69,9 @@ async fn accept(
     if !principal.kind.may_call(function) {
         return Err(ApiError::FunctionNotAllowed(function));
     }
+    if !principal.permitted(function) {
+        return Err(ApiError::FunctionNotPermitted(function));
+    }
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
     let body_hash = Sha256::digest(format!("{}\n{value}", function.slug()));

@@ -156,14 +156,17 @@ fn search_area(fields: &mut Map<String, Value>) -> Result<SupplyPointId, ApiErro
         ));
     }
     match fields.remove("area") {
-        Some(Value::String(a)) => a.parse::<Area>().map(SupplyPointId::area_root).map_err(|_| {
-            ApiError::invalid(
-                "area",
-                "unknown_area",
-                format!("エリアコード {a} は存在しません(01〜10)"),
-                format!("there is no area {a}: areas are 01 to 10"),
-            )
-        }),
+        Some(Value::String(a)) => a
+            .parse::<Area>()
+            .map(SupplyPointId::area_root)
+            .map_err(|_| {
+                ApiError::invalid(
+                    "area",
+                    "unknown_area",
+                    format!("エリアコード {a} は存在しません(01〜10)"),
+                    format!("there is no area {a}: areas are 01 to 10"),
+                )
+            }),
         _ => Err(ApiError::invalid(
             "area",
             "missing_field",
@@ -303,8 +306,15 @@ fn rules(
     match payload {
         Payload::FacilityInquiry(_) => Ok(()),
         Payload::PointSearch(p) => {
-            let address = p.address.as_deref().map(str::trim).filter(|a| !a.is_empty());
-            let pole = p.service_pole_number.as_deref().filter(|s| !s.trim().is_empty());
+            let address = p
+                .address
+                .as_deref()
+                .map(str::trim)
+                .filter(|a| !a.is_empty());
+            let pole = p
+                .service_pole_number
+                .as_deref()
+                .filter(|s| !s.trim().is_empty());
             let meter = p.meter_number.as_deref().filter(|s| !s.trim().is_empty());
             if address.is_none() && pole.is_none() && meter.is_none() {
                 return Err(ApiError::invalid(

@@ -51,7 +51,10 @@ const FILES: [(&str, &str); 22] = [
         "intermediation_event.avsc",
         include_str!("../../schemas/intermediation_event.avsc"),
     ),
-    ("point_search.avsc", include_str!("../../schemas/point_search.avsc")),
+    (
+        "point_search.avsc",
+        include_str!("../../schemas/point_search.avsc"),
+    ),
     (
         "point_search_result.avsc",
         include_str!("../../schemas/point_search_result.avsc"),

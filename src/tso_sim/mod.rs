@@ -212,7 +212,12 @@ impl Simulator {
 
     /// 特定地点検索 over the register as it is now: every criterion given must match; an address
     /// matches by part, spaces ignored. Keyed by the area's root id, which must be this area's.
-    fn search(&self, ledger: &Ledger, request: &RequestRecord, criteria: &PointSearch) -> TsoAnswer {
+    fn search(
+        &self,
+        ledger: &Ledger,
+        request: &RequestRecord,
+        criteria: &PointSearch,
+    ) -> TsoAnswer {
         if request.point_id.area() != self.area {
             return Rule::OtherArea.answer();
         }
@@ -229,8 +234,14 @@ impl Simulator {
             let hit = address
                 .as_ref()
                 .is_none_or(|a| squeeze(&point.supply_address).contains(a.as_str()))
-                && criteria.service_pole_number.as_ref().is_none_or(|p| *p == pole)
-                && criteria.meter_number.as_ref().is_none_or(|m| *m == point.meter_number);
+                && criteria
+                    .service_pole_number
+                    .as_ref()
+                    .is_none_or(|p| *p == pole)
+                && criteria
+                    .meter_number
+                    .as_ref()
+                    .is_none_or(|m| *m == point.meter_number);
             if !hit {
                 continue;
             }

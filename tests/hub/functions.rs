@@ -543,7 +543,10 @@ async fn point_search_finds_points_by_address_pole_or_meter_in_every_family() {
         assert_eq!(done["result"]["matches"], json!([]));
     }
     let (status, err) = refused_by_hub(&a, "point-search", json!({"area": "03"})).await;
-    assert_eq!((status, err["code"].as_str()), (422, Some("no_search_criterion")));
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (422, Some("no_search_criterion"))
+    );
     let with_point = json!({"supply_point_id": point(Area::Tokyo, PointKind::LowVoltage, 1).as_str(),
                             "meter_number": "x"});
     let (status, err) = refused_by_hub(&a, "point-search", with_point).await;

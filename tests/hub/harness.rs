@@ -14,12 +14,13 @@ use kirikae::connector::definition::{ConnectorDefinition, ProtocolFamily};
 use kirikae::domain::{Area, CompanyCode, SupplyPointId, UserId};
 use kirikae::tso_sim::Simulator;
 use kirikae::tso_sim::register::{self, PointKind};
-use kirikae::{certs, hub, tso_sim};
+use kirikae::{certs, hub, registrations, tso_sim};
 use rand::Rng;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-pub const PASSWORD: &str = "integration-test-password";
+/// Meets the password policy (12+ characters, three of the four classes).
+pub const PASSWORD: &str = "Integration-test-password-1";
 /// Two retailers; neither is the current retailer of any simulated point (those start with Z).
 pub const RETAILER_A: &str = "A0001";
 pub const RETAILER_B: &str = "B0002";
@@ -131,12 +132,31 @@ async fn start_tweaked(
         accounts::upsert_company(&pool, code, "テスト電力", *kind)
             .await
             .unwrap();
+        // A request is accepted only with a client certificate registered to the registration.
+        registrations::register_dev_certificates(&pool, certs.path(), std::slice::from_ref(code))
+            .await
+            .unwrap();
+        // The registration's administrator, its password already chosen (no forced change).
         let user = UserId::parse(&user_of(code.as_str())).unwrap();
-        accounts::create_user(&pool, code, &user, PASSWORD)
+        let admin = accounts::NewUser {
+            name: "テスト 管理者".into(),
+            mail: format!("{}@example.jp", user.as_str()),
+            administrator: true,
+            must_change_password: false,
+        };
+        accounts::create_user_with(&pool, code, &user, PASSWORD, &admin)
             .await
             .unwrap();
     }
     let shutdown = CancellationToken::new();
+    // Mail to users goes to this hub's own SMTP sink, writing into its temporary folder.
+    settings.mail_dir = certs.path().join("mail");
+    settings.smtp_host = "127.0.0.1".into();
+    settings.smtp_port = 0;
+    let sink = hub::start_mail_sink(&settings, shutdown.clone())
+        .await
+        .unwrap();
+    settings.smtp_port = sink.port();
     let mut sims = HashMap::new();
     for &area in areas {
         let (addr, sim) = hub::start_sim(

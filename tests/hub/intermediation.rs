@@ -147,7 +147,8 @@ async fn intermediation_approved_then_switch_start_and_end_complete() {
     let client = pool.get().await.unwrap();
     let readers: Vec<String> = client
         .query(
-            "SELECT DISTINCT company_code FROM audit_log ORDER BY company_code",
+            "SELECT DISTINCT company_code FROM audit_log
+             WHERE action LIKE 'intermediation.%' ORDER BY company_code",
             &[],
         )
         .await

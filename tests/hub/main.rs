@@ -15,5 +15,7 @@ mod openapi;
 mod ops;
 mod projector;
 mod protocol_families;
+mod registrations;
 mod security;
+mod users;
 mod validation;

@@ -1,0 +1,167 @@
+//! The registration gate, checked at login and on every authenticated call: the registration is
+//! active (not suspended, not ended) and the client certificate is registered to it and valid
+//! now. What the database says is cached per (registration, certificate) for at most `TTL`, so
+//! the database is not hit on every request yet a suspension made at the CLI (another process)
+//! takes hold within a second.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Pool;
+
+use super::error::ApiError;
+use super::tls::ClientIdentity;
+use crate::domain::CompanyCode;
+use crate::registrations::RegistrationStatus;
+
+/// How long a look-up is trusted.
+pub const TTL: Duration = Duration::from_millis(1000);
+
+/// What the database says of a registration and one certificate.
+#[derive(Debug, Clone)]
+struct Facts {
+    loaded: Instant,
+    /// `None` when the company is not registered at all.
+    status: Option<RegistrationStatus>,
+    /// The certificate's validity, when it is registered to this registration.
+    validity: Option<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+pub struct Gate(quick_cache::sync::Cache<(String, String), Facts>);
+
+impl Gate {
+    pub fn new() -> Self {
+        Gate(quick_cache::sync::Cache::new(10_000))
+    }
+
+    /// Refuses the call unless `company` is active and `identity`'s certificate is registered to
+    /// it and valid now.
+    pub async fn check(
+        &self,
+        pool: &Pool,
+        company: &CompanyCode,
+        identity: &ClientIdentity,
+    ) -> Result<(), ApiError> {
+        let key = (company.to_string(), identity.fingerprint.clone());
+        let facts = match self.0.get(&key) {
+            Some(f) if f.loaded.elapsed() < TTL => f,
+            _ => {
+                let f = load(pool, company, &identity.fingerprint).await?;
+                self.0.insert(key, f.clone());
+                f
+            }
+        };
+        verdict(&facts, Utc::now())
+    }
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+async fn load(pool: &Pool, company: &CompanyCode, fingerprint: &str) -> Result<Facts, ApiError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT c.status, cc.not_before, cc.not_after
+             FROM companies c
+             LEFT JOIN client_certificates cc
+                 ON cc.fingerprint = $2 AND cc.company_code = c.company_code
+             WHERE c.company_code = $1",
+        )
+        .await?;
+    let row = client
+        .query_opt(&stmt, &[&company.as_str(), &fingerprint])
+        .await?;
+    Ok(match row {
+        None => Facts {
+            loaded: Instant::now(),
+            status: None,
+            validity: None,
+        },
+        Some(r) => {
+            let status: String = r.get(0);
+            let nb: Option<DateTime<Utc>> = r.get(1);
+            let na: Option<DateTime<Utc>> = r.get(2);
+            Facts {
+                loaded: Instant::now(),
+                status: RegistrationStatus::parse(&status),
+                validity: nb.zip(na),
+            }
+        }
+    })
+}
+
+fn verdict(facts: &Facts, now: DateTime<Utc>) -> Result<(), ApiError> {
+    match facts.status {
+        Some(RegistrationStatus::Active) => {}
+        Some(RegistrationStatus::Suspended) => return Err(ApiError::RegistrationSuspended),
+        Some(RegistrationStatus::Ended) => return Err(ApiError::RegistrationEnded),
+        None => return Err(ApiError::CertificateNotRegistered),
+    }
+    match facts.validity {
+        None => Err(ApiError::CertificateNotRegistered),
+        Some((from, until)) if now < from || now >= until => Err(ApiError::CertificateExpired),
+        Some(_) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(
+        status: Option<RegistrationStatus>,
+        validity: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    ) -> Facts {
+        Facts {
+            loaded: Instant::now(),
+            status,
+            validity,
+        }
+    }
+
+    #[test]
+    fn only_an_active_registration_with_a_certificate_valid_now_passes() {
+        let now = Utc::now();
+        let day = chrono::Duration::days(1);
+        let active = Some(RegistrationStatus::Active);
+        let code = |r: Result<(), ApiError>| r.err().map(|e| e.code());
+        assert_eq!(
+            code(verdict(&facts(active, Some((now - day, now + day))), now)),
+            None
+        );
+        assert_eq!(
+            code(verdict(&facts(active, None), now)),
+            Some("certificate_not_registered")
+        );
+        assert_eq!(
+            code(verdict(
+                &facts(active, Some((now - day - day, now - day))),
+                now
+            )),
+            Some("certificate_expired")
+        );
+        assert_eq!(
+            code(verdict(
+                &facts(active, Some((now + day, now + day + day))),
+                now
+            )),
+            Some("certificate_expired")
+        );
+        let valid = Some((now - day, now + day));
+        assert_eq!(
+            code(verdict(
+                &facts(Some(RegistrationStatus::Suspended), valid),
+                now
+            )),
+            Some("registration_suspended")
+        );
+        assert_eq!(
+            code(verdict(&facts(Some(RegistrationStatus::Ended), valid), now)),
+            Some("registration_ended")
+        );
+    }
+}

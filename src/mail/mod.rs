@@ -1,0 +1,147 @@
+//! Mail to users over SMTP (lettre): the user id and initial password at registration and
+//! reissue, and the notice of a change. Plain SMTP to `smtp_host:smtp_port`, meant for a relay
+//! on loopback or the local network; `kirikae up` and the tests run [`sink`] there.
+
+pub mod sink;
+
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use crate::config::Settings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("invalid mail address {0:?}")]
+    Address(String),
+    #[error("building the message: {0}")]
+    Build(#[from] lettre::error::Error),
+    #[error("SMTP: {0}")]
+    Smtp(#[from] lettre::transport::smtp::Error),
+}
+
+/// Sends mail through the configured SMTP server.
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: String,
+}
+
+impl Mailer {
+    pub fn new(settings: &Settings) -> Self {
+        let transport =
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(settings.smtp_host.as_str())
+                .port(settings.smtp_port)
+                .timeout(Some(std::time::Duration::from_secs(10)))
+                .build();
+        Mailer {
+            transport,
+            from: settings.mail_from.clone(),
+        }
+    }
+
+    /// Sends `body` (UTF-8, sent as 8bit so it stays readable) to `to`.
+    pub async fn send(&self, to: &str, subject: &str, body: String) -> Result<(), MailError> {
+        let from: Mailbox = self
+            .from
+            .parse()
+            .map_err(|_| MailError::Address(self.from.clone()))?;
+        let to: Mailbox = to.parse().map_err(|_| MailError::Address(to.into()))?;
+        let message = Message::builder()
+            .from(from)
+            .to(to)
+            .subject(subject)
+            .header(ContentType::TEXT_PLAIN)
+            .body(
+                match Body::new_with_encoding(wrap(&body), ContentTransferEncoding::EightBit) {
+                    Ok(b) => b,
+                    // Not sendable as 8bit (a NUL, say): lettre picks quoted-printable or base64.
+                    Err(_) => Body::new(body),
+                },
+            )?;
+        self.transport.send(message).await?;
+        Ok(())
+    }
+}
+
+/// `text` with every line cut to under 76 bytes (at character boundaries), so that it can be
+/// sent as readable 8bit text: Japanese has no spaces to break at, and a line of 25 kana is
+/// already 75 bytes.
+fn wrap(text: &str) -> String {
+    const MAX: usize = 72;
+    let mut out = String::with_capacity(text.len() + text.len() / MAX * 2);
+    for (i, line) in text.split("\r\n").enumerate() {
+        if i > 0 {
+            out.push_str("\r\n");
+        }
+        let mut width = 0;
+        for c in line.chars() {
+            if width + c.len_utf8() > MAX {
+                out.push_str("\r\n");
+                width = 0;
+            }
+            out.push(c);
+            width += c.len_utf8();
+        }
+    }
+    out
+}
+
+/// Whether `s` is a mail address lettre can send to.
+pub fn valid_address(s: &str) -> bool {
+    s.parse::<lettre::Address>().is_ok()
+}
+
+/// The mail that issues a user id and its initial password.
+pub fn issued(company: &str, user_id: &str, name: &str, password: &str) -> (String, String) {
+    (
+        "【kirikae】ユーザIDの発行のお知らせ".into(),
+        format!(
+            "{name} 様\r\n\r\n\
+             事業者 {company} の管理者により、スイッチング支援システム(kirikae)のユーザIDが発行されました。\r\n\r\n\
+             ユーザID: {user_id}\r\n\
+             初期パスワード: {password}\r\n\r\n\
+             初回ログイン後、パスワードを変更してください。変更するまで他の機能は利用できません。\r\n\
+             このメールに心当たりがない場合は、貴社の管理者にお問い合わせください。\r\n"
+        ),
+    )
+}
+
+/// The mail of a reissued (initial) password.
+pub fn reissued(company: &str, user_id: &str, name: &str, password: &str) -> (String, String) {
+    (
+        "【kirikae】パスワード再発行のお知らせ".into(),
+        format!(
+            "{name} 様\r\n\r\n\
+             事業者 {company} の管理者により、パスワードが再発行されました。\r\n\r\n\
+             ユーザID: {user_id}\r\n\
+             初期パスワード: {password}\r\n\r\n\
+             ログイン後、パスワードを変更してください。変更するまで他の機能は利用できません。\r\n"
+        ),
+    )
+}
+
+/// The notice that an administrator changed the user's registration.
+pub fn changed(company: &str, user_id: &str, name: &str) -> (String, String) {
+    (
+        "【kirikae】ユーザ情報変更完了のお知らせ".into(),
+        format!(
+            "{name} 様\r\n\r\n\
+             事業者 {company} の管理者により、ユーザID {user_id} の登録内容が変更されました。\r\n\
+             このメールに心当たりがない場合は、貴社の管理者にお問い合わせください。\r\n"
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_japanese_lines_are_cut_under_76_bytes_at_character_boundaries() {
+        let (_, body) = issued("A0001", "sato.hanako", "佐藤 花子", "Abcdefgh-1234567");
+        let wrapped = wrap(&body);
+        assert!(wrapped.split("\r\n").all(|l| l.len() < 76), "{wrapped}");
+        assert_eq!(wrapped.replace("\r\n", ""), body.replace("\r\n", ""));
+        assert!(wrapped.contains("\r\n初期パスワード: Abcdefgh-1234567\r\n"));
+    }
+}

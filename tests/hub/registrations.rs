@@ -1,0 +1,415 @@
+//! Issue 5, the registration side: the administrator ID issued once, client certificates
+//! registered by fingerprint with validity dates, suspension and end, the rate limit and
+//! maintenance.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use kirikae::domain::{Area, CompanyCode, UserId};
+use kirikae::registrations::{self, RegistrationError, RegistrationStatus};
+use serde_json::{Value, json};
+
+use crate::harness::*;
+
+/// Longer than the API's caches of registrations and maintenance (1 s).
+const CACHE: Duration = Duration::from_millis(1200);
+
+fn code(c: &str) -> CompanyCode {
+    CompanyCode::parse(c).unwrap()
+}
+
+/// A second client certificate of `company`, from the test CA, written to `dir`
+/// (`client-<company>.pem`/`.key`); not registered.
+fn another_certificate(app: &TestApp, dir: &Path, company: &str) {
+    for f in ["ca.pem", "ca.key"] {
+        std::fs::copy(app.certs.path().join(f), dir.join(f)).unwrap();
+    }
+    kirikae::certs::generate(dir, "kirikae test CA", &[code(company)]).unwrap();
+}
+
+async fn login_with(app: &TestApp, http: &reqwest::Client, company: &str) -> (u16, Value) {
+    let resp = http
+        .post(format!("{}/api/v1/session", app.api))
+        .json(&json!({"user_id": user_of(company), "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    (
+        resp.status().as_u16(),
+        resp.json().await.unwrap_or(Value::Null),
+    )
+}
+
+async fn list_with(app: &TestApp, http: &reqwest::Client, token: &str) -> (u16, Value) {
+    let resp = http
+        .get(format!("{}/api/v1/requests", app.api))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    (
+        resp.status().as_u16(),
+        resp.json().await.unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn the_administrator_id_is_issued_once() {
+    let app = spawn_app(&[]).await;
+    let pool = kirikae::hub::pool(&app.settings).unwrap();
+    let a = code(RETAILER_A);
+    let admin = UserId::parse("admin-a0001").unwrap();
+    registrations::issue_admin(&pool, &a, &admin, "管理 太郎", "Admin-Password-2026")
+        .await
+        .expect("the first issue");
+    let second = UserId::parse("admin2-a0001").unwrap();
+    let refused =
+        registrations::issue_admin(&pool, &a, &second, "管理 次郎", "Admin-Password-2026").await;
+    assert!(
+        matches!(refused, Err(RegistrationError::AdminAlreadyIssued(_, ref u)) if u == "admin-a0001"),
+        "{refused:?}"
+    );
+    let client = pool.get().await.unwrap();
+    let admins: Vec<(String, bool)> = client
+        .query(
+            "SELECT user_id, administrator FROM users
+             WHERE user_id IN ('admin-a0001', 'admin2-a0001')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(admins, [("admin-a0001".to_string(), true)]);
+    // Another registration still gets its own, and both issues are in the audit trail.
+    registrations::issue_admin(
+        &pool,
+        &code(RETAILER_B),
+        &UserId::parse("admin-b0002").unwrap(),
+        "",
+        "Admin-Password-2026",
+    )
+    .await
+    .expect("B's first issue");
+    let trail = registrations::audit_log(
+        &pool,
+        Some(RETAILER_A),
+        Utc::now() - chrono::Duration::hours(1),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        trail
+            .iter()
+            .filter(|e| e.action == "registration.issue_admin")
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_request_with_an_unregistered_certificate_is_refused() {
+    let app = spawn_app(&[]).await;
+    let other = tempfile::tempdir().unwrap();
+    another_certificate(&app, other.path(), RETAILER_A);
+    let unregistered = https_client(app.certs.path(), other.path(), Some("client-A0001"));
+    // Login with it is refused…
+    let (status, body) = login_with(&app, &unregistered, RETAILER_A).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["code"], "certificate_not_registered");
+    // …and so is a call with a token obtained on a registered machine.
+    let a = app.login(RETAILER_A).await;
+    let (status, body) = list_with(&app, &unregistered, &a.token).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["code"], "certificate_not_registered");
+    assert_eq!(list_with(&app, &a.http, &a.token).await.0, 200);
+    // Once the operator registers it, the machine is accepted.
+    let pool = kirikae::hub::pool(&app.settings).unwrap();
+    let pem = std::fs::read(other.path().join("client-A0001.pem")).unwrap();
+    registrations::register_certificate(&pool, &code(RETAILER_A), &pem, None)
+        .await
+        .unwrap();
+    // A certificate is registered to one registration only.
+    let taken = registrations::register_certificate(&pool, &code(RETAILER_B), &pem, None).await;
+    assert!(taken.is_err(), "{taken:?}");
+    tokio::time::sleep(CACHE).await;
+    assert_eq!(list_with(&app, &unregistered, &a.token).await.0, 200);
+}
+
+#[tokio::test]
+async fn an_expired_certificate_is_refused_and_an_overlapping_renewal_is_accepted() {
+    let app = spawn_app(&[]).await;
+    let pool = kirikae::hub::pool(&app.settings).unwrap();
+    let renewal_dir = tempfile::tempdir().unwrap();
+    another_certificate(&app, renewal_dir.path(), RETAILER_A);
+    let renewal_pem = std::fs::read(renewal_dir.path().join("client-A0001.pem")).unwrap();
+    registrations::register_certificate(&pool, &code(RETAILER_A), &renewal_pem, None)
+        .await
+        .unwrap();
+    let old = app.client_for(RETAILER_A);
+    let renewed = https_client(app.certs.path(), renewal_dir.path(), Some("client-A0001"));
+    // Both valid at once: the machines switch over without downtime.
+    let a = app.login(RETAILER_A).await;
+    assert_eq!(login_with(&app, &renewed, RETAILER_A).await.0, 200);
+    assert_eq!(list_with(&app, &old, &a.token).await.0, 200);
+    assert_eq!(list_with(&app, &renewed, &a.token).await.0, 200);
+    // The old certificate's registration runs out.
+    let old_pem = std::fs::read(app.certs.path().join("client-A0001.pem")).unwrap();
+    let now = Utc::now();
+    registrations::register_certificate(
+        &pool,
+        &code(RETAILER_A),
+        &old_pem,
+        Some((
+            now - chrono::Duration::days(30),
+            now - chrono::Duration::seconds(1),
+        )),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(CACHE).await;
+    let (status, body) = login_with(&app, &old, RETAILER_A).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["code"], "certificate_expired");
+    let (status, body) = list_with(&app, &old, &a.token).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["code"], "certificate_expired");
+    // The renewal carries on.
+    assert_eq!(list_with(&app, &renewed, &a.token).await.0, 200);
+    assert_eq!(login_with(&app, &renewed, RETAILER_A).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_suspended_registration_is_refused_at_once_but_its_in_flight_requests_complete() {
+    let app = spawn_app(&[Area::Tokyo]).await;
+    let pool = kirikae::hub::pool(&app.settings).unwrap();
+    app.set_sim_mode(Area::Tokyo, json!({"mode": "hang"})).await;
+    let a = app.login(RETAILER_A).await;
+    let b = app.login(RETAILER_B).await;
+    let (point, _) = app.point(Area::Tokyo, 3);
+    let id = a.facility_inquiry(&point).await;
+    let sim = app.sim(Area::Tokyo).1.clone();
+    eventually(60, "the connector's call", || sim.calls() >= 1).await;
+
+    registrations::set_status(&pool, &code(RETAILER_A), RegistrationStatus::Suspended)
+        .await
+        .unwrap();
+    let suspended_at = Instant::now();
+    // Within the cache's second every new call is refused, the session notwithstanding.
+    loop {
+        let (status, body) = a.list("").await;
+        if status == 403 {
+            assert_eq!(body["code"], "registration_suspended");
+            break;
+        }
+        assert!(suspended_at.elapsed() < CACHE, "still answered {status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let resp = a
+        .submit(
+            "facility-inquiry",
+            json!({"supply_point_id": point.as_str()}),
+        )
+        .await;
+    assert_eq!(resp.status(), 403);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["code"],
+        "registration_suspended"
+    );
+    let (status, body) = login_with(&app, &a.http, RETAILER_A).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("registration_suspended"))
+    );
+    // Another registration is not affected.
+    assert_eq!(b.list("").await.0, 200);
+
+    // The request already in flight completes.
+    app.set_sim_mode(Area::Tokyo, json!({"mode": "normal"}))
+        .await;
+    let client = pool.get().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let status: String = client
+            .query_one(
+                "SELECT status FROM requests WHERE request_id = $1::text::uuid",
+                &[&id],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if status == "completed" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the in-flight request stuck at {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Resumed, the registration sees it.
+    registrations::set_status(&pool, &code(RETAILER_A), RegistrationStatus::Active)
+        .await
+        .unwrap();
+    tokio::time::sleep(CACHE).await;
+    assert_eq!(a.status(&id).await.1["status"], "completed");
+}
+
+#[tokio::test]
+async fn an_ended_registration_is_refused_and_its_data_kept() {
+    let app = spawn_app(&[Area::Tokyo]).await;
+    let pool = kirikae::hub::pool(&app.settings).unwrap();
+    let a = app.login(RETAILER_A).await;
+    let (point, _) = app.point(Area::Tokyo, 4);
+    let id = a.facility_inquiry(&point).await;
+    assert_eq!(a.final_status(&id).await["status"], "completed");
+
+    registrations::set_status(&pool, &code(RETAILER_A), RegistrationStatus::Ended)
+        .await
+        .unwrap();
+    tokio::time::sleep(CACHE).await;
+    let (status, body) = a.status(&id).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("registration_ended"))
+    );
+    let (status, body) = login_with(&app, &a.http, RETAILER_A).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("registration_ended"))
+    );
+    // An end is final…
+    let resumed =
+        registrations::set_status(&pool, &code(RETAILER_A), RegistrationStatus::Active).await;
+    assert!(
+        matches!(resumed, Err(RegistrationError::Ended(_))),
+        "{resumed:?}"
+    );
+    // …and the data is kept.
+    let client = pool.get().await.unwrap();
+    let kept = client
+        .query_opt(
+            "SELECT status FROM requests WHERE request_id = $1::text::uuid AND company_code = $2",
+            &[&id, &RETAILER_A],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        kept.map(|r| r.get::<_, String>(0)).as_deref(),
+        Some("completed")
+    );
+    let users: i64 = client
+        .query_one(
+            "SELECT count(*) FROM users WHERE company_code = $1",
+            &[&RETAILER_A],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(users >= 1);
+}
+
+#[tokio::test]
+async fn over_the_rate_limit_is_429_with_retry_after() {
+    let app = spawn_app_tweaked(&[], |s| {
+        s.rate_limit_per_sec = 1;
+        s.rate_limit_burst = 3;
+    })
+    .await;
+    let a = app.login(RETAILER_A).await;
+    let mut refused = None;
+    for _ in 0..10 {
+        let resp = a
+            .http
+            .get(format!("{}/api/v1/requests", app.api))
+            .bearer_auth(&a.token)
+            .send()
+            .await
+            .unwrap();
+        if resp.status() == 429 {
+            refused = Some(resp);
+            break;
+        }
+        assert_eq!(resp.status(), 200);
+    }
+    let resp = refused.expect("the burst of 3 was exceeded without a 429");
+    let retry_after: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], "rate_limited");
+    // Another registration has its own allowance…
+    let b = app.login(RETAILER_B).await;
+    assert_eq!(b.list("").await.0, 200);
+    // …and after waiting, A is served again.
+    tokio::time::sleep(Duration::from_secs(retry_after)).await;
+    assert_eq!(a.list("").await.0, 200);
+}
+
+#[tokio::test]
+async fn maintenance_answers_503_with_the_planned_end() {
+    let app = spawn_app(&[]).await;
+    let pool = kirikae::hub::pool(&app.settings).unwrap();
+    let a = app.login(RETAILER_A).await;
+    // A window planned for later does not close the service now.
+    let now = Utc::now();
+    registrations::start_maintenance(
+        &pool,
+        Some(now + chrono::Duration::hours(5)),
+        now + chrono::Duration::hours(6),
+        "later",
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(CACHE).await;
+    assert_eq!(a.list("").await.0, 200);
+
+    let until = Utc::now() + chrono::Duration::hours(1);
+    registrations::start_maintenance(&pool, None, until, "定期保守")
+        .await
+        .unwrap();
+    tokio::time::sleep(CACHE).await;
+    for resp in [
+        a.http
+            .get(format!("{}/api/v1/requests", app.api))
+            .bearer_auth(&a.token)
+            .send()
+            .await
+            .unwrap(),
+        a.http
+            .post(format!("{}/api/v1/session", app.api))
+            .json(&json!({"user_id": user_of(RETAILER_A), "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap(),
+    ] {
+        assert_eq!(resp.status(), 503);
+        let retry_after: i64 = resp.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((3500..=3601).contains(&retry_after), "{retry_after}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["code"], "maintenance");
+        let planned: chrono::DateTime<Utc> = body["until"].as_str().unwrap().parse().unwrap();
+        assert!((planned - until).num_milliseconds().abs() < 1000, "{body}");
+        assert!(body["message_ja"].as_str().unwrap().contains("定期保守"));
+    }
+    registrations::stop_maintenance(&pool).await.unwrap();
+    tokio::time::sleep(CACHE).await;
+    assert_eq!(a.list("").await.0, 200);
+    let trail = registrations::audit_log(&pool, Some("-"), now - chrono::Duration::minutes(5))
+        .await
+        .unwrap();
+    let actions: Vec<&str> = trail.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["maintenance.start", "maintenance.start", "maintenance.stop"]
+    );
+}

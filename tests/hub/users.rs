@@ -1,0 +1,716 @@
+//! Issue 5, the user side: the company administrator's functions, passwords and mail. Each test
+//! is named after the rule; each checks both what is allowed and what is refused.
+
+use kirikae::domain::Area;
+use kirikae::mail::sink;
+use serde_json::{Value, json};
+
+use crate::harness::*;
+
+/// A hub with no simulated area: these tests need only the API, the database and the mail sink.
+async fn app() -> TestApp {
+    spawn_app(&[]).await
+}
+
+/// `method path` with the token and an optional JSON body: status and JSON body.
+async fn call(who: &Retailer, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let url = format!("{}{path}", who.api);
+    let mut req = who
+        .http
+        .request(method.parse().unwrap(), url)
+        .bearer_auth(&who.token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    (
+        resp.status().as_u16(),
+        resp.json().await.unwrap_or(Value::Null),
+    )
+}
+
+/// Logs `user` of `company` in: status and JSON body.
+async fn login_as(app: &TestApp, company: &str, user: &str, password: &str) -> (u16, Value) {
+    let resp = app
+        .client_for(company)
+        .post(format!("{}/api/v1/session", app.api))
+        .json(&json!({"user_id": user, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    (
+        resp.status().as_u16(),
+        resp.json().await.unwrap_or(Value::Null),
+    )
+}
+
+/// Logs in and expects success: the session.
+async fn session_of(app: &TestApp, company: &str, user: &str, password: &str) -> Retailer {
+    let (status, body) = login_as(app, company, user, password).await;
+    assert_eq!(status, 200, "login of {user}: {body}");
+    Retailer {
+        http: app.client_for(company),
+        token: body["token"].as_str().unwrap().into(),
+        api: app.api.clone(),
+    }
+}
+
+fn mail_of(user: &str) -> String {
+    format!("{user}@example.jp")
+}
+
+/// Every message the sink received for `to`, oldest first.
+fn mailbox(app: &TestApp, to: &str) -> Vec<String> {
+    sink::messages(&app.settings.mail_dir)
+        .into_iter()
+        .filter(|m| m.contains(&format!("X-Envelope-To: {to}\r\n")))
+        .collect()
+}
+
+/// The initial password in the newest mail to `to`.
+fn mailed_password(app: &TestApp, to: &str) -> String {
+    let mails = mailbox(app, to);
+    let last = mails.last().unwrap_or_else(|| panic!("no mail to {to}"));
+    last.lines()
+        .find_map(|l| l.strip_prefix("初期パスワード: "))
+        .unwrap_or_else(|| panic!("no password in {last}"))
+        .trim()
+        .to_string()
+}
+
+/// Registers `user` in the administrator's company; expects 201.
+async fn register(admin: &Retailer, user: &str, extra: Value) -> Value {
+    let mut body = json!({"user_id": user, "name": "切替 太郎", "mail": mail_of(user)});
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    let (status, answer) = call(admin, "POST", "/api/v1/admin/users", Some(body)).await;
+    assert_eq!(status, 201, "{answer}");
+    answer
+}
+
+/// Registers `user`, logs in with the mailed password and changes it to `PASSWORD`; the
+/// session after the change.
+async fn ready_user(app: &TestApp, admin: &Retailer, company: &str, user: &str) -> Retailer {
+    register(admin, user, json!({})).await;
+    let initial = mailed_password(app, &mail_of(user));
+    let s = session_of(app, company, user, &initial).await;
+    let (status, body) = change_password(&s, &initial, PASSWORD).await;
+    assert_eq!(status, 200, "{body}");
+    s
+}
+
+async fn change_password(s: &Retailer, old: &str, new: &str) -> (u16, Value) {
+    call(
+        s,
+        "POST",
+        "/api/v1/session/password",
+        Some(json!({"old_password": old, "new_password": new})),
+    )
+    .await
+}
+
+fn pool(app: &TestApp) -> deadpool_postgres::Pool {
+    kirikae::hub::pool(&app.settings).unwrap()
+}
+
+#[tokio::test]
+async fn registering_a_user_mails_the_id_and_an_initial_password() {
+    let app = app().await;
+    let admin = app.login(RETAILER_A).await;
+    let answer = register(&admin, "sato.hanako", json!({})).await;
+    assert_eq!(answer["user_id"], "sato.hanako");
+    assert_eq!(answer["must_change_password"], true);
+    assert!(answer.get("password").is_none(), "never answered: {answer}");
+
+    let mails = mailbox(&app, &mail_of("sato.hanako"));
+    assert_eq!(mails.len(), 1, "one mail");
+    assert!(mails[0].contains("ユーザID: sato.hanako"), "{}", mails[0]);
+    assert!(mails[0].contains("Subject: "), "{}", mails[0]);
+    let password = mailed_password(&app, &mail_of("sato.hanako"));
+    assert_eq!(password.chars().count(), 16);
+    // The mailed password logs in; another does not.
+    assert_eq!(
+        login_as(&app, RETAILER_A, "sato.hanako", &password).await.0,
+        200
+    );
+    let (status, body) = login_as(&app, RETAILER_A, "sato.hanako", "Wrong-password-99").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("invalid_credentials"))
+    );
+    // An invalid mail address is refused, and nothing is mailed.
+    let (status, body) = call(
+        &admin,
+        "POST",
+        "/api/v1/admin/users",
+        Some(json!({"user_id": "no.mail", "name": "x", "mail": "not-an-address"})),
+    )
+    .await;
+    assert_eq!((status, body["code"].as_str()), (422, Some("invalid_mail")));
+}
+
+#[tokio::test]
+async fn the_initial_password_must_be_changed_at_first_login() {
+    let app = app().await;
+    let admin = app.login(RETAILER_A).await;
+    register(&admin, "first.login", json!({})).await;
+    let initial = mailed_password(&app, &mail_of("first.login"));
+    let s = session_of(&app, RETAILER_A, "first.login", &initial).await;
+    // Refused: everything but the change.
+    let (status, body) = s.get("/api/v1/requests").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("password_change_required"))
+    );
+    let (status, body) = s.get("/api/v1/operators").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("password_change_required"))
+    );
+    // A wrong old password does not change it.
+    let (status, body) = change_password(&s, "Not-the-initial-1", PASSWORD).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("wrong_old_password"))
+    );
+    // Allowed: the change, then everything, on the same session.
+    let (status, body) = change_password(&s, &initial, PASSWORD).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = s.get("/api/v1/requests").await;
+    assert_eq!(status, 200, "{body}");
+    // The initial password no longer logs in; the new one does.
+    assert_eq!(
+        login_as(&app, RETAILER_A, "first.login", &initial).await.0,
+        401
+    );
+    assert_eq!(
+        login_as(&app, RETAILER_A, "first.login", PASSWORD).await.0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_duplicate_user_id_is_refused() {
+    let app = app().await;
+    let admin = app.login(RETAILER_A).await;
+    register(&admin, "dup.user", json!({})).await;
+    let body = json!({"user_id": "dup.user", "name": "別人", "mail": mail_of("other")});
+    let (status, answer) = call(&admin, "POST", "/api/v1/admin/users", Some(body.clone())).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (409, Some("user_exists"))
+    );
+    // Also across registrations: a user id belongs to one registration.
+    let other = app.login(RETAILER_B).await;
+    let (status, answer) = call(&other, "POST", "/api/v1/admin/users", Some(body)).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (409, Some("user_exists"))
+    );
+    assert!(
+        mailbox(&app, &mail_of("other")).is_empty(),
+        "nothing mailed"
+    );
+    // Allowed: another id.
+    register(&admin, "dup.user2", json!({})).await;
+}
+
+#[tokio::test]
+async fn a_reused_password_is_refused() {
+    let app = app().await;
+    let admin = app.login(RETAILER_A).await;
+    let s = ready_user(&app, &admin, RETAILER_A, "reuse.user").await;
+    // The current one, and each of the last five, are refused; the sixth-last is allowed.
+    let mut current = PASSWORD.to_string();
+    let mut history = vec![PASSWORD.to_string()];
+    for i in 1..=5 {
+        let next = format!("Fresh-password-{i}");
+        assert_eq!(change_password(&s, &current, &next).await.0, 200);
+        history.push(next.clone());
+        current = next;
+    }
+    // history: PASSWORD, 1..5 (6 entries); the last five are 1..5.
+    for old in &history[1..] {
+        let (status, body) = change_password(&s, &current, old).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (422, Some("password_reused")),
+            "{old}"
+        );
+    }
+    let (status, body) = change_password(&s, &current, PASSWORD).await;
+    assert_eq!(status, 200, "older than the last five: {body}");
+}
+
+#[tokio::test]
+async fn a_weak_password_is_refused() {
+    let app = app().await;
+    let admin = app.login(RETAILER_A).await;
+    let s = ready_user(&app, &admin, RETAILER_A, "weak.user").await;
+    for weak in ["Short-1", "alllowercaseletters", "lower-and-symbols"] {
+        let (status, body) = change_password(&s, PASSWORD, weak).await;
+        assert_eq!(
+            (status, body["code"].as_str(), body["field"].as_str()),
+            (422, Some("weak_password"), Some("new_password")),
+            "{weak}: {body}"
+        );
+    }
+    let (status, body) = change_password(&s, PASSWORD, "lower-and-symbols-9").await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn n_failed_logins_lock_the_account_until_the_administrator_unlocks_it() {
+    let app = app().await;
+    let admin = app.login(RETAILER_A).await;
+    ready_user(&app, &admin, RETAILER_A, "lock.user").await;
+    // Four failures, then a success, reset the count.
+    for _ in 0..4 {
+        assert_eq!(
+            login_as(&app, RETAILER_A, "lock.user", "Wrong-pass-1234")
+                .await
+                .0,
+            401
+        );
+    }
+    assert_eq!(
+        login_as(&app, RETAILER_A, "lock.user", PASSWORD).await.0,
+        200
+    );
+    // Five in a row lock it: even the right password is refused, with its own code.
+    for _ in 0..5 {
+        let (status, body) = login_as(&app, RETAILER_A, "lock.user", "Wrong-pass-1234").await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (401, Some("invalid_credentials"))
+        );
+    }
+    let (status, body) = login_as(&app, RETAILER_A, "lock.user", PASSWORD).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("account_locked"))
+    );
+    let (_, user) = admin.get("/api/v1/admin/users/lock.user").await;
+    assert_eq!(user["locked"], true);
+    // The administrator unlocks it.
+    let (status, user) = call(&admin, "POST", "/api/v1/admin/users/lock.user/unlock", None).await;
+    assert_eq!((status, user["locked"].as_bool()), (200, Some(false)));
+    assert_eq!(
+        login_as(&app, RETAILER_A, "lock.user", PASSWORD).await.0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_disabled_account_cannot_log_in_until_enabled() {
+    let app = app().await;
+    let admin = app.login(RETAILER_A).await;
+    let s = ready_user(&app, &admin, RETAILER_A, "off.user").await;
+    let path = "/api/v1/admin/users/off.user/enabled";
+    let (status, user) = call(&admin, "POST", path, Some(json!({"enabled": false}))).await;
+    assert_eq!((status, user["enabled"].as_bool()), (200, Some(false)));
+    let (status, body) = login_as(&app, RETAILER_A, "off.user", PASSWORD).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("account_disabled"))
+    );
+    // Its open session ended too.
+    assert_eq!(s.get("/api/v1/requests").await.0, 401);
+    // A wrong password is still only "wrong".
+    let (_, body) = login_as(&app, RETAILER_A, "off.user", "Wrong-pass-1234").await;
+    assert_eq!(body["code"], "invalid_credentials");
+    let (status, user) = call(&admin, "POST", path, Some(json!({"enabled": true}))).await;
+    assert_eq!((status, user["enabled"].as_bool()), (200, Some(true)));
+    assert_eq!(
+        login_as(&app, RETAILER_A, "off.user", PASSWORD).await.0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn accounts_unused_for_the_configured_days_are_disabled() {
+    let app = app().await;
+    let admin = app.login(RETAILER_A).await;
+    ready_user(&app, &admin, RETAILER_A, "idle.user").await;
+    ready_user(&app, &admin, RETAILER_A, "busy.user").await;
+    let pool = pool(&app);
+    pool.get()
+        .await
+        .unwrap()
+        .execute(
+            "UPDATE users SET last_login_at = now() - interval '91 days',
+                              created_at = now() - interval '200 days'
+             WHERE user_id = 'idle.user'",
+            &[],
+        )
+        .await
+        .unwrap();
+    pool.get()
+        .await
+        .unwrap()
+        .execute(
+            "UPDATE users SET last_login_at = now() - interval '89 days',
+                              created_at = now() - interval '200 days'
+             WHERE user_id = 'busy.user'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let disabled = kirikae::accounts::disable_unused(&pool, app.settings.disable_after_days)
+        .await
+        .unwrap();
+    assert_eq!(disabled, vec!["idle.user".to_string()]);
+    let (_, body) = login_as(&app, RETAILER_A, "idle.user", PASSWORD).await;
+    assert_eq!(body["code"], "account_disabled");
+    assert_eq!(
+        login_as(&app, RETAILER_A, "busy.user", PASSWORD).await.0,
+        200
+    );
+    // The administrator enables it again, and the job leaves it be.
+    let path = "/api/v1/admin/users/idle.user/enabled";
+    assert_eq!(
+        call(&admin, "POST", path, Some(json!({"enabled": true})))
+            .await
+            .0,
+        200
+    );
+    let again = kirikae::accounts::disable_unused(&pool, app.settings.disable_after_days)
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "{again:?}");
+    assert_eq!(
+        login_as(&app, RETAILER_A, "idle.user", PASSWORD).await.0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_dr_contractors_user_cannot_be_given_retailer_only_functions() {
+    let app = app().await;
+    let dr = app.login(DR_CONTRACTOR).await;
+    register(&dr, "dr.user", json!({})).await;
+    let path = "/api/v1/admin/users/dr.user/permissions";
+    let (status, body) = call(
+        &dr,
+        "PUT",
+        path,
+        Some(json!({"functions": ["switch-start"]})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("permission_not_allowed_for_kind"))
+    );
+    // Nor at registration.
+    let (status, body) = call(
+        &dr,
+        "POST",
+        "/api/v1/admin/users",
+        Some(
+            json!({"user_id": "dr.user2", "name": "x", "mail": mail_of("dr.user2"),
+                    "permissions": ["facility-inquiry", "abolition"]}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("permission_not_allowed_for_kind"))
+    );
+    // The default is what the kind allows; a DR function may be given.
+    let (_, user) = dr.get("/api/v1/admin/users/dr.user").await;
+    let perms: Vec<&str> = user["permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(
+        perms.contains(&"facility-inquiry") && !perms.contains(&"switch-start"),
+        "{perms:?}"
+    );
+    let (status, user) = call(
+        &dr,
+        "PUT",
+        path,
+        Some(json!({"functions": ["facility-inquiry"]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{user}");
+    assert_eq!(user["permissions"], json!(["facility-inquiry"]));
+    // A retailer's user may be given it.
+    let retailer = app.login(RETAILER_A).await;
+    register(
+        &retailer,
+        "retail.user",
+        json!({"permissions": ["switch-start"]}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_user_without_a_functions_permission_gets_403() {
+    let app = app().await;
+    let admin = app.login(RETAILER_A).await;
+    let s = ready_user(&app, &admin, RETAILER_A, "narrow.user").await;
+    let path = "/api/v1/admin/users/narrow.user/permissions";
+    let (status, body) = call(
+        &admin,
+        "PUT",
+        path,
+        Some(json!({"functions": ["facility-inquiry"]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let point = vacant_point(Area::Tokyo, 1);
+    let resp = s
+        .submit("usage-inquiry", json!({"supply_point_id": point.as_str()}))
+        .await;
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("function_not_permitted"))
+    );
+    // Allowed: the permitted function.
+    s.facility_inquiry(&point).await;
+}
+
+#[tokio::test]
+async fn only_an_administrator_may_administer_users() {
+    let app = app().await;
+    let admin = app.login(RETAILER_A).await;
+    let s = ready_user(&app, &admin, RETAILER_A, "plain.user").await;
+    for (method, path, body) in [
+        ("GET", "/api/v1/admin/users", None),
+        ("GET", "/api/v1/admin/users.csv", None),
+        ("GET", "/api/v1/admin/users/plain.user", None),
+        (
+            "POST",
+            "/api/v1/admin/users",
+            Some(json!({"user_id": "sneaky", "name": "x", "mail": mail_of("sneaky")})),
+        ),
+        ("POST", "/api/v1/admin/users/plain.user/unlock", None),
+        ("DELETE", "/api/v1/admin/users/plain.user", None),
+    ] {
+        let (status, answer) = call(&s, method, path, body).await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (403, Some("administrator_required")),
+            "{method} {path}"
+        );
+    }
+    // Made an administrator (ユーザ修正), it may; the change is mailed.
+    let (status, user) = call(
+        &admin,
+        "PATCH",
+        "/api/v1/admin/users/plain.user",
+        Some(json!({"administrator": true, "name": "切替 次郎"})),
+    )
+    .await;
+    assert_eq!((status, user["administrator"].as_bool()), (200, Some(true)));
+    assert_eq!(user["name"], "切替 次郎");
+    let mails = mailbox(&app, &mail_of("plain.user"));
+    assert!(
+        mails.last().unwrap().contains("変更されました"),
+        "{mails:?}"
+    );
+    assert_eq!(s.get("/api/v1/admin/users").await.0, 200);
+}
+
+#[tokio::test]
+async fn another_companys_user_is_not_found() {
+    let app = app().await;
+    let a = app.login(RETAILER_A).await;
+    let b = app.login(RETAILER_B).await;
+    register(&b, "b.user", json!({})).await;
+    let b_user = format!("/api/v1/admin/users/{}", "b.user");
+    for (method, path, body) in [
+        ("GET", b_user.clone(), None),
+        ("PATCH", b_user.clone(), Some(json!({"name": "x"}))),
+        ("DELETE", b_user.clone(), None),
+        ("POST", format!("{b_user}/unlock"), None),
+        (
+            "POST",
+            format!("{b_user}/enabled"),
+            Some(json!({"enabled": false})),
+        ),
+        ("POST", format!("{b_user}/password-reissue"), None),
+        (
+            "PUT",
+            format!("{b_user}/permissions"),
+            Some(json!({"functions": []})),
+        ),
+    ] {
+        let (status, answer) = call(&a, method, &path, body).await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (404, Some("user_not_found")),
+            "{method} {path}"
+        );
+    }
+    let (_, list) = a.get("/api/v1/admin/users").await;
+    let ids: Vec<&str> = list["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["user_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![user_of(RETAILER_A)]);
+    // Its own company's administrator finds it.
+    assert_eq!(b.get(&b_user).await.0, 200);
+    let (status, _) = call(&b, "DELETE", &b_user, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(b.get(&b_user).await.0, 404);
+}
+
+#[tokio::test]
+async fn bulk_registration_answers_per_line() {
+    let app = app().await;
+    let admin = app.login(RETAILER_A).await;
+    register(&admin, "bulk.taken", json!({})).await;
+    let csv = "user_id,name,mail,administrator,permissions\n\
+               bulk.one,一括 一郎,bulk.one@example.jp,false,\n\
+               bulk.taken,重複 二郎,bulk.taken2@example.jp,false,\n\
+               bulk.three,一括 三郎,not-an-address,false,\n\
+               bulk.four,一括 四郎,bulk.four@example.jp,true,facility-inquiry switch-start\n\
+               x,短い,bulk.x@example.jp,false,\n";
+    let resp = admin
+        .http
+        .post(format!("{}/api/v1/admin/users/bulk", admin.api))
+        .bearer_auth(&admin.token)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let answer: Value = resp.json().await.unwrap();
+    let lines = answer["lines"].as_array().unwrap();
+    let outcome: Vec<(u64, &str, Option<&str>)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["line"].as_u64().unwrap(),
+                l["outcome"].as_str().unwrap(),
+                l["code"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcome,
+        vec![
+            (2, "registered", None),
+            (3, "refused", Some("user_exists")),
+            (4, "refused", Some("invalid_mail")),
+            (5, "registered", None),
+            (6, "refused", Some("invalid_user_id")),
+        ],
+        "{answer}"
+    );
+    assert_eq!(
+        (answer["registered"].as_u64(), answer["refused"].as_u64()),
+        (Some(2), Some(3))
+    );
+    // Each registered line was mailed its password.
+    assert_eq!(mailbox(&app, "bulk.one@example.jp").len(), 1);
+    assert_eq!(mailbox(&app, "bulk.four@example.jp").len(), 1);
+    let (_, four) = admin.get("/api/v1/admin/users/bulk.four").await;
+    assert_eq!(four["administrator"], true);
+    assert_eq!(
+        four["permissions"],
+        json!(["facility-inquiry", "switch-start"])
+    );
+    // A file without the header is refused as a whole.
+    let resp = admin
+        .http
+        .post(format!("{}/api/v1/admin/users/bulk", admin.api))
+        .bearer_auth(&admin.token)
+        .body("a,b,c\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 422);
+}
+
+#[tokio::test]
+async fn the_user_list_downloads_as_csv() {
+    let app = app().await;
+    let admin = app.login(RETAILER_A).await;
+    register(
+        &admin,
+        "csv.user",
+        json!({"permissions": ["facility-inquiry"]}),
+    )
+    .await;
+    let resp = admin
+        .http
+        .get(format!("{}/api/v1/admin/users.csv", admin.api))
+        .bearer_auth(&admin.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let text = resp.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    assert_eq!(&headers[0], "user_id");
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    let row = rows.iter().find(|r| &r[0] == "csv.user").unwrap();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    assert_eq!(&row[col("name")], "切替 太郎");
+    assert_eq!(&row[col("mail")], "csv.user@example.jp");
+    assert_eq!(&row[col("permissions")], "facility-inquiry");
+    assert_eq!(&row[col("must_change_password")], "true");
+    // Only the company's own users: B's administrator sees only its own.
+    let b = app.login(RETAILER_B).await;
+    let resp = b
+        .http
+        .get(format!("{}/api/v1/admin/users.csv", b.api))
+        .bearer_auth(&b.token)
+        .send()
+        .await
+        .unwrap();
+    let text = resp.text().await.unwrap();
+    assert!(!text.contains("csv.user"), "{text}");
+}
+
+#[tokio::test]
+async fn a_password_reissue_mails_a_new_initial_password() {
+    let app = app().await;
+    let admin = app.login(RETAILER_A).await;
+    ready_user(&app, &admin, RETAILER_A, "forgot.user").await;
+    let (status, user) = call(
+        &admin,
+        "POST",
+        "/api/v1/admin/users/forgot.user/password-reissue",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, user["must_change_password"].as_bool()),
+        (200, Some(true))
+    );
+    let mails = mailbox(&app, &mail_of("forgot.user"));
+    assert_eq!(mails.len(), 2, "the registration's and the reissue's");
+    assert!(mails[1].contains("再発行"), "{}", mails[1]);
+    let reissued = mailed_password(&app, &mail_of("forgot.user"));
+    // The old password no longer works; the new one does, and must be changed first.
+    assert_eq!(
+        login_as(&app, RETAILER_A, "forgot.user", PASSWORD).await.0,
+        401
+    );
+    let s = session_of(&app, RETAILER_A, "forgot.user", &reissued).await;
+    let (_, body) = s.get("/api/v1/requests").await;
+    assert_eq!(body["code"], "password_change_required");
+    let (status, body) = change_password(&s, &reissued, "Brand-new-password-7").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(s.get("/api/v1/requests").await.0, 200);
+}
