@@ -442,6 +442,23 @@ async fn generation_functions_are_keyed_by_receiving_point_and_post_fit_only_one
                "customer_name": "太陽 一郎"}),
     )
     .await;
+    // A0001 buys from it now: it may end the contract, and then B0002 may reconnect it.
+    completed(
+        &a,
+        "gen-abolition",
+        json!({"supply_point_id": post_fit.as_str(), "planned_date": day(25),
+               "with_removal": false}),
+    )
+    .await;
+    let b = app.login(RETAILER_B).await;
+    let reconnected = completed(
+        &b,
+        "gen-reconnection",
+        json!({"supply_point_id": post_fit.as_str(), "planned_date": day(30),
+               "customer_name": "太陽 一郎", "agreed_to_grid_terms": true}),
+    )
+    .await;
+    assert_eq!(reconnected["service_id"], "FF_10410");
 
     // The status of one class lists only its functions.
     let (code, generation) = a.get("/api/v1/gen/requests").await;
@@ -456,7 +473,7 @@ async fn generation_functions_are_keyed_by_receiving_point_and_post_fit_only_one
         functions.iter().all(|f| f.starts_with("gen-")),
         "{functions:?}"
     );
-    assert_eq!(functions.len(), 4, "{functions:?}");
+    assert_eq!(functions.len(), 5, "{functions:?}");
     let (code, _) = a.get(&format!("/api/v1/hv/requests/{start_id}")).await;
     assert_eq!(code, 404, "a generation request is not a high-voltage one");
 }
