@@ -88,14 +88,14 @@ pub async fn one(
 ) -> Result<Json<RequestView>, ApiError> {
     let id: Uuid = id.parse().map_err(|_| ApiError::RequestNotFound)?;
     let sql = format!("SELECT {COLUMNS} FROM requests WHERE request_id = $1 AND company_code = $2");
-    let row = state
-        .pool
-        .get()
-        .await?
+    let client = state.pool.get().await?;
+    let row = client
         .query_opt(&sql, &[&id, &principal.company.as_str()])
         .await?
         .ok_or(ApiError::RequestNotFound)?;
-    Ok(Json(row.into()))
+    let view = RequestView::from(row);
+    audit_personal_data(&client, &principal, std::slice::from_ref(&view)).await?;
+    Ok(Json(view))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -212,7 +212,8 @@ async fn list_with(
         .iter()
         .map(|p| p.as_ref() as &(dyn ToSql + Sync))
         .collect();
-    let rows = state.pool.get().await?.query(&sql, &params).await?;
+    let client = state.pool.get().await?;
+    let rows = client.query(&sql, &params).await?;
     let mut items: Vec<RequestView> = rows.into_iter().map(Into::into).collect();
     let next_cursor = (items.len() as i64 > limit).then(|| {
         items.truncate(limit as usize);
@@ -224,7 +225,49 @@ async fn list_with(
         );
         URL_SAFE_NO_PAD.encode(raw)
     });
+    audit_personal_data(&client, &principal, &items).await?;
     Ok(Json(ListAnswer { items, next_cursor }))
+}
+
+/// Answers that carry a customer's or generator's personal data (addresses, names, usage):
+/// every read of them is written to the audit log before they are shown (terms 4.1–4.5).
+fn carries_personal_data(function: &str) -> bool {
+    use crate::domain::Operation as O;
+    function.parse::<Function>().is_ok_and(|f| {
+        matches!(
+            f.operation(),
+            O::FacilityInquiry | O::UsageInquiry | O::PointSearch
+        )
+    })
+}
+
+async fn audit_personal_data(
+    client: &deadpool_postgres::Client,
+    principal: &Principal,
+    views: &[RequestView],
+) -> Result<(), ApiError> {
+    let read: Vec<String> = views
+        .iter()
+        .filter(|v| v.result.is_some() && carries_personal_data(&v.function))
+        .map(|v| v.request_id.to_string())
+        .collect();
+    if read.is_empty() {
+        return Ok(());
+    }
+    let subject = if read.len() == 1 {
+        read[0].clone()
+    } else {
+        "(list)".into()
+    };
+    crate::audit::record(
+        client,
+        principal,
+        "request.result_read",
+        &subject,
+        serde_json::json!({ "request_ids": read }),
+    )
+    .await
+    .map_err(ApiError::from)
 }
 
 /// The list's WHERE clause, built from validated filters only.

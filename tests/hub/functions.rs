@@ -569,3 +569,34 @@ async fn point_search_finds_points_by_address_pole_or_meter_in_every_family() {
     let (status, err) = refused_by_hub(&a, "point-search", with_point).await;
     assert_eq!((status, err["code"].as_str()), (422, Some("unknown_field")));
 }
+
+#[tokio::test]
+async fn every_read_of_a_customers_data_is_written_to_the_audit_log() {
+    let area = Area::Tokyo;
+    let app = spawn_app(&[area]).await;
+    let a = app.login(RETAILER_A).await;
+    let p = point(area, PointKind::LowVoltage, 8);
+    let id = a.facility_inquiry(&p).await;
+    a.final_status(&id).await;
+    let (code, _) = a.list("").await;
+    assert_eq!(code, 200);
+    let pool = kirikae::hub::pool(&app.settings).unwrap();
+    let client = pool.get().await.unwrap();
+    let rows = client
+        .query(
+            "SELECT subject_id, company_code, detail FROM audit_log
+             WHERE action = 'request.result_read' ORDER BY at",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(
+        rows.len() >= 2,
+        "one read of the request and one of the list"
+    );
+    assert!(rows.iter().all(|r| r.get::<_, String>(1) == RETAILER_A));
+    let first: String = rows[0].get(0);
+    assert_eq!(first, id);
+    let listed: Value = rows.last().unwrap().get(2);
+    assert!(listed.to_string().contains(&id), "{listed}");
+}
