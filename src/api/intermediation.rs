@@ -12,8 +12,6 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -447,7 +445,7 @@ pub async fn list(
         ));
     }
     if let Some(c) = &q.cursor {
-        let (at, id) = decode_cursor(c).ok_or_else(|| {
+        let (at, id) = super::cursor::decode(c).ok_or_else(|| {
             ApiError::invalid(
                 "cursor",
                 "invalid_cursor",
@@ -480,11 +478,7 @@ pub async fn list(
     let next_cursor = (items.len() as i64 > limit).then(|| {
         items.truncate(limit as usize);
         let last = items.last().expect("limit >= 1");
-        URL_SAFE_NO_PAD.encode(format!(
-            "{}|{}",
-            last.registered_at.timestamp_micros(),
-            last.intermediation_id
-        ))
+        super::cursor::encode(last.registered_at, last.intermediation_id)
     });
     if !items.is_empty() {
         let ids: Vec<String> = items
@@ -501,15 +495,6 @@ pub async fn list(
         .await?;
     }
     Ok(Json(ListAnswer { items, next_cursor }))
-}
-
-fn decode_cursor(c: &str) -> Option<(DateTime<Utc>, Uuid)> {
-    let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(c).ok()?).ok()?;
-    let (micros, id) = raw.split_once('|')?;
-    Some((
-        DateTime::from_timestamp_micros(micros.parse().ok()?)?,
-        id.parse().ok()?,
-    ))
 }
 
 /// The answer to a decision or withdrawal: the event is on the broker; the state shown by GET

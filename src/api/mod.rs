@@ -1,5 +1,6 @@
 //! The retailer-facing API (axum over rustls): login, submission of applications, and status.
 
+mod cursor;
 mod error;
 mod gate;
 mod intermediation;

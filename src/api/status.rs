@@ -4,8 +4,6 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
@@ -218,12 +216,7 @@ async fn list_with(
     let next_cursor = (items.len() as i64 > limit).then(|| {
         items.truncate(limit as usize);
         let last = items.last().expect("limit >= 1");
-        let raw = format!(
-            "{}|{}",
-            last.accepted_at.timestamp_micros(),
-            last.request_id
-        );
-        URL_SAFE_NO_PAD.encode(raw)
+        super::cursor::encode(last.accepted_at, last.request_id)
     });
     audit_personal_data(&client, &principal, &items).await?;
     Ok(Json(ListAnswer { items, next_cursor }))
@@ -346,7 +339,7 @@ impl Filters {
             f.push("point_id", Box::new(p.to_string()));
         }
         if let Some(c) = &q.cursor {
-            let (at, id) = decode_cursor(c).ok_or_else(|| {
+            let (at, id) = super::cursor::decode(c).ok_or_else(|| {
                 ApiError::invalid(
                     "cursor",
                     "invalid_cursor",
@@ -378,13 +371,4 @@ impl Filters {
         );
         (sql, self.params)
     }
-}
-
-fn decode_cursor(c: &str) -> Option<(DateTime<Utc>, Uuid)> {
-    let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(c).ok()?).ok()?;
-    let (micros, id) = raw.split_once('|')?;
-    Some((
-        DateTime::from_timestamp_micros(micros.parse().ok()?)?,
-        id.parse().ok()?,
-    ))
 }
