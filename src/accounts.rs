@@ -225,13 +225,15 @@ pub async fn disable_unused(pool: &Pool, days: u32) -> Result<Vec<String>, Accou
         client
             .execute("DELETE FROM sessions WHERE user_id = $1", &[&user])
             .await?;
-        client
-            .execute(
-                "INSERT INTO audit_log (company_code, user_id, action, subject_id, detail)
-                 VALUES ($1, 'kirikae', 'user.disabled_unused', $2, $3)",
-                &[&company, &user, &serde_json::json!({ "days": days })],
-            )
-            .await?;
+        crate::audit::record_as(
+            &client,
+            &company,
+            "kirikae",
+            "user.disabled_unused",
+            &user,
+            serde_json::json!({ "days": days }),
+        )
+        .await?;
         tracing::info!(user_id = %user, days, "account disabled: unused");
         disabled.push(user);
     }

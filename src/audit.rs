@@ -1,11 +1,37 @@
-//! The audit trail of reads of personal data (names, addresses, contract numbers): one row of
-//! `audit_log` per read, written before the data is answered, and of every administrative action
-//! of the hub operator (registrations, certificates, suspension, maintenance). Append-only:
-//! nothing here (or anywhere) updates or deletes a row; `kirikae audit` only reads it.
+//! The audit trail: one row of `audit_log` per read of personal data (names, addresses,
+//! contract numbers), written before the data is answered, per submission, and per
+//! administrative action (of a registration's administrator, or of the hub operator at the
+//! CLI). Each row says who, for which registration, on whose behalf (the contractor, when a
+//! contractor's user acted), what, when, and from which client certificate. Append-only: a
+//! trigger refuses every UPDATE, DELETE and TRUNCATE; `kirikae audit` only reads it.
 
 use deadpool_postgres::GenericClient;
 
 use crate::api::Principal;
+
+/// Who did something, for the trail.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    /// The registration acted for (`-` for the whole hub).
+    pub company: &'a str,
+    /// The user, `operator:<name>` at the CLI, or `kirikae` for the hub's own jobs.
+    pub user: &'a str,
+    /// The contractor (受託者) whose user acted for the registration.
+    pub contractor: Option<&'a str>,
+    /// The SHA-256 fingerprint of the client certificate the call came with.
+    pub certificate: Option<&'a str>,
+}
+
+impl<'a> From<&'a Principal> for Actor<'a> {
+    fn from(p: &'a Principal) -> Self {
+        Actor {
+            company: p.company.as_str(),
+            user: &p.user_id,
+            contractor: p.contractor.as_ref().map(|c| c.as_str()),
+            certificate: Some(&p.certificate),
+        }
+    }
+}
 
 /// Records that `principal` did `action` on `subject` (an id, or `*` for a list).
 pub async fn record<C: GenericClient>(
@@ -15,19 +41,11 @@ pub async fn record<C: GenericClient>(
     subject: &str,
     detail: serde_json::Value,
 ) -> Result<(), tokio_postgres::Error> {
-    record_as(
-        client,
-        principal.company.as_str(),
-        &principal.user_id,
-        action,
-        subject,
-        detail,
-    )
-    .await
+    write(client, principal.into(), action, subject, detail).await
 }
 
-/// Records an action of someone who is not a logged-in user (the hub operator at the CLI):
-/// `company` is the registration acted on, or `-` for the whole hub (maintenance).
+/// Records an action of someone who is not a logged-in user (the hub operator at the CLI, or
+/// one of the hub's jobs): `company` is the registration acted on, or `-` for the whole hub.
 pub async fn record_as<C: GenericClient>(
     client: &C,
     company: &str,
@@ -36,14 +54,42 @@ pub async fn record_as<C: GenericClient>(
     subject: &str,
     detail: serde_json::Value,
 ) -> Result<(), tokio_postgres::Error> {
+    let actor = Actor {
+        company,
+        user: actor,
+        contractor: None,
+        certificate: None,
+    };
+    write(client, actor, action, subject, detail).await
+}
+
+pub async fn write<C: GenericClient>(
+    client: &C,
+    actor: Actor<'_>,
+    action: &str,
+    subject: &str,
+    detail: serde_json::Value,
+) -> Result<(), tokio_postgres::Error> {
     let stmt = client
         .prepare_cached(
-            "INSERT INTO audit_log (company_code, user_id, action, subject_id, detail)
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO audit_log (company_code, user_id, contractor, certificate, action,
+                                    subject_id, detail)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .await?;
     client
-        .execute(&stmt, &[&company, &actor, &action, &subject, &detail])
+        .execute(
+            &stmt,
+            &[
+                &actor.company,
+                &actor.user,
+                &actor.contractor,
+                &actor.certificate,
+                &action,
+                &subject,
+                &detail,
+            ],
+        )
         .await?;
     Ok(())
 }

@@ -85,6 +85,11 @@ pub struct Settings {
     pub lockout_after: i32,
     /// Accounts unused for this many days are disabled (a periodic job).
     pub disable_after_days: u32,
+    /// A change of the terms of use is mailed to every registration's contact within this many
+    /// days of its notice (terms 1.3.3: 30); a mail still unsent then is reported overdue.
+    pub terms_mail_days: u32,
+    /// How often the notice mailer looks for mail to send (and retries what failed).
+    pub notice_mail_interval_ms: u64,
 }
 
 impl Default for Settings {
@@ -123,6 +128,8 @@ impl Default for Settings {
             password_history: 5,
             lockout_after: 5,
             disable_after_days: 90,
+            terms_mail_days: 30,
+            notice_mail_interval_ms: 5000,
         }
     }
 }

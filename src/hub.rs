@@ -59,8 +59,8 @@ where
     })
 }
 
-/// Starts the projector and, next to it, the expiry of undecided intermediations and the
-/// disabling of unused accounts.
+/// Starts the projector and, next to it, the hub's periodic jobs: the expiry of undecided
+/// intermediations, the disabling of unused accounts, and the notice mailer.
 pub fn start_projector(
     settings: &Settings,
     pool: Pool,
@@ -68,6 +68,7 @@ pub fn start_projector(
 ) -> JoinHandle<()> {
     start_intermediation_expiry(settings, pool.clone(), shutdown.clone());
     start_account_disabling(settings, pool.clone(), shutdown.clone());
+    start_notice_mailer(settings, pool.clone(), shutdown.clone());
     supervised(
         "projector".into(),
         projector::run(settings.clone(), pool, shutdown),
@@ -83,6 +84,18 @@ pub fn start_account_disabling(
     supervised(
         "account disabling".into(),
         crate::accounts::run_disable_job(settings.clone(), pool, shutdown),
+    )
+}
+
+/// The notice mailer, which sends terms-change mails until each is accepted.
+pub fn start_notice_mailer(
+    settings: &Settings,
+    pool: Pool,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
+    supervised(
+        "notice mailer".into(),
+        crate::notices::run_mailer(settings.clone(), pool, shutdown),
     )
 }
 

@@ -20,6 +20,7 @@ pub mod kafka;
 pub mod mail;
 pub mod messages;
 pub mod metrics;
+pub mod notices;
 pub mod ops;
 pub mod projector;
 pub mod registrations;

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use kirikae::accounts::{self, CompanyKind};
 use kirikae::config::Settings;
-use kirikae::domain::{Area, CompanyCode, UserId};
+use kirikae::domain::{Area, CompanyCode, CorporateNumber, UserId};
 use kirikae::registrations::{self, RegistrationStatus};
 use kirikae::{bench, certs, hub, ops, up};
 
@@ -91,11 +91,21 @@ enum Command {
         /// The registration's contact mail address.
         #[arg(long)]
         contact_email: Option<String>,
+        /// The company's 法人番号 (13 digits). A company that is both a retailer and a DR
+        /// contractor registers twice under it, once of each kind, each with its own code.
+        #[arg(long)]
+        corporate_number: Option<String>,
     },
     /// Closes the API for maintenance (every call answers 503 with the planned end), or opens it.
     Maintenance {
         #[command(subcommand)]
         action: MaintenanceAction,
+    },
+    /// インフォメーション: publishes a notice to every registration's users (a terms change is
+    /// also mailed to every registration's contact), or lists what was published.
+    Notice {
+        #[command(subcommand)]
+        action: NoticeAction,
     },
     /// Prints the audit trail (read-only): administrative actions and reads of personal data.
     Audit {
@@ -200,6 +210,30 @@ enum CertsAction {
 }
 
 #[derive(Subcommand)]
+enum NoticeAction {
+    /// Publishes a notice now.
+    Publish {
+        #[arg(long)]
+        title: String,
+        /// The text (or `--body-file`).
+        #[arg(
+            long,
+            conflicts_with = "body_file",
+            required_unless_present = "body_file"
+        )]
+        body: Option<String>,
+        #[arg(long)]
+        body_file: Option<PathBuf>,
+        /// A change of the terms of use: also mailed to every registration's contact within
+        /// `terms_mail_days` (by the projector process's notice mailer).
+        #[arg(long)]
+        terms_change: bool,
+    },
+    /// Lists the notices and, for terms changes, how many mails are still unsent.
+    List,
+}
+
+#[derive(Subcommand)]
 enum MaintenanceAction {
     /// Closes the API from `--from` (default now) until `--until`.
     Start {
@@ -264,6 +298,8 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
             let pool = hub::pool(&s)?;
             serve_ops(&s, ops_listen, Some(pool.clone()), &shutdown).await?;
             hub::start_intermediation_expiry(&s, pool.clone(), shutdown.clone());
+            hub::start_account_disabling(&s, pool.clone(), shutdown.clone());
+            hub::start_notice_mailer(&s, pool.clone(), shutdown.clone());
             kirikae::projector::run(s, pool, shutdown).await
         }
         Command::TsoSim { area, listen } => {
@@ -350,6 +386,7 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
             name,
             kind,
             contact_email,
+            corporate_number,
         } => {
             let (Some(code), Some(name)) = (code, name) else {
                 anyhow::bail!("company: --code and --name are required to register a company");
@@ -359,15 +396,29 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
             } else {
                 CompanyKind::DrContractor
             };
+            let number = corporate_number
+                .as_deref()
+                .map(CorporateNumber::parse)
+                .transpose()?;
+            let code = CompanyCode::parse(&code)?;
+            let pool = hub::pool(&s)?;
             registrations::register_company(
-                &hub::pool(&s)?,
-                &CompanyCode::parse(&code)?,
-                &name,
-                kind,
-                contact_email.as_deref(),
+                &pool,
+                &registrations::NewRegistration {
+                    code: &code,
+                    name: &name,
+                    kind,
+                    contact_email: contact_email.as_deref(),
+                    corporate_number: number.as_ref(),
+                },
             )
             .await?;
-            println!("company {code} registered");
+            println!("company {code} registered ({})", kind.name_ja());
+            if let Some(n) = &number {
+                for (other, kind) in registrations::registrations_of(&pool, n).await? {
+                    println!("  法人番号 {n}: {other} ({})", kind.name_ja());
+                }
+            }
             Ok(())
         }
         Command::Company {
@@ -399,6 +450,7 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
             }
             Ok(())
         }
+        Command::Notice { action } => notice_action(&s, action).await,
         Command::Audit { company, since } => {
             // A bare duration (`7d`) means that long back from now.
             let is_duration = !since.contains('-') && !since.contains(':');
@@ -409,14 +461,17 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
             };
             let since = registrations::parse_time(&since, chrono::Utc::now())
                 .map_err(anyhow::Error::msg)?;
+            println!("at\tregistration\tuser\tcontractor\taction\tsubject\tcertificate\tdetail");
             for e in registrations::audit_log(&hub::pool(&s)?, company.as_deref(), since).await? {
                 println!(
-                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     e.at.to_rfc3339(),
                     e.company_code,
                     e.user_id,
+                    e.contractor.as_deref().unwrap_or("-"),
                     e.action,
                     e.subject_id,
+                    e.certificate.as_deref().unwrap_or("-"),
                     e.detail
                 );
             }
@@ -552,4 +607,68 @@ async fn cancel_on_signal(token: CancellationToken) {
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
     token.cancel();
+}
+
+async fn notice_action(s: &Settings, action: NoticeAction) -> anyhow::Result<()> {
+    let pool = hub::pool(s)?;
+    match action {
+        NoticeAction::Publish {
+            title,
+            body,
+            body_file,
+            terms_change,
+        } => {
+            let body = match (body, body_file) {
+                (Some(b), _) => b,
+                (None, Some(f)) => std::fs::read_to_string(&f)
+                    .map_err(|e| anyhow::anyhow!("reading {}: {e}", f.display()))?,
+                (None, None) => anyhow::bail!("notice publish: --body or --body-file"),
+            };
+            let notice = kirikae::notices::NewNotice {
+                title: &title,
+                body: &body,
+                terms_change,
+            };
+            let p =
+                kirikae::notices::publish(&pool, s, &notice, &registrations::operator()).await?;
+            println!("notice {} published at {}", p.id, p.published_at);
+            if terms_change {
+                println!(
+                    "{} mail(s) to registration contacts queued, due within {} days",
+                    p.mails, s.terms_mail_days
+                );
+                for code in &p.without_contact {
+                    eprintln!("warning: {code} has no contact address; it will not be mailed");
+                }
+            }
+        }
+        NoticeAction::List => {
+            let rows = pool
+                .get()
+                .await?
+                .query(
+                    "SELECT n.id, n.published_at, n.terms_change, n.title,
+                            count(m.*) FILTER (WHERE m.sent_at IS NULL)
+                     FROM notices n LEFT JOIN notice_mails m ON m.notice_id = n.id
+                     GROUP BY n.id ORDER BY n.id",
+                    &[],
+                )
+                .await?;
+            for r in rows {
+                let (id, at, terms, title, unsent): (
+                    i64,
+                    chrono::DateTime<chrono::Utc>,
+                    bool,
+                    String,
+                    i64,
+                ) = (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
+                let kind = if terms { "terms" } else { "notice" };
+                println!(
+                    "{id}\t{}\t{kind}\t{title}\tunsent mails: {unsent}",
+                    at.to_rfc3339()
+                );
+            }
+        }
+    }
+    Ok(())
 }

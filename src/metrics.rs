@@ -19,6 +19,8 @@ struct Metrics {
     redeliveries: IntCounterVec,
     projected: IntCounterVec,
     projector_lag: IntGauge,
+    notice_mails_unsent: IntGauge,
+    notice_mails_overdue: IntGauge,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -31,6 +33,12 @@ fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterV
     c
 }
 
+fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
+    let g = IntGauge::new(name, help).expect("valid metric");
+    r.register(Box::new(g.clone())).expect("unique metric");
+    g
+}
+
 fn histogram(r: &Registry, name: &str, help: &str, labels: &[&str]) -> HistogramVec {
     let opts = HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec());
     let h = HistogramVec::new(opts, labels).expect("valid metric");
@@ -40,14 +48,22 @@ fn histogram(r: &Registry, name: &str, help: &str, labels: &[&str]) -> Histogram
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     let r = Registry::new();
-    let projector_lag = IntGauge::new(
-        "kirikae_projector_lag_seconds",
-        "Age of the newest record the projector has applied, when it applied it.",
-    )
-    .expect("valid metric");
-    r.register(Box::new(projector_lag.clone()))
-        .expect("unique metric");
     Metrics {
+        projector_lag: gauge(
+            &r,
+            "kirikae_projector_lag_seconds",
+            "Age of the newest record the projector has applied, when it applied it.",
+        ),
+        notice_mails_unsent: gauge(
+            &r,
+            "kirikae_notice_mails_unsent",
+            "Mails of a terms change not yet accepted by the SMTP server.",
+        ),
+        notice_mails_overdue: gauge(
+            &r,
+            "kirikae_notice_mails_overdue",
+            "Mails of a terms change still unsent after the period the terms give.",
+        ),
         accepted: counter(
             &r,
             "kirikae_requests_accepted_total",
@@ -96,7 +112,6 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             "Records applied to PostgreSQL, by kind.",
             &["kind"],
         ),
-        projector_lag,
         registry: r,
     }
 });
@@ -208,5 +223,17 @@ pub struct ProjectorLag {
 impl ProjectorLag {
     pub fn emit(self) {
         METRICS.projector_lag.set(self.seconds);
+    }
+}
+
+/// What the notice mailer still has to send, after each round.
+pub struct NoticeMailBacklog {
+    pub unsent: i64,
+    pub overdue: i64,
+}
+impl NoticeMailBacklog {
+    pub fn emit(self) {
+        METRICS.notice_mails_unsent.set(self.unsent);
+        METRICS.notice_mails_overdue.set(self.overdue);
     }
 }

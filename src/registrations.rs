@@ -2,9 +2,11 @@
 //! administrator ID, its client certificates, suspending (利用の中断) and ending (利用契約の終了)
 //! it, and closing the whole service for maintenance. Every action here writes `audit_log`.
 //!
-//! One registration per company code: `companies` stays keyed by the code, which the client
-//! certificate's common name, users, sessions and requests all carry. A company that is both a
-//! retailer and a DR contractor needs a second code today (see docs/registrations.md).
+//! A registration is one row of `companies`, keyed by its 事業者コード, which the client
+//! certificate's common name, users, sessions and requests all carry. A company that sells and
+//! also runs demand response has two registrations (terms 2.1.1): a retailer's code and a DR
+//! contractor's code, tied together by the company's 法人番号, each with its own
+//! administrator, certificates, users and data.
 
 use std::path::Path;
 
@@ -16,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::accounts::{self, AccountError, CompanyKind};
 use crate::audit;
-use crate::domain::{CompanyCode, UserId};
+use crate::domain::{CompanyCode, CorporateNumber, UserId};
 
 /// Who the audit trail names for an action at the CLI.
 pub fn operator() -> String {
@@ -32,6 +34,20 @@ pub enum RegistrationError {
     UnknownCompany(String),
     #[error("the administrator ID of {0} was issued already ({1}); it is issued once")]
     AdminAlreadyIssued(String, String),
+    #[error(
+        "company {number} already has a {kind} registration ({existing}); a company has one of each kind"
+    )]
+    SecondOfKind {
+        number: String,
+        kind: &'static str,
+        existing: String,
+    },
+    #[error(
+        "{0} is registered with another kind; a registration's kind does not change (register the other kind under its own code)"
+    )]
+    KindChange(String),
+    #[error("{0:?} is not a mail address")]
+    ContactAddress(String),
     #[error("the registration of {0} has ended; it cannot be resumed")]
     Ended(String),
     #[error("reading the certificate: {0}")]
@@ -74,34 +90,124 @@ impl RegistrationStatus {
     }
 }
 
-/// Registers a company (again: changes its name, kind stays) with its contact mail address.
+/// What the operator registers: one registration of one kind, under its own code.
+#[derive(Debug, Clone)]
+pub struct NewRegistration<'a> {
+    pub code: &'a CompanyCode,
+    pub name: &'a str,
+    pub kind: CompanyKind,
+    /// Where notices of the terms (and the administrator's initial password) are mailed.
+    pub contact_email: Option<&'a str>,
+    /// The company's 法人番号: a company that sells and also runs demand response registers
+    /// twice under it, once of each kind (terms 2.1.1), never twice of one kind.
+    pub corporate_number: Option<&'a CorporateNumber>,
+}
+
+/// Registers a company (again: changes its name, contact and corporate number; the kind
+/// stays) and writes the audit trail.
 pub async fn register_company(
     pool: &Pool,
-    code: &CompanyCode,
-    name: &str,
-    kind: CompanyKind,
-    contact_email: Option<&str>,
+    r: &NewRegistration<'_>,
 ) -> Result<(), RegistrationError> {
-    accounts::upsert_company(pool, code, name, kind).await?;
-    let client = pool.get().await?;
-    if let Some(mail) = contact_email {
-        client
-            .execute(
-                "UPDATE companies SET contact_email = $2 WHERE company_code = $1",
-                &[&code.as_str(), &mail],
+    if let Some(mail) = r.contact_email
+        && !crate::mail::valid_address(mail)
+    {
+        return Err(RegistrationError::ContactAddress(mail.into()));
+    }
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let number = r.corporate_number.map(|n| n.as_str());
+    if let Some(n) = number {
+        let other = tx
+            .query_opt(
+                "SELECT company_code FROM companies
+                 WHERE corporate_number = $1 AND kind = $2 AND company_code <> $3",
+                &[&n, &r.kind.as_str(), &r.code.as_str()],
             )
             .await?;
+        if let Some(other) = other {
+            return Err(RegistrationError::SecondOfKind {
+                number: n.into(),
+                kind: r.kind.name_ja(),
+                existing: other.get(0),
+            });
+        }
+    }
+    let kind: String = tx
+        .query_one(
+            "INSERT INTO companies (company_code, name, kind, contact_email, corporate_number)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (company_code) DO UPDATE SET
+                 name = EXCLUDED.name,
+                 contact_email = coalesce(EXCLUDED.contact_email, companies.contact_email),
+                 corporate_number = coalesce(EXCLUDED.corporate_number,
+                                             companies.corporate_number)
+             RETURNING kind",
+            &[
+                &r.code.as_str(),
+                &r.name,
+                &r.kind.as_str(),
+                &r.contact_email,
+                &number,
+            ],
+        )
+        .await
+        .map_err(|e| match e.code() {
+            // Two operators registering the same company's second registration at once.
+            Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+                RegistrationError::SecondOfKind {
+                    number: number.unwrap_or_default().into(),
+                    kind: r.kind.name_ja(),
+                    existing: "?".into(),
+                }
+            }
+            _ => e.into(),
+        })?
+        .get(0);
+    if kind != r.kind.as_str() {
+        return Err(RegistrationError::KindChange(r.code.to_string()));
     }
     audit::record_as(
-        &client,
-        code.as_str(),
+        &tx,
+        r.code.as_str(),
         &operator(),
         "registration.register",
-        code.as_str(),
-        serde_json::json!({"name": name, "kind": kind.as_str(), "contact_email": contact_email}),
+        r.code.as_str(),
+        serde_json::json!({
+            "name": r.name,
+            "kind": r.kind.as_str(),
+            "contact_email": r.contact_email,
+            "corporate_number": number,
+        }),
     )
     .await?;
+    tx.commit().await?;
     Ok(())
+}
+
+/// The registrations of one company (by its 法人番号): at most one of each kind.
+pub async fn registrations_of(
+    pool: &Pool,
+    number: &CorporateNumber,
+) -> Result<Vec<(CompanyCode, CompanyKind)>, RegistrationError> {
+    let rows = pool
+        .get()
+        .await?
+        .query(
+            "SELECT company_code, kind FROM companies WHERE corporate_number = $1
+             ORDER BY company_code",
+            &[&number.as_str()],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let code =
+                CompanyCode::parse(r.get(0)).map_err(|e| RegistrationError::UnknownCompany(e.0))?;
+            let kind = CompanyKind::parse(r.get(1))
+                .ok_or_else(|| RegistrationError::UnknownCompany(code.to_string()))?;
+            Ok((code, kind))
+        })
+        .collect()
 }
 
 /// Issues the registration's one administrator ID (a user with the administrator flag, its
@@ -426,6 +532,10 @@ pub struct AuditEntry {
     pub action: String,
     pub subject_id: String,
     pub detail: serde_json::Value,
+    /// The contractor (受託者) whose user acted for the registration.
+    pub contractor: Option<String>,
+    /// The client certificate's fingerprint, for a call over the API.
+    pub certificate: Option<String>,
 }
 
 /// The audit trail since `since`, of one company (or all), oldest first. Read-only.
@@ -438,7 +548,9 @@ pub async fn audit_log(
         .get()
         .await?
         .query(
-            "SELECT at, company_code, user_id, action, subject_id, detail FROM audit_log
+            "SELECT at, company_code, user_id, action, subject_id, detail, contractor,
+                    certificate
+             FROM audit_log
              WHERE at >= $1 AND ($2::text IS NULL OR company_code = $2)
              ORDER BY at, id",
             &[&since, &company],
@@ -453,6 +565,8 @@ pub async fn audit_log(
             action: r.get(3),
             subject_id: r.get(4),
             detail: r.get(5),
+            contractor: r.get(6),
+            certificate: r.get(7),
         })
         .collect())
 }

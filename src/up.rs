@@ -8,12 +8,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::accounts::{self, AccountError, CompanyKind};
 use crate::config::Settings;
-use crate::domain::{Area, CompanyCode, UserId};
+use crate::domain::{Area, CompanyCode, CorporateNumber, UserId};
 use crate::{certs, hub, ops, registrations};
 
 /// The demonstration registrations `up` creates: (company code, name, user id, kind). Z0300
 /// is the Tokyo simulator's incumbent, current retailer of most of its points, so that both
-/// halves of a switch can be tried; D0003 a demand-response contractor.
+/// halves of a switch can be tried; D0003 the demand-response registration of A0001's company.
 pub const DEMO_COMPANIES: [(&str, &str, &str, CompanyKind); 4] = [
     (
         "A0001",
@@ -35,11 +35,14 @@ pub const DEMO_COMPANIES: [(&str, &str, &str, CompanyKind); 4] = [
     ),
     (
         "D0003",
-        "デマンドレスポンス株式会社",
+        "あおば電力株式会社(DR)",
         "demo-d0003",
         CompanyKind::DrContractor,
     ),
 ];
+
+/// The last twelve digits of あおば電力's (made-up) 法人番号.
+const DEMO_AOBA_NUMBER: &str = "010401000001";
 
 /// The demonstration users' password: for local trials only.
 pub const DEMO_PASSWORD: &str = "kirikae-demo-2026";
@@ -51,8 +54,23 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
         .map(|(c, _, _, _)| CompanyCode::parse(c))
         .collect::<Result<_, _>>()?;
     certs::generate(&settings.tls_dir, "kirikae development CA", &codes)?;
+    // あおば電力 also runs demand response: its second registration, D0003, is under the same
+    // 法人番号 (terms 2.1.1), with its own code, administrator, certificate and users.
+    let aoba = CorporateNumber::with_check_digit(DEMO_AOBA_NUMBER)?;
     for ((_, name, user, kind), code) in DEMO_COMPANIES.iter().zip(&codes) {
-        accounts::upsert_company(&pool, code, name, *kind).await?;
+        let contact = format!("{user}@example.jp");
+        let number = matches!(code.as_str(), "A0001" | "D0003").then_some(&aoba);
+        registrations::register_company(
+            &pool,
+            &registrations::NewRegistration {
+                code,
+                name,
+                kind: *kind,
+                contact_email: Some(&contact),
+                corporate_number: number,
+            },
+        )
+        .await?;
         registrations::register_dev_certificates(
             &pool,
             &settings.tls_dir,

@@ -78,6 +78,14 @@ pub enum ApiError {
     FunctionNotPermitted(crate::domain::Function),
     #[error("{0} cannot be given to a user of this registration's kind")]
     PermissionNotAllowedForKind(crate::domain::Function),
+    #[error("contractor {0} is not authorised by this registration")]
+    ContractorNotAuthorised(String),
+    #[error("contractor not found")]
+    ContractorNotFound,
+    #[error("the contractor's authorisation was revoked")]
+    ContractorRevoked,
+    #[error("notice not found")]
+    NoticeNotFound,
     #[error("mail could not be sent: {0}")]
     MailUnavailable(String),
     #[error("internal error: {0:#}")]
@@ -148,6 +156,10 @@ impl ApiError {
             ApiError::UserExists(_) => "user_exists",
             ApiError::FunctionNotPermitted(_) => "function_not_permitted",
             ApiError::PermissionNotAllowedForKind(_) => "permission_not_allowed_for_kind",
+            ApiError::ContractorNotAuthorised(_) => "contractor_not_authorised",
+            ApiError::ContractorNotFound => "contractor_not_found",
+            ApiError::ContractorRevoked => "contractor_revoked",
+            ApiError::NoticeNotFound => "notice_not_found",
             ApiError::MailUnavailable(_) => "mail_unavailable",
             ApiError::Internal(_) => "internal_error",
         }
@@ -164,7 +176,10 @@ impl ApiError {
             | ApiError::CertificateNotRegistered
             | ApiError::CertificateExpired
             | ApiError::RegistrationSuspended
-            | ApiError::RegistrationEnded => StatusCode::FORBIDDEN,
+            | ApiError::RegistrationEnded
+            | ApiError::ContractorRevoked => StatusCode::FORBIDDEN,
+            ApiError::ContractorNotAuthorised(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::ContractorNotFound | ApiError::NoticeNotFound => StatusCode::NOT_FOUND,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Maintenance { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::OriginalNotFound | ApiError::OriginalMismatch => {
@@ -328,6 +343,22 @@ impl ApiError {
                     f.name_ja()
                 ),
                 format!("{f} cannot be given to a demand-response contractor's user"),
+            ),
+            ApiError::ContractorNotAuthorised(c) => (
+                format!("法人番号 {c} の受託者はこの事業者から委託されていません"),
+                format!("contractor {c} is not authorised to act for this registration"),
+            ),
+            ApiError::ContractorNotFound => pair(
+                "指定された受託者は見つかりません",
+                "no contractor with this corporate number is authorised by your registration",
+            ),
+            ApiError::ContractorRevoked => pair(
+                "受託者への委託が取り消されているため利用できません",
+                "the authorisation of this user's contractor was revoked; every call is refused",
+            ),
+            ApiError::NoticeNotFound => pair(
+                "指定されたインフォメーションは見つかりません",
+                "no notice with this id exists",
             ),
             ApiError::MailUnavailable(_) => pair(
                 "メールを送信できないため処理を行いませんでした。しばらくしてから再度実行してください",

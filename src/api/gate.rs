@@ -1,6 +1,6 @@
 //! The registration gate, checked at login and on every authenticated call: the registration is
-//! active (not suspended, not ended) and the client certificate is registered to it and valid
-//! now. What the database says is cached per (registration, certificate) for at most `TTL`, so
+//! active (not suspended, not ended), the client certificate is registered to it and valid
+//! now, and, for a contractor's user, the contractor is still authorised. What the database says is cached per (registration, certificate) for at most `TTL`, so
 //! the database is not hit on every request yet a suspension made at the CLI (another process)
 //! takes hold within a second.
 
@@ -11,7 +11,7 @@ use deadpool_postgres::Pool;
 
 use super::error::ApiError;
 use super::tls::ClientIdentity;
-use crate::domain::CompanyCode;
+use crate::domain::{CompanyCode, CorporateNumber};
 use crate::registrations::RegistrationStatus;
 
 /// How long a look-up is trusted.
@@ -25,33 +25,48 @@ struct Facts {
     status: Option<RegistrationStatus>,
     /// The certificate's validity, when it is registered to this registration.
     validity: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// For a contractor's user: the contractor is authorised and not revoked.
+    contractor_authorised: bool,
 }
 
-pub struct Gate(quick_cache::sync::Cache<(String, String), Facts>);
+pub struct Gate(quick_cache::sync::Cache<(String, String, Option<String>), Facts>);
 
 impl Gate {
     pub fn new() -> Self {
         Gate(quick_cache::sync::Cache::new(10_000))
     }
 
-    /// Refuses the call unless `company` is active and `identity`'s certificate is registered to
-    /// it and valid now.
+    /// Refuses the call unless `company` is active, `identity`'s certificate is registered to
+    /// it and valid now, and `contractor` (the user's, if any) is authorised by it.
     pub async fn check(
         &self,
         pool: &Pool,
         company: &CompanyCode,
+        contractor: Option<&CorporateNumber>,
         identity: &ClientIdentity,
     ) -> Result<(), ApiError> {
-        let key = (company.to_string(), identity.fingerprint.clone());
+        let key = (
+            company.to_string(),
+            identity.fingerprint.clone(),
+            contractor.map(|c| c.to_string()),
+        );
         let facts = match self.0.get(&key) {
             Some(f) if f.loaded.elapsed() < TTL => f,
             _ => {
-                let f = load(pool, company, &identity.fingerprint).await?;
+                let f = load(pool, company, contractor, &identity.fingerprint).await?;
                 self.0.insert(key, f.clone());
                 f
             }
         };
         verdict(&facts, Utc::now())
+    }
+}
+
+impl Gate {
+    /// Drops what is cached of `company`, so a change made in this process (a contractor
+    /// revoked) holds here at once rather than within the second.
+    pub fn forget_company(&self, company: &CompanyCode) {
+        self.0.retain(|(c, _, _), _| c != company.as_str());
     }
 }
 
@@ -61,25 +76,36 @@ impl Default for Gate {
     }
 }
 
-async fn load(pool: &Pool, company: &CompanyCode, fingerprint: &str) -> Result<Facts, ApiError> {
+async fn load(
+    pool: &Pool,
+    company: &CompanyCode,
+    contractor: Option<&CorporateNumber>,
+    fingerprint: &str,
+) -> Result<Facts, ApiError> {
     let client = pool.get().await?;
     let stmt = client
         .prepare_cached(
-            "SELECT c.status, cc.not_before, cc.not_after
+            "SELECT c.status, cc.not_before, cc.not_after,
+                    $3::text IS NULL OR EXISTS (
+                        SELECT 1 FROM contractors k
+                        WHERE k.company_code = c.company_code AND k.corporate_number = $3
+                          AND k.revoked_at IS NULL)
              FROM companies c
              LEFT JOIN client_certificates cc
                  ON cc.fingerprint = $2 AND cc.company_code = c.company_code
              WHERE c.company_code = $1",
         )
         .await?;
+    let contractor = contractor.map(|c| c.as_str());
     let row = client
-        .query_opt(&stmt, &[&company.as_str(), &fingerprint])
+        .query_opt(&stmt, &[&company.as_str(), &fingerprint, &contractor])
         .await?;
     Ok(match row {
         None => Facts {
             loaded: Instant::now(),
             status: None,
             validity: None,
+            contractor_authorised: false,
         },
         Some(r) => {
             let status: String = r.get(0);
@@ -89,6 +115,7 @@ async fn load(pool: &Pool, company: &CompanyCode, fingerprint: &str) -> Result<F
                 loaded: Instant::now(),
                 status: RegistrationStatus::parse(&status),
                 validity: nb.zip(na),
+                contractor_authorised: r.get(3),
             }
         }
     })
@@ -104,6 +131,7 @@ fn verdict(facts: &Facts, now: DateTime<Utc>) -> Result<(), ApiError> {
     match facts.validity {
         None => Err(ApiError::CertificateNotRegistered),
         Some((from, until)) if now < from || now >= until => Err(ApiError::CertificateExpired),
+        Some(_) if !facts.contractor_authorised => Err(ApiError::ContractorRevoked),
         Some(_) => Ok(()),
     }
 }
@@ -120,6 +148,7 @@ mod tests {
             loaded: Instant::now(),
             status,
             validity,
+            contractor_authorised: true,
         }
     }
 
@@ -163,5 +192,10 @@ mod tests {
             code(verdict(&facts(Some(RegistrationStatus::Ended), valid), now)),
             Some("registration_ended")
         );
+        let revoked = Facts {
+            contractor_authorised: false,
+            ..facts(active, valid)
+        };
+        assert_eq!(code(verdict(&revoked, now)), Some("contractor_revoked"));
     }
 }

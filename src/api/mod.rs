@@ -1,10 +1,12 @@
 //! The retailer-facing API (axum over rustls): login, submission of applications, and status.
 
+mod contractors;
 mod cursor;
 mod error;
 mod gate;
 mod intermediation;
 pub mod limits;
+mod notices;
 pub mod openapi;
 mod operators;
 mod session;
@@ -115,6 +117,17 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
             "/api/v1/admin/users/{user_id}/permissions",
             put(users::set_permissions),
         ),
+        ("GET", "/api/v1/admin/contractors", get(contractors::list)),
+        (
+            "PUT",
+            "/api/v1/admin/contractors/{corporate_number}",
+            put(contractors::authorise),
+        ),
+        (
+            "DELETE",
+            "/api/v1/admin/contractors/{corporate_number}",
+            delete(contractors::revoke),
+        ),
         ("GET", "/api/v1/requests", get(status::list)),
         ("GET", "/api/v1/requests/{request_id}", get(status::one)),
         (
@@ -128,6 +141,8 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
             get(status::one_of_class),
         ),
         ("GET", "/api/v1/operators", get(operators::list)),
+        ("GET", "/api/v1/notices", get(notices::list)),
+        ("GET", "/api/v1/notices/{id}", get(notices::one)),
         (
             "POST",
             "/api/v1/intermediations",

@@ -117,7 +117,7 @@ impl Modify for FunctionPaths {
                 )
                 .response("400", error("malformed_json, invalid_idempotency_key"))
                 .response("401", error("unauthenticated"))
-                .response("403", error("function_not_allowed (a DR contractor calling a retailer-only function), certificate_company_mismatch"))
+                .response("403", error("function_not_allowed (a DR contractor calling a retailer-only function), function_not_permitted (not in the user's permissions)"))
                 .response("409", error("idempotency_key_reused, original_finished"))
                 .response("422", error("a field breaks a rule; `field` names it"))
                 .response("503", error("nothing accepted; retry"));
@@ -175,6 +175,79 @@ impl Modify for FunctionPaths {
     }
 }
 
+/// The refusals every call can meet whatever its own rules, added to each operation so no
+/// path forgets them: the registration gate (403) on every authenticated call, and the limits
+/// (429 rate limit, 503 maintenance) on every call at all.
+struct CommonRefusals;
+
+/// What the gate refuses on every call made with a bearer token (and at login).
+pub const GATE_REFUSALS: &str = "certificate_company_mismatch, certificate_not_registered, \
+    certificate_expired, registration_suspended (利用の中断), registration_ended (利用契約の終了), \
+    contractor_revoked, password_change_required";
+
+impl Modify for CommonRefusals {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::header::HeaderBuilder;
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let error = |d: String, retry_after: bool| {
+            let mut r = ResponseBuilder::new().description(d).content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            );
+            if retry_after {
+                r = r.header(
+                    "Retry-After",
+                    HeaderBuilder::new()
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::Integer)))
+                        .description(Some("Seconds to wait before trying again"))
+                        .build(),
+                );
+            }
+            RefOr::T(r.build())
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in operations.into_iter().flatten() {
+                let gated = op.security.is_some() || path == "/api/v1/session";
+                let responses = &mut op.responses.responses;
+                if gated {
+                    match responses.get_mut("403") {
+                        Some(RefOr::T(r)) => {
+                            r.description = format!("{}; {GATE_REFUSALS}", r.description)
+                        }
+                        _ => {
+                            responses.insert("403".into(), error(GATE_REFUSALS.into(), false));
+                        }
+                    }
+                }
+                responses.insert(
+                    "429".into(),
+                    error(
+                        "rate_limited: over the registration's rate limit".into(),
+                        true,
+                    ),
+                );
+                let closed = "maintenance: closed for maintenance, `until` is the planned end";
+                match responses.get_mut("503") {
+                    Some(RefOr::T(r)) => r.description = format!("{}; {closed}", r.description),
+                    _ => {
+                        responses.insert("503".into(), error(closed.into(), true));
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Bearer tokens come from `POST /api/v1/session`.
 struct BearerAuth;
 
@@ -219,10 +292,15 @@ impl Modify for BearerAuth {
         super::intermediation::decide,
         super::intermediation::decide_bulk,
         super::intermediation::withdraw,
+        super::contractors::list,
+        super::contractors::authorise,
+        super::contractors::revoke,
+        super::notices::list,
+        super::notices::one,
         openapi_json,
     ),
     components(schemas(ErrorBody, Accepted)),
-    modifiers(&BearerAuth, &FunctionPaths)
+    modifiers(&BearerAuth, &FunctionPaths, &CommonRefusals)
 )]
 struct ApiDoc;
 
@@ -281,6 +359,29 @@ mod tests {
                 "{record} is not in the components"
             );
             assert!(ops.contains(&op), "{op:?} is missing from /openapi.json");
+        }
+    }
+
+    #[test]
+    fn every_call_documents_the_gate_the_rate_limit_and_maintenance() {
+        let json = serde_json::to_value(document()).unwrap();
+        for (path, item) in json["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let r = &op["responses"];
+                let said = |code: &str| r[code]["description"].as_str().unwrap_or("").to_string();
+                assert!(said("429").contains("rate_limited"), "{method} {path}");
+                assert!(
+                    r["429"]["headers"]["Retry-After"].is_object(),
+                    "{method} {path}"
+                );
+                assert!(said("503").contains("maintenance"), "{method} {path}");
+                if op.get("security").is_some() {
+                    assert!(
+                        said("403").contains("registration_suspended"),
+                        "{method} {path}"
+                    );
+                }
+            }
         }
     }
 

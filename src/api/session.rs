@@ -18,7 +18,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::tls::ClientIdentity;
 use crate::accounts;
-use crate::domain::{CompanyCode, CompanyKind, Function};
+use crate::domain::{CompanyCode, CompanyKind, CorporateNumber, Function};
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
@@ -34,6 +34,11 @@ pub struct Principal {
     pub must_change_password: bool,
     /// The functions the user may call; `None`: all the registration's kind allows.
     pub permissions: Option<Vec<Function>>,
+    /// The contractor (受託者) the user works for: it acts for the registration, and what it
+    /// does counts as the registration's (terms 2.3); the audit trail names it.
+    pub contractor: Option<CorporateNumber>,
+    /// The SHA-256 fingerprint of the client certificate of this call (set per call).
+    pub certificate: String,
 }
 
 impl Principal {
@@ -85,7 +90,6 @@ pub struct LoginAnswer {
     responses(
         (status = 200, description = "The token for every later call", body = LoginAnswer),
         (status = 401, description = "invalid_credentials, account_locked (after `lockout_after` failures in a row, until the administrator unlocks it), account_disabled", body = super::error::ErrorBody),
-        (status = 403, description = "certificate_company_mismatch, certificate_not_registered, certificate_expired, registration_suspended, registration_ended", body = super::error::ErrorBody),
     ))]
 pub async fn login(
     State(state): State<AppState>,
@@ -97,7 +101,8 @@ pub async fn login(
     let client = state.pool.get().await?;
     let row = client
         .query_opt(
-            "SELECT company_code, password_hash, locked, disabled FROM users WHERE user_id = $1",
+            "SELECT company_code, password_hash, locked, disabled, contractor
+             FROM users WHERE user_id = $1",
             &[&body.user_id],
         )
         .await?;
@@ -108,6 +113,7 @@ pub async fn login(
     };
     let (company, hash, locked, disabled): (String, String, bool, bool) =
         (row.get(0), row.get(1), row.get(2), row.get(3));
+    let contractor = contractor_of(row.get(4))?;
     let password = body.password;
     let ok = tokio::task::spawn_blocking(move || accounts::verify_password(&password, &hash))
         .await
@@ -138,8 +144,12 @@ pub async fn login(
         Some(id) if id.company.as_ref() == Some(&company) => &id.0,
         _ => return Err(ApiError::CertificateMismatch),
     };
-    // The registration is active and this certificate is registered to it and valid now.
-    state.gate.check(&state.pool, &company, identity).await?;
+    // The registration is active, this certificate is registered to it and valid now, and the
+    // user's contractor (if any) is still authorised.
+    state
+        .gate
+        .check(&state.pool, &company, contractor.as_ref(), identity)
+        .await?;
     let mut raw = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut raw);
     let token = URL_SAFE_NO_PAD.encode(raw);
@@ -184,7 +194,7 @@ impl FromRequestParts<AppState> for Principal {
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or(ApiError::Unauthenticated)?;
         let digest: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
-        let principal = match state.sessions.0.get(&digest) {
+        let mut principal = match state.sessions.0.get(&digest) {
             Some(p) => p,
             None => {
                 let p = load_session(state, &digest).await?;
@@ -204,8 +214,14 @@ impl FromRequestParts<AppState> for Principal {
         // session cache says.
         state
             .gate
-            .check(&state.pool, &principal.company, identity)
+            .check(
+                &state.pool,
+                &principal.company,
+                principal.contractor.as_ref(),
+                identity,
+            )
             .await?;
+        principal.certificate.clone_from(&identity.fingerprint);
         if principal.must_change_password && parts.uri.path() != CHANGE_PASSWORD_PATH {
             return Err(ApiError::PasswordChangeRequired);
         }
@@ -220,7 +236,7 @@ async fn load_session(state: &AppState, digest: &[u8; 32]) -> Result<Principal, 
         .await?
         .query_opt(
             "SELECT s.user_id, s.company_code, s.expires_at, c.kind,
-                    u.administrator, u.must_change_password, u.permissions
+                    u.administrator, u.must_change_password, u.permissions, u.contractor
              FROM sessions s JOIN companies c USING (company_code)
                   JOIN users u ON u.user_id = s.user_id
              WHERE s.token_sha256 = $1 AND NOT u.disabled",
@@ -241,7 +257,16 @@ async fn load_session(state: &AppState, digest: &[u8; 32]) -> Result<Principal, 
         administrator: row.get(4),
         must_change_password: row.get(5),
         permissions,
+        contractor: contractor_of(row.get(7))?,
+        certificate: String::new(),
     })
+}
+
+fn contractor_of(stored: Option<String>) -> Result<Option<CorporateNumber>, ApiError> {
+    stored
+        .map(|c| CorporateNumber::parse(&c))
+        .transpose()
+        .map_err(|e| ApiError::Internal(e.into()))
 }
 
 /// The one call open to a user still on an initial password.

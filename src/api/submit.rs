@@ -104,6 +104,20 @@ async fn accept(
         payload: submission.payload,
         replay: 0,
     };
+    // Who submitted it (a contractor's user included) and from which certificate, before it
+    // can be sent: a submission the trail cannot record is refused, not sent unrecorded.
+    crate::audit::record(
+        &state.pool.get().await?,
+        principal,
+        "request.submitted",
+        &request_id.to_string(),
+        serde_json::json!({
+            "function": function.slug(),
+            "point_id": record.point_id.as_str(),
+            "update_flag": record.update_flag.code(),
+        }),
+    )
+    .await?;
     let bytes = state
         .codec
         .encode_request(&record)

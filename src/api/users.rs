@@ -37,6 +37,8 @@ pub struct UserView {
     permissions_set: bool,
     created_at: DateTime<Utc>,
     last_login_at: Option<DateTime<Utc>>,
+    /// 法人番号 of the contractor (受託者) the person works for, acting for the registration.
+    contractor: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -45,7 +47,7 @@ pub struct UserList {
 }
 
 const COLUMNS: &str = "user_id, name, mail, administrator, disabled, locked, failed_logins,
-     must_change_password, permissions, created_at, last_login_at";
+     must_change_password, permissions, created_at, last_login_at, contractor";
 
 fn view(row: &Row, kind: CompanyKind) -> UserView {
     let set: Option<Vec<String>> = row.get(8);
@@ -70,6 +72,7 @@ fn view(row: &Row, kind: CompanyKind) -> UserView {
         permissions_set: set.is_some(),
         created_at: row.get(9),
         last_login_at: row.get(10),
+        contractor: row.get(11),
     }
 }
 
@@ -136,7 +139,7 @@ pub async fn list(
 /// permissions separated by spaces).
 #[utoipa::path(get, path = "/api/v1/admin/users.csv", tag = "管理者機能",
     responses(
-        (status = 200, description = "text/csv: user_id,name,mail,administrator,enabled,locked,must_change_password,permissions,created_at,last_login_at", content_type = "text/csv", body = String),
+        (status = 200, description = "text/csv: user_id,name,mail,administrator,enabled,locked,must_change_password,permissions,created_at,last_login_at,contractor", content_type = "text/csv", body = String),
         (status = 403, description = "administrator_required", body = super::error::ErrorBody),
     ),
     security(("bearer" = [])))]
@@ -159,6 +162,7 @@ pub async fn list_csv(
         "permissions",
         "created_at",
         "last_login_at",
+        "contractor",
     ])
     .map_err(internal)?;
     for u in &users {
@@ -173,6 +177,7 @@ pub async fn list_csv(
             &u.permissions.join(" "),
             &u.created_at.to_rfc3339(),
             &u.last_login_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+            u.contractor.as_deref().unwrap_or_default(),
         ])
         .map_err(internal)?;
     }
@@ -233,6 +238,10 @@ pub struct NewUserBody {
     administrator: bool,
     /// Function slugs; absent: all the registration's kind allows.
     permissions: Option<Vec<String>>,
+    /// 法人番号 of an authorised contractor (受託者) the person works for: the user acts for
+    /// the registration, and the audit trail names the contractor. Not with `administrator`.
+    #[serde(default)]
+    contractor: Option<String>,
 }
 
 /// The permissions `slugs` name, each allowed to the registration's kind.
@@ -302,15 +311,42 @@ async fn register_one(
         .as_deref()
         .map(|p| permissions_of(principal.kind, p))
         .transpose()?;
+    let contractor = body
+        .contractor
+        .as_deref()
+        .map(|c| super::contractors::corporate_number("contractor", c))
+        .transpose()?;
+    if contractor.is_some() && body.administrator {
+        return Err(ApiError::invalid(
+            "administrator",
+            "contractor_cannot_administer",
+            "受託者のユーザを管理者にすることはできません",
+            "a contractor's user cannot be an administrator of the registration",
+        ));
+    }
     let password = accounts::initial_password();
     let hash = hash(password.clone()).await?;
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
+    if let Some(c) = &contractor {
+        let authorised = tx
+            .query_opt(
+                "SELECT 1 FROM contractors
+                 WHERE company_code = $1 AND corporate_number = $2 AND revoked_at IS NULL
+                 FOR SHARE",
+                &[&principal.company.as_str(), &c.as_str()],
+            )
+            .await?;
+        if authorised.is_none() {
+            return Err(ApiError::ContractorNotAuthorised(c.to_string()));
+        }
+    }
+    let contractor = contractor.as_ref().map(|c| c.as_str());
     let inserted = tx
         .execute(
             "INSERT INTO users (user_id, company_code, password_hash, name, mail, administrator,
-                                must_change_password, permissions)
-             VALUES ($1, $2, $3, $4, $5, $6, true, $7)
+                                must_change_password, permissions, contractor)
+             VALUES ($1, $2, $3, $4, $5, $6, true, $7, $8)
              ON CONFLICT (user_id) DO NOTHING",
             &[
                 &user_id.as_str(),
@@ -320,6 +356,7 @@ async fn register_one(
                 &body.mail,
                 &body.administrator,
                 &permissions.as_deref().map(slugs),
+                &contractor,
             ],
         )
         .await?;
@@ -338,7 +375,7 @@ async fn register_one(
         user_id.as_str(),
         serde_json::json!({
             "name": body.name, "mail": body.mail, "administrator": body.administrator,
-            "permissions": permissions.as_deref().map(slugs),
+            "permissions": permissions.as_deref().map(slugs), "contractor": contractor,
         }),
     )
     .await?;
@@ -377,7 +414,7 @@ async fn send(state: &AppState, to: &str, subject: &str, text: String) -> Result
         (status = 201, description = "Registered; the initial password was mailed", body = UserView),
         (status = 403, description = "administrator_required", body = super::error::ErrorBody),
         (status = 409, description = "user_exists", body = super::error::ErrorBody),
-        (status = 422, description = "invalid_user_id, invalid_name, invalid_mail, unknown_function, permission_not_allowed_for_kind", body = super::error::ErrorBody),
+        (status = 422, description = "invalid_user_id, invalid_name, invalid_mail, unknown_function, permission_not_allowed_for_kind, invalid_corporate_number, contractor_not_authorised, contractor_cannot_administer", body = super::error::ErrorBody),
         (status = 503, description = "mail_unavailable: nothing was registered", body = super::error::ErrorBody),
     ),
     security(("bearer" = [])))]
@@ -417,11 +454,12 @@ pub struct BulkAnswer {
 }
 
 /// ユーザ一括登録: a CSV (UTF-8) with the header `user_id,name,mail,administrator,permissions`
-/// (administrator `true`/`false`, permissions slugs separated by spaces, empty: the kind's
-/// default). Each line is registered, or refused, on its own; the answer tells each line.
+/// and optionally `contractor` (administrator `true`/`false`, permissions slugs separated by
+/// spaces, empty: the kind's default; contractor a 法人番号 or empty). Each line is
+/// registered, or refused, on its own; the answer tells each line.
 #[utoipa::path(post, path = "/api/v1/admin/users/bulk", tag = "管理者機能",
     request_body(content = String, content_type = "text/csv",
-        description = "user_id,name,mail,administrator,permissions"),
+        description = "user_id,name,mail,administrator,permissions[,contractor]"),
     responses(
         (status = 200, description = "Each line's outcome", body = BulkAnswer),
         (status = 403, description = "administrator_required", body = super::error::ErrorBody),
@@ -458,7 +496,11 @@ pub async fn create_bulk(
             "the header line names user_id, name and mail".into(),
         ));
     };
-    let (c_admin, c_perm) = (column("administrator"), column("permissions"));
+    let (c_admin, c_perm, c_contractor) = (
+        column("administrator"),
+        column("permissions"),
+        column("contractor"),
+    );
     let mut lines = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let line = i + 2;
@@ -469,6 +511,7 @@ pub async fn create_bulk(
                 let user_id = field(Some(c_user));
                 let admin = field(c_admin);
                 let perms = field(c_perm);
+                let contractor = field(c_contractor);
                 let body = NewUserBody {
                     user_id: user_id.clone(),
                     name: field(Some(c_name)),
@@ -476,6 +519,7 @@ pub async fn create_bulk(
                     administrator: matches!(admin.as_str(), "true" | "1" | "yes"),
                     permissions: (!perms.is_empty())
                         .then(|| perms.split_whitespace().map(str::to_string).collect()),
+                    contractor: (!contractor.is_empty()).then_some(contractor),
                 };
                 if !matches!(
                     admin.as_str(),

@@ -11,7 +11,10 @@ mod supply_point;
 
 pub use area::{Area, AreaError};
 pub use calendar::{BusinessCalendar, LeadTime};
-pub use company::{CompanyCode, CompanyCodeError, CompanyKind, UserId, UserIdError};
+pub use company::{
+    CompanyCode, CompanyCodeError, CompanyKind, CorporateNumber, CorporateNumberError, UserId,
+    UserIdError,
+};
 pub use function::{
     Callers, Function, FunctionError, FunctionSpec, Operation, PointClass, SPECS, UpdateFlag,
 };

@@ -132,6 +132,27 @@ pub fn changed(company: &str, user_id: &str, name: &str) -> (String, String) {
     )
 }
 
+/// The mail of a change of the terms of use to a registration's contact (terms 1.3.3).
+pub fn terms_changed(
+    company: &str,
+    company_name: &str,
+    title: &str,
+    published: &str,
+    body: &str,
+) -> (String, String) {
+    let body = body.replace("\r\n", "\n").replace('\n', "\r\n");
+    (
+        format!("【kirikae】利用規約変更のお知らせ: {title}"),
+        format!(
+            "{company_name}({company})御中\r\n\r\n\
+             スイッチング支援システム(kirikae)の利用規約を変更しました({published}公表)。\r\n\
+             変更後の利用規約は、公表の時点から貴社の登録に適用されます。\r\n\r\n\
+             {title}\r\n\r\n{body}\r\n\r\n\
+             本件はインフォメーション(GET /api/v1/notices)でも確認できます。\r\n"
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

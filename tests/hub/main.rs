@@ -6,11 +6,13 @@ mod harness;
 
 mod broker_restart;
 mod connector_crash;
+mod contractors;
 mod dead_letter;
 mod end_to_end;
 mod functions;
 mod idempotency;
 mod intermediation;
+mod notices;
 mod openapi;
 mod ops;
 mod projector;

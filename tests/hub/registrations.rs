@@ -1,13 +1,14 @@
-//! Issue 5, the registration side: the administrator ID issued once, client certificates
-//! registered by fingerprint with validity dates, suspension and end, the rate limit and
-//! maintenance.
+//! Issue 5, the registration side: two registrations of a company that is both kinds, the
+//! administrator ID issued once, client certificates registered by fingerprint with validity
+//! dates, suspension and end, the rate limit and maintenance, and the append-only audit trail
+//! the operator reads at the CLI.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use kirikae::domain::{Area, CompanyCode, UserId};
-use kirikae::registrations::{self, RegistrationError, RegistrationStatus};
+use kirikae::domain::{Area, CompanyCode, CompanyKind, CorporateNumber, UserId};
+use kirikae::registrations::{self, NewRegistration, RegistrationError, RegistrationStatus};
 use serde_json::{Value, json};
 
 use crate::harness::*;
@@ -412,4 +413,201 @@ async fn maintenance_answers_503_with_the_planned_end() {
         actions,
         ["maintenance.start", "maintenance.start", "maintenance.stop"]
     );
+}
+
+#[tokio::test]
+async fn a_company_that_sells_and_runs_dr_has_two_separate_registrations() {
+    let app = spawn_app(&[Area::Tokyo]).await;
+    let pool = kirikae::hub::pool(&app.settings).unwrap();
+    let number = CorporateNumber::with_check_digit("700000000001").unwrap();
+    let register = |code: &'static str, kind: CompanyKind| {
+        let (pool, number) = (pool.clone(), number.clone());
+        async move {
+            registrations::register_company(
+                &pool,
+                &NewRegistration {
+                    code: &CompanyCode::parse(code).unwrap(),
+                    name: "両方電力株式会社",
+                    kind,
+                    contact_email: Some("contact@example.jp"),
+                    corporate_number: Some(&number),
+                },
+            )
+            .await
+        }
+    };
+    // One of each kind under one 法人番号, each under its own code…
+    register(RETAILER_A, CompanyKind::Retailer).await.unwrap();
+    register(DR_CONTRACTOR, CompanyKind::DrContractor)
+        .await
+        .unwrap();
+    let both = registrations::registrations_of(&pool, &number)
+        .await
+        .unwrap();
+    assert_eq!(
+        both,
+        [
+            (code(RETAILER_A), CompanyKind::Retailer),
+            (code(DR_CONTRACTOR), CompanyKind::DrContractor)
+        ]
+    );
+    // …never a second of one kind, and a registration's kind does not change.
+    let second = register("C0004", CompanyKind::Retailer).await;
+    assert!(
+        matches!(second, Err(RegistrationError::SecondOfKind { ref existing, .. }) if existing == RETAILER_A),
+        "{second:?}"
+    );
+    let changed = registrations::register_company(
+        &pool,
+        &NewRegistration {
+            code: &code(RETAILER_A),
+            name: "両方電力株式会社",
+            kind: CompanyKind::DrContractor,
+            contact_email: None,
+            corporate_number: None,
+        },
+    )
+    .await;
+    assert!(
+        matches!(changed, Err(RegistrationError::KindChange(_))),
+        "{changed:?}"
+    );
+    // The two are separate: the retailer's requests are not the DR registration's, the DR
+    // registration cannot call retailer functions, and neither certificate serves the other.
+    let a = app.login(RETAILER_A).await;
+    let dr = app.login(DR_CONTRACTOR).await;
+    let (point, _) = app.point(Area::Tokyo, 9);
+    let id = a.facility_inquiry(&point).await;
+    assert_eq!(dr.status(&id).await.0, 404);
+    let resp = dr
+        .submit(
+            "reconnection",
+            reconnection_body(&vacant_point(Area::Tokyo, 7)),
+        )
+        .await;
+    assert_eq!(resp.status(), 403);
+    let (status, body) = login_with(&app, &a.http, DR_CONTRACTOR).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("certificate_company_mismatch"))
+    );
+    assert_eq!(list_with(&app, &a.http, &dr.token).await.0, 403);
+}
+
+#[tokio::test]
+async fn the_audit_log_cannot_be_changed_or_deleted() {
+    let app = spawn_app(&[]).await;
+    let pool = kirikae::hub::pool(&app.settings).unwrap();
+    registrations::set_status(&pool, &code(RETAILER_B), RegistrationStatus::Suspended)
+        .await
+        .unwrap();
+    let client = pool.get().await.unwrap();
+    let count = || async {
+        client
+            .query_one("SELECT count(*) FROM audit_log", &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    };
+    let before = count().await;
+    assert!(before > 0);
+    // Not even the hub's own database role can rewrite history.
+    for sql in [
+        "UPDATE audit_log SET user_id = 'someone-else'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+    ] {
+        let err = client.execute(sql, &[]).await.unwrap_err();
+        assert!(
+            err.to_string().contains("append-only")
+                || err
+                    .as_db_error()
+                    .is_some_and(|e| e.message().contains("append-only")),
+            "{sql}: {err}"
+        );
+    }
+    assert_eq!(count().await, before);
+    // Appending still works, and the API offers no path to the trail at all.
+    registrations::set_status(&pool, &code(RETAILER_B), RegistrationStatus::Active)
+        .await
+        .unwrap();
+    assert_eq!(count().await, before + 1);
+    let a = app.login(RETAILER_A).await;
+    let (_, doc) = a.get("/openapi.json").await;
+    let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+    assert!(paths.iter().all(|p| !p.contains("audit")), "{paths:?}");
+}
+
+#[tokio::test]
+async fn the_operator_registers_publishes_and_reads_the_audit_log_from_the_cli() {
+    let app = spawn_app(&[]).await;
+    let kirikae = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kirikae"))
+            .args(args)
+            .env("KIRIKAE_DATABASE_URL", &app.settings.database_url)
+            .env("KIRIKAE_KAFKA_BROKERS", &app.settings.kafka_brokers)
+            .env("USER", "cli-test")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let number = CorporateNumber::with_check_digit("700000000002")
+        .unwrap()
+        .to_string();
+    let (ok, out, err) = kirikae(&[
+        "company",
+        "--code",
+        "C0005",
+        "--name",
+        "CLI電力",
+        "--kind",
+        "dr_contractor",
+        "--contact-email",
+        "cli@example.jp",
+        "--corporate-number",
+        &number,
+    ]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("C0005"), "{out}");
+    // A mistyped 法人番号 is refused before anything is written.
+    let (ok, _, err) = kirikae(&[
+        "company",
+        "--code",
+        "C0006",
+        "--name",
+        "x",
+        "--corporate-number",
+        "1234567890123",
+    ]);
+    assert!(!ok);
+    assert!(err.contains("check digit"), "{err}");
+    let (ok, out, err) = kirikae(&["company", "suspend", "--code", "C0005"]);
+    assert!(ok, "{out}{err}");
+    let (ok, out, err) = kirikae(&[
+        "notice",
+        "publish",
+        "--title",
+        "利用規約の変更",
+        "--body",
+        "本文",
+        "--terms-change",
+    ]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("queued"), "{out}");
+    let (ok, out, err) = kirikae(&["audit", "--company", "C0005", "--since", "1h"]);
+    assert!(ok, "{out}{err}");
+    for action in ["registration.register", "registration.suspended"] {
+        assert!(
+            out.lines()
+                .any(|l| l.contains(action) && l.contains("operator:cli-test")),
+            "{action} missing from:\n{out}"
+        );
+    }
+    let (ok, out, _) = kirikae(&["audit", "--company", "-", "--since", "1h"]);
+    assert!(ok && out.contains("notice.publish"), "{out}");
+    assert!(!out.contains("registration.register"), "{out}");
 }

@@ -13,7 +13,12 @@ async fn app() -> TestApp {
 }
 
 /// `method path` with the token and an optional JSON body: status and JSON body.
-async fn call(who: &Retailer, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+pub(crate) async fn call(
+    who: &Retailer,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let url = format!("{}{path}", who.api);
     let mut req = who
         .http
@@ -30,7 +35,12 @@ async fn call(who: &Retailer, method: &str, path: &str, body: Option<Value>) -> 
 }
 
 /// Logs `user` of `company` in: status and JSON body.
-async fn login_as(app: &TestApp, company: &str, user: &str, password: &str) -> (u16, Value) {
+pub(crate) async fn login_as(
+    app: &TestApp,
+    company: &str,
+    user: &str,
+    password: &str,
+) -> (u16, Value) {
     let resp = app
         .client_for(company)
         .post(format!("{}/api/v1/session", app.api))
@@ -45,7 +55,12 @@ async fn login_as(app: &TestApp, company: &str, user: &str, password: &str) -> (
 }
 
 /// Logs in and expects success: the session.
-async fn session_of(app: &TestApp, company: &str, user: &str, password: &str) -> Retailer {
+pub(crate) async fn session_of(
+    app: &TestApp,
+    company: &str,
+    user: &str,
+    password: &str,
+) -> Retailer {
     let (status, body) = login_as(app, company, user, password).await;
     assert_eq!(status, 200, "login of {user}: {body}");
     Retailer {
@@ -55,12 +70,12 @@ async fn session_of(app: &TestApp, company: &str, user: &str, password: &str) ->
     }
 }
 
-fn mail_of(user: &str) -> String {
+pub(crate) fn mail_of(user: &str) -> String {
     format!("{user}@example.jp")
 }
 
 /// Every message the sink received for `to`, oldest first.
-fn mailbox(app: &TestApp, to: &str) -> Vec<String> {
+pub(crate) fn mailbox(app: &TestApp, to: &str) -> Vec<String> {
     sink::messages(&app.settings.mail_dir)
         .into_iter()
         .filter(|m| m.contains(&format!("X-Envelope-To: {to}\r\n")))
@@ -68,7 +83,7 @@ fn mailbox(app: &TestApp, to: &str) -> Vec<String> {
 }
 
 /// The initial password in the newest mail to `to`.
-fn mailed_password(app: &TestApp, to: &str) -> String {
+pub(crate) fn mailed_password(app: &TestApp, to: &str) -> String {
     let mails = mailbox(app, to);
     let last = mails.last().unwrap_or_else(|| panic!("no mail to {to}"));
     last.lines()
@@ -79,7 +94,7 @@ fn mailed_password(app: &TestApp, to: &str) -> String {
 }
 
 /// Registers `user` in the administrator's company; expects 201.
-async fn register(admin: &Retailer, user: &str, extra: Value) -> Value {
+pub(crate) async fn register(admin: &Retailer, user: &str, extra: Value) -> Value {
     let mut body = json!({"user_id": user, "name": "切替 太郎", "mail": mail_of(user)});
     if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
         b.extend(e.clone());
@@ -91,7 +106,12 @@ async fn register(admin: &Retailer, user: &str, extra: Value) -> Value {
 
 /// Registers `user`, logs in with the mailed password and changes it to `PASSWORD`; the
 /// session after the change.
-async fn ready_user(app: &TestApp, admin: &Retailer, company: &str, user: &str) -> Retailer {
+pub(crate) async fn ready_user(
+    app: &TestApp,
+    admin: &Retailer,
+    company: &str,
+    user: &str,
+) -> Retailer {
     register(admin, user, json!({})).await;
     let initial = mailed_password(app, &mail_of(user));
     let s = session_of(app, company, user, &initial).await;
@@ -100,7 +120,7 @@ async fn ready_user(app: &TestApp, admin: &Retailer, company: &str, user: &str) 
     s
 }
 
-async fn change_password(s: &Retailer, old: &str, new: &str) -> (u16, Value) {
+pub(crate) async fn change_password(s: &Retailer, old: &str, new: &str) -> (u16, Value) {
     call(
         s,
         "POST",
@@ -110,7 +130,7 @@ async fn change_password(s: &Retailer, old: &str, new: &str) -> (u16, Value) {
     .await
 }
 
-fn pool(app: &TestApp) -> deadpool_postgres::Pool {
+pub(crate) fn pool(app: &TestApp) -> deadpool_postgres::Pool {
     kirikae::hub::pool(&app.settings).unwrap()
 }
 
