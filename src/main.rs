@@ -148,6 +148,13 @@ enum Command {
     Openapi,
     /// Prints docs/functions.md: every function's fields and answer, from the schemas.
     Docs,
+    /// Prints the composed (self-contained) schema of a top-level record as messages carry its
+    /// fingerprint: Request, Result or IntermediationEvent. Before a schema change, its output
+    /// is kept in schemas/previous/.
+    Schema {
+        #[arg(value_parser = ["Request", "Result", "IntermediationEvent"])]
+        record: String,
+    },
     /// Lists supply points of an area's simulated register, with their current retailer.
     SimPoints {
         #[arg(long, value_parser = parse_area)]
@@ -451,6 +458,12 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
             Ok(())
         }
         Command::Notice { action } => notice_action(&s, action).await,
+        Command::Schema { record } => {
+            let json = kirikae::messages::composed_schema_json(&format!("jp.kirikae.{record}"));
+            let value: serde_json::Value = serde_json::from_str(&json)?;
+            println!("{}", serde_json::to_string_pretty(&value)?);
+            Ok(())
+        }
         Command::Audit { company, since } => {
             // A bare duration (`7d`) means that long back from now.
             let is_duration = !since.contains('-') && !since.contains(':');

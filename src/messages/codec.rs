@@ -4,7 +4,8 @@
 use apache_avro::{Schema, from_avro_datum, to_avro_datum};
 
 use super::convert;
-use super::schemas::SchemaSet;
+use super::evolve::{Names, evolve};
+use super::schemas::{Previous, SchemaSet};
 use super::shape::{from_avro, shapes, to_avro};
 use super::types::{RequestRecord, ResultRecord};
 use crate::intermediation::IntermediationEvent;
@@ -52,7 +53,14 @@ impl Codec {
 
     pub fn decode_request(&self, bytes: &[u8]) -> Result<RequestRecord, CodecError> {
         let s = &self.schemas;
-        convert::request_from_value(decode(&s.request, s.request_fingerprint, bytes)?)
+        let value = match decode(&s.request, s.request_fingerprint, bytes) {
+            Err(CodecError::UnknownSchema(fp)) => {
+                read_previous(&s.previous_requests, &s.request, bytes)
+                    .ok_or(CodecError::UnknownSchema(fp))??
+            }
+            other => other?,
+        };
+        convert::request_from_value(value)
     }
 
     pub fn encode_result(&self, r: &ResultRecord) -> Result<Vec<u8>, CodecError> {
@@ -66,7 +74,14 @@ impl Codec {
 
     pub fn decode_result(&self, bytes: &[u8]) -> Result<ResultRecord, CodecError> {
         let s = &self.schemas;
-        convert::result_from_value(decode(&s.result, s.result_fingerprint, bytes)?)
+        let value = match decode(&s.result, s.result_fingerprint, bytes) {
+            Err(CodecError::UnknownSchema(fp)) => {
+                read_previous(&s.previous_results, &s.result, bytes)
+                    .ok_or(CodecError::UnknownSchema(fp))??
+            }
+            other => other?,
+        };
+        convert::result_from_value(value)
     }
 
     /// A state change of a switching intermediation (topic `<prefix>.intermediations`).
@@ -100,6 +115,22 @@ fn encode(
     Ok(out)
 }
 
+/// A message written with one of the `previous` versions (by its fingerprint), read as
+/// `current`; `None` when no kept version has that fingerprint.
+fn read_previous(
+    previous: &[Previous],
+    current: &Schema,
+    bytes: &[u8],
+) -> Option<Result<apache_avro::types::Value, CodecError>> {
+    let p = previous.iter().find(|p| bytes[2..10] == p.fingerprint)?;
+    Some((|| {
+        let value = decode(&p.schema, p.fingerprint, bytes)?;
+        let (wn, rn) = (Names::of(&p.schema)?, Names::of(current)?);
+        evolve(value, &p.schema, &wn, current, &rn)
+            .map_err(|e| CodecError::Shape(format!("written with {}: {e}", p.file)))
+    })())
+}
+
 fn decode(
     schema: &Schema,
     fingerprint: [u8; 8],
@@ -108,7 +139,6 @@ fn decode(
     if bytes.len() < 10 || bytes[..2] != MAGIC {
         return Err(CodecError::NotSingleObject);
     }
-    // Older schema versions join this lookup as the contract evolves.
     if bytes[2..10] != fingerprint {
         return Err(CodecError::UnknownSchema(hex::encode(&bytes[2..10])));
     }

@@ -4,7 +4,10 @@
 //! here are the hub's view of them, converted by hand so that every field is visible in review.
 
 mod codec;
+#[cfg(test)]
+mod compatibility;
 mod convert;
+pub mod evolve;
 #[cfg(test)]
 pub mod fixtures;
 mod schemas;
@@ -12,6 +15,6 @@ pub mod shape;
 mod types;
 
 pub use codec::{Codec, CodecError};
-pub use schemas::{SchemaSet, composed_schema_json};
+pub use schemas::{PREVIOUS, SchemaSet, composed_schema_json};
 pub use shape::{RecordShape, Shape, ShapeError, shapes, strict_day};
 pub use types::*;

@@ -95,7 +95,45 @@ const FILES: [(&str, &str); 22] = [
     ),
 ];
 
-/// The composed schemas of the three top-level records, with their fingerprints.
+/// The previous versions of the top-level records, composed as they were published (one
+/// self-contained schema each), oldest first: messages written with any of them are still read.
+/// A schema change adds the version it replaces here; `compatibility` tests prove each one.
+pub const PREVIOUS: [(&str, &str); 6] = [
+    (
+        "request.v1.avsc",
+        include_str!("../../schemas/previous/request.v1.avsc"),
+    ),
+    (
+        "request.v2.avsc",
+        include_str!("../../schemas/previous/request.v2.avsc"),
+    ),
+    (
+        "request.v3.avsc",
+        include_str!("../../schemas/previous/request.v3.avsc"),
+    ),
+    (
+        "result.v1.avsc",
+        include_str!("../../schemas/previous/result.v1.avsc"),
+    ),
+    (
+        "result.v2.avsc",
+        include_str!("../../schemas/previous/result.v2.avsc"),
+    ),
+    (
+        "result.v3.avsc",
+        include_str!("../../schemas/previous/result.v3.avsc"),
+    ),
+];
+
+/// A previous version of a top-level record: its file, its schema and its fingerprint.
+pub struct Previous {
+    pub file: &'static str,
+    pub schema: Schema,
+    pub fingerprint: [u8; 8],
+}
+
+/// The composed schemas of the three top-level records, with their fingerprints, and the
+/// previous versions of the request and the result.
 pub struct SchemaSet {
     pub request: Schema,
     pub result: Schema,
@@ -103,6 +141,8 @@ pub struct SchemaSet {
     pub request_fingerprint: [u8; 8],
     pub result_fingerprint: [u8; 8],
     pub intermediation_fingerprint: [u8; 8],
+    pub previous_requests: Vec<Previous>,
+    pub previous_results: Vec<Previous>,
 }
 
 impl SchemaSet {
@@ -114,7 +154,24 @@ impl SchemaSet {
         let intermediation =
             Schema::parse_str(&composed_schema_json("jp.kirikae.IntermediationEvent"))
                 .expect("schemas/intermediation_event.avsc is valid Avro");
+        let previous = |prefix: &str| {
+            PREVIOUS
+                .iter()
+                .filter(|(file, _)| file.starts_with(prefix))
+                .map(|(file, text)| {
+                    let schema = Schema::parse_str(text)
+                        .unwrap_or_else(|e| panic!("schemas/previous/{file}: {e}"));
+                    Previous {
+                        file,
+                        fingerprint: fingerprint(&schema),
+                        schema,
+                    }
+                })
+                .collect()
+        };
         SchemaSet {
+            previous_requests: previous("request."),
+            previous_results: previous("result."),
             request_fingerprint: fingerprint(&request),
             result_fingerprint: fingerprint(&result),
             intermediation_fingerprint: fingerprint(&intermediation),
@@ -145,10 +202,15 @@ pub fn schema_definitions() -> HashMap<String, Json> {
 
 /// The JSON of a named top-level record with every referenced record inlined once.
 pub fn composed_schema_json(full_name: &str) -> String {
-    let defs = schema_definitions();
+    compose(&schema_definitions(), full_name).to_string()
+}
+
+/// `full_name` from `defs` (one definition per named type, referring to others by full name),
+/// each named type inlined at its first use: how every published schema is composed.
+pub fn compose(defs: &HashMap<String, Json>, full_name: &str) -> Json {
     let root = defs[full_name].clone();
     let mut seen = vec![full_name.to_string()];
-    inline(root, &defs, &mut seen).to_string()
+    inline(root, defs, &mut seen)
 }
 
 fn full_name_of(json: &Json) -> String {
