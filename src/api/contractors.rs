@@ -13,6 +13,7 @@ use tokio_postgres::Row;
 use super::AppState;
 use super::error::ApiError;
 use super::session::Principal;
+use super::users::require_admin;
 use crate::audit;
 use crate::domain::CorporateNumber;
 
@@ -56,12 +57,17 @@ fn view(r: &Row) -> ContractorView {
     }
 }
 
-fn require_admin(principal: &Principal) -> Result<(), ApiError> {
-    if principal.administrator {
-        Ok(())
-    } else {
-        Err(ApiError::AdministratorRequired)
-    }
+async fn one(
+    client: &impl deadpool_postgres::GenericClient,
+    principal: &Principal,
+    number: &CorporateNumber,
+) -> Result<Row, ApiError> {
+    Ok(client
+        .query_one(
+            &format!("{SELECT} WHERE k.company_code = $1 AND k.corporate_number = $2"),
+            &[&principal.company.as_str(), &number.as_str()],
+        )
+        .await?)
 }
 
 /// The 法人番号 in a path or body, or a 422 that says what is wrong with it.
@@ -150,12 +156,7 @@ pub async fn authorise(
         serde_json::json!({ "name": body.name }),
     )
     .await?;
-    let row = tx
-        .query_one(
-            &format!("{SELECT} WHERE k.company_code = $1 AND k.corporate_number = $2"),
-            &[&principal.company.as_str(), &number.as_str()],
-        )
-        .await?;
+    let row = one(&tx, &principal, &number).await?;
     tx.commit().await?;
     state.gate.forget_company(&principal.company);
     Ok(Json(view(&row)))
@@ -209,12 +210,7 @@ pub async fn revoke(
         serde_json::json!({ "sessions_ended": users.len() }),
     )
     .await?;
-    let row = tx
-        .query_one(
-            &format!("{SELECT} WHERE k.company_code = $1 AND k.corporate_number = $2"),
-            &[&principal.company.as_str(), &number.as_str()],
-        )
-        .await?;
+    let row = one(&tx, &principal, &number).await?;
     tx.commit().await?;
     for user in &users {
         state.sessions.forget_user(user);

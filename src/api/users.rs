@@ -76,7 +76,7 @@ fn view(row: &Row, kind: CompanyKind) -> UserView {
     }
 }
 
-fn require_admin(principal: &Principal) -> Result<(), ApiError> {
+pub(super) fn require_admin(principal: &Principal) -> Result<(), ApiError> {
     if principal.administrator {
         Ok(())
     } else {

@@ -211,10 +211,8 @@ fn a_message_written_with_a_previous_version_decodes_into_the_current_record() {
                 continue; // the function came later
             }
             let current = super::convert::request_to_value(&request).unwrap();
-            let names = Names::of(&p.schema).unwrap();
-            let old = evolve(current, &set.request, &request_names, &p.schema, &names)
+            let bytes = written_with(p, current, &set.request, &request_names)
                 .unwrap_or_else(|e| panic!("{f} as {}: {e}", p.file));
-            let bytes = single_object(&p.schema, p.fingerprint, old);
             assert_eq!(
                 codec.decode_request(&bytes).unwrap(),
                 request,
@@ -230,10 +228,8 @@ fn a_message_written_with_a_previous_version_decodes_into_the_current_record() {
                 continue;
             }
             let current = super::convert::result_to_value(&result).unwrap();
-            let names = Names::of(&p.schema).unwrap();
-            match evolve(current, &set.result, &result_names, &p.schema, &names) {
-                Ok(old) => {
-                    let bytes = single_object(&p.schema, p.fingerprint, old);
+            match written_with(p, current, &set.result, &result_names) {
+                Ok(bytes) => {
                     assert_eq!(
                         codec.decode_result(&bytes).unwrap(),
                         result,
@@ -269,13 +265,22 @@ fn a_message_of_an_unknown_version_is_refused_by_fingerprint() {
     ));
 }
 
-fn single_object(
-    schema: &Schema,
-    fingerprint: [u8; 8],
+/// `value` (of the `current` schema) as the previous version `p` would have written it.
+fn written_with(
+    p: &super::schemas::Previous,
     value: apache_avro::types::Value,
-) -> Vec<u8> {
+    current: &Schema,
+    names: &Names,
+) -> Result<Vec<u8>, super::evolve::EvolveError> {
+    let old = evolve(
+        value,
+        current,
+        names,
+        &p.schema,
+        &Names::of(&p.schema).unwrap(),
+    )?;
     let mut out = vec![0xC3, 0x01];
-    out.extend_from_slice(&fingerprint);
-    out.extend(apache_avro::to_avro_datum(schema, value).expect("valid for the old schema"));
-    out
+    out.extend_from_slice(&p.fingerprint);
+    out.extend(apache_avro::to_avro_datum(&p.schema, old).expect("valid for the old schema"));
+    Ok(out)
 }
