@@ -93,3 +93,149 @@ pub async fn write<C: GenericClient>(
         .await?;
     Ok(())
 }
+
+/// One row of the trail as it travels on topic `<prefix>.audit` (`schemas/audit_record.avsc`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub company_code: String,
+    pub user_id: String,
+    pub contractor: Option<String>,
+    pub certificate: Option<String>,
+    pub action: String,
+    pub subject_id: String,
+    /// A JSON object, as text.
+    pub detail: String,
+}
+
+/// Relays the trail to topic `<prefix>.audit` in id order, at least once, until `shutdown`:
+/// a copy of every record outside the database, for the operator's tools and for safe keeping.
+/// Ids are allocated when a row is written but seen only when its transaction commits, so a
+/// missing id halts the relay until it appears or `audit_gap_patience_ms` has passed (then it
+/// was rolled back; the longest transaction writing the trail waits on one SMTP exchange).
+pub async fn run_relay(
+    settings: crate::config::Settings,
+    pool: deadpool_postgres::Pool,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    let publisher = crate::kafka::Publisher::new(
+        &settings.kafka_brokers,
+        std::time::Duration::from_secs(10),
+        settings.kafka_idempotence,
+    )?;
+    let codec = crate::messages::Codec::new();
+    let topic = settings.audit_topic();
+    let mut gap = Gap {
+        patience: std::time::Duration::from_millis(settings.audit_gap_patience_ms),
+        missing: None,
+    };
+    while !shutdown.is_cancelled() {
+        match relay_once(&pool, &publisher, &codec, &topic, &mut gap).await {
+            Ok(n) if n > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(
+                error = format!("{e:#}"),
+                "audit relay pass failed; retrying"
+            ),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+        }
+    }
+    Ok(())
+}
+
+/// The id the relay waits for, and since when.
+struct Gap {
+    patience: std::time::Duration,
+    missing: Option<(i64, std::time::Instant)>,
+}
+
+impl Gap {
+    /// Whether to stop waiting for `next` (missing for longer than the patience: rolled back).
+    fn given_up(&mut self, next: i64) -> bool {
+        match self.missing {
+            Some((id, since)) if id == next => {
+                let past = since.elapsed() >= self.patience;
+                if past {
+                    tracing::info!(
+                        id,
+                        "an audit id was never committed (rolled back); relaying on"
+                    );
+                }
+                past
+            }
+            _ => {
+                self.missing = Some((next, std::time::Instant::now()));
+                false
+            }
+        }
+    }
+}
+
+/// One pass of at most 500 records; returns how many were relayed.
+async fn relay_once(
+    pool: &deadpool_postgres::Pool,
+    publisher: &crate::kafka::Publisher,
+    codec: &crate::messages::Codec,
+    topic: &str,
+    gap: &mut Gap,
+) -> anyhow::Result<usize> {
+    let client = pool.get().await?;
+    let position: i64 = client
+        .query_one("SELECT position FROM audit_relay", &[])
+        .await?
+        .get(0);
+    let rows = client
+        .query(
+            "SELECT id, at, company_code, user_id, contractor, certificate, action, subject_id,
+                    detail::text
+             FROM audit_log WHERE id > $1 ORDER BY id LIMIT 500",
+            &[&position],
+        )
+        .await?;
+    let mut next = position + 1;
+    let mut relayed = 0;
+    for r in &rows {
+        let id: i64 = r.get(0);
+        if id != next && !gap.given_up(next) {
+            break; // `next` is not committed (yet)
+        }
+        let record = AuditRecord {
+            id,
+            at: r.get(1),
+            company_code: r.get(2),
+            user_id: r.get(3),
+            contractor: r.get(4),
+            certificate: r.get(5),
+            action: r.get(6),
+            subject_id: r.get(7),
+            detail: r.get(8),
+        };
+        let bytes = codec.encode_audit(&record)?;
+        publisher
+            .publish(topic, &record.company_code, &bytes)
+            .await?;
+        next = id + 1;
+        relayed += 1;
+    }
+    if relayed > 0 {
+        client
+            .execute(
+                "UPDATE audit_relay SET position = $1, relayed_at = now()",
+                &[&(next - 1)],
+            )
+            .await?;
+    }
+    let newest: i64 = client
+        .query_one("SELECT coalesce(max(id), 0) FROM audit_log", &[])
+        .await?
+        .get(0);
+    crate::metrics::AuditRelayBacklog {
+        rows: newest - (next - 1),
+    }
+    .emit();
+    Ok(relayed)
+}

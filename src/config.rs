@@ -90,6 +90,9 @@ pub struct Settings {
     pub terms_mail_days: u32,
     /// How often the notice mailer looks for mail to send (and retries what failed).
     pub notice_mail_interval_ms: u64,
+    /// How long the audit relay waits for a missing id (a transaction still in flight) before
+    /// taking it for a rolled-back one. Far longer than any transaction writing the trail.
+    pub audit_gap_patience_ms: u64,
 }
 
 impl Default for Settings {
@@ -130,6 +133,7 @@ impl Default for Settings {
             disable_after_days: 90,
             terms_mail_days: 30,
             notice_mail_interval_ms: 5000,
+            audit_gap_patience_ms: 60_000,
         }
     }
 }
@@ -176,6 +180,11 @@ impl Settings {
         format!("{}.intermediations", self.topic_prefix)
     }
 
+    /// The audit trail, relayed from `audit_log` in order (`schemas/audit_record.avsc`).
+    pub fn audit_topic(&self) -> String {
+        format!("{}.audit", self.topic_prefix)
+    }
+
     /// Every topic the hub uses, for `migrate` to create.
     pub fn all_topics(&self) -> Vec<String> {
         Area::ALL
@@ -187,7 +196,7 @@ impl Settings {
                     self.dlq_topic(a),
                 ]
             })
-            .chain([self.intermediations_topic()])
+            .chain([self.intermediations_topic(), self.audit_topic()])
             .collect()
     }
 }

@@ -60,7 +60,7 @@ where
 }
 
 /// Starts the projector and, next to it, the hub's periodic jobs: the expiry of undecided
-/// intermediations, the disabling of unused accounts, and the notice mailer.
+/// intermediations, the disabling of unused accounts, the notice mailer and the audit relay.
 pub fn start_projector(
     settings: &Settings,
     pool: Pool,
@@ -69,6 +69,7 @@ pub fn start_projector(
     start_intermediation_expiry(settings, pool.clone(), shutdown.clone());
     start_account_disabling(settings, pool.clone(), shutdown.clone());
     start_notice_mailer(settings, pool.clone(), shutdown.clone());
+    start_audit_relay(settings, pool.clone(), shutdown.clone());
     supervised(
         "projector".into(),
         projector::run(settings.clone(), pool, shutdown),
@@ -84,6 +85,18 @@ pub fn start_account_disabling(
     supervised(
         "account disabling".into(),
         crate::accounts::run_disable_job(settings.clone(), pool, shutdown),
+    )
+}
+
+/// The relay of the audit trail to topic `<prefix>.audit`.
+pub fn start_audit_relay(
+    settings: &Settings,
+    pool: Pool,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
+    supervised(
+        "audit relay".into(),
+        crate::audit::run_relay(settings.clone(), pool, shutdown),
     )
 }
 

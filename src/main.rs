@@ -307,6 +307,7 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
             hub::start_intermediation_expiry(&s, pool.clone(), shutdown.clone());
             hub::start_account_disabling(&s, pool.clone(), shutdown.clone());
             hub::start_notice_mailer(&s, pool.clone(), shutdown.clone());
+            hub::start_audit_relay(&s, pool.clone(), shutdown.clone());
             kirikae::projector::run(s, pool, shutdown).await
         }
         Command::TsoSim { area, listen } => {

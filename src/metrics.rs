@@ -21,6 +21,7 @@ struct Metrics {
     projector_lag: IntGauge,
     notice_mails_unsent: IntGauge,
     notice_mails_overdue: IntGauge,
+    audit_backlog: IntGauge,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -111,6 +112,11 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             "kirikae_projector_records_total",
             "Records applied to PostgreSQL, by kind.",
             &["kind"],
+        ),
+        audit_backlog: gauge(
+            &r,
+            "kirikae_audit_relay_backlog",
+            "Audit rows written but not yet relayed to the audit topic.",
         ),
         registry: r,
     }
@@ -235,5 +241,15 @@ impl NoticeMailBacklog {
     pub fn emit(self) {
         METRICS.notice_mails_unsent.set(self.unsent);
         METRICS.notice_mails_overdue.set(self.overdue);
+    }
+}
+
+/// How far the audit relay is behind the trail, after each pass.
+pub struct AuditRelayBacklog {
+    pub rows: i64,
+}
+impl AuditRelayBacklog {
+    pub fn emit(self) {
+        METRICS.audit_backlog.set(self.rows);
     }
 }

@@ -10,7 +10,7 @@ use apache_avro::Schema;
 use apache_avro::rabin::Rabin;
 use serde_json::Value as Json;
 
-const FILES: [(&str, &str); 22] = [
+const FILES: [(&str, &str); 23] = [
     (
         "abolition.avsc",
         include_str!("../../schemas/abolition.avsc"),
@@ -18,6 +18,10 @@ const FILES: [(&str, &str); 22] = [
     (
         "ampere_change.avsc",
         include_str!("../../schemas/ampere_change.avsc"),
+    ),
+    (
+        "audit_record.avsc",
+        include_str!("../../schemas/audit_record.avsc"),
     ),
     (
         "application_result.avsc",
@@ -138,9 +142,11 @@ pub struct SchemaSet {
     pub request: Schema,
     pub result: Schema,
     pub intermediation: Schema,
+    pub audit: Schema,
     pub request_fingerprint: [u8; 8],
     pub result_fingerprint: [u8; 8],
     pub intermediation_fingerprint: [u8; 8],
+    pub audit_fingerprint: [u8; 8],
     pub previous_requests: Vec<Previous>,
     pub previous_results: Vec<Previous>,
 }
@@ -154,6 +160,8 @@ impl SchemaSet {
         let intermediation =
             Schema::parse_str(&composed_schema_json("jp.kirikae.IntermediationEvent"))
                 .expect("schemas/intermediation_event.avsc is valid Avro");
+        let audit = Schema::parse_str(&composed_schema_json("jp.kirikae.AuditRecord"))
+            .expect("schemas/audit_record.avsc is valid Avro");
         let previous = |prefix: &str| {
             PREVIOUS
                 .iter()
@@ -175,6 +183,8 @@ impl SchemaSet {
             request_fingerprint: fingerprint(&request),
             result_fingerprint: fingerprint(&result),
             intermediation_fingerprint: fingerprint(&intermediation),
+            audit_fingerprint: fingerprint(&audit),
+            audit,
             request,
             result,
             intermediation,

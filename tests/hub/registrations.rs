@@ -611,3 +611,139 @@ async fn the_operator_registers_publishes_and_reads_the_audit_log_from_the_cli()
     assert!(ok && out.contains("notice.publish"), "{out}");
     assert!(!out.contains("registration.register"), "{out}");
 }
+
+#[tokio::test]
+async fn the_audit_trail_is_relayed_in_order_to_the_audit_topic() {
+    let app = spawn_app(&[]).await;
+    let pool = kirikae::hub::pool(&app.settings).unwrap();
+    registrations::set_status(&pool, &code(RETAILER_B), RegistrationStatus::Suspended)
+        .await
+        .unwrap();
+    registrations::set_status(&pool, &code(RETAILER_B), RegistrationStatus::Active)
+        .await
+        .unwrap();
+    let a = app.login(RETAILER_A).await;
+    assert_eq!(a.get("/api/v1/admin/users").await.0, 200);
+    let rows: i64 = pool
+        .get()
+        .await
+        .unwrap()
+        .query_one("SELECT count(*) FROM audit_log", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let codec = kirikae::messages::Codec::new();
+    let topic = app.settings.audit_topic();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let records = loop {
+        let records: Vec<_> = read_topic(&app.settings.kafka_brokers, &topic)
+            .iter()
+            .map(|b| codec.decode_audit(b).unwrap())
+            .collect();
+        if records.len() as i64 >= rows {
+            break records;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {rows} audit records relayed",
+            records.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // Every row, once each here (at least once in general: consumers deduplicate by id).
+    let mut ids: Vec<i64> = records.iter().map(|r| r.id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len() as i64, rows);
+    let actions: Vec<&str> = records.iter().map(|r| r.action.as_str()).collect();
+    let at = |action: &str| actions.iter().position(|a| *a == action).unwrap();
+    assert!(
+        at("registration.suspended") < at("registration.active"),
+        "{actions:?}"
+    );
+    let listed = records
+        .iter()
+        .find(|r| r.action == "user.list")
+        .expect("the administrator's listing");
+    assert_eq!(listed.company_code, RETAILER_A);
+    assert!(listed.certificate.is_some());
+    assert!(serde_json::from_str::<Value>(&listed.detail).unwrap()["count"].is_number());
+}
+
+/// The audit records on the topic so far, in topic order.
+fn relayed(app: &TestApp) -> Vec<kirikae::audit::AuditRecord> {
+    let codec = kirikae::messages::Codec::new();
+    read_topic(&app.settings.kafka_brokers, &app.settings.audit_topic())
+        .iter()
+        .map(|b| codec.decode_audit(b).unwrap())
+        .collect()
+}
+
+async fn relayed_action(app: &TestApp, action: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !relayed(app).iter().any(|r| r.action == action) {
+        assert!(Instant::now() < deadline, "{action} never relayed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_audit_relay_waits_for_a_transaction_in_flight_and_passes_a_rolled_back_one() {
+    use kirikae::audit::record_as;
+    let app = spawn_app_tweaked(&[], |s| s.audit_gap_patience_ms = 3000).await;
+    let pool = kirikae::hub::pool(&app.settings).unwrap();
+    let detail = || json!({});
+    // A transaction in flight holds the next id while a later row commits.
+    let mut holder = pool.get().await.unwrap();
+    let in_flight = holder.transaction().await.unwrap();
+    record_as(
+        &in_flight,
+        RETAILER_A,
+        "test",
+        "test.in_flight",
+        "1",
+        detail(),
+    )
+    .await
+    .unwrap();
+    let client = pool.get().await.unwrap();
+    record_as(&client, RETAILER_A, "test", "test.later", "2", detail())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        !relayed(&app).iter().any(|r| r.action == "test.later"),
+        "relayed past a transaction still in flight"
+    );
+    in_flight.commit().await.unwrap();
+    relayed_action(&app, "test.later").await;
+    let actions: Vec<String> = relayed(&app).into_iter().map(|r| r.action).collect();
+    let at = |a: &str| actions.iter().position(|x| x == a).unwrap();
+    assert!(at("test.in_flight") < at("test.later"), "{actions:?}");
+    // A rolled-back row leaves an id that never comes: the relay goes past it after its
+    // patience, and what was rolled back is never relayed.
+    let rolled_back = holder.transaction().await.unwrap();
+    record_as(
+        &rolled_back,
+        RETAILER_A,
+        "test",
+        "test.rolled_back",
+        "3",
+        detail(),
+    )
+    .await
+    .unwrap();
+    rolled_back.rollback().await.unwrap();
+    record_as(
+        &client,
+        RETAILER_A,
+        "test",
+        "test.after_rollback",
+        "4",
+        detail(),
+    )
+    .await
+    .unwrap();
+    relayed_action(&app, "test.after_rollback").await;
+    assert!(!relayed(&app).iter().any(|r| r.action == "test.rolled_back"));
+}
