@@ -276,6 +276,8 @@ async fn raw_produce(settings: &Settings, n: usize) -> anyhow::Result<f64> {
         std::slice::from_ref(&topic),
         settings.topic_partitions,
         settings.topic_replication,
+        // A scratch topic: an hour is plenty.
+        3_600_000,
     )
     .await?;
     let publisher = Arc::new(Publisher::new(

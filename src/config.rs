@@ -21,6 +21,10 @@ pub struct Settings {
     pub topic_partitions: i32,
     /// Replication factor of each topic created (1 for a single local broker).
     pub topic_replication: i16,
+    /// `retention.ms` of each topic created: -1, kept for good (the log is the record the
+    /// projector rebuilds from, and the audit topic the trail's copy). Set a finite value only
+    /// with a backup of the database and of the audit trail that covers it.
+    pub topic_retention_ms: i64,
     /// Idempotent producers (Kafka's exactly-once per partition). Turn off only for a broker
     /// whose idempotence does not survive its own restart (tansu 0.6, see docs/architecture.md):
     /// sends then stay `acks=all`, one in flight per connection to keep order, and every
@@ -102,6 +106,7 @@ impl Default for Settings {
             topic_prefix: "kirikae".into(),
             topic_partitions: 3,
             topic_replication: 1,
+            topic_retention_ms: -1,
             kafka_idempotence: true,
             database_url: "postgres://postgres@127.0.0.1:5432/kirikae".into(),
             database_pool_size: 16,

@@ -24,6 +24,7 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<Pool> {
         &settings.all_topics(),
         settings.topic_partitions,
         settings.topic_replication,
+        settings.topic_retention_ms,
     )
     .await?;
     Ok(pool)

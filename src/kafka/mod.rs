@@ -109,19 +109,27 @@ impl Publisher {
     }
 }
 
-/// Creates the topics that are missing, each with `partitions` partitions.
+/// Creates the topics that are missing, each with `partitions` partitions and the retention
+/// `retention_ms` (`-1`: kept for good, which the hub's guarantees assume: the projector
+/// rebuilds the status from the whole log, and the audit topic is the trail's copy; a broker's
+/// default, often seven days, would quietly drop them).
 pub async fn ensure_topics(
     brokers: &str,
     topics: &[String],
     partitions: i32,
     replication: i16,
+    retention_ms: i64,
 ) -> Result<(), BrokerError> {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .create()?;
+    let retention = retention_ms.to_string();
     let new: Vec<NewTopic> = topics
         .iter()
-        .map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(replication.into())))
+        .map(|t| {
+            NewTopic::new(t, partitions, TopicReplication::Fixed(replication.into()))
+                .set("retention.ms", &retention)
+        })
         .collect();
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
     for result in admin.create_topics(&new, &opts).await? {

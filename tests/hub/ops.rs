@@ -55,3 +55,34 @@ async fn a_process_whose_broker_does_not_answer_is_not_ready() {
     );
     stop.cancel();
 }
+
+#[tokio::test]
+async fn the_hubs_topics_are_created_to_be_kept_for_good() {
+    use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
+    use rdkafka::client::DefaultClientContext;
+    let app = spawn_app(&[]).await;
+    let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &app.settings.kafka_brokers)
+        .create()
+        .unwrap();
+    let topics = [
+        app.settings.requests_topic(kirikae::domain::Area::Tokyo),
+        app.settings.audit_topic(),
+    ];
+    let specs: Vec<ResourceSpecifier> =
+        topics.iter().map(|t| ResourceSpecifier::Topic(t)).collect();
+    let answers = admin
+        .describe_configs(&specs, &AdminOptions::new())
+        .await
+        .unwrap();
+    for (topic, answer) in topics.iter().zip(answers) {
+        let resource = answer.unwrap_or_else(|e| panic!("{topic}: {e}"));
+        let retention = resource.get("retention.ms").and_then(|e| e.value.clone());
+        assert_eq!(
+            retention.as_deref(),
+            Some("-1"),
+            "{topic}: {:?}",
+            resource.entries
+        );
+    }
+}
