@@ -198,6 +198,7 @@ async fn relay_once(
         .await?;
     let mut next = position + 1;
     let mut relayed = 0;
+    let mut sent = Vec::with_capacity(rows.len());
     for r in &rows {
         let id: i64 = r.get(0);
         if id != next && !gap.given_up(next) {
@@ -215,11 +216,22 @@ async fn relay_once(
             detail: r.get(8),
         };
         let bytes = codec.encode_audit(&record)?;
-        publisher
-            .publish(topic, &record.company_code, &bytes)
-            .await?;
+        // Enqueued in id order (the idempotent producer keeps it per partition), acknowledged
+        // together below: one round trip per pass, not per record.
+        sent.push(
+            publisher
+                .enqueue(topic, &record.company_code, &bytes)
+                .await?,
+        );
         next = id + 1;
         relayed += 1;
+    }
+    for delivery in sent {
+        match delivery.await {
+            Ok(Ok(_)) => {}
+            Ok(Err((e, _))) => return Err(e.into()),
+            Err(_) => anyhow::bail!("the producer dropped an audit record"),
+        }
     }
     if relayed > 0 {
         client
