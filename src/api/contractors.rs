@@ -126,8 +126,7 @@ pub async fn authorise(
 ) -> Result<Json<ContractorView>, ApiError> {
     require_admin(&principal)?;
     let number = corporate_number("corporate_number", &number)?;
-    let body: AuthoriseBody =
-        serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let body: AuthoriseBody = ApiError::parse_json(&body)?;
     if body.name.trim().is_empty() || body.name.chars().count() > 200 {
         return Err(ApiError::invalid(
             "name",

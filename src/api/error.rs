@@ -122,6 +122,21 @@ impl ApiError {
         }
     }
 
+    /// A request body as JSON of `T`, or 400 `malformed_json` saying why not.
+    pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+        serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))
+    }
+
+    /// A query string axum could not read into the handler's filters: 422 `invalid_query`.
+    pub fn bad_query(e: axum::extract::rejection::QueryRejection) -> ApiError {
+        ApiError::invalid(
+            "query",
+            "invalid_query",
+            "検索条件の指定が正しくありません",
+            e.body_text(),
+        )
+    }
+
     /// The machine-readable code, also the `reason` label of the refusal metric.
     pub fn code(&self) -> &'static str {
         match self {

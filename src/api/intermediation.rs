@@ -41,8 +41,7 @@ fn parse_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let value: serde_json::Value = ApiError::parse_json(body)?;
     if !value.is_object() {
         return Err(ApiError::MalformedJson(
             "the body must be a JSON object".into(),
@@ -400,14 +399,7 @@ pub async fn list(
     principal: Principal,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ListAnswer>, ApiError> {
-    let Query(q) = query.map_err(|e| {
-        ApiError::invalid(
-            "query",
-            "invalid_query",
-            "検索条件の指定が正しくありません",
-            e.body_text(),
-        )
-    })?;
+    let Query(q) = query.map_err(ApiError::bad_query)?;
     let company = principal.company.to_string();
     let mut params: Vec<Box<dyn ToSql + Sync + Send>> = vec![Box::new(company.clone())];
     let mut clauses = vec![match q.role.as_deref() {
@@ -652,8 +644,7 @@ pub async fn decide_bulk(
     principal: Principal,
     body: Bytes,
 ) -> Result<Json<BulkAnswer>, ApiError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let value: serde_json::Value = ApiError::parse_json(&body)?;
     let bulk: BulkBody = serde_json::from_value(value).map_err(|e| {
         ApiError::invalid(
             "items",

@@ -96,8 +96,7 @@ pub async fn login(
     identity: Option<axum::Extension<ClientIdentity>>,
     body: axum::body::Bytes,
 ) -> Result<Json<LoginAnswer>, ApiError> {
-    let body: LoginBody =
-        serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let body: LoginBody = ApiError::parse_json(&body)?;
     let client = state.pool.get().await?;
     let row = client
         .query_opt(
@@ -300,8 +299,7 @@ pub async fn change_password(
     principal: Principal,
     body: axum::body::Bytes,
 ) -> Result<Json<PasswordChanged>, ApiError> {
-    let body: ChangePasswordBody =
-        serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let body: ChangePasswordBody = ApiError::parse_json(&body)?;
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     let current: String = tx

@@ -184,14 +184,7 @@ async fn list_with(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
     class: Option<PointClass>,
 ) -> Result<Json<ListAnswer>, ApiError> {
-    let Query(mut q) = query.map_err(|e| {
-        ApiError::invalid(
-            "query",
-            "invalid_query",
-            "検索条件の指定が正しくありません",
-            e.body_text(),
-        )
-    })?;
+    let Query(mut q) = query.map_err(ApiError::bad_query)?;
     if let Some(class) = class {
         q.class = Some(class.slug().to_string());
     }

@@ -72,8 +72,7 @@ async fn accept(
     if !principal.permitted(function) {
         return Err(ApiError::FunctionNotPermitted(function));
     }
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let value: serde_json::Value = ApiError::parse_json(body)?;
     let body_hash = Sha256::digest(format!("{}\n{value}", function.slug()));
     let submission =
         validate::submission(function, &principal.company, value, validate::today_jst())?;

@@ -424,8 +424,7 @@ pub async fn create(
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
     require_admin(&principal)?;
-    let body: NewUserBody =
-        serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let body: NewUserBody = ApiError::parse_json(&body)?;
     let user = register_one(&state, &principal, body).await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
@@ -598,8 +597,7 @@ pub async fn modify(
     body: axum::body::Bytes,
 ) -> Result<Json<UserView>, ApiError> {
     require_admin(&principal)?;
-    let body: ModifyBody =
-        serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let body: ModifyBody = ApiError::parse_json(&body)?;
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     let before = fetch(&tx, &principal, &user_id).await?;
@@ -787,8 +785,7 @@ pub async fn set_enabled(
     body: axum::body::Bytes,
 ) -> Result<Json<UserView>, ApiError> {
     require_admin(&principal)?;
-    let body: EnabledBody =
-        serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let body: EnabledBody = ApiError::parse_json(&body)?;
     if !body.enabled && user_id == principal.user_id {
         return Err(ApiError::invalid(
             "enabled",
@@ -902,8 +899,7 @@ pub async fn set_permissions(
     body: axum::body::Bytes,
 ) -> Result<Json<UserView>, ApiError> {
     require_admin(&principal)?;
-    let body: PermissionsBody =
-        serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let body: PermissionsBody = ApiError::parse_json(&body)?;
     let functions = slugs(&permissions_of(principal.kind, &body.functions)?);
     let user = update(
         &state,
