@@ -161,8 +161,8 @@ impl Settings {
     }
 
     /// The password rules these settings make.
-    pub fn password_policy(&self) -> crate::accounts::PasswordPolicy {
-        crate::accounts::PasswordPolicy {
+    pub fn password_policy(&self) -> crate::domain::PasswordPolicy {
+        crate::domain::PasswordPolicy {
             min_length: self.password_min_length,
             min_classes: self.password_min_classes,
         }

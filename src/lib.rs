@@ -23,7 +23,7 @@ pub mod metrics;
 pub mod notices;
 pub mod ops;
 pub mod projector;
-pub mod registrations;
 pub mod replay;
+pub mod requests;
 pub mod tso_sim;
 pub mod up;

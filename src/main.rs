@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
+use kirikae::accounts::registrations::{self, RegistrationStatus};
 use kirikae::accounts::{self, CompanyKind};
 use kirikae::config::Settings;
 use kirikae::domain::{Area, CompanyCode, CorporateNumber, UserId};
-use kirikae::registrations::{self, RegistrationStatus};
 use kirikae::{bench, certs, hub, ops, up};
 
 #[derive(Parser)]
@@ -476,7 +476,7 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
             let since = registrations::parse_time(&since, chrono::Utc::now())
                 .map_err(anyhow::Error::msg)?;
             println!("at\tregistration\tuser\tcontractor\taction\tsubject\tcertificate\tdetail");
-            for e in registrations::audit_log(&hub::pool(&s)?, company.as_deref(), since).await? {
+            for e in kirikae::audit::audit_log(&hub::pool(&s)?, company.as_deref(), since).await? {
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     e.at.to_rfc3339(),

@@ -6,10 +6,11 @@ use std::net::SocketAddr;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::accounts::registrations;
 use crate::accounts::{self, AccountError, CompanyKind};
 use crate::config::Settings;
 use crate::domain::{Area, CompanyCode, CorporateNumber, UserId};
-use crate::{certs, hub, ops, registrations};
+use crate::{certs, hub, ops};
 
 /// The demonstration registrations `up` creates: (company code, name, user id, kind). Z0300
 /// is the Tokyo simulator's incumbent, current retailer of most of its points, so that both

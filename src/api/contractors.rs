@@ -11,11 +11,11 @@ use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
 
 use super::AppState;
-use super::error::ApiError;
-use super::session::Principal;
 use super::users::require_admin;
+use crate::accounts::Principal;
 use crate::audit;
 use crate::domain::CorporateNumber;
+use crate::domain::Refusal;
 
 /// A contractor as the registration's administrator sees it.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -61,7 +61,7 @@ async fn one(
     client: &impl deadpool_postgres::GenericClient,
     principal: &Principal,
     number: &CorporateNumber,
-) -> Result<Row, ApiError> {
+) -> Result<Row, Refusal> {
     Ok(client
         .query_one(
             &format!("{SELECT} WHERE k.company_code = $1 AND k.corporate_number = $2"),
@@ -71,9 +71,9 @@ async fn one(
 }
 
 /// The 法人番号 in a path or body, or a 422 that says what is wrong with it.
-pub(super) fn corporate_number(field: &str, s: &str) -> Result<CorporateNumber, ApiError> {
+pub(super) fn corporate_number(field: &str, s: &str) -> Result<CorporateNumber, Refusal> {
     CorporateNumber::parse(s).map_err(|e| {
-        ApiError::invalid(
+        Refusal::invalid(
             field,
             "invalid_corporate_number",
             "法人番号は検査用数字を含む13桁の数字で指定してください",
@@ -92,7 +92,7 @@ pub(super) fn corporate_number(field: &str, s: &str) -> Result<CorporateNumber, 
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
-) -> Result<Json<ContractorList>, ApiError> {
+) -> Result<Json<ContractorList>, Refusal> {
     require_admin(&principal)?;
     let rows = state
         .pool
@@ -123,12 +123,12 @@ pub async fn authorise(
     principal: Principal,
     Path(number): Path<String>,
     body: axum::body::Bytes,
-) -> Result<Json<ContractorView>, ApiError> {
+) -> Result<Json<ContractorView>, Refusal> {
     require_admin(&principal)?;
     let number = corporate_number("corporate_number", &number)?;
-    let body: AuthoriseBody = ApiError::parse_json(&body)?;
+    let body: AuthoriseBody = super::error::parse_json(&body)?;
     if body.name.trim().is_empty() || body.name.chars().count() > 200 {
-        return Err(ApiError::invalid(
+        return Err(Refusal::invalid(
             "name",
             "invalid_name",
             "受託者名は1〜200文字で指定してください",
@@ -175,7 +175,7 @@ pub async fn revoke(
     State(state): State<AppState>,
     principal: Principal,
     Path(number): Path<String>,
-) -> Result<Json<ContractorView>, ApiError> {
+) -> Result<Json<ContractorView>, Refusal> {
     require_admin(&principal)?;
     let number = corporate_number("corporate_number", &number)?;
     let mut client = state.pool.get().await?;
@@ -188,7 +188,7 @@ pub async fn revoke(
         )
         .await?;
     if n == 0 {
-        return Err(ApiError::ContractorNotFound);
+        return Err(Refusal::ContractorNotFound);
     }
     let users: Vec<String> = tx
         .query(

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 
-use super::error::ApiError;
 use super::tls::ClientIdentity;
+use crate::accounts::registrations::RegistrationStatus;
+use crate::domain::Refusal;
 use crate::domain::{CompanyCode, CorporateNumber};
-use crate::registrations::RegistrationStatus;
 
 /// How long a look-up is trusted.
 pub const TTL: Duration = Duration::from_millis(1000);
@@ -44,7 +44,7 @@ impl Gate {
         company: &CompanyCode,
         contractor: Option<&CorporateNumber>,
         identity: &ClientIdentity,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Refusal> {
         let key = (
             company.to_string(),
             identity.fingerprint.clone(),
@@ -81,7 +81,7 @@ async fn load(
     company: &CompanyCode,
     contractor: Option<&CorporateNumber>,
     fingerprint: &str,
-) -> Result<Facts, ApiError> {
+) -> Result<Facts, Refusal> {
     let client = pool.get().await?;
     let stmt = client
         .prepare_cached(
@@ -121,17 +121,17 @@ async fn load(
     })
 }
 
-fn verdict(facts: &Facts, now: DateTime<Utc>) -> Result<(), ApiError> {
+fn verdict(facts: &Facts, now: DateTime<Utc>) -> Result<(), Refusal> {
     match facts.status {
         Some(RegistrationStatus::Active) => {}
-        Some(RegistrationStatus::Suspended) => return Err(ApiError::RegistrationSuspended),
-        Some(RegistrationStatus::Ended) => return Err(ApiError::RegistrationEnded),
-        None => return Err(ApiError::CertificateNotRegistered),
+        Some(RegistrationStatus::Suspended) => return Err(Refusal::RegistrationSuspended),
+        Some(RegistrationStatus::Ended) => return Err(Refusal::RegistrationEnded),
+        None => return Err(Refusal::CertificateNotRegistered),
     }
     match facts.validity {
-        None => Err(ApiError::CertificateNotRegistered),
-        Some((from, until)) if now < from || now >= until => Err(ApiError::CertificateExpired),
-        Some(_) if !facts.contractor_authorised => Err(ApiError::ContractorRevoked),
+        None => Err(Refusal::CertificateNotRegistered),
+        Some((from, until)) if now < from || now >= until => Err(Refusal::CertificateExpired),
+        Some(_) if !facts.contractor_authorised => Err(Refusal::ContractorRevoked),
         Some(_) => Ok(()),
     }
 }
@@ -157,7 +157,7 @@ mod tests {
         let now = Utc::now();
         let day = chrono::Duration::days(1);
         let active = Some(RegistrationStatus::Active);
-        let code = |r: Result<(), ApiError>| r.err().map(|e| e.code());
+        let code = |r: Result<(), Refusal>| r.err().map(|e| e.code());
         assert_eq!(
             code(verdict(&facts(active, Some((now - day, now + day))), now)),
             None

@@ -20,30 +20,24 @@ use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::AppState;
-use super::error::ApiError;
-use super::session::Principal;
 use super::validate::today_jst;
+use crate::accounts::Principal;
 use crate::audit;
 use crate::domain::CompanyKind;
+use crate::domain::Refusal;
 use crate::intermediation::store::{self, ClaimRefused};
 use crate::intermediation::{
-    Decision, DecisionBody, DeclineReason, EventKind, IntermediationEvent, Refusal, Registration,
+    Decision, DecisionBody, DeclineReason, EventKind, IntermediationEvent, Registration,
     RegistrationBody, State as IState, expires_at, intermediation_number,
 };
 
-impl From<Refusal> for ApiError {
-    fn from(r: Refusal) -> Self {
-        ApiError::invalid(r.field, r.code, r.ja, r.en)
-    }
-}
-
-fn parse_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+fn parse_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, Refusal> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    let value: serde_json::Value = ApiError::parse_json(body)?;
+    let value: serde_json::Value = super::error::parse_json(body)?;
     if !value.is_object() {
-        return Err(ApiError::MalformedJson(
+        return Err(Refusal::MalformedJson(
             "the body must be a JSON object".into(),
         ));
     }
@@ -54,7 +48,7 @@ fn parse_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T
         } else {
             "invalid_field"
         };
-        ApiError::invalid(
+        Refusal::invalid(
             "body",
             code,
             format!("本文の項目が正しくありません: {text}"),
@@ -63,15 +57,15 @@ fn parse_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T
     })
 }
 
-fn parse_id(id: &str) -> Result<Uuid, ApiError> {
-    id.parse().map_err(|_| ApiError::IntermediationNotFound)
+fn parse_id(id: &str) -> Result<Uuid, Refusal> {
+    id.parse().map_err(|_| Refusal::IntermediationNotFound)
 }
 
-async fn publish(state: &AppState, e: &IntermediationEvent) -> Result<(), ApiError> {
+async fn publish(state: &AppState, e: &IntermediationEvent) -> Result<(), Refusal> {
     let bytes = state
         .codec
         .encode_intermediation(e)
-        .map_err(|err| ApiError::Internal(err.into()))?;
+        .map_err(|err| Refusal::Internal(err.into()))?;
     state
         .publisher
         .publish(
@@ -80,7 +74,7 @@ async fn publish(state: &AppState, e: &IntermediationEvent) -> Result<(), ApiErr
             &bytes,
         )
         .await
-        .map_err(|err| ApiError::BrokerUnavailable(err.to_string()))?;
+        .map_err(|err| Refusal::BrokerUnavailable(err.to_string()))?;
     Ok(())
 }
 
@@ -111,7 +105,7 @@ pub async fn register(
     State(state): State<AppState>,
     principal: Principal,
     body: Bytes,
-) -> Result<(StatusCode, Json<Registered>), ApiError> {
+) -> Result<(StatusCode, Json<Registered>), Refusal> {
     let raw: RegistrationBody = parse_body(&body)?;
     let r = Registration::validate(raw, &principal.company, today_jst())?;
     let client = state.pool.get().await?;
@@ -123,7 +117,7 @@ pub async fn register(
         .await?
         .is_some_and(|row| row.get::<_, &str>(0) == CompanyKind::Retailer.as_str());
     if !known {
-        return Err(ApiError::invalid(
+        return Err(Refusal::invalid(
             "current_retailer_code",
             "unknown_company",
             format!(
@@ -300,7 +294,7 @@ pub async fn one(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<Json<IntermediationView>, ApiError> {
+) -> Result<Json<IntermediationView>, Refusal> {
     let id = parse_id(&id)?;
     let company = principal.company.as_str();
     let client = state.pool.get().await?;
@@ -311,7 +305,7 @@ pub async fn one(
     let row = client
         .query_opt(&sql, &[&id, &company])
         .await?
-        .ok_or(ApiError::IntermediationNotFound)?;
+        .ok_or(Refusal::IntermediationNotFound)?;
     let mut v = view(&row, company);
     let events = client
         .query(
@@ -398,8 +392,8 @@ pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<ListAnswer>, ApiError> {
-    let Query(q) = query.map_err(ApiError::bad_query)?;
+) -> Result<Json<ListAnswer>, Refusal> {
+    let Query(q) = query.map_err(super::error::bad_query)?;
     let company = principal.company.to_string();
     let mut params: Vec<Box<dyn ToSql + Sync + Send>> = vec![Box::new(company.clone())];
     let mut clauses = vec![match q.role.as_deref() {
@@ -407,7 +401,7 @@ pub async fn list(
         Some("new") => "new_retailer_code = $1".to_string(),
         Some("current") => "current_retailer_code = $1".to_string(),
         Some(other) => {
-            return Err(ApiError::invalid(
+            return Err(Refusal::invalid(
                 "role",
                 "invalid_role",
                 format!("role {other} は指定できません(new, current)"),
@@ -417,7 +411,7 @@ pub async fn list(
     }];
     if let Some(s) = &q.state {
         let s = IState::parse(s).ok_or_else(|| {
-            ApiError::invalid(
+            Refusal::invalid(
                 "state",
                 "invalid_state",
                 format!("状態 {s} は存在しません"),
@@ -429,7 +423,7 @@ pub async fn list(
     }
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid(
+        return Err(Refusal::invalid(
             "limit",
             "invalid_limit",
             "limit は1〜1000で指定してください",
@@ -438,7 +432,7 @@ pub async fn list(
     }
     if let Some(c) = &q.cursor {
         let (at, id) = super::cursor::decode(c).ok_or_else(|| {
-            ApiError::invalid(
+            Refusal::invalid(
                 "cursor",
                 "invalid_cursor",
                 "cursor が正しくありません",
@@ -508,7 +502,7 @@ async fn transit(
     kind: EventKind,
     reasons: Vec<DeclineReason>,
     note: Option<String>,
-) -> Result<TransitionAccepted, ApiError> {
+) -> Result<TransitionAccepted, Refusal> {
     let mut e = IntermediationEvent::new(
         id,
         kind,
@@ -530,8 +524,8 @@ async fn transit(
     .await?;
     e.supply_point_id = match claimed {
         Ok(point) => point,
-        Err(ClaimRefused::NotVisible) => return Err(ApiError::IntermediationNotFound),
-        Err(ClaimRefused::NotPending) => return Err(ApiError::IntermediationAlreadyDecided),
+        Err(ClaimRefused::NotVisible) => return Err(Refusal::IntermediationNotFound),
+        Err(ClaimRefused::NotPending) => return Err(Refusal::IntermediationAlreadyDecided),
     };
     drop(client);
     // A failed send keeps the claim: the record may still have reached the broker, and a
@@ -565,7 +559,7 @@ pub async fn decide(
     principal: Principal,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<(StatusCode, Json<TransitionAccepted>), ApiError> {
+) -> Result<(StatusCode, Json<TransitionAccepted>), Refusal> {
     let raw: DecisionBody = parse_body(&body)?;
     let accepted = decide_one(&state, &principal, &id, raw).await?;
     Ok((StatusCode::ACCEPTED, Json(accepted)))
@@ -576,7 +570,7 @@ async fn decide_one(
     principal: &Principal,
     id: &str,
     raw: DecisionBody,
-) -> Result<TransitionAccepted, ApiError> {
+) -> Result<TransitionAccepted, Refusal> {
     let id = parse_id(id)?;
     let d = Decision::validate(raw)?;
     transit(state, principal, id, d.kind, d.reasons, d.note).await
@@ -643,10 +637,10 @@ pub async fn decide_bulk(
     State(state): State<AppState>,
     principal: Principal,
     body: Bytes,
-) -> Result<Json<BulkAnswer>, ApiError> {
-    let value: serde_json::Value = ApiError::parse_json(&body)?;
+) -> Result<Json<BulkAnswer>, Refusal> {
+    let value: serde_json::Value = super::error::parse_json(&body)?;
     let bulk: BulkBody = serde_json::from_value(value).map_err(|e| {
-        ApiError::invalid(
+        Refusal::invalid(
             "items",
             "invalid_field",
             format!("items が正しくありません: {e}"),
@@ -654,7 +648,7 @@ pub async fn decide_bulk(
         )
     })?;
     if bulk.items.is_empty() || bulk.items.len() > 100 {
-        return Err(ApiError::invalid(
+        return Err(Refusal::invalid(
             "items",
             "invalid_field",
             "items は1〜100件で指定してください",
@@ -682,7 +676,7 @@ pub async fn decide_bulk(
                 let (ja, en) = e.messages();
                 BulkResult {
                     id: item.id,
-                    status: e.status().as_u16(),
+                    status: super::error::status(&e).as_u16(),
                     state: None,
                     event_id: None,
                     code: Some(e.code()),
@@ -720,14 +714,14 @@ pub async fn withdraw(
     principal: Principal,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<(StatusCode, Json<TransitionAccepted>), ApiError> {
+) -> Result<(StatusCode, Json<TransitionAccepted>), Refusal> {
     let raw: WithdrawalBody = parse_body(&body)?;
     let id = parse_id(&id)?;
     let note = match raw.note {
         Some(n) => {
             let len = n.trim().chars().count();
             if len == 0 || len > crate::intermediation::NOTE_MAX {
-                return Err(ApiError::invalid(
+                return Err(Refusal::invalid(
                     "note",
                     "invalid_field",
                     "note は1〜200文字で指定してください",

@@ -14,9 +14,9 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::AppState;
-use super::error::ApiError;
 use super::tls::ClientIdentity;
-use crate::registrations::{self, MaintenanceWindow};
+use crate::accounts::registrations::{self, MaintenanceWindow};
+use crate::domain::Refusal;
 
 /// How long the maintenance look-up is trusted.
 const MAINTENANCE_TTL: Duration = Duration::from_millis(1000);
@@ -88,7 +88,7 @@ pub async fn enforce(State(state): State<AppState>, req: Request, next: Next) ->
     let limits = &state.limits;
     if let Some(w) = limits.maintenance(&state).await {
         if w.ends_at > chrono::Utc::now() {
-            return ApiError::Maintenance {
+            return Refusal::Maintenance {
                 until: w.ends_at,
                 message: w.message,
             }
@@ -104,7 +104,7 @@ pub async fn enforce(State(state): State<AppState>, req: Request, next: Next) ->
             .unwrap_or_else(|| id.fingerprint.clone())
     });
     if let Some(Err(retry_after_secs)) = key.map(|k| limits.take(&k)) {
-        return ApiError::RateLimited { retry_after_secs }.into_response();
+        return Refusal::RateLimited { retry_after_secs }.into_response();
     }
     next.run(req).await
 }

@@ -25,10 +25,10 @@ use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use deadpool_postgres::Pool;
 use tokio_util::sync::CancellationToken;
 
-pub use error::ApiError;
-pub use session::Principal;
+pub use crate::accounts::Principal;
 
 use crate::config::Settings;
+use crate::domain::Refusal;
 use crate::kafka::Publisher;
 use crate::messages::Codec;
 
@@ -39,7 +39,7 @@ pub struct AppState {
     pub pool: Pool,
     pub publisher: Publisher,
     pub codec: Arc<Codec>,
-    pub sessions: Arc<session::SessionCache>,
+    pub sessions: Arc<crate::accounts::SessionCache>,
     /// Registration status and client certificates, cached for at most a second.
     pub gate: Arc<gate::Gate>,
     /// Maintenance windows and the per-registration rate limit.
@@ -60,7 +60,7 @@ impl AppState {
             pool,
             publisher,
             codec: Arc::new(Codec::new()),
-            sessions: Arc::new(session::SessionCache::new()),
+            sessions: Arc::new(crate::accounts::SessionCache::new()),
             gate: Arc::new(gate::Gate::new()),
             limits: Arc::new(limits::Limits::new(
                 settings.rate_limit_per_sec,
@@ -180,7 +180,7 @@ pub fn router(state: AppState) -> Router {
         .fold(Router::new(), |r, (_, path, handler)| {
             r.route(path, handler)
         })
-        .fallback(|| async { ApiError::UnknownFunction("(no such path)".into()) })
+        .fallback(|| async { Refusal::UnknownFunction("(no such path)".into()) })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limits::enforce,

@@ -6,16 +6,16 @@ use axum::extract::{Path, State};
 use serde::Serialize;
 
 use super::AppState;
-use super::error::ApiError;
-use super::session::Principal;
+use crate::accounts::Principal;
+use crate::domain::Refusal;
 use crate::notices::{self, Notice, NoticeError};
 
-impl From<NoticeError> for ApiError {
+impl From<NoticeError> for Refusal {
     fn from(e: NoticeError) -> Self {
         match e {
             NoticeError::Db(e) => e.into(),
             NoticeError::Pool(e) => e.into(),
-            NoticeError::Empty => ApiError::Internal(e.into()),
+            NoticeError::Empty => Refusal::Internal(e.into()),
         }
     }
 }
@@ -37,7 +37,7 @@ pub struct NoticeList {
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
-) -> Result<Json<NoticeList>, ApiError> {
+) -> Result<Json<NoticeList>, Refusal> {
     let notices = notices::list(&state.pool, &principal.user_id).await?;
     let unread = notices.iter().filter(|n| !n.read).count();
     Ok(Json(NoticeList { notices, unread }))
@@ -56,10 +56,10 @@ pub async fn one(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<Json<Notice>, ApiError> {
-    let id: i64 = id.parse().map_err(|_| ApiError::NoticeNotFound)?;
+) -> Result<Json<Notice>, Refusal> {
+    let id: i64 = id.parse().map_err(|_| Refusal::NoticeNotFound)?;
     notices::read(&state.pool, &principal.user_id, id)
         .await?
         .map(Json)
-        .ok_or(ApiError::NoticeNotFound)
+        .ok_or(Refusal::NoticeNotFound)
 }

@@ -6,9 +6,9 @@ use axum::extract::State;
 use serde::Serialize;
 
 use super::AppState;
-use super::error::ApiError;
-use super::session::Principal;
+use crate::accounts::Principal;
 use crate::domain::CompanyKind;
+use crate::domain::Refusal;
 
 /// One registration as every user may see it: no contacts, no users.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -33,7 +33,7 @@ pub struct OperatorList {
 pub async fn list(
     State(state): State<AppState>,
     _principal: Principal,
-) -> Result<Json<OperatorList>, ApiError> {
+) -> Result<Json<OperatorList>, Refusal> {
     let rows = state
         .pool
         .get()

@@ -15,60 +15,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::AppState;
-use super::error::ApiError;
 use super::tls::ClientIdentity;
-use crate::accounts;
-use crate::domain::{CompanyCode, CompanyKind, CorporateNumber, Function};
-
-/// The authenticated caller of a request.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    pub user_id: String,
-    pub company: CompanyCode,
-    /// The registration's kind, which caps the functions its users may call.
-    pub kind: CompanyKind,
-    pub expires_at: DateTime<Utc>,
-    /// The registration's administrator.
-    pub administrator: bool,
-    /// Still on an initial password: every call but changing it is refused.
-    pub must_change_password: bool,
-    /// The functions the user may call; `None`: all the registration's kind allows.
-    pub permissions: Option<Vec<Function>>,
-    /// The contractor (受託者) the user works for: it acts for the registration, and what it
-    /// does counts as the registration's (terms 2.3); the audit trail names it.
-    pub contractor: Option<CorporateNumber>,
-    /// The SHA-256 fingerprint of the client certificate of this call (set per call).
-    pub certificate: String,
-}
-
-impl Principal {
-    /// Whether the user's own permissions (not the kind's cap) let it call `function`.
-    pub fn permitted(&self, function: Function) -> bool {
-        self.permissions
-            .as_ref()
-            .is_none_or(|allowed| allowed.contains(&function))
-    }
-}
-
-pub struct SessionCache(quick_cache::sync::Cache<[u8; 32], Principal>);
-
-impl SessionCache {
-    pub fn new() -> Self {
-        SessionCache(quick_cache::sync::Cache::new(100_000))
-    }
-
-    /// Drops the cached sessions of `user_id`, so the next request reads them again (after its
-    /// password, permissions or state changed).
-    pub fn forget_user(&self, user_id: &str) {
-        self.0.retain(|_, p| p.user_id != user_id);
-    }
-}
-
-impl Default for SessionCache {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+use crate::accounts::{self, Principal};
+use crate::domain::Refusal;
+use crate::domain::{CompanyCode, CompanyKind, CorporateNumber};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginBody {
@@ -95,8 +45,8 @@ pub async fn login(
     State(state): State<AppState>,
     identity: Option<axum::Extension<ClientIdentity>>,
     body: axum::body::Bytes,
-) -> Result<Json<LoginAnswer>, ApiError> {
-    let body: LoginBody = ApiError::parse_json(&body)?;
+) -> Result<Json<LoginAnswer>, Refusal> {
+    let body: LoginBody = super::error::parse_json(&body)?;
     let client = state.pool.get().await?;
     let row = client
         .query_opt(
@@ -108,7 +58,7 @@ pub async fn login(
     let Some(row) = row else {
         // Spend the same time as a real check, so a missing user is not told apart by timing.
         let _ = tokio::task::spawn_blocking(|| accounts::verify_password("x", &DUMMY_HASH)).await;
-        return Err(ApiError::InvalidCredentials);
+        return Err(Refusal::InvalidCredentials);
     };
     let (company, hash, locked, disabled): (String, String, bool, bool) =
         (row.get(0), row.get(1), row.get(2), row.get(3));
@@ -116,7 +66,7 @@ pub async fn login(
     let password = body.password;
     let ok = tokio::task::spawn_blocking(move || accounts::verify_password(&password, &hash))
         .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
+        .map_err(|e| Refusal::Internal(e.into()))?;
     if !ok {
         // Failures in a row lock the account; the lock and the state are told only to whoever
         // knows the password, so a wrong guess never learns more than "wrong".
@@ -130,18 +80,18 @@ pub async fn login(
                 )
                 .await?;
         }
-        return Err(ApiError::InvalidCredentials);
+        return Err(Refusal::InvalidCredentials);
     }
     if locked {
-        return Err(ApiError::AccountLocked);
+        return Err(Refusal::AccountLocked);
     }
     if disabled {
-        return Err(ApiError::AccountDisabled);
+        return Err(Refusal::AccountDisabled);
     }
-    let company = CompanyCode::parse(&company).map_err(|e| ApiError::Internal(e.into()))?;
+    let company = CompanyCode::parse(&company).map_err(|e| Refusal::Internal(e.into()))?;
     let identity = match identity.as_ref() {
         Some(id) if id.company.as_ref() == Some(&company) => &id.0,
-        _ => return Err(ApiError::CertificateMismatch),
+        _ => return Err(Refusal::CertificateMismatch),
     };
     // The registration is active, this certificate is registered to it and valid now, and the
     // user's contractor (if any) is still authorised.
@@ -183,31 +133,31 @@ static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 });
 
 impl FromRequestParts<AppState> for Principal {
-    type Rejection = ApiError;
+    type Rejection = Refusal;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Refusal> {
         let token = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(ApiError::Unauthenticated)?;
+            .ok_or(Refusal::Unauthenticated)?;
         let digest: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
-        let mut principal = match state.sessions.0.get(&digest) {
+        let mut principal = match state.sessions.get(&digest) {
             Some(p) => p,
             None => {
                 let p = load_session(state, &digest).await?;
-                state.sessions.0.insert(digest, p.clone());
+                state.sessions.insert(digest, p.clone());
                 p
             }
         };
         if principal.expires_at < Utc::now() {
-            state.sessions.0.remove(&digest);
-            return Err(ApiError::Unauthenticated);
+            state.sessions.remove(&digest);
+            return Err(Refusal::Unauthenticated);
         }
         let identity = match parts.extensions.get::<ClientIdentity>() {
             Some(id) if id.company.as_ref() == Some(&principal.company) => id,
-            _ => return Err(ApiError::CertificateMismatch),
+            _ => return Err(Refusal::CertificateMismatch),
         };
         // Checked on every call (cached ≤ 1 s), so a suspension holds at once whatever the
         // session cache says.
@@ -222,13 +172,13 @@ impl FromRequestParts<AppState> for Principal {
             .await?;
         principal.certificate.clone_from(&identity.fingerprint);
         if principal.must_change_password && parts.uri.path() != CHANGE_PASSWORD_PATH {
-            return Err(ApiError::PasswordChangeRequired);
+            return Err(Refusal::PasswordChangeRequired);
         }
         Ok(principal)
     }
 }
 
-async fn load_session(state: &AppState, digest: &[u8; 32]) -> Result<Principal, ApiError> {
+async fn load_session(state: &AppState, digest: &[u8; 32]) -> Result<Principal, Refusal> {
     let row = state
         .pool
         .get()
@@ -242,17 +192,17 @@ async fn load_session(state: &AppState, digest: &[u8; 32]) -> Result<Principal, 
             &[&digest.as_slice()],
         )
         .await?
-        .ok_or(ApiError::Unauthenticated)?;
+        .ok_or(Refusal::Unauthenticated)?;
     let company: String = row.get(1);
     let permissions = row
         .get::<_, Option<Vec<String>>>(6)
         .map(|slugs| slugs.iter().filter_map(|s| s.parse().ok()).collect());
     Ok(Principal {
         user_id: row.get(0),
-        company: CompanyCode::parse(&company).map_err(|e| ApiError::Internal(e.into()))?,
+        company: CompanyCode::parse(&company).map_err(|e| Refusal::Internal(e.into()))?,
         expires_at: row.get(2),
         kind: CompanyKind::parse(row.get(3))
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("unknown company kind")))?,
+            .ok_or_else(|| Refusal::Internal(anyhow::anyhow!("unknown company kind")))?,
         administrator: row.get(4),
         must_change_password: row.get(5),
         permissions,
@@ -261,11 +211,11 @@ async fn load_session(state: &AppState, digest: &[u8; 32]) -> Result<Principal, 
     })
 }
 
-fn contractor_of(stored: Option<String>) -> Result<Option<CorporateNumber>, ApiError> {
+fn contractor_of(stored: Option<String>) -> Result<Option<CorporateNumber>, Refusal> {
     stored
         .map(|c| CorporateNumber::parse(&c))
         .transpose()
-        .map_err(|e| ApiError::Internal(e.into()))
+        .map_err(|e| Refusal::Internal(e.into()))
 }
 
 /// The one call open to a user still on an initial password.
@@ -298,8 +248,8 @@ pub async fn change_password(
     State(state): State<AppState>,
     principal: Principal,
     body: axum::body::Bytes,
-) -> Result<Json<PasswordChanged>, ApiError> {
-    let body: ChangePasswordBody = ApiError::parse_json(&body)?;
+) -> Result<Json<PasswordChanged>, Refusal> {
+    let body: ChangePasswordBody = super::error::parse_json(&body)?;
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     let current: String = tx
@@ -312,9 +262,9 @@ pub async fn change_password(
     let old = body.old_password;
     let ok = tokio::task::spawn_blocking(move || accounts::verify_password(&old, &current))
         .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
+        .map_err(|e| Refusal::Internal(e.into()))?;
     if !ok {
-        return Err(ApiError::invalid(
+        return Err(Refusal::invalid(
             "old_password",
             "wrong_old_password",
             "現在のパスワードが正しくありません",
@@ -326,7 +276,7 @@ pub async fn change_password(
         .password_policy()
         .check(&body.new_password)
         .map_err(|v| {
-            ApiError::invalid(
+            Refusal::invalid(
                 "new_password",
                 "weak_password",
                 v.message_ja(),
@@ -349,16 +299,16 @@ pub async fn change_password(
         (reused, accounts::hash_password(&new))
     })
     .await
-    .map_err(|e| ApiError::Internal(e.into()))?;
+    .map_err(|e| Refusal::Internal(e.into()))?;
     if reused {
-        return Err(ApiError::invalid(
+        return Err(Refusal::invalid(
             "new_password",
             "password_reused",
             format!("直近{history}回以内に使用したパスワードは使用できません"),
             format!("the new password was one of the last {history}"),
         ));
     }
-    let hash = hash.map_err(|e| ApiError::Internal(e.into()))?;
+    let hash = hash.map_err(|e| Refusal::Internal(e.into()))?;
     tx.execute(
         "UPDATE users SET password_hash = $2, must_change_password = false WHERE user_id = $1",
         &[&principal.user_id, &hash],

@@ -11,8 +11,8 @@ use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::AppState;
-use super::error::ApiError;
-use super::session::Principal;
+use crate::accounts::Principal;
+use crate::domain::Refusal;
 use crate::domain::{Area, Function, PointClass, RequestStatus, SupplyPointId};
 
 /// One request as the status API shows it.
@@ -83,14 +83,14 @@ pub async fn one(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<Json<RequestView>, ApiError> {
-    let id: Uuid = id.parse().map_err(|_| ApiError::RequestNotFound)?;
+) -> Result<Json<RequestView>, Refusal> {
+    let id: Uuid = id.parse().map_err(|_| Refusal::RequestNotFound)?;
     let sql = format!("SELECT {COLUMNS} FROM requests WHERE request_id = $1 AND company_code = $2");
     let client = state.pool.get().await?;
     let row = client
         .query_opt(&sql, &[&id, &principal.company.as_str()])
         .await?
-        .ok_or(ApiError::RequestNotFound)?;
+        .ok_or(Refusal::RequestNotFound)?;
     let view = RequestView::from(row);
     audit_personal_data(&client, &principal, std::slice::from_ref(&view)).await?;
     Ok(Json(view))
@@ -128,7 +128,7 @@ pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<ListAnswer>, ApiError> {
+) -> Result<Json<ListAnswer>, Refusal> {
     list_with(state, principal, query, None).await
 }
 
@@ -147,8 +147,8 @@ pub async fn list_of_class(
     principal: Principal,
     Path(class): Path<String>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<ListAnswer>, ApiError> {
-    let class = PointClass::by_slug(&class).ok_or(ApiError::UnknownFunction(class))?;
+) -> Result<Json<ListAnswer>, Refusal> {
+    let class = PointClass::by_slug(&class).ok_or(Refusal::UnknownFunction(class))?;
     list_with(state, principal, query, Some(class)).await
 }
 
@@ -165,15 +165,15 @@ pub async fn one_of_class(
     State(state): State<AppState>,
     principal: Principal,
     Path((class, id)): Path<(String, String)>,
-) -> Result<Json<RequestView>, ApiError> {
-    let class = PointClass::by_slug(&class).ok_or(ApiError::UnknownFunction(class))?;
+) -> Result<Json<RequestView>, Refusal> {
+    let class = PointClass::by_slug(&class).ok_or(Refusal::UnknownFunction(class))?;
     let Json(view) = one(State(state), principal, Path(id)).await?;
     let same = view
         .function
         .parse::<Function>()
         .is_ok_and(|f| f.class() == class);
     if !same {
-        return Err(ApiError::RequestNotFound);
+        return Err(Refusal::RequestNotFound);
     }
     Ok(Json(view))
 }
@@ -183,14 +183,14 @@ async fn list_with(
     principal: Principal,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
     class: Option<PointClass>,
-) -> Result<Json<ListAnswer>, ApiError> {
-    let Query(mut q) = query.map_err(ApiError::bad_query)?;
+) -> Result<Json<ListAnswer>, Refusal> {
+    let Query(mut q) = query.map_err(super::error::bad_query)?;
     if let Some(class) = class {
         q.class = Some(class.slug().to_string());
     }
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid(
+        return Err(Refusal::invalid(
             "limit",
             "invalid_limit",
             "limit は1〜1000で指定してください",
@@ -231,7 +231,7 @@ async fn audit_personal_data(
     client: &deadpool_postgres::Client,
     principal: &Principal,
     views: &[RequestView],
-) -> Result<(), ApiError> {
+) -> Result<(), Refusal> {
     let read: Vec<String> = views
         .iter()
         .filter(|v| v.result.is_some() && carries_personal_data(&v.function))
@@ -253,7 +253,7 @@ async fn audit_personal_data(
         serde_json::json!({ "request_ids": read }),
     )
     .await
-    .map_err(ApiError::from)
+    .map_err(Refusal::from)
 }
 
 /// The list's WHERE clause, built from validated filters only.
@@ -263,7 +263,7 @@ struct Filters {
 }
 
 impl Filters {
-    fn from_query(q: &ListQuery, principal: &Principal) -> Result<Self, ApiError> {
+    fn from_query(q: &ListQuery, principal: &Principal) -> Result<Self, Refusal> {
         let mut f = Filters {
             clauses: vec![],
             params: vec![],
@@ -271,7 +271,7 @@ impl Filters {
         f.push("company_code", Box::new(principal.company.to_string()));
         if let Some(s) = &q.status {
             let s: RequestStatus = s.parse().map_err(|_| {
-                ApiError::invalid(
+                Refusal::invalid(
                     "status",
                     "invalid_status",
                     format!("状態 {s} は存在しません"),
@@ -282,7 +282,7 @@ impl Filters {
         }
         if let Some(c) = &q.class {
             let class = PointClass::by_slug(c).ok_or_else(|| {
-                ApiError::invalid(
+                Refusal::invalid(
                     "class",
                     "unknown_class",
                     format!("区分 {c} は存在しません(lv, hv, gen)"),
@@ -300,7 +300,7 @@ impl Filters {
         }
         if let Some(func) = &q.function {
             let func: Function = func.parse().map_err(|_| {
-                ApiError::invalid(
+                Refusal::invalid(
                     "function",
                     "unknown_function",
                     format!("機能 {func} は存在しません"),
@@ -311,7 +311,7 @@ impl Filters {
         }
         if let Some(a) = &q.area {
             let a: Area = a.parse().map_err(|_| {
-                ApiError::invalid(
+                Refusal::invalid(
                     "area",
                     "unknown_area",
                     format!("エリアコード {a} は存在しません(01〜10)"),
@@ -322,7 +322,7 @@ impl Filters {
         }
         if let Some(p) = &q.supply_point_id {
             let p = SupplyPointId::parse(p).map_err(|e| {
-                ApiError::invalid(
+                Refusal::invalid(
                     "supply_point_id",
                     "invalid_supply_point_id",
                     "供給地点特定番号の形式が正しくありません",
@@ -333,7 +333,7 @@ impl Filters {
         }
         if let Some(c) = &q.cursor {
             let (at, id) = super::cursor::decode(c).ok_or_else(|| {
-                ApiError::invalid(
+                Refusal::invalid(
                     "cursor",
                     "invalid_cursor",
                     "cursor が正しくありません",

@@ -13,9 +13,9 @@ use chrono::{SubsecRound, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::error::ApiError;
-use super::session::Principal;
 use super::{AppState, validate};
+use crate::accounts::Principal;
+use crate::domain::Refusal;
 use crate::domain::{Function, RequestId, RequestStatus};
 use crate::messages::RequestRecord;
 use crate::metrics;
@@ -35,10 +35,10 @@ pub async fn submit(
     principal: Principal,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+) -> Result<(StatusCode, Json<Accepted>), Refusal> {
     let function: Function = slug
         .parse()
-        .map_err(|_| ApiError::UnknownFunction(slug.clone()))?;
+        .map_err(|_| Refusal::UnknownFunction(slug.clone()))?;
     let outcome = accept(&state, function, &principal, &headers, &body).await;
     if let Err(e) = &outcome {
         metrics::RequestRefused {
@@ -65,14 +65,14 @@ async fn accept(
     principal: &Principal,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<RequestId, ApiError> {
+) -> Result<RequestId, Refusal> {
     if !principal.kind.may_call(function) {
-        return Err(ApiError::FunctionNotAllowed(function));
+        return Err(Refusal::FunctionNotAllowed(function));
     }
     if !principal.permitted(function) {
-        return Err(ApiError::FunctionNotPermitted(function));
+        return Err(Refusal::FunctionNotPermitted(function));
     }
-    let value: serde_json::Value = ApiError::parse_json(body)?;
+    let value: serde_json::Value = super::error::parse_json(body)?;
     let body_hash = Sha256::digest(format!("{}\n{value}", function.slug()));
     let submission =
         validate::submission(function, &principal.company, value, validate::today_jst())?;
@@ -120,13 +120,13 @@ async fn accept(
     let bytes = state
         .codec
         .encode_request(&record)
-        .map_err(|e| ApiError::Internal(e.into()))?;
+        .map_err(|e| Refusal::Internal(e.into()))?;
     let topic = state.settings.requests_topic(record.area());
     state
         .publisher
         .publish(&topic, record.point_id.as_str(), &bytes)
         .await
-        .map_err(|e| ApiError::BrokerUnavailable(e.to_string()))?;
+        .map_err(|e| Refusal::BrokerUnavailable(e.to_string()))?;
     // The record is durable now. The row makes a GET right after the 202 find it; should the
     // database fail here, the projector writes the same row from the topic.
     if let Err(e) = insert_accepted_row(state, &record).await {
@@ -149,7 +149,7 @@ async fn check_original(
     function: Function,
     submission: &validate::Submission,
     original: RequestId,
-) -> Result<(), ApiError> {
+) -> Result<(), Refusal> {
     let row = state
         .pool
         .get()
@@ -160,25 +160,25 @@ async fn check_original(
             &[&original.as_uuid(), &principal.company.as_str()],
         )
         .await?
-        .ok_or(ApiError::OriginalNotFound)?;
+        .ok_or(Refusal::OriginalNotFound)?;
     let (slug, point, status): (String, String, String) = (row.get(0), row.get(1), row.get(2));
     if slug != function.slug() || point != submission.point.as_str() {
-        return Err(ApiError::OriginalMismatch);
+        return Err(Refusal::OriginalMismatch);
     }
     match status.parse::<RequestStatus>() {
-        Ok(s) if s.is_final() => Err(ApiError::OriginalFinished(s.as_str())),
+        Ok(s) if s.is_final() => Err(Refusal::OriginalFinished(s.as_str())),
         _ => Ok(()),
     }
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, Refusal> {
     let Some(v) = headers.get("idempotency-key") else {
         return Ok(None);
     };
-    let key = v.to_str().map_err(|_| ApiError::InvalidIdempotencyKey)?;
+    let key = v.to_str().map_err(|_| Refusal::InvalidIdempotencyKey)?;
     let ok = (1..=128).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic());
     ok.then_some(Some(key))
-        .ok_or(ApiError::InvalidIdempotencyKey)
+        .ok_or(Refusal::InvalidIdempotencyKey)
 }
 
 /// Claims `key` for this body; returns the request id under the key and whether it was
@@ -188,7 +188,7 @@ async fn claim_key(
     principal: &Principal,
     key: &str,
     body_hash: &[u8],
-) -> Result<(RequestId, bool), ApiError> {
+) -> Result<(RequestId, bool), Refusal> {
     let client = state.pool.get().await?;
     let fresh = RequestId::new();
     let inserted = client
@@ -214,12 +214,12 @@ async fn claim_key(
         .await?;
     let stored: Vec<u8> = row.get(0);
     if stored != body_hash {
-        return Err(ApiError::IdempotencyConflict);
+        return Err(Refusal::IdempotencyConflict);
     }
     Ok((RequestId::from(row.get::<_, uuid::Uuid>(1)), true))
 }
 
-async fn request_row_exists(state: &AppState, id: RequestId) -> Result<bool, ApiError> {
+async fn request_row_exists(state: &AppState, id: RequestId) -> Result<bool, Refusal> {
     let row = state
         .pool
         .get()
@@ -232,7 +232,7 @@ async fn request_row_exists(state: &AppState, id: RequestId) -> Result<bool, Api
     Ok(row.is_some())
 }
 
-async fn insert_accepted_row(state: &AppState, r: &RequestRecord) -> Result<(), ApiError> {
+async fn insert_accepted_row(state: &AppState, r: &RequestRecord) -> Result<(), Refusal> {
     let client = state.pool.get().await?;
     crate::projector::insert_request(&client, r).await?;
     Ok(())

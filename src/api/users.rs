@@ -13,10 +13,10 @@ use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
 
 use super::AppState;
-use super::error::ApiError;
-use super::session::Principal;
 use crate::accounts;
+use crate::accounts::Principal;
 use crate::audit;
+use crate::domain::Refusal;
 use crate::domain::{CompanyKind, Function, UserId};
 use crate::mail;
 
@@ -76,11 +76,11 @@ fn view(row: &Row, kind: CompanyKind) -> UserView {
     }
 }
 
-pub(super) fn require_admin(principal: &Principal) -> Result<(), ApiError> {
+pub(super) fn require_admin(principal: &Principal) -> Result<(), Refusal> {
     if principal.administrator {
         Ok(())
     } else {
-        Err(ApiError::AdministratorRequired)
+        Err(Refusal::AdministratorRequired)
     }
 }
 
@@ -88,18 +88,18 @@ async fn fetch(
     client: &impl deadpool_postgres::GenericClient,
     principal: &Principal,
     user_id: &str,
-) -> Result<UserView, ApiError> {
+) -> Result<UserView, Refusal> {
     let row = client
         .query_opt(
             &format!("SELECT {COLUMNS} FROM users WHERE company_code = $1 AND user_id = $2"),
             &[&principal.company.as_str(), &user_id],
         )
         .await?
-        .ok_or(ApiError::UserNotFound)?;
+        .ok_or(Refusal::UserNotFound)?;
     Ok(view(&row, principal.kind))
 }
 
-async fn all_users(state: &AppState, principal: &Principal) -> Result<Vec<UserView>, ApiError> {
+async fn all_users(state: &AppState, principal: &Principal) -> Result<Vec<UserView>, Refusal> {
     let client = state.pool.get().await?;
     let rows = client
         .query(
@@ -128,7 +128,7 @@ async fn all_users(state: &AppState, principal: &Principal) -> Result<Vec<UserVi
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
-) -> Result<Json<UserList>, ApiError> {
+) -> Result<Json<UserList>, Refusal> {
     require_admin(&principal)?;
     Ok(Json(UserList {
         users: all_users(&state, &principal).await?,
@@ -146,11 +146,11 @@ pub async fn list(
 pub async fn list_csv(
     State(state): State<AppState>,
     principal: Principal,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Refusal> {
     require_admin(&principal)?;
     let users = all_users(&state, &principal).await?;
     let mut w = csv::Writer::from_writer(Vec::new());
-    let internal = |e: csv::Error| ApiError::Internal(e.into());
+    let internal = |e: csv::Error| Refusal::Internal(e.into());
     w.write_record([
         "user_id",
         "name",
@@ -183,7 +183,7 @@ pub async fn list_csv(
     }
     let bytes = w
         .into_inner()
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))?;
+        .map_err(|e| Refusal::Internal(anyhow::anyhow!("{e}")))?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
@@ -210,7 +210,7 @@ pub async fn one(
     State(state): State<AppState>,
     principal: Principal,
     Path(user_id): Path<String>,
-) -> Result<Json<UserView>, ApiError> {
+) -> Result<Json<UserView>, Refusal> {
     require_admin(&principal)?;
     let client = state.pool.get().await?;
     let user = fetch(&client, &principal, &user_id).await?;
@@ -245,11 +245,11 @@ pub struct NewUserBody {
 }
 
 /// The permissions `slugs` name, each allowed to the registration's kind.
-fn permissions_of(kind: CompanyKind, slugs: &[String]) -> Result<Vec<Function>, ApiError> {
+fn permissions_of(kind: CompanyKind, slugs: &[String]) -> Result<Vec<Function>, Refusal> {
     let mut out = Vec::with_capacity(slugs.len());
     for slug in slugs {
         let f: Function = slug.parse().map_err(|_| {
-            ApiError::invalid(
+            Refusal::invalid(
                 "permissions",
                 "unknown_function",
                 format!("機能 {slug} は存在しません"),
@@ -257,7 +257,7 @@ fn permissions_of(kind: CompanyKind, slugs: &[String]) -> Result<Vec<Function>, 
             )
         })?;
         if !kind.may_call(f) {
-            return Err(ApiError::PermissionNotAllowedForKind(f));
+            return Err(Refusal::PermissionNotAllowedForKind(f));
         }
         if !out.contains(&f) {
             out.push(f);
@@ -270,9 +270,9 @@ fn slugs(functions: &[Function]) -> Vec<String> {
     functions.iter().map(|f| f.slug().to_string()).collect()
 }
 
-fn check_name_and_mail(name: &str, mail_address: &str) -> Result<(), ApiError> {
+fn check_name_and_mail(name: &str, mail_address: &str) -> Result<(), Refusal> {
     if name.trim().is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::invalid(
+        return Err(Refusal::invalid(
             "name",
             "invalid_name",
             "氏名は1〜100文字で指定してください",
@@ -280,7 +280,7 @@ fn check_name_and_mail(name: &str, mail_address: &str) -> Result<(), ApiError> {
         ));
     }
     if !mail::valid_address(mail_address) {
-        return Err(ApiError::invalid(
+        return Err(Refusal::invalid(
             "mail",
             "invalid_mail",
             "メールアドレスが正しくありません",
@@ -296,9 +296,9 @@ async fn register_one(
     state: &AppState,
     principal: &Principal,
     body: NewUserBody,
-) -> Result<UserView, ApiError> {
+) -> Result<UserView, Refusal> {
     let user_id = UserId::parse(&body.user_id).map_err(|e| {
-        ApiError::invalid(
+        Refusal::invalid(
             "user_id",
             "invalid_user_id",
             "ユーザIDは3〜32文字の英数字と . _ - で指定してください",
@@ -317,7 +317,7 @@ async fn register_one(
         .map(|c| super::contractors::corporate_number("contractor", c))
         .transpose()?;
     if contractor.is_some() && body.administrator {
-        return Err(ApiError::invalid(
+        return Err(Refusal::invalid(
             "administrator",
             "contractor_cannot_administer",
             "受託者のユーザを管理者にすることはできません",
@@ -338,7 +338,7 @@ async fn register_one(
             )
             .await?;
         if authorised.is_none() {
-            return Err(ApiError::ContractorNotAuthorised(c.to_string()));
+            return Err(Refusal::ContractorNotAuthorised(c.to_string()));
         }
     }
     let contractor = contractor.as_ref().map(|c| c.as_str());
@@ -361,7 +361,7 @@ async fn register_one(
         )
         .await?;
     if inserted == 0 {
-        return Err(ApiError::UserExists(user_id.to_string()));
+        return Err(Refusal::UserExists(user_id.to_string()));
     }
     tx.execute(
         "INSERT INTO password_history (user_id, password_hash) VALUES ($1, $2)",
@@ -391,19 +391,19 @@ async fn register_one(
     Ok(user)
 }
 
-async fn hash(password: String) -> Result<String, ApiError> {
+async fn hash(password: String) -> Result<String, Refusal> {
     tokio::task::spawn_blocking(move || accounts::hash_password(&password))
         .await
-        .map_err(|e| ApiError::Internal(e.into()))?
-        .map_err(|e| ApiError::Internal(e.into()))
+        .map_err(|e| Refusal::Internal(e.into()))?
+        .map_err(|e| Refusal::Internal(e.into()))
 }
 
-async fn send(state: &AppState, to: &str, subject: &str, text: String) -> Result<(), ApiError> {
+async fn send(state: &AppState, to: &str, subject: &str, text: String) -> Result<(), Refusal> {
     state
         .mailer
         .send(to, subject, text)
         .await
-        .map_err(|e| ApiError::MailUnavailable(e.to_string()))
+        .map_err(|e| Refusal::MailUnavailable(e.to_string()))
 }
 
 /// ユーザ登録: issues a user id to a person; the id and a random initial password are mailed to
@@ -422,9 +422,9 @@ pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
     body: axum::body::Bytes,
-) -> Result<(StatusCode, Json<UserView>), ApiError> {
+) -> Result<(StatusCode, Json<UserView>), Refusal> {
     require_admin(&principal)?;
-    let body: NewUserBody = ApiError::parse_json(&body)?;
+    let body: NewUserBody = super::error::parse_json(&body)?;
     let user = register_one(&state, &principal, body).await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
@@ -469,10 +469,10 @@ pub async fn create_bulk(
     State(state): State<AppState>,
     principal: Principal,
     body: axum::body::Bytes,
-) -> Result<Json<BulkAnswer>, ApiError> {
+) -> Result<Json<BulkAnswer>, Refusal> {
     require_admin(&principal)?;
     let bad_csv = |en: String| {
-        ApiError::invalid(
+        Refusal::invalid(
             "body",
             "invalid_csv",
             "CSVファイルを読み取れません(1行目は user_id,name,mail,administrator,permissions)",
@@ -526,7 +526,7 @@ pub async fn create_bulk(
                 ) {
                     Err((
                         user_id,
-                        ApiError::invalid(
+                        Refusal::invalid(
                             "administrator",
                             "invalid_administrator",
                             "administrator は true か false で指定してください",
@@ -595,9 +595,9 @@ pub async fn modify(
     principal: Principal,
     Path(user_id): Path<String>,
     body: axum::body::Bytes,
-) -> Result<Json<UserView>, ApiError> {
+) -> Result<Json<UserView>, Refusal> {
     require_admin(&principal)?;
-    let body: ModifyBody = ApiError::parse_json(&body)?;
+    let body: ModifyBody = super::error::parse_json(&body)?;
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     let before = fetch(&tx, &principal, &user_id).await?;
@@ -605,7 +605,7 @@ pub async fn modify(
     let mail_address = body.mail.clone().unwrap_or(before.mail.clone());
     check_name_and_mail(&name, &mail_address)?;
     if body.administrator == Some(false) && user_id == principal.user_id {
-        return Err(ApiError::invalid(
+        return Err(Refusal::invalid(
             "administrator",
             "cannot_demote_self",
             "自分自身の管理者権限は外せません",
@@ -664,10 +664,10 @@ pub async fn remove(
     State(state): State<AppState>,
     principal: Principal,
     Path(user_id): Path<String>,
-) -> Result<Json<Deleted>, ApiError> {
+) -> Result<Json<Deleted>, Refusal> {
     require_admin(&principal)?;
     if user_id == principal.user_id {
-        return Err(ApiError::invalid(
+        return Err(Refusal::invalid(
             "user_id",
             "cannot_delete_self",
             "自分自身は削除できません",
@@ -683,7 +683,7 @@ pub async fn remove(
         )
         .await?;
     if n == 0 {
-        return Err(ApiError::UserNotFound);
+        return Err(Refusal::UserNotFound);
     }
     audit::record(
         &tx,
@@ -711,7 +711,7 @@ async fn update(
     params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     action: &str,
     detail: serde_json::Value,
-) -> Result<UserView, ApiError> {
+) -> Result<UserView, Refusal> {
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     let company = principal.company.as_str();
@@ -724,7 +724,7 @@ async fn update(
         )
         .await?;
     if n == 0 {
-        return Err(ApiError::UserNotFound);
+        return Err(Refusal::UserNotFound);
     }
     audit::record(&tx, principal, action, user_id, detail).await?;
     let user = fetch(&tx, principal, user_id).await?;
@@ -746,7 +746,7 @@ pub async fn unlock(
     State(state): State<AppState>,
     principal: Principal,
     Path(user_id): Path<String>,
-) -> Result<Json<UserView>, ApiError> {
+) -> Result<Json<UserView>, Refusal> {
     require_admin(&principal)?;
     let user = update(
         &state,
@@ -783,11 +783,11 @@ pub async fn set_enabled(
     principal: Principal,
     Path(user_id): Path<String>,
     body: axum::body::Bytes,
-) -> Result<Json<UserView>, ApiError> {
+) -> Result<Json<UserView>, Refusal> {
     require_admin(&principal)?;
-    let body: EnabledBody = ApiError::parse_json(&body)?;
+    let body: EnabledBody = super::error::parse_json(&body)?;
     if !body.enabled && user_id == principal.user_id {
-        return Err(ApiError::invalid(
+        return Err(Refusal::invalid(
             "enabled",
             "cannot_disable_self",
             "自分自身は無効にできません",
@@ -835,7 +835,7 @@ pub async fn reissue_password(
     State(state): State<AppState>,
     principal: Principal,
     Path(user_id): Path<String>,
-) -> Result<Json<UserView>, ApiError> {
+) -> Result<Json<UserView>, Refusal> {
     require_admin(&principal)?;
     let password = accounts::initial_password();
     let hash = hash(password.clone()).await?;
@@ -850,7 +850,7 @@ pub async fn reissue_password(
         )
         .await?;
     if n == 0 {
-        return Err(ApiError::UserNotFound);
+        return Err(Refusal::UserNotFound);
     }
     tx.execute(
         "INSERT INTO password_history (user_id, password_hash) VALUES ($1, $2)",
@@ -897,9 +897,9 @@ pub async fn set_permissions(
     principal: Principal,
     Path(user_id): Path<String>,
     body: axum::body::Bytes,
-) -> Result<Json<UserView>, ApiError> {
+) -> Result<Json<UserView>, Refusal> {
     require_admin(&principal)?;
-    let body: PermissionsBody = ApiError::parse_json(&body)?;
+    let body: PermissionsBody = super::error::parse_json(&body)?;
     let functions = slugs(&permissions_of(principal.kind, &body.functions)?);
     let user = update(
         &state,

@@ -5,7 +5,7 @@ use chrono::{FixedOffset, NaiveDate, Utc};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::error::ApiError;
+use crate::domain::Refusal;
 use crate::domain::{
     Area, CompanyCode, Function, PointClass, RequestId, SupplyPointId, SupplyPointIdError,
     UpdateFlag,
@@ -35,9 +35,9 @@ pub fn submission(
     company: &CompanyCode,
     body: Value,
     today: NaiveDate,
-) -> Result<Submission, ApiError> {
+) -> Result<Submission, Refusal> {
     let Value::Object(mut fields) = body else {
-        return Err(ApiError::MalformedJson(
+        return Err(Refusal::MalformedJson(
             "the body must be a JSON object".into(),
         ));
     };
@@ -62,11 +62,11 @@ pub fn submission(
 fn amendment(
     function: Function,
     fields: &mut Map<String, Value>,
-) -> Result<(UpdateFlag, Option<RequestId>), ApiError> {
+) -> Result<(UpdateFlag, Option<RequestId>), Refusal> {
     let flag = match fields.remove("update_flag") {
         None | Some(Value::Null) => UpdateFlag::Register,
         Some(v) => serde_json::from_value::<UpdateFlag>(v).map_err(|_| {
-            ApiError::invalid(
+            Refusal::invalid(
                 "update_flag",
                 "invalid_update_flag",
                 "更新フラグは register(登録), correct(訂正), withdraw(取消) のいずれかです",
@@ -77,7 +77,7 @@ fn amendment(
     let original = match fields.remove("original_request_id") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.parse::<RequestId>().map_err(|_| {
-            ApiError::invalid(
+            Refusal::invalid(
                 "original_request_id",
                 "invalid_original_request_id",
                 "元の受付番号(original_request_id)の形式が正しくありません",
@@ -85,7 +85,7 @@ fn amendment(
             )
         })?),
         Some(_) => {
-            return Err(ApiError::invalid(
+            return Err(Refusal::invalid(
                 "original_request_id",
                 "invalid_original_request_id",
                 "元の受付番号(original_request_id)は文字列で指定してください",
@@ -95,13 +95,13 @@ fn amendment(
     };
     match (flag, original) {
         (UpdateFlag::Register, None) => Ok((flag, None)),
-        (UpdateFlag::Register, Some(_)) => Err(ApiError::invalid(
+        (UpdateFlag::Register, Some(_)) => Err(Refusal::invalid(
             "original_request_id",
             "original_without_amendment",
             "新規登録には元の受付番号を指定できません",
             "a registration has no original_request_id; use update_flag correct or withdraw",
         )),
-        (_, _) if !function.is_application() => Err(ApiError::invalid(
+        (_, _) if !function.is_application() => Err(Refusal::invalid(
             "update_flag",
             "not_amendable",
             format!(
@@ -112,7 +112,7 @@ fn amendment(
                 "{function} is a look-up, not an application: it cannot be corrected or withdrawn"
             ),
         )),
-        (_, None) => Err(ApiError::invalid(
+        (_, None) => Err(Refusal::invalid(
             "original_request_id",
             "missing_field",
             "訂正・取消には元の受付番号(original_request_id)が必要です",
@@ -123,7 +123,7 @@ fn amendment(
 }
 
 /// The function's typed payload from the remaining fields.
-fn payload_of(record: &str, fields: Map<String, Value>) -> Result<Payload, ApiError> {
+fn payload_of(record: &str, fields: Map<String, Value>) -> Result<Payload, Refusal> {
     Ok(match record {
         "FacilityInquiry" => Payload::FacilityInquiry(typed(fields)?),
         "UsagePassword" => Payload::UsagePassword(typed(fields)?),
@@ -138,7 +138,7 @@ fn payload_of(record: &str, fields: Map<String, Value>) -> Result<Payload, ApiEr
         "HvUsageInquiry" => Payload::HvUsageInquiry(typed(fields)?),
         "PointSearch" => Payload::PointSearch(typed(fields)?),
         other => {
-            return Err(ApiError::Internal(anyhow::anyhow!(
+            return Err(Refusal::Internal(anyhow::anyhow!(
                 "no payload record {other}"
             )));
         }
@@ -146,9 +146,9 @@ fn payload_of(record: &str, fields: Map<String, Value>) -> Result<Payload, ApiEr
 }
 
 /// 特定地点検索 names an area, not a point: its key is the area's root id.
-fn search_area(fields: &mut Map<String, Value>) -> Result<SupplyPointId, ApiError> {
+fn search_area(fields: &mut Map<String, Value>) -> Result<SupplyPointId, Refusal> {
     if fields.contains_key("supply_point_id") {
-        return Err(ApiError::invalid(
+        return Err(Refusal::invalid(
             "supply_point_id",
             "unknown_field",
             "特定地点検索では供給地点特定番号ではなくエリア(area)を指定します",
@@ -160,14 +160,14 @@ fn search_area(fields: &mut Map<String, Value>) -> Result<SupplyPointId, ApiErro
             .parse::<Area>()
             .map(SupplyPointId::area_root)
             .map_err(|_| {
-                ApiError::invalid(
+                Refusal::invalid(
                     "area",
                     "unknown_area",
                     format!("エリアコード {a} は存在しません(01〜10)"),
                     format!("there is no area {a}: areas are 01 to 10"),
                 )
             }),
-        _ => Err(ApiError::invalid(
+        _ => Err(Refusal::invalid(
             "area",
             "missing_field",
             "必須項目 area (エリアコード \"01\"〜\"10\") がありません",
@@ -176,11 +176,11 @@ fn search_area(fields: &mut Map<String, Value>) -> Result<SupplyPointId, ApiErro
     }
 }
 
-fn supply_point(fields: &mut Map<String, Value>) -> Result<SupplyPointId, ApiError> {
+fn supply_point(fields: &mut Map<String, Value>) -> Result<SupplyPointId, Refusal> {
     let raw = match fields.remove("supply_point_id") {
         Some(Value::String(s)) => s,
         Some(_) => {
-            return Err(ApiError::invalid(
+            return Err(Refusal::invalid(
                 "supply_point_id",
                 "invalid_supply_point_id",
                 "供給地点特定番号は22桁の数字(文字列)で指定してください",
@@ -188,7 +188,7 @@ fn supply_point(fields: &mut Map<String, Value>) -> Result<SupplyPointId, ApiErr
             ));
         }
         None => {
-            return Err(ApiError::invalid(
+            return Err(Refusal::invalid(
                 "supply_point_id",
                 "missing_field",
                 "必須項目 supply_point_id (供給地点特定番号) がありません",
@@ -208,7 +208,7 @@ fn supply_point(fields: &mut Map<String, Value>) -> Result<SupplyPointId, ApiErr
                 format!("供給地点特定番号の先頭2桁 {a} は有効なエリアコード(01〜10)ではありません")
             }
         };
-        ApiError::invalid(
+        Refusal::invalid(
             "supply_point_id",
             "invalid_supply_point_id",
             ja,
@@ -219,7 +219,7 @@ fn supply_point(fields: &mut Map<String, Value>) -> Result<SupplyPointId, ApiErr
         None | Some(Value::Null) => {}
         Some(Value::String(a)) => {
             let area: Area = a.parse().map_err(|_| {
-                ApiError::invalid(
+                Refusal::invalid(
                     "area",
                     "unknown_area",
                     format!("エリアコード {a} は存在しません(01〜10)"),
@@ -227,7 +227,7 @@ fn supply_point(fields: &mut Map<String, Value>) -> Result<SupplyPointId, ApiErr
                 )
             })?;
             if area != point.area() {
-                return Err(ApiError::invalid(
+                return Err(Refusal::invalid(
                     "area",
                     "area_mismatch",
                     format!(
@@ -244,7 +244,7 @@ fn supply_point(fields: &mut Map<String, Value>) -> Result<SupplyPointId, ApiErr
             }
         }
         Some(_) => {
-            return Err(ApiError::invalid(
+            return Err(Refusal::invalid(
                 "area",
                 "unknown_area",
                 "エリアコードは \"01\"〜\"10\" の文字列で指定してください",
@@ -256,13 +256,13 @@ fn supply_point(fields: &mut Map<String, Value>) -> Result<SupplyPointId, ApiErr
 }
 
 /// Deserialises the remaining fields, naming the field at fault in the error.
-fn typed<T: DeserializeOwned>(fields: Map<String, Value>) -> Result<T, ApiError> {
+fn typed<T: DeserializeOwned>(fields: Map<String, Value>) -> Result<T, Refusal> {
     serde_path_to_error::deserialize(Value::Object(fields)).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
         if let Some(name) = between_backticks(&inner).filter(|_| inner.starts_with("missing field"))
         {
-            ApiError::invalid(
+            Refusal::invalid(
                 name,
                 "missing_field",
                 format!("必須項目 {name} がありません"),
@@ -271,14 +271,14 @@ fn typed<T: DeserializeOwned>(fields: Map<String, Value>) -> Result<T, ApiError>
         } else if let Some(name) =
             between_backticks(&inner).filter(|_| inner.starts_with("unknown field"))
         {
-            ApiError::invalid(
+            Refusal::invalid(
                 name,
                 "unknown_field",
                 format!("項目 {name} はこの機能では使用できません"),
                 inner.clone(),
             )
         } else {
-            ApiError::invalid(
+            Refusal::invalid(
                 &path,
                 "invalid_field",
                 format!("項目 {path} の形式が正しくありません"),
@@ -301,7 +301,7 @@ fn rules(
     company: &CompanyCode,
     area: Area,
     today: NaiveDate,
-) -> Result<(), ApiError> {
+) -> Result<(), Refusal> {
     let low_voltage = function.class() == PointClass::LowVoltage;
     match payload {
         Payload::FacilityInquiry(_) => Ok(()),
@@ -317,7 +317,7 @@ fn rules(
                 .filter(|s| !s.trim().is_empty());
             let meter = p.meter_number.as_deref().filter(|s| !s.trim().is_empty());
             if address.is_none() && pole.is_none() && meter.is_none() {
-                return Err(ApiError::invalid(
+                return Err(Refusal::invalid(
                     "address",
                     "no_search_criterion",
                     "住所・引込柱番号・計器番号のいずれかを指定してください",
@@ -325,7 +325,7 @@ fn rules(
                 ));
             }
             if address.is_some_and(|a| a.chars().count() < 2) {
-                return Err(ApiError::invalid(
+                return Err(Refusal::invalid(
                     "address",
                     "address_too_short",
                     "住所は2文字以上で指定してください",
@@ -360,7 +360,7 @@ fn rules(
             // A retroactive 再点 may be filed up to 31 days back.
             let earliest = today - chrono::Days::new(31);
             if p.planned_date < earliest {
-                return Err(ApiError::invalid(
+                return Err(Refusal::invalid(
                     "planned_date",
                     "planned_date_too_early",
                     format!(
@@ -388,7 +388,7 @@ fn rules(
                 && p.customer_phone.is_none()
                 && p.mailing_address.is_none()
             {
-                return Err(ApiError::invalid(
+                return Err(Refusal::invalid(
                     "customer_name",
                     "nothing_to_change",
                     "変更する項目(customer_name, customer_phone, mailing_address)を1つ以上指定してください",
@@ -402,7 +402,7 @@ fn rules(
         }
         Payload::AmpereChange(p) => {
             if !area.has_ampere_breakers() {
-                return Err(ApiError::invalid(
+                return Err(Refusal::invalid(
                     "supply_point_id",
                     "ampere_change_not_offered",
                     format!(
@@ -421,9 +421,9 @@ fn rules(
     }
 }
 
-fn company_code(field: &str, raw: &str) -> Result<CompanyCode, ApiError> {
+fn company_code(field: &str, raw: &str) -> Result<CompanyCode, Refusal> {
     CompanyCode::parse(raw).map_err(|e| {
-        ApiError::invalid(
+        Refusal::invalid(
             field,
             "invalid_company_code",
             "事業者コードの形式が正しくありません(英大文字・数字4〜5桁)",
@@ -432,9 +432,9 @@ fn company_code(field: &str, raw: &str) -> Result<CompanyCode, ApiError> {
     })
 }
 
-fn not_self(field: &str, other: &CompanyCode, company: &CompanyCode) -> Result<(), ApiError> {
+fn not_self(field: &str, other: &CompanyCode, company: &CompanyCode) -> Result<(), Refusal> {
     if other == company {
-        return Err(ApiError::invalid(
+        return Err(Refusal::invalid(
             field,
             "switch_to_self",
             "相手の小売電気事業者が申込事業者と同じです",
@@ -444,9 +444,9 @@ fn not_self(field: &str, other: &CompanyCode, company: &CompanyCode) -> Result<(
     Ok(())
 }
 
-fn not_past(field: &str, date: NaiveDate, today: NaiveDate) -> Result<(), ApiError> {
+fn not_past(field: &str, date: NaiveDate, today: NaiveDate) -> Result<(), Refusal> {
     if date < today {
-        return Err(ApiError::invalid(
+        return Err(Refusal::invalid(
             field,
             "planned_date_in_past",
             format!("予定日 {date} は過去日です"),
@@ -456,9 +456,9 @@ fn not_past(field: &str, date: NaiveDate, today: NaiveDate) -> Result<(), ApiErr
     Ok(())
 }
 
-fn grid_terms(agreed: bool) -> Result<(), ApiError> {
+fn grid_terms(agreed: bool) -> Result<(), Refusal> {
     if !agreed {
-        return Err(ApiError::invalid(
+        return Err(Refusal::invalid(
             "agreed_to_grid_terms",
             "grid_terms_not_agreed",
             "託送供給等約款への同意が必要です",
@@ -468,9 +468,9 @@ fn grid_terms(agreed: bool) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn filled(field: &str, value: &str) -> Result<(), ApiError> {
+fn filled(field: &str, value: &str) -> Result<(), Refusal> {
     if value.trim().is_empty() || value.chars().count() > 64 {
-        return Err(ApiError::invalid(
+        return Err(Refusal::invalid(
             field,
             "invalid_field",
             format!("項目 {field} は1〜64文字で指定してください"),
@@ -480,10 +480,10 @@ fn filled(field: &str, value: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn name(field: &str, value: &str) -> Result<(), ApiError> {
+fn name(field: &str, value: &str) -> Result<(), Refusal> {
     let len = value.trim().chars().count();
     if len == 0 || len > 80 {
-        return Err(ApiError::invalid(
+        return Err(Refusal::invalid(
             field,
             "invalid_field",
             "名義は1〜80文字で指定してください",
@@ -493,9 +493,9 @@ fn name(field: &str, value: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn months(months: Option<i32>) -> Result<(), ApiError> {
+fn months(months: Option<i32>) -> Result<(), Refusal> {
     match months {
-        Some(m) if !(1..=13).contains(&m) => Err(ApiError::invalid(
+        Some(m) if !(1..=13).contains(&m) => Err(Refusal::invalid(
             "months",
             "invalid_months",
             "照会月数は1〜13で指定してください",
@@ -505,10 +505,10 @@ fn months(months: Option<i32>) -> Result<(), ApiError> {
     }
 }
 
-fn ampere(ampere: Option<i32>, area: Area) -> Result<(), ApiError> {
+fn ampere(ampere: Option<i32>, area: Area) -> Result<(), Refusal> {
     let Some(a) = ampere else { return Ok(()) };
     if !area.has_ampere_breakers() {
-        return Err(ApiError::invalid(
+        return Err(Refusal::invalid(
             "contract_ampere",
             "ampere_not_applicable",
             format!(
@@ -519,7 +519,7 @@ fn ampere(ampere: Option<i32>, area: Area) -> Result<(), ApiError> {
         ));
     }
     if ![10, 15, 20, 30, 40, 50, 60].contains(&a) {
-        return Err(ApiError::invalid(
+        return Err(Refusal::invalid(
             "contract_ampere",
             "invalid_contract_ampere",
             "契約電流は10, 15, 20, 30, 40, 50, 60Aのいずれかです",
@@ -531,9 +531,9 @@ fn ampere(ampere: Option<i32>, area: Area) -> Result<(), ApiError> {
 
 /// 九州 sets a low-voltage contract's size by a declared method, so its switch-starts and
 /// reconnections must say which; other areas ignore the field.
-fn contract_method(low_voltage: bool, area: Area, given: bool) -> Result<(), ApiError> {
+fn contract_method(low_voltage: bool, area: Area, given: bool) -> Result<(), Refusal> {
     if low_voltage && area == Area::Kyushu && !given {
-        return Err(ApiError::invalid(
+        return Err(Refusal::invalid(
             "contract_method",
             "contract_method_required",
             "九州エリアでは契約決定方法(contract_method)の指定が必要です",
@@ -549,7 +549,7 @@ mod tests {
 
     use super::*;
 
-    fn code(r: Result<Submission, ApiError>) -> &'static str {
+    fn code(r: Result<Submission, Refusal>) -> &'static str {
         r.err().map(|e| e.code()).unwrap_or("ok")
     }
 
@@ -664,7 +664,7 @@ mod tests {
         b["planned_date"] = json!("next tuesday");
         let err = submission(Function::SwitchStart, &me(), b, today()).unwrap_err();
         assert!(
-            matches!(&err, ApiError::InvalidField { field, .. } if field == "planned_date"),
+            matches!(&err, Refusal::InvalidField { field, .. } if field == "planned_date"),
             "{err:?}"
         );
     }

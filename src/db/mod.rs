@@ -65,3 +65,19 @@ pub async fn migrate(pool: &Pool) -> Result<(), DbError> {
     embedded::migrations::runner().run_async(client).await?;
     Ok(())
 }
+
+impl From<deadpool_postgres::PoolError> for crate::domain::Refusal {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        crate::domain::Refusal::DatabaseUnavailable(e.to_string())
+    }
+}
+
+impl From<tokio_postgres::Error> for crate::domain::Refusal {
+    fn from(e: tokio_postgres::Error) -> Self {
+        if e.is_closed() || e.as_db_error().is_none() {
+            crate::domain::Refusal::DatabaseUnavailable(e.to_string())
+        } else {
+            crate::domain::Refusal::Internal(e.into())
+        }
+    }
+}

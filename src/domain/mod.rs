@@ -5,6 +5,8 @@ mod area;
 mod calendar;
 mod company;
 mod function;
+mod password;
+mod refusal;
 mod request_id;
 mod status;
 mod supply_point;
@@ -18,6 +20,8 @@ pub use company::{
 pub use function::{
     Callers, Function, FunctionError, FunctionSpec, Operation, PointClass, SPECS, UpdateFlag,
 };
+pub use password::{PasswordPolicy, PolicyViolation, character_classes};
+pub use refusal::Refusal;
 pub use request_id::RequestId;
 pub use status::RequestStatus;
 pub use supply_point::{SupplyPointId, SupplyPointIdError};

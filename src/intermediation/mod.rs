@@ -17,7 +17,7 @@ use chrono::{DateTime, Duration, FixedOffset, NaiveDate, SubsecRound, TimeZone, 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::{BusinessCalendar, CompanyCode, SupplyPointId};
+use crate::domain::{BusinessCalendar, CompanyCode, Refusal, SupplyPointId};
 
 /// The actor of a change the hub makes itself (expiry).
 pub const SYSTEM_ACTOR: &str = "SYSTEM";
@@ -316,27 +316,13 @@ impl IntermediationEvent {
     }
 }
 
-/// A refusal of what a retailer sent: the field, a code, and the message in both languages.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    pub field: &'static str,
-    pub code: &'static str,
-    pub ja: String,
-    pub en: String,
-}
-
 fn refuse(
     field: &'static str,
     code: &'static str,
     ja: impl Into<String>,
     en: impl Into<String>,
 ) -> Refusal {
-    Refusal {
-        field,
-        code,
-        ja: ja.into(),
-        en: en.into(),
-    }
+    Refusal::invalid(field, code, ja, en)
 }
 
 /// A registration (IS_20110) as sent: every field a string, checked by [`Registration::validate`].

@@ -34,7 +34,7 @@ fn registration() -> RegistrationBody {
 fn refusal(body: RegistrationBody) -> &'static str {
     Registration::validate(body, &me(), today())
         .unwrap_err()
-        .code
+        .code()
 }
 
 fn decision(decision: &str, reasons: &[&str], note: Option<&str>) -> Result<Decision, Refusal> {
@@ -243,7 +243,7 @@ fn an_approval_carries_no_reasons() {
     assert_eq!(
         decision("approve", &["name_mismatch"], None)
             .unwrap_err()
-            .code,
+            .code(),
         "reasons_with_approval"
     );
 }
@@ -251,7 +251,7 @@ fn an_approval_carries_no_reasons() {
 #[test]
 fn a_decline_needs_at_least_one_reason() {
     assert_eq!(
-        decision("decline", &[], None).unwrap_err().code,
+        decision("decline", &[], None).unwrap_err().code(),
         "decline_reason_required"
     );
     let d = decision("decline", &["name_mismatch", "address_mismatch"], None).unwrap();
@@ -267,7 +267,7 @@ fn a_decline_reason_comes_from_the_table() {
     assert_eq!(
         decision("decline", &["bad_weather"], None)
             .unwrap_err()
-            .code,
+            .code(),
         "unknown_decline_reason"
     );
 }
@@ -277,7 +277,7 @@ fn a_decline_reason_is_given_once() {
     assert_eq!(
         decision("decline", &["cooling_off", "cooling_off"], None)
             .unwrap_err()
-            .code,
+            .code(),
         "duplicate_decline_reason"
     );
 }
@@ -285,7 +285,7 @@ fn a_decline_reason_is_given_once() {
 #[test]
 fn the_reason_other_needs_its_wording() {
     assert_eq!(
-        decision("decline", &["other"], None).unwrap_err().code,
+        decision("decline", &["other"], None).unwrap_err().code(),
         "note_required"
     );
     assert!(decision("decline", &["other"], Some("お電話ください")).is_ok());
@@ -294,7 +294,7 @@ fn the_reason_other_needs_its_wording() {
 #[test]
 fn a_decision_is_approve_or_decline() {
     assert_eq!(
-        decision("maybe", &[], None).unwrap_err().code,
+        decision("maybe", &[], None).unwrap_err().code(),
         "invalid_decision"
     );
 }

@@ -94,7 +94,7 @@ impl Codec {
     }
 
     /// A row of the audit trail (topic `<prefix>.audit`).
-    pub fn encode_audit(&self, e: &crate::audit::AuditRecord) -> Result<Vec<u8>, CodecError> {
+    pub fn encode_audit(&self, e: &crate::messages::AuditRecord) -> Result<Vec<u8>, CodecError> {
         let s = &self.schemas;
         let json = serde_json::to_value(e).map_err(|e| CodecError::Shape(e.to_string()))?;
         let value = to_avro(&json, shapes().known("AuditRecord"))
@@ -102,7 +102,7 @@ impl Codec {
         encode(&s.audit, s.audit_fingerprint, value)
     }
 
-    pub fn decode_audit(&self, bytes: &[u8]) -> Result<crate::audit::AuditRecord, CodecError> {
+    pub fn decode_audit(&self, bytes: &[u8]) -> Result<crate::messages::AuditRecord, CodecError> {
         let s = &self.schemas;
         let value = decode(&s.audit, s.audit_fingerprint, bytes)?;
         let json = from_avro(value, shapes().known("AuditRecord"))
@@ -289,7 +289,7 @@ mod tests {
     #[test]
     fn audit_records_round_trip_with_their_own_fingerprint() {
         let codec = Codec::new();
-        let record = crate::audit::AuditRecord {
+        let record = crate::messages::AuditRecord {
             id: 42,
             at: Utc.timestamp_millis_opt(1_700_000_002_345).unwrap(),
             company_code: "A0001".into(),
@@ -302,7 +302,7 @@ mod tests {
         };
         let bytes = codec.encode_audit(&record).unwrap();
         assert_eq!(codec.decode_audit(&bytes).unwrap(), record);
-        let operator = crate::audit::AuditRecord {
+        let operator = crate::messages::AuditRecord {
             contractor: None,
             certificate: None,
             ..record

@@ -437,3 +437,18 @@ pub struct PointSearchResult {
     pub matches: Vec<PointMatch>,
     pub truncated: bool,
 }
+
+/// One row of the trail as it travels on topic `<prefix>.audit` (`schemas/audit_record.avsc`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub company_code: String,
+    pub user_id: String,
+    pub contractor: Option<String>,
+    pub certificate: Option<String>,
+    pub action: String,
+    pub subject_id: String,
+    /// A JSON object, as text.
+    pub detail: String,
+}

@@ -8,13 +8,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use kirikae::accounts::registrations;
 use kirikae::accounts::{self, CompanyKind};
 use kirikae::config::Settings;
 use kirikae::connector::definition::{ConnectorDefinition, ProtocolFamily};
 use kirikae::domain::{Area, CompanyCode, SupplyPointId, UserId};
 use kirikae::tso_sim::Simulator;
 use kirikae::tso_sim::register::{self, PointKind};
-use kirikae::{certs, hub, registrations, tso_sim};
+use kirikae::{certs, hub, tso_sim};
 use rand::Rng;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;

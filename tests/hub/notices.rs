@@ -2,11 +2,11 @@
 //! and read; a change of the terms of use is also mailed to every registration's contact
 //! (terms 1.3.3), over real SMTP, and a mail server that is down delays it but loses none.
 
+use kirikae::accounts::registrations::{self, NewRegistration, RegistrationStatus};
 use kirikae::config::Settings;
 use kirikae::domain::{CompanyCode, CompanyKind};
 use kirikae::mail::Mailer;
 use kirikae::notices::{self, NewNotice};
-use kirikae::registrations::{self, NewRegistration, RegistrationStatus};
 
 use crate::harness::*;
 use crate::users::mailbox;

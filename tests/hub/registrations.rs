@@ -7,8 +7,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use kirikae::accounts::registrations::{
+    self, NewRegistration, RegistrationError, RegistrationStatus,
+};
 use kirikae::domain::{Area, CompanyCode, CompanyKind, CorporateNumber, UserId};
-use kirikae::registrations::{self, NewRegistration, RegistrationError, RegistrationStatus};
 use serde_json::{Value, json};
 
 use crate::harness::*;
@@ -94,7 +96,7 @@ async fn the_administrator_id_is_issued_once() {
     )
     .await
     .expect("B's first issue");
-    let trail = registrations::audit_log(
+    let trail = kirikae::audit::audit_log(
         &pool,
         Some(RETAILER_A),
         Utc::now() - chrono::Duration::hours(1),
@@ -405,7 +407,7 @@ async fn maintenance_answers_503_with_the_planned_end() {
     registrations::stop_maintenance(&pool).await.unwrap();
     tokio::time::sleep(CACHE).await;
     assert_eq!(a.list("").await.0, 200);
-    let trail = registrations::audit_log(&pool, Some("-"), now - chrono::Duration::minutes(5))
+    let trail = kirikae::audit::audit_log(&pool, Some("-"), now - chrono::Duration::minutes(5))
         .await
         .unwrap();
     let actions: Vec<&str> = trail.iter().map(|e| e.action.as_str()).collect();
@@ -671,7 +673,7 @@ async fn the_audit_trail_is_relayed_in_order_to_the_audit_topic() {
 }
 
 /// The audit records on the topic so far, in topic order.
-fn relayed(app: &TestApp) -> Vec<kirikae::audit::AuditRecord> {
+fn relayed(app: &TestApp) -> Vec<kirikae::messages::AuditRecord> {
     let codec = kirikae::messages::Codec::new();
     read_topic(&app.settings.kafka_brokers, &app.settings.audit_topic())
         .iter()

@@ -1,0 +1,89 @@
+//! The audit trail: one row of `audit_log` per read of personal data (names, addresses,
+//! contract numbers), written before the data is answered, per submission, and per
+//! administrative action (of a registration's administrator, or of the hub operator at the
+//! CLI). Each row says who, for which registration, on whose behalf (the contractor, when a
+//! contractor's user acted), what, when, and from which client certificate. Append-only: a
+//! trigger refuses every UPDATE, DELETE and TRUNCATE; `kirikae audit` only reads it.
+
+use deadpool_postgres::GenericClient;
+
+mod relay;
+mod trail;
+
+pub use relay::run_relay;
+pub use trail::{AuditEntry, audit_log};
+
+/// Who did something, for the trail.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    /// The registration acted for (`-` for the whole hub).
+    pub company: &'a str,
+    /// The user, `operator:<name>` at the CLI, or `kirikae` for the hub's own jobs.
+    pub user: &'a str,
+    /// The contractor (受託者) whose user acted for the registration.
+    pub contractor: Option<&'a str>,
+    /// The SHA-256 fingerprint of the client certificate the call came with.
+    pub certificate: Option<&'a str>,
+}
+
+/// Records that `actor` (a logged-in user: `&Principal`) did `action` on `subject` (an id,
+/// or `*` for a list).
+pub async fn record<'a, C: GenericClient>(
+    client: &C,
+    actor: impl Into<Actor<'a>>,
+    action: &str,
+    subject: &str,
+    detail: serde_json::Value,
+) -> Result<(), tokio_postgres::Error> {
+    write(client, actor.into(), action, subject, detail).await
+}
+
+/// Records an action of someone who is not a logged-in user (the hub operator at the CLI, or
+/// one of the hub's jobs): `company` is the registration acted on, or `-` for the whole hub.
+pub async fn record_as<C: GenericClient>(
+    client: &C,
+    company: &str,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    detail: serde_json::Value,
+) -> Result<(), tokio_postgres::Error> {
+    let actor = Actor {
+        company,
+        user: actor,
+        contractor: None,
+        certificate: None,
+    };
+    write(client, actor, action, subject, detail).await
+}
+
+pub async fn write<C: GenericClient>(
+    client: &C,
+    actor: Actor<'_>,
+    action: &str,
+    subject: &str,
+    detail: serde_json::Value,
+) -> Result<(), tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO audit_log (company_code, user_id, contractor, certificate, action,
+                                    subject_id, detail)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .await?;
+    client
+        .execute(
+            &stmt,
+            &[
+                &actor.company,
+                &actor.user,
+                &actor.contractor,
+                &actor.certificate,
+                &action,
+                &subject,
+                &detail,
+            ],
+        )
+        .await?;
+    Ok(())
+}
