@@ -59,6 +59,15 @@ pub struct BulkOutcome {
     pub result: Result<User, Refusal>,
 }
 
+/// One line of a bulk registration as read: a request, or why the line alone is refused.
+#[derive(Debug)]
+pub struct CsvLine {
+    /// The line of the CSV (the header is line 1).
+    pub line: usize,
+    pub user_id: String,
+    pub request: Result<UserRequest, Refusal>,
+}
+
 fn bad_csv(en: String) -> Refusal {
     Refusal::invalid(
         "body",
@@ -80,9 +89,7 @@ fn bad_administrator() -> Refusal {
 /// The lines of a bulk registration (`user_id,name,mail,administrator,permissions` and
 /// optionally `contractor`), each a request or the refusal of that line alone; `Err` when the
 /// file itself cannot be read.
-pub fn read_requests(
-    text: &str,
-) -> Result<Vec<(usize, String, Result<UserRequest, Refusal>)>, Refusal> {
+pub fn read_requests(text: &str) -> Result<Vec<CsvLine>, Refusal> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
@@ -110,7 +117,11 @@ pub fn read_requests(
         let r = match record {
             Ok(r) => r,
             Err(e) => {
-                lines.push((line, String::new(), Err(bad_csv(e.to_string()))));
+                lines.push(CsvLine {
+                    line,
+                    user_id: String::new(),
+                    request: Err(bad_csv(e.to_string())),
+                });
                 continue;
             }
         };
@@ -131,7 +142,11 @@ pub fn read_requests(
                 .then(|| perms.split_whitespace().map(str::to_string).collect()),
             contractor: (!contractor.is_empty()).then_some(contractor),
         });
-        lines.push((line, user_id, request));
+        lines.push(CsvLine {
+            line,
+            user_id,
+            request,
+        });
     }
     Ok(lines)
 }
@@ -146,14 +161,14 @@ impl Accounts {
     ) -> Result<Vec<BulkOutcome>, Refusal> {
         super::require_admin(admin)?;
         let mut outcomes = Vec::new();
-        for (line, user_id, request) in read_requests(text)? {
-            let result = match request {
+        for l in read_requests(text)? {
+            let result = match l.request {
                 Ok(r) => self.register_user(admin, r).await,
                 Err(e) => Err(e),
             };
             outcomes.push(BulkOutcome {
-                line,
-                user_id,
+                line: l.line,
+                user_id: l.user_id,
                 result,
             });
         }

@@ -8,7 +8,7 @@ use super::passwords::{self, initial_password, remember};
 use super::users::{self, User, UserRow};
 use super::{Accounts, Principal};
 use crate::audit;
-use crate::domain::{CompanyKind, Function, Refusal, UserId};
+use crate::domain::{CompanyKind, CorporateNumber, Function, Refusal, UserId};
 use crate::mail;
 
 /// What an administrator asks for when registering a user.
@@ -70,6 +70,43 @@ pub(super) fn check_name_and_mail(name: &str, mail_address: &str) -> Result<(), 
     Ok(())
 }
 
+/// A request's fields as the rules read them.
+struct Checked {
+    user_id: UserId,
+    permissions: Option<Vec<String>>,
+    contractor: Option<CorporateNumber>,
+}
+
+/// Every rule of a request that needs no database: the id's form, the name and mail, the
+/// permissions within the kind, and a contractor's user never an administrator.
+fn check_request(admin: &Principal, r: &UserRequest) -> Result<Checked, Refusal> {
+    let user_id = user_id_of(&r.user_id)?;
+    check_name_and_mail(&r.name, &r.mail)?;
+    let permissions = r
+        .permissions
+        .as_deref()
+        .map(|p| permissions_of(admin.kind, p))
+        .transpose()?;
+    let contractor = r
+        .contractor
+        .as_deref()
+        .map(|c| corporate_number("contractor", c))
+        .transpose()?;
+    if contractor.is_some() && r.administrator {
+        return Err(Refusal::invalid(
+            "administrator",
+            "contractor_cannot_administer",
+            "受託者のユーザを管理者にすることはできません",
+            "a contractor's user cannot be an administrator of the registration",
+        ));
+    }
+    Ok(Checked {
+        user_id,
+        permissions,
+        contractor,
+    })
+}
+
 fn user_id_of(s: &str) -> Result<UserId, Refusal> {
     UserId::parse(s).map_err(|e| {
         Refusal::invalid(
@@ -86,54 +123,35 @@ impl Accounts {
     /// a random initial password (to be changed at first login) are mailed to them.
     pub async fn register_user(&self, admin: &Principal, r: UserRequest) -> Result<User, Refusal> {
         require_admin(admin)?;
-        let user_id = user_id_of(&r.user_id)?;
-        check_name_and_mail(&r.name, &r.mail)?;
-        let permissions = r
-            .permissions
-            .as_deref()
-            .map(|p| permissions_of(admin.kind, p))
-            .transpose()?;
-        let contractor = r
-            .contractor
-            .as_deref()
-            .map(|c| corporate_number("contractor", c))
-            .transpose()?;
-        if contractor.is_some() && r.administrator {
-            return Err(Refusal::invalid(
-                "administrator",
-                "contractor_cannot_administer",
-                "受託者のユーザを管理者にすることはできません",
-                "a contractor's user cannot be an administrator of the registration",
-            ));
-        }
+        let checked = check_request(admin, &r)?;
         let password = initial_password();
         let hash = passwords::hash(password.clone()).await?;
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        if let Some(c) = &contractor {
+        if let Some(c) = &checked.contractor {
             contractors::require_authorised(&tx, &admin.company, c).await?;
         }
-        let contractor = contractor.as_ref().map(|c| c.as_str());
+        let contractor = checked.contractor.as_ref().map(|c| c.as_str());
         let row = UserRow {
             company: &admin.company,
-            user_id: &user_id,
+            user_id: &checked.user_id,
             hash: &hash,
             name: &r.name,
             mail: &r.mail,
             administrator: r.administrator,
             must_change_password: true,
-            permissions: permissions.clone(),
+            permissions: checked.permissions.clone(),
             contractor,
         };
         users::insert(&tx, &row, self.password_history).await?;
         let detail = serde_json::json!({
             "name": r.name, "mail": r.mail, "administrator": r.administrator,
-            "permissions": permissions, "contractor": contractor,
+            "permissions": checked.permissions, "contractor": contractor,
         });
-        audit::record(&tx, admin, "user.create", user_id.as_str(), detail).await?;
-        let user = users::fetch(&tx, &admin.company, admin.kind, user_id.as_str()).await?;
-        let (subject, text) =
-            mail::issued(admin.company.as_str(), user_id.as_str(), &r.name, &password);
+        let user_id = checked.user_id.as_str();
+        audit::record(&tx, admin, "user.create", user_id, detail).await?;
+        let user = users::fetch(&tx, &admin.company, admin.kind, user_id).await?;
+        let (subject, text) = mail::issued(admin.company.as_str(), user_id, &r.name, &password);
         self.send(&r.mail, &subject, text).await?;
         tx.commit().await?;
         Ok(user)

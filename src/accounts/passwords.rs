@@ -98,6 +98,15 @@ pub(super) async fn remember(
     Ok(())
 }
 
+fn wrong_old_password() -> Refusal {
+    Refusal::invalid(
+        "old_password",
+        "wrong_old_password",
+        "現在のパスワードが正しくありません",
+        "the old password is wrong",
+    )
+}
+
 impl Accounts {
     /// The configured policy, as the refusal of `field` when `password` does not meet it.
     pub fn check_policy(&self, field: &str, password: &str) -> Result<(), Refusal> {
@@ -117,12 +126,7 @@ impl Accounts {
     ) -> Result<(), Refusal> {
         let (current, recent) = self.password_hashes(principal).await?;
         if !verify(old, current.clone()).await? {
-            return Err(Refusal::invalid(
-                "old_password",
-                "wrong_old_password",
-                "現在のパスワードが正しくありません",
-                "the old password is wrong",
-            ));
+            return Err(wrong_old_password());
         }
         self.check_policy("new_password", &new)?;
         let history = self.password_history.max(1);
@@ -135,41 +139,31 @@ impl Accounts {
             ));
         }
         let hash = hash(new).await?;
+        self.store_changed(principal, &current, &hash).await?;
+        self.forget(&principal.user_id);
+        Ok(())
+    }
+
+    /// Stores the changed password, unless it changed meanwhile (another change, a reissue):
+    /// then this change was checked against a stale password and is refused as if the old one
+    /// were wrong.
+    async fn store_changed(&self, p: &Principal, current: &str, hash: &str) -> Result<(), Refusal> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        // Changed meanwhile (another change, a reissue): this one was checked against a stale
-        // password, so it is refused as if the old one were wrong.
         let n = tx
             .execute(
                 "UPDATE users SET password_hash = $3, must_change_password = false
                  WHERE user_id = $1 AND company_code = $2 AND password_hash = $4",
-                &[
-                    &principal.user_id,
-                    &principal.company.as_str(),
-                    &hash,
-                    &current,
-                ],
+                &[&p.user_id, &p.company.as_str(), &hash, &current],
             )
             .await?;
         if n == 0 {
-            return Err(Refusal::invalid(
-                "old_password",
-                "wrong_old_password",
-                "現在のパスワードが正しくありません",
-                "the old password is wrong",
-            ));
+            return Err(wrong_old_password());
         }
-        remember(&tx, &principal.user_id, &hash, history).await?;
-        crate::audit::record(
-            &tx,
-            principal,
-            "user.password_changed",
-            &principal.user_id,
-            serde_json::json!({}),
-        )
-        .await?;
+        remember(&tx, &p.user_id, hash, self.password_history).await?;
+        let detail = serde_json::json!({});
+        crate::audit::record(&tx, p, "user.password_changed", &p.user_id, detail).await?;
         tx.commit().await?;
-        self.forget(&principal.user_id);
         Ok(())
     }
 
