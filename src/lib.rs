@@ -11,6 +11,7 @@ pub mod bench;
 pub mod certs;
 pub mod config;
 pub mod connector;
+pub mod csv_text;
 pub mod db;
 pub mod docs;
 pub mod domain;

@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use kirikae::accounts::registrations::{self, RegistrationStatus};
-use kirikae::accounts::{self, CompanyKind};
+use kirikae::accounts::{self, Accounts, CompanyKind, certificates, maintenance};
 use kirikae::config::Settings;
 use kirikae::domain::{Area, CompanyCode, CorporateNumber, UserId};
 use kirikae::{bench, certs, hub, ops, up};
@@ -343,16 +343,16 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
             let validity = match (not_before, not_after) {
                 (None, None) => None,
                 (from, until) => {
-                    let cert = registrations::read_certificate(&text)?;
+                    let cert = certificates::read_certificate(&text)?;
                     let parse = |t: Option<String>, default| match t {
-                        Some(t) => registrations::parse_time(&t, now).map_err(anyhow::Error::msg),
+                        Some(t) => maintenance::parse_time(&t, now).map_err(anyhow::Error::msg),
                         None => Ok(default),
                     };
                     Some((parse(from, cert.not_before)?, parse(until, cert.not_after)?))
                 }
             };
-            let cert = registrations::register_certificate(&hub::pool(&s)?, &code, &text, validity)
-                .await?;
+            let cert =
+                certificates::register_certificate(&hub::pool(&s)?, &code, &text, validity).await?;
             println!(
                 "certificate {} registered to {code}, valid {} to {}",
                 cert.fingerprint, cert.not_before, cert.not_after
@@ -374,7 +374,7 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
             if !codes.is_empty() {
                 let pool = hub::pool(&s)?;
                 for code in &codes {
-                    match registrations::register_dev_certificates(
+                    match certificates::register_dev_certificates(
                         &pool,
                         &s.tls_dir,
                         std::slice::from_ref(code),
@@ -443,16 +443,15 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
                 } => {
                     let now = chrono::Utc::now();
                     let from = from
-                        .map(|f| registrations::parse_time(&f, now))
+                        .map(|f| maintenance::parse_time(&f, now))
                         .transpose()
                         .map_err(anyhow::Error::msg)?;
-                    let until =
-                        registrations::parse_time(&until, now).map_err(anyhow::Error::msg)?;
-                    registrations::start_maintenance(&pool, from, until, &message).await?;
+                    let until = maintenance::parse_time(&until, now).map_err(anyhow::Error::msg)?;
+                    maintenance::start_maintenance(&pool, from, until, &message).await?;
                     println!("maintenance until {until}");
                 }
                 MaintenanceAction::Stop => {
-                    let n = registrations::stop_maintenance(&pool).await?;
+                    let n = maintenance::stop_maintenance(&pool).await?;
                     println!("{n} maintenance window(s) stopped");
                 }
             }
@@ -473,8 +472,8 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
             } else {
                 since
             };
-            let since = registrations::parse_time(&since, chrono::Utc::now())
-                .map_err(anyhow::Error::msg)?;
+            let since =
+                maintenance::parse_time(&since, chrono::Utc::now()).map_err(anyhow::Error::msg)?;
             println!("at\tregistration\tuser\tcontractor\taction\tsubject\tcertificate\tdetail");
             for e in kirikae::audit::audit_log(&hub::pool(&s)?, company.as_deref(), since).await? {
                 println!(
@@ -499,20 +498,18 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
             admin,
             password,
         } => {
-            let pool = hub::pool(&s)?;
-            accounts::create_user_with(
-                &pool,
-                &CompanyCode::parse(&company)?,
-                &UserId::parse(&user_id)?,
-                &password,
-                &accounts::NewUser {
-                    name,
-                    mail,
-                    administrator: admin,
-                    must_change_password: true,
-                },
-            )
-            .await?;
+            let (code, user) = (CompanyCode::parse(&company)?, UserId::parse(&user_id)?);
+            let new = accounts::NewUser {
+                name,
+                mail,
+                administrator: admin,
+                must_change_password: true,
+            };
+            let accounts = Accounts::new(&s, hub::pool(&s)?);
+            let operator = registrations::operator();
+            accounts
+                .issue_user(&operator, &code, &user, &password, &new)
+                .await?;
             let role = if admin { "administrator " } else { "" };
             println!(
                 "{role}user {user_id} issued for {company}; the password must be changed at first login"
@@ -573,14 +570,14 @@ async fn company_action(s: &Settings, action: CompanyAction) -> anyhow::Result<(
             name,
             password,
         } => {
-            registrations::issue_admin(
-                &pool,
-                &CompanyCode::parse(&code)?,
-                &UserId::parse(&user_id)?,
-                &name,
-                &password,
-            )
-            .await?;
+            Accounts::new(s, pool.clone())
+                .issue_admin(
+                    &CompanyCode::parse(&code)?,
+                    &UserId::parse(&user_id)?,
+                    &name,
+                    &password,
+                )
+                .await?;
             println!("administrator {user_id} issued for {code}");
             return Ok(());
         }

@@ -6,10 +6,9 @@ use std::net::SocketAddr;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::accounts::registrations;
-use crate::accounts::{self, AccountError, CompanyKind};
+use crate::accounts::{self, Accounts, CompanyKind, certificates, registrations};
 use crate::config::Settings;
-use crate::domain::{Area, CompanyCode, CorporateNumber, UserId};
+use crate::domain::{Area, CompanyCode, CorporateNumber, Refusal, UserId};
 use crate::{certs, hub, ops};
 
 /// The demonstration registrations `up` creates: (company code, name, user id, kind). Z0300
@@ -58,6 +57,8 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     // あおば電力 also runs demand response: its second registration, D0003, is under the same
     // 法人番号 (terms 2.1.1), with its own code, administrator, certificate and users.
     let aoba = CorporateNumber::with_check_digit(DEMO_AOBA_NUMBER)?;
+    let accounts = Accounts::new(&settings, pool.clone());
+    let operator = registrations::operator();
     for ((_, name, user, kind), code) in DEMO_COMPANIES.iter().zip(&codes) {
         let contact = format!("{user}@example.jp");
         let number = matches!(code.as_str(), "A0001" | "D0003").then_some(&aoba);
@@ -72,7 +73,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
             },
         )
         .await?;
-        registrations::register_dev_certificates(
+        certificates::register_dev_certificates(
             &pool,
             &settings.tls_dir,
             std::slice::from_ref(code),
@@ -85,10 +86,12 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
             administrator: true,
             must_change_password: false,
         };
-        match accounts::create_user_with(&pool, code, &UserId::parse(user)?, DEMO_PASSWORD, &demo)
+        let user = UserId::parse(user)?;
+        match accounts
+            .issue_user(&operator, code, &user, DEMO_PASSWORD, &demo)
             .await
         {
-            Ok(()) | Err(AccountError::DuplicateUser(_)) => {}
+            Ok(()) | Err(Refusal::UserExists(_)) => {}
             Err(e) => return Err(e.into()),
         }
     }

@@ -1,12 +1,16 @@
-//! Passwords at rest: argon2 hashes, and random initial passwords that meet any policy.
+//! Passwords: argon2 hashes (computed off the async threads), random initial passwords that
+//! meet any policy, the configured policy as a refusal, the history of recent passwords, and a
+//! user changing its own password.
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use deadpool_postgres::GenericClient;
 use rand::Rng;
 use rand::rngs::OsRng;
 use rand::seq::SliceRandom;
 
-use super::AccountError;
+use super::{Accounts, Principal};
+use crate::domain::Refusal;
 
 /// A random initial password of 16 characters with all four classes (no look-alikes such as
 /// O/0 or l/1), which meets any policy of up to 16 characters.
@@ -26,16 +30,16 @@ pub fn initial_password() -> String {
     String::from_utf8(chars).expect("ASCII")
 }
 
-pub fn hash_password(password: &str) -> Result<String, AccountError> {
+/// An argon2 hash of `password`. Deliberately slow: async code calls [`hash`].
+pub fn hash_password(password: &str) -> Result<String, Refusal> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| AccountError::Hash(e.to_string()))
+        .map_err(|e| Refusal::Internal(anyhow::anyhow!("hashing: {e}")))
 }
 
-/// Checks a password against a stored hash. Deliberately slow (argon2): call it off the
-/// async threads, and only at login.
+/// Checks a password against a stored hash. Deliberately slow: async code calls [`verify`].
 pub fn verify_password(password: &str, stored_hash: &str) -> bool {
     PasswordHash::new(stored_hash)
         .map(|h| {
@@ -44,6 +48,148 @@ pub fn verify_password(password: &str, stored_hash: &str) -> bool {
                 .is_ok()
         })
         .unwrap_or(false)
+}
+
+/// Runs argon2 work on the blocking pool, so it never stalls the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Refusal> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Refusal::Internal(e.into()))
+}
+
+/// [`hash_password`] off the async threads.
+pub async fn hash(password: String) -> Result<String, Refusal> {
+    blocking(move || hash_password(&password)).await?
+}
+
+/// [`verify_password`] off the async threads.
+pub async fn verify(password: String, stored_hash: String) -> Result<bool, Refusal> {
+    blocking(move || verify_password(&password, &stored_hash)).await
+}
+
+/// Whether `password` is any of the `hashes` (the user's recent passwords).
+async fn reused(password: String, hashes: Vec<String>) -> Result<bool, Refusal> {
+    blocking(move || hashes.iter().any(|h| verify_password(&password, h))).await
+}
+
+/// Keeps `hash` as the user's newest password and forgets all but the last `keep`: the one
+/// place the history is written (creation, reissue, change).
+pub(super) async fn remember(
+    client: &impl GenericClient,
+    user_id: &str,
+    hash: &str,
+    keep: usize,
+) -> Result<(), Refusal> {
+    client
+        .execute(
+            "INSERT INTO password_history (user_id, password_hash) VALUES ($1, $2)",
+            &[&user_id, &hash],
+        )
+        .await?;
+    client
+        .execute(
+            "DELETE FROM password_history WHERE user_id = $1 AND id NOT IN
+               (SELECT id FROM password_history WHERE user_id = $1 ORDER BY id DESC LIMIT $2)",
+            &[&user_id, &(keep.max(1) as i64)],
+        )
+        .await?;
+    Ok(())
+}
+
+fn wrong_old_password() -> Refusal {
+    Refusal::invalid(
+        "old_password",
+        "wrong_old_password",
+        "現在のパスワードが正しくありません",
+        "the old password is wrong",
+    )
+}
+
+impl Accounts {
+    /// The configured policy, as the refusal of `field` when `password` does not meet it.
+    pub fn check_policy(&self, field: &str, password: &str) -> Result<(), Refusal> {
+        self.policy
+            .check(password)
+            .map_err(|v| Refusal::invalid(field, "weak_password", v.message_ja(), v.to_string()))
+    }
+
+    /// パスワード変更: the caller changes its own password. The old one must be right; the new
+    /// one must meet the policy and differ from the last `password_history` ones. The user's
+    /// cached sessions are read again afterwards (an initial password no longer holds them).
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        old: String,
+        new: String,
+    ) -> Result<(), Refusal> {
+        let (current, recent) = self.password_hashes(principal).await?;
+        if !verify(old, current.clone()).await? {
+            return Err(wrong_old_password());
+        }
+        self.check_policy("new_password", &new)?;
+        let history = self.password_history.max(1);
+        if reused(new.clone(), recent).await? {
+            return Err(Refusal::invalid(
+                "new_password",
+                "password_reused",
+                format!("直近{history}回以内に使用したパスワードは使用できません"),
+                format!("the new password was one of the last {history}"),
+            ));
+        }
+        let hash = hash(new).await?;
+        self.store_changed(principal, &current, &hash).await?;
+        self.forget(&principal.user_id);
+        Ok(())
+    }
+
+    /// Stores the changed password, unless it changed meanwhile (another change, a reissue):
+    /// then this change was checked against a stale password and is refused as if the old one
+    /// were wrong.
+    async fn store_changed(&self, p: &Principal, current: &str, hash: &str) -> Result<(), Refusal> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let n = tx
+            .execute(
+                "UPDATE users SET password_hash = $3, must_change_password = false
+                 WHERE user_id = $1 AND company_code = $2 AND password_hash = $4",
+                &[&p.user_id, &p.company.as_str(), &hash, &current],
+            )
+            .await?;
+        if n == 0 {
+            return Err(wrong_old_password());
+        }
+        remember(&tx, &p.user_id, hash, self.password_history).await?;
+        let detail = serde_json::json!({});
+        crate::audit::record(&tx, p, "user.password_changed", &p.user_id, detail).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The caller's current hash and its recent ones, read without holding a connection over
+    /// the argon2 work that follows.
+    async fn password_hashes(&self, p: &Principal) -> Result<(String, Vec<String>), Refusal> {
+        let client = self.pool.get().await?;
+        let current: String = client
+            .query_one(
+                "SELECT password_hash FROM users WHERE user_id = $1 AND company_code = $2",
+                &[&p.user_id, &p.company.as_str()],
+            )
+            .await?
+            .get(0);
+        let recent = client
+            .query(
+                "SELECT password_hash FROM password_history WHERE user_id = $1
+                 ORDER BY id DESC LIMIT $2",
+                &[&p.user_id, &(self.password_history.max(1) as i64)],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        Ok((current, recent))
+    }
 }
 
 #[cfg(test)]

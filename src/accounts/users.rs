@@ -1,29 +1,39 @@
-//! A registration's users: issuing an id with its password, and disabling the unused ones.
+//! A registration's users: what a user is, the one statement that creates one (with its first
+//! password in the history), the hub operator issuing an id with a chosen password, and
+//! disabling the unused ones.
 
-use deadpool_postgres::Pool;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{GenericClient, Pool};
+use tokio_postgres::Row;
 
-use super::AccountError;
-use super::passwords::hash_password;
-use crate::domain::{CompanyCode, CompanyKind, PasswordPolicy, UserId};
-/// Registers a company (idempotent: registering the same code again changes its name).
-pub async fn upsert_company(
-    pool: &Pool,
-    code: &CompanyCode,
-    name: &str,
-    kind: CompanyKind,
-) -> Result<(), AccountError> {
-    pool.get()
-        .await?
-        .execute(
-            "INSERT INTO companies (company_code, name, kind) VALUES ($1, $2, $3)
-             ON CONFLICT (company_code) DO UPDATE SET name = EXCLUDED.name",
-            &[&code.as_str(), &name, &kind.as_str()],
-        )
-        .await?;
-    Ok(())
+use super::Accounts;
+use super::passwords::{self, remember};
+use super::sessions::end_sessions;
+use crate::audit;
+use crate::domain::{CompanyCode, CompanyKind, Function, Refusal, UserId};
+
+/// A user as its administrator sees it (never its password).
+#[derive(Debug, Clone)]
+pub struct User {
+    pub user_id: String,
+    pub name: String,
+    pub mail: String,
+    pub administrator: bool,
+    pub enabled: bool,
+    pub locked: bool,
+    pub failed_logins: i32,
+    pub must_change_password: bool,
+    /// The functions (slugs) the user may call: all the registration's kind allows unless set.
+    pub permissions: Vec<String>,
+    /// Whether `permissions` was set for the user (false: the kind's default).
+    pub permissions_set: bool,
+    pub created_at: DateTime<Utc>,
+    pub last_login_at: Option<DateTime<Utc>>,
+    /// 法人番号 of the contractor (受託者) the person works for, acting for the registration.
+    pub contractor: Option<String>,
 }
 
-/// How a user is created besides its id and password.
+/// How the hub operator issues a user besides its id and password.
 #[derive(Debug, Clone, Default)]
 pub struct NewUser {
     /// The natural person the id is issued to.
@@ -35,76 +45,203 @@ pub struct NewUser {
     pub must_change_password: bool,
 }
 
-/// Issues a user id to a person of a registered company, its password already chosen (not an
-/// initial one); see [`create_user_with`].
-pub async fn create_user(
-    pool: &Pool,
-    company: &CompanyCode,
-    user: &UserId,
-    password: &str,
-) -> Result<(), AccountError> {
-    create_user_with(pool, company, user, password, &NewUser::default()).await
+/// A user row as it is inserted: the one INSERT of `users`.
+pub(super) struct UserRow<'a> {
+    pub company: &'a CompanyCode,
+    pub user_id: &'a UserId,
+    pub hash: &'a str,
+    pub name: &'a str,
+    pub mail: &'a str,
+    pub administrator: bool,
+    pub must_change_password: bool,
+    pub permissions: Option<Vec<String>>,
+    pub contractor: Option<&'a str>,
 }
 
-/// Issues a user id to a person of a registered company (the hub operator's CLI, `up`, the
-/// tests; administrators issue theirs over the API). The password must meet the default policy.
-pub async fn create_user_with(
-    pool: &Pool,
+const COLUMNS: &str = "user_id, name, mail, administrator, disabled, locked, failed_logins,
+     must_change_password, permissions, created_at, last_login_at, contractor";
+
+fn user(row: &Row, kind: CompanyKind) -> User {
+    let set: Option<Vec<String>> = row.get(8);
+    let permissions = match &set {
+        Some(slugs) => slugs.clone(),
+        None => Function::ALL
+            .iter()
+            .filter(|f| kind.may_call(**f))
+            .map(|f| f.slug().to_string())
+            .collect(),
+    };
+    User {
+        user_id: row.get(0),
+        name: row.get(1),
+        mail: row.get(2),
+        administrator: row.get(3),
+        enabled: !row.get::<_, bool>(4),
+        locked: row.get(5),
+        failed_logins: row.get(6),
+        must_change_password: row.get(7),
+        permissions,
+        permissions_set: set.is_some(),
+        created_at: row.get(9),
+        last_login_at: row.get(10),
+        contractor: row.get(11),
+    }
+}
+
+/// `user_id` of `company` (whose kind is `kind`), or `user_not_found`: another company's user
+/// is simply not found.
+pub(super) async fn fetch(
+    client: &impl GenericClient,
     company: &CompanyCode,
-    user: &UserId,
-    password: &str,
-    new: &NewUser,
-) -> Result<(), AccountError> {
-    PasswordPolicy::default()
-        .check(password)
-        .map_err(AccountError::WeakPassword)?;
-    let hash = hash_password(password)?;
-    let mut client = pool.get().await?;
-    let client = client.transaction().await?;
-    let known = client
+    kind: CompanyKind,
+    user_id: &str,
+) -> Result<User, Refusal> {
+    let row = client
         .query_opt(
-            "SELECT 1 FROM companies WHERE company_code = $1",
+            &format!("SELECT {COLUMNS} FROM users WHERE company_code = $1 AND user_id = $2"),
+            &[&company.as_str(), &user_id],
+        )
+        .await?
+        .ok_or(Refusal::UserNotFound)?;
+    Ok(user(&row, kind))
+}
+
+/// Every user of `company`, by id.
+pub(super) async fn all(
+    client: &impl GenericClient,
+    company: &CompanyCode,
+    kind: CompanyKind,
+) -> Result<Vec<User>, Refusal> {
+    let rows = client
+        .query(
+            &format!("SELECT {COLUMNS} FROM users WHERE company_code = $1 ORDER BY user_id"),
             &[&company.as_str()],
         )
         .await?;
-    if known.is_none() {
-        return Err(AccountError::UnknownCompany(company.to_string()));
-    }
+    Ok(rows.iter().map(|r| user(r, kind)).collect())
+}
+
+/// Inserts the user and its first password into the history; `user_exists` if the id is
+/// taken anywhere in the hub.
+pub(super) async fn insert(
+    client: &impl GenericClient,
+    row: &UserRow<'_>,
+    keep: usize,
+) -> Result<(), Refusal> {
     let inserted = client
         .execute(
             "INSERT INTO users (user_id, company_code, password_hash, name, mail, administrator,
-                                must_change_password)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+                                must_change_password, permissions, contractor)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT (user_id) DO NOTHING",
             &[
-                &user.as_str(),
-                &company.as_str(),
-                &hash,
-                &new.name,
-                &new.mail,
-                &new.administrator,
-                &new.must_change_password,
+                &row.user_id.as_str(),
+                &row.company.as_str(),
+                &row.hash,
+                &row.name,
+                &row.mail,
+                &row.administrator,
+                &row.must_change_password,
+                &row.permissions,
+                &row.contractor,
             ],
         )
         .await?;
     if inserted == 0 {
-        return Err(AccountError::DuplicateUser(user.to_string()));
+        return Err(Refusal::UserExists(row.user_id.to_string()));
     }
-    client
-        .execute(
-            "INSERT INTO password_history (user_id, password_hash) VALUES ($1, $2)",
-            &[&user.as_str(), &hash],
+    remember(client, row.user_id.as_str(), row.hash, keep).await
+}
+
+/// The kind of a registered company, or `None` when it is not registered.
+pub(super) async fn kind_of(
+    client: &impl GenericClient,
+    company: &CompanyCode,
+) -> Result<Option<CompanyKind>, Refusal> {
+    let row = client
+        .query_opt(
+            "SELECT kind FROM companies WHERE company_code = $1",
+            &[&company.as_str()],
         )
         .await?;
-    client.commit().await?;
-    Ok(())
+    Ok(row.and_then(|r| CompanyKind::parse(r.get(0))))
+}
+
+impl Accounts {
+    /// The hub operator (CLI, `up`, a registration's administrator ID) issues `user_id` to a
+    /// person of `company` with a password already chosen, which must meet the configured
+    /// policy; `operator` is who the audit trail names.
+    pub async fn issue_user(
+        &self,
+        operator: &str,
+        company: &CompanyCode,
+        user_id: &UserId,
+        password: &str,
+        new: &NewUser,
+    ) -> Result<(), Refusal> {
+        self.check_policy("password", password)?;
+        let hash = passwords::hash(password.to_string()).await?;
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        self.insert_issued(&tx, operator, company, user_id, &hash, new)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Inserts a user the operator issues (its password already checked and hashed) in the
+    /// caller's transaction, and audits it there.
+    pub(super) async fn insert_issued(
+        &self,
+        tx: &impl GenericClient,
+        operator: &str,
+        company: &CompanyCode,
+        user_id: &UserId,
+        hash: &str,
+        new: &NewUser,
+    ) -> Result<(), Refusal> {
+        if kind_of(tx, company).await?.is_none() {
+            return Err(Refusal::invalid(
+                "company",
+                "unknown_company",
+                format!("事業者 {company} は登録されていません"),
+                format!("company {company} is not registered"),
+            ));
+        }
+        let row = UserRow {
+            company,
+            user_id,
+            hash,
+            name: &new.name,
+            mail: &new.mail,
+            administrator: new.administrator,
+            must_change_password: new.must_change_password,
+            permissions: None,
+            contractor: None,
+        };
+        insert(tx, &row, self.password_history).await?;
+        let detail = serde_json::json!({
+            "name": new.name, "mail": new.mail, "administrator": new.administrator,
+        });
+        audit::record_as(
+            tx,
+            company.as_str(),
+            operator,
+            "user.create",
+            user_id.as_str(),
+            detail,
+        )
+        .await?;
+        Ok(())
+    }
 }
 
 /// Disables every account unused (no login, no creation, no re-enabling) for `days` days;
 /// returns the user ids disabled. Their sessions end.
-pub async fn disable_unused(pool: &Pool, days: u32) -> Result<Vec<String>, AccountError> {
-    let client = pool.get().await?;
-    let rows = client
+pub async fn disable_unused(pool: &Pool, days: u32) -> Result<Vec<String>, Refusal> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let rows = tx
         .query(
             "UPDATE users SET disabled = true
              WHERE NOT disabled
@@ -117,21 +254,21 @@ pub async fn disable_unused(pool: &Pool, days: u32) -> Result<Vec<String>, Accou
     let mut disabled = Vec::with_capacity(rows.len());
     for row in rows {
         let (user, company): (String, String) = (row.get(0), row.get(1));
-        client
-            .execute("DELETE FROM sessions WHERE user_id = $1", &[&user])
-            .await?;
-        crate::audit::record_as(
-            &client,
+        end_sessions(&tx, &user).await?;
+        let detail = serde_json::json!({ "days": days });
+        audit::record_as(
+            &tx,
             &company,
             "kirikae",
             "user.disabled_unused",
             &user,
-            serde_json::json!({ "days": days }),
+            detail,
         )
         .await?;
         tracing::info!(user_id = %user, days, "account disabled: unused");
         disabled.push(user);
     }
+    tx.commit().await?;
     Ok(disabled)
 }
 

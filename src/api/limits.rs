@@ -15,7 +15,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::AppState;
 use super::tls::ClientIdentity;
-use crate::accounts::registrations::{self, MaintenanceWindow};
+use crate::accounts::maintenance::{self, MaintenanceWindow};
 use crate::domain::Refusal;
 
 /// How long the maintenance look-up is trusted.
@@ -63,14 +63,7 @@ impl Limits {
         if let Some(w) = self.cached_maintenance() {
             return w;
         }
-        let found = match state.pool.get().await {
-            Ok(client) => registrations::active_maintenance(&client).await,
-            Err(e) => {
-                tracing::warn!(error = %e, "maintenance look-up skipped");
-                return None;
-            }
-        };
-        let window = match found {
+        let window = match maintenance::active_maintenance(&state.pool).await {
             Ok(w) => w,
             Err(e) => {
                 tracing::warn!(error = %e, "maintenance look-up failed");

@@ -3,7 +3,6 @@
 mod contractors;
 mod cursor;
 mod error;
-mod gate;
 mod intermediation;
 pub mod limits;
 mod notices;
@@ -39,13 +38,10 @@ pub struct AppState {
     pub pool: Pool,
     pub publisher: Publisher,
     pub codec: Arc<Codec>,
-    pub sessions: Arc<crate::accounts::SessionCache>,
-    /// Registration status and client certificates, cached for at most a second.
-    pub gate: Arc<gate::Gate>,
+    /// Registrations, users, sessions, passwords and contractors: every rule about them.
+    pub accounts: Arc<crate::accounts::Accounts>,
     /// Maintenance windows and the per-registration rate limit.
     pub limits: Arc<limits::Limits>,
-    /// Mail to users (initial passwords, notices).
-    pub mailer: Arc<crate::mail::Mailer>,
 }
 
 impl AppState {
@@ -56,17 +52,16 @@ impl AppState {
             Duration::from_secs(10),
             settings.kafka_idempotence,
         )?;
+        let accounts = Arc::new(crate::accounts::Accounts::new(&settings, pool.clone()));
         Ok(AppState {
             pool,
             publisher,
             codec: Arc::new(Codec::new()),
-            sessions: Arc::new(crate::accounts::SessionCache::new()),
-            gate: Arc::new(gate::Gate::new()),
+            accounts,
             limits: Arc::new(limits::Limits::new(
                 settings.rate_limit_per_sec,
                 settings.rate_limit_burst,
             )),
-            mailer: Arc::new(crate::mail::Mailer::new(&settings)),
             settings: Arc::new(settings),
         })
     }

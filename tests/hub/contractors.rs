@@ -57,7 +57,7 @@ async fn contractor_user(app: &TestApp, admin: &Retailer, user: &str, number: &s
 /// The fingerprint of the development client certificate of `company`.
 fn certificate_of(app: &TestApp, company: &str) -> String {
     let pem = std::fs::read(app.certs.path().join(format!("client-{company}.pem"))).unwrap();
-    kirikae::accounts::registrations::read_certificate(&pem)
+    kirikae::accounts::certificates::read_certificate(&pem)
         .unwrap()
         .fingerprint
 }

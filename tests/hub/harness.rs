@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kirikae::accounts::registrations;
-use kirikae::accounts::{self, CompanyKind};
+use kirikae::accounts::registrations::{self, NewRegistration};
+use kirikae::accounts::{self, Accounts, CompanyKind, certificates};
 use kirikae::config::Settings;
 use kirikae::connector::definition::{ConnectorDefinition, ProtocolFamily};
 use kirikae::domain::{Area, CompanyCode, SupplyPointId, UserId};
@@ -129,12 +129,22 @@ async fn start_tweaked(
         .map(|(c, _)| CompanyCode::parse(c).unwrap())
         .collect();
     certs::generate(certs.path(), "kirikae test CA", &codes).unwrap();
+    // The same functions the operator's CLI uses, so tests meet the production rules.
+    let accounts = Accounts::new(&settings, pool.clone());
+    let operator = registrations::operator();
     for (code, (_, kind)) in codes.iter().zip(&registrations) {
-        accounts::upsert_company(&pool, code, "テスト電力", *kind)
+        let registration = NewRegistration {
+            code,
+            name: "テスト電力",
+            kind: *kind,
+            contact_email: None,
+            corporate_number: None,
+        };
+        registrations::register_company(&pool, &registration)
             .await
             .unwrap();
         // A request is accepted only with a client certificate registered to the registration.
-        registrations::register_dev_certificates(&pool, certs.path(), std::slice::from_ref(code))
+        certificates::register_dev_certificates(&pool, certs.path(), std::slice::from_ref(code))
             .await
             .unwrap();
         // The registration's administrator, its password already chosen (no forced change).
@@ -145,7 +155,8 @@ async fn start_tweaked(
             administrator: true,
             must_change_password: false,
         };
-        accounts::create_user_with(&pool, code, &user, PASSWORD, &admin)
+        accounts
+            .issue_user(&operator, code, &user, PASSWORD, &admin)
             .await
             .unwrap();
     }

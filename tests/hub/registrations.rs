@@ -10,6 +10,7 @@ use chrono::Utc;
 use kirikae::accounts::registrations::{
     self, NewRegistration, RegistrationError, RegistrationStatus,
 };
+use kirikae::accounts::{Accounts, certificates, maintenance};
 use kirikae::domain::{Area, CompanyCode, CompanyKind, CorporateNumber, UserId};
 use serde_json::{Value, json};
 
@@ -63,12 +64,14 @@ async fn the_administrator_id_is_issued_once() {
     let pool = kirikae::hub::pool(&app.settings).unwrap();
     let a = code(RETAILER_A);
     let admin = UserId::parse("admin-a0001").unwrap();
-    registrations::issue_admin(&pool, &a, &admin, "管理 太郎", "Admin-Password-2026")
+    Accounts::new(&app.settings, pool.clone())
+        .issue_admin(&a, &admin, "管理 太郎", "Admin-Password-2026")
         .await
         .expect("the first issue");
     let second = UserId::parse("admin2-a0001").unwrap();
-    let refused =
-        registrations::issue_admin(&pool, &a, &second, "管理 次郎", "Admin-Password-2026").await;
+    let refused = Accounts::new(&app.settings, pool.clone())
+        .issue_admin(&a, &second, "管理 次郎", "Admin-Password-2026")
+        .await;
     assert!(
         matches!(refused, Err(RegistrationError::AdminAlreadyIssued(_, ref u)) if u == "admin-a0001"),
         "{refused:?}"
@@ -87,15 +90,15 @@ async fn the_administrator_id_is_issued_once() {
         .collect();
     assert_eq!(admins, [("admin-a0001".to_string(), true)]);
     // Another registration still gets its own, and both issues are in the audit trail.
-    registrations::issue_admin(
-        &pool,
-        &code(RETAILER_B),
-        &UserId::parse("admin-b0002").unwrap(),
-        "",
-        "Admin-Password-2026",
-    )
-    .await
-    .expect("B's first issue");
+    Accounts::new(&app.settings, pool.clone())
+        .issue_admin(
+            &code(RETAILER_B),
+            &UserId::parse("admin-b0002").unwrap(),
+            "",
+            "Admin-Password-2026",
+        )
+        .await
+        .expect("B's first issue");
     let trail = kirikae::audit::audit_log(
         &pool,
         Some(RETAILER_A),
@@ -131,11 +134,11 @@ async fn a_request_with_an_unregistered_certificate_is_refused() {
     // Once the operator registers it, the machine is accepted.
     let pool = kirikae::hub::pool(&app.settings).unwrap();
     let pem = std::fs::read(other.path().join("client-A0001.pem")).unwrap();
-    registrations::register_certificate(&pool, &code(RETAILER_A), &pem, None)
+    certificates::register_certificate(&pool, &code(RETAILER_A), &pem, None)
         .await
         .unwrap();
     // A certificate is registered to one registration only.
-    let taken = registrations::register_certificate(&pool, &code(RETAILER_B), &pem, None).await;
+    let taken = certificates::register_certificate(&pool, &code(RETAILER_B), &pem, None).await;
     assert!(taken.is_err(), "{taken:?}");
     tokio::time::sleep(CACHE).await;
     assert_eq!(list_with(&app, &unregistered, &a.token).await.0, 200);
@@ -148,7 +151,7 @@ async fn an_expired_certificate_is_refused_and_an_overlapping_renewal_is_accepte
     let renewal_dir = tempfile::tempdir().unwrap();
     another_certificate(&app, renewal_dir.path(), RETAILER_A);
     let renewal_pem = std::fs::read(renewal_dir.path().join("client-A0001.pem")).unwrap();
-    registrations::register_certificate(&pool, &code(RETAILER_A), &renewal_pem, None)
+    certificates::register_certificate(&pool, &code(RETAILER_A), &renewal_pem, None)
         .await
         .unwrap();
     let old = app.client_for(RETAILER_A);
@@ -161,7 +164,7 @@ async fn an_expired_certificate_is_refused_and_an_overlapping_renewal_is_accepte
     // The old certificate's registration runs out.
     let old_pem = std::fs::read(app.certs.path().join("client-A0001.pem")).unwrap();
     let now = Utc::now();
-    registrations::register_certificate(
+    certificates::register_certificate(
         &pool,
         &code(RETAILER_A),
         &old_pem,
@@ -361,7 +364,7 @@ async fn maintenance_answers_503_with_the_planned_end() {
     let a = app.login(RETAILER_A).await;
     // A window planned for later does not close the service now.
     let now = Utc::now();
-    registrations::start_maintenance(
+    maintenance::start_maintenance(
         &pool,
         Some(now + chrono::Duration::hours(5)),
         now + chrono::Duration::hours(6),
@@ -373,7 +376,7 @@ async fn maintenance_answers_503_with_the_planned_end() {
     assert_eq!(a.list("").await.0, 200);
 
     let until = Utc::now() + chrono::Duration::hours(1);
-    registrations::start_maintenance(&pool, None, until, "定期保守")
+    maintenance::start_maintenance(&pool, None, until, "定期保守")
         .await
         .unwrap();
     tokio::time::sleep(CACHE).await;
@@ -404,7 +407,7 @@ async fn maintenance_answers_503_with_the_planned_end() {
         assert!((planned - until).num_milliseconds().abs() < 1000, "{body}");
         assert!(body["message_ja"].as_str().unwrap().contains("定期保守"));
     }
-    registrations::stop_maintenance(&pool).await.unwrap();
+    maintenance::stop_maintenance(&pool).await.unwrap();
     tokio::time::sleep(CACHE).await;
     assert_eq!(a.list("").await.0, 200);
     let trail = kirikae::audit::audit_log(&pool, Some("-"), now - chrono::Duration::minutes(5))

@@ -734,3 +734,233 @@ async fn a_password_reissue_mails_a_new_initial_password() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(s.get("/api/v1/requests").await.0, 200);
 }
+
+/// Runs `kirikae ARGS` against the app's database as operator `cli-test`, with `env` set.
+fn kirikae_cli(app: &TestApp, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kirikae"))
+        .args(args)
+        .env("KIRIKAE_DATABASE_URL", &app.settings.database_url)
+        .env("KIRIKAE_KAFKA_BROKERS", &app.settings.kafka_brokers)
+        .env("USER", "cli-test")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+#[tokio::test]
+async fn the_configured_password_policy_applies_to_a_user_the_operator_issues() {
+    use kirikae::accounts::{Accounts, NewUser};
+    use kirikae::domain::{CompanyCode, UserId};
+    let app = app().await;
+    let pool = kirikae::hub::pool(&app.settings).unwrap();
+    let company = CompanyCode::parse(RETAILER_A).unwrap();
+    // Meets the default policy (12 characters, three classes), not a stricter configured one.
+    let fair = "Fair-password-1";
+    let strict = kirikae::config::Settings {
+        password_min_length: 20,
+        ..app.settings.clone()
+    };
+    let refused = Accounts::new(&strict, pool.clone())
+        .issue_user(
+            "operator:test",
+            &company,
+            &UserId::parse("strict.user").unwrap(),
+            fair,
+            &NewUser::default(),
+        )
+        .await;
+    assert_eq!(refused.unwrap_err().code(), "weak_password");
+    // And a looser configured policy lets through what the default would refuse.
+    let loose = kirikae::config::Settings {
+        password_min_length: 6,
+        password_min_classes: 1,
+        ..app.settings.clone()
+    };
+    Accounts::new(&loose, pool.clone())
+        .issue_user(
+            "operator:test",
+            &company,
+            &UserId::parse("loose.user").unwrap(),
+            "simple",
+            &NewUser::default(),
+        )
+        .await
+        .expect("the configured policy, not the default");
+    // The CLI reads the same configured policy.
+    let args = [
+        "user",
+        "--company",
+        RETAILER_A,
+        "--user-id",
+        "cli.strict",
+        "--password",
+        fair,
+    ];
+    let (ok, out) = kirikae_cli(&app, &args, &[("KIRIKAE_PASSWORD_MIN_LENGTH", "20")]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("20 characters"), "{out}");
+    let (ok, out) = kirikae_cli(&app, &args, &[]);
+    assert!(ok, "{out}");
+}
+
+#[tokio::test]
+async fn a_user_issued_at_the_cli_is_in_the_audit_trail() {
+    let app = app().await;
+    let args = [
+        "user",
+        "--company",
+        RETAILER_A,
+        "--user-id",
+        "cli.audited",
+        "--name",
+        "監査 太郎",
+        "--password",
+        "Cli-issued-password-9",
+    ];
+    let (ok, out) = kirikae_cli(&app, &args, &[]);
+    assert!(ok, "{out}");
+    let pool = kirikae::hub::pool(&app.settings).unwrap();
+    let since = chrono::Utc::now() - chrono::Duration::hours(1);
+    let trail = kirikae::audit::audit_log(&pool, Some(RETAILER_A), since)
+        .await
+        .unwrap();
+    assert!(
+        trail.iter().any(|e| e.action == "user.create"
+            && e.subject_id == "cli.audited"
+            && e.user_id == "operator:cli-test"),
+        "{trail:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_administrator_cannot_reissue_its_own_password() {
+    let app = app().await;
+    let admin = app.login(RETAILER_A).await;
+    let own = format!(
+        "/api/v1/admin/users/{}/password-reissue",
+        user_of(RETAILER_A)
+    );
+    let (status, body) = call(&admin, "POST", &own, None).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("cannot_reissue_own_password"))
+    );
+    assert!(body["message_ja"].as_str().is_some_and(|m| !m.is_empty()));
+    assert!(body["message_en"].as_str().is_some_and(|m| !m.is_empty()));
+    // Nothing changed: the administrator still works with its password, and no mail went out.
+    assert_eq!(admin.get("/api/v1/admin/users").await.0, 200);
+    assert_eq!(
+        login_as(&app, RETAILER_A, &user_of(RETAILER_A), PASSWORD)
+            .await
+            .0,
+        200
+    );
+    assert!(mailbox(&app, &mail_of(&user_of(RETAILER_A))).is_empty());
+}
+
+/// `POST /api/v1/admin/users/bulk` of `bytes` with `content_type` and `query`.
+async fn bulk(admin: &Retailer, query: &str, content_type: &str, bytes: Vec<u8>) -> (u16, Value) {
+    let resp = admin
+        .http
+        .post(format!("{}/api/v1/admin/users/bulk{query}", admin.api))
+        .bearer_auth(&admin.token)
+        .header("content-type", content_type)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_bulk_upload_in_shift_jis_registers_japanese_names() {
+    let app = app().await;
+    let admin = app.login(RETAILER_A).await;
+    let csv = "user_id,name,mail,administrator,permissions\n\
+               sjis.one,切替 一郎,sjis.one@example.jp,false,\n";
+    let sjis = encoding_rs::SHIFT_JIS.encode(csv).0.into_owned();
+    let (status, answer) = bulk(&admin, "", "text/csv", sjis).await;
+    assert_eq!(
+        (status, answer["registered"].as_u64()),
+        (200, Some(1)),
+        "{answer}"
+    );
+    let (_, one) = admin.get("/api/v1/admin/users/sjis.one").await;
+    assert_eq!(one["name"], "切替 一郎");
+    // UTF-8 with a BOM reads as UTF-8, the BOM not part of the first column's name.
+    let bom = [
+        b"\xEF\xBB\xBF".as_slice(),
+        csv.replace("sjis.one", "bom.one").as_bytes(),
+    ]
+    .concat();
+    let (status, answer) = bulk(&admin, "", "text/csv", bom).await;
+    assert_eq!(
+        (status, answer["registered"].as_u64()),
+        (200, Some(1)),
+        "{answer}"
+    );
+    let (_, one) = admin.get("/api/v1/admin/users/bom.one").await;
+    assert_eq!(one["name"], "切替 一郎");
+    // A declared charset wins: the same Shift_JIS bytes declared UTF-8 are refused whole.
+    let sjis = encoding_rs::SHIFT_JIS
+        .encode(&csv.replace("sjis.one", "sjis.two"))
+        .0
+        .into_owned();
+    let (status, answer) = bulk(&admin, "", "text/csv; charset=utf-8", sjis.clone()).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (422, Some("invalid_csv"))
+    );
+    let (status, answer) = bulk(
+        &admin,
+        "?encoding=shift_jis",
+        "text/csv; charset=utf-8",
+        sjis,
+    )
+    .await;
+    assert_eq!(
+        (status, answer["registered"].as_u64()),
+        (200, Some(1)),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn the_user_list_downloads_for_excel_in_utf8_with_a_bom_or_in_shift_jis() {
+    let app = app().await;
+    let admin = app.login(RETAILER_A).await;
+    register(&admin, "excel.user", json!({"name": "表計算 花子"})).await;
+    let download = |query: &'static str| {
+        let admin = &admin;
+        async move {
+            let resp = admin
+                .http
+                .get(format!("{}/api/v1/admin/users.csv{query}", admin.api))
+                .bearer_auth(&admin.token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200);
+            let content_type = resp.headers()["content-type"].to_str().unwrap().to_string();
+            (content_type, resp.bytes().await.unwrap().to_vec())
+        }
+    };
+    let (content_type, bytes) = download("").await;
+    assert_eq!(content_type, "text/csv; charset=utf-8");
+    assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "no BOM");
+    let text = std::str::from_utf8(&bytes[3..]).unwrap();
+    assert!(text.starts_with("user_id,"), "{text}");
+    assert!(text.contains("表計算 花子"), "{text}");
+    let (content_type, bytes) = download("?encoding=shift_jis").await;
+    assert_eq!(content_type, "text/csv; charset=Shift_JIS");
+    assert!(std::str::from_utf8(&bytes).is_err(), "not UTF-8");
+    let (text, _, malformed) = encoding_rs::SHIFT_JIS.decode(&bytes);
+    assert!(!malformed);
+    assert!(
+        text.starts_with("user_id,") && text.contains("表計算 花子"),
+        "{text}"
+    );
+}

@@ -1,16 +1,16 @@
 //! The registration gate, checked at login and on every authenticated call: the registration is
 //! active (not suspended, not ended), the client certificate is registered to it and valid
-//! now, and, for a contractor's user, the contractor is still authorised. What the database says is cached per (registration, certificate) for at most `TTL`, so
-//! the database is not hit on every request yet a suspension made at the CLI (another process)
-//! takes hold within a second.
+//! now, and, for a contractor's user, the contractor is still authorised. What the database
+//! says is cached per (registration, certificate) for at most `TTL`, so the database is not
+//! hit on every request yet a suspension made at the CLI (another process) takes hold within a
+//! second. The verdict over those facts is pure (`verdict`), and tested as such.
 
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 
-use super::tls::ClientIdentity;
-use crate::accounts::registrations::RegistrationStatus;
+use super::registrations::RegistrationStatus;
 use crate::domain::Refusal;
 use crate::domain::{CompanyCode, CorporateNumber};
 
@@ -29,6 +29,7 @@ struct Facts {
     contractor_authorised: bool,
 }
 
+/// The cache of those facts, shared by every call of one process.
 pub struct Gate(quick_cache::sync::Cache<(String, String, Option<String>), Facts>);
 
 impl Gate {
@@ -36,24 +37,24 @@ impl Gate {
         Gate(quick_cache::sync::Cache::new(10_000))
     }
 
-    /// Refuses the call unless `company` is active, `identity`'s certificate is registered to
-    /// it and valid now, and `contractor` (the user's, if any) is authorised by it.
+    /// Refuses the call unless `company` is active, the certificate of `fingerprint` is
+    /// registered to it and valid now, and `contractor` (the user's, if any) is authorised by it.
     pub async fn check(
         &self,
         pool: &Pool,
         company: &CompanyCode,
         contractor: Option<&CorporateNumber>,
-        identity: &ClientIdentity,
+        fingerprint: &str,
     ) -> Result<(), Refusal> {
         let key = (
             company.to_string(),
-            identity.fingerprint.clone(),
+            fingerprint.to_string(),
             contractor.map(|c| c.to_string()),
         );
         let facts = match self.0.get(&key) {
             Some(f) if f.loaded.elapsed() < TTL => f,
             _ => {
-                let f = load(pool, company, contractor, &identity.fingerprint).await?;
+                let f = load(pool, company, contractor, fingerprint).await?;
                 self.0.insert(key, f.clone());
                 f
             }

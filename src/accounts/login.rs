@@ -1,0 +1,147 @@
+//! Login: the password checked once (argon2), failures in a row locking the account, the
+//! registration gate, and a new session whose random token only the caller ever sees.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+
+use super::Accounts;
+use super::passwords::{hash_password, verify};
+use super::sessions::{Presented, contractor_of, digest};
+use crate::domain::{CompanyCode, CorporateNumber, Refusal};
+
+/// A session just opened.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The bearer token for every later call (kept by the hub only as its SHA-256).
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user_id: String,
+    pub company: CompanyCode,
+}
+
+/// What login reads of a user.
+struct Stored {
+    company: String,
+    hash: String,
+    locked: bool,
+    disabled: bool,
+    contractor: Option<CorporateNumber>,
+}
+
+/// An argon2 hash of a random secret, so that refusing an unknown user costs a real check.
+static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let mut secret = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    hash_password(&hex::encode(secret)).unwrap_or_default()
+});
+
+impl Accounts {
+    /// ログイン: checks `password` of `user_id` on a call with `cert`, and opens a session.
+    /// The lock and the account's state are told only to whoever knows the password, so a
+    /// wrong guess never learns more than "wrong".
+    pub async fn login(
+        &self,
+        user_id: &str,
+        password: String,
+        cert: Option<Presented<'_>>,
+    ) -> Result<Session, Refusal> {
+        let Some(user) = self.stored(user_id).await? else {
+            // Spend the same time as a real check, so a missing user is not told apart by timing.
+            let _ = verify("x".into(), DUMMY_HASH.clone()).await;
+            return Err(Refusal::InvalidCredentials);
+        };
+        if !verify(password, user.hash.clone()).await? {
+            if !user.locked {
+                self.count_failure(user_id).await?;
+            }
+            return Err(Refusal::InvalidCredentials);
+        }
+        if user.locked {
+            return Err(Refusal::AccountLocked);
+        }
+        if user.disabled {
+            return Err(Refusal::AccountDisabled);
+        }
+        let company = CompanyCode::parse(&user.company).map_err(|e| Refusal::Internal(e.into()))?;
+        let fingerprint = Presented::of(cert, &company)?;
+        // The registration is active, this certificate is registered to it and valid now, and
+        // the user's contractor (if any) is still authorised.
+        self.gate
+            .check(&self.pool, &company, user.contractor.as_ref(), fingerprint)
+            .await?;
+        self.open_session(user_id, company).await
+    }
+
+    async fn stored(&self, user_id: &str) -> Result<Option<Stored>, Refusal> {
+        let row = self
+            .pool
+            .get()
+            .await?
+            .query_opt(
+                "SELECT company_code, password_hash, locked, disabled, contractor
+                 FROM users WHERE user_id = $1",
+                &[&user_id],
+            )
+            .await?;
+        row.map(|r| {
+            Ok(Stored {
+                company: r.get(0),
+                hash: r.get(1),
+                locked: r.get(2),
+                disabled: r.get(3),
+                contractor: contractor_of(r.get(4))?,
+            })
+        })
+        .transpose()
+    }
+
+    /// One more failure in a row; `lockout_after` of them lock the account until the
+    /// administrator unlocks it.
+    async fn count_failure(&self, user_id: &str) -> Result<(), Refusal> {
+        self.pool
+            .get()
+            .await?
+            .execute(
+                "UPDATE users SET failed_logins = failed_logins + 1,
+                                  locked = failed_logins + 1 >= $2
+                 WHERE user_id = $1",
+                &[&user_id, &self.lockout_after],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn open_session(&self, user_id: &str, company: CompanyCode) -> Result<Session, Refusal> {
+        let mut raw = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut raw);
+        let token = URL_SAFE_NO_PAD.encode(raw);
+        let expires_at = Utc::now() + self.session_ttl;
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        tx.execute(
+            "INSERT INTO sessions (token_sha256, user_id, company_code, expires_at)
+             VALUES ($1, $2, $3, $4)",
+            &[
+                &digest(&token).as_slice(),
+                &user_id,
+                &company.as_str(),
+                &expires_at,
+            ],
+        )
+        .await?;
+        tx.execute(
+            "UPDATE users SET last_login_at = now(), failed_logins = 0 WHERE user_id = $1",
+            &[&user_id],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Session {
+            token,
+            expires_at,
+            user_id: user_id.to_string(),
+            company,
+        })
+    }
+}
