@@ -298,8 +298,13 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
             endpoint,
             ops_listen,
         } => {
-            serve_ops(&s, ops_listen, None, &shutdown).await?;
-            kirikae::connector::run(s, area, endpoint, shutdown).await
+            // Ready only while the connector holds and works through its share of the requests.
+            let health = kirikae::connector::Health::default();
+            let ready = ops::both(hub::ready_check(&s, None)?, health.check());
+            let listen = ops_listen.unwrap_or(s.ops_listen);
+            let addr = ops::serve(listen, ready, shutdown.clone()).await?;
+            tracing::info!(%addr, "ops endpoints listening");
+            kirikae::connector::run_with_health(s, area, endpoint, health, shutdown).await
         }
         Command::Projector { ops_listen } => {
             let pool = hub::pool(&s)?;

@@ -5,7 +5,8 @@
 use std::sync::LazyLock;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 struct Metrics {
@@ -22,6 +23,8 @@ struct Metrics {
     notice_mails_unsent: IntGauge,
     notice_mails_overdue: IntGauge,
     audit_backlog: IntGauge,
+    connector_assigned: IntGaugeVec,
+    connector_stalled: IntGaugeVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -36,6 +39,12 @@ fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterV
 
 fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
     let g = IntGauge::new(name, help).expect("valid metric");
+    r.register(Box::new(g.clone())).expect("unique metric");
+    g
+}
+
+fn gauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
     r.register(Box::new(g.clone())).expect("unique metric");
     g
 }
@@ -117,6 +126,18 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             &r,
             "kirikae_audit_relay_backlog",
             "Audit rows written but not yet relayed to the audit topic.",
+        ),
+        connector_assigned: gauge_vec(
+            &r,
+            "kirikae_connector_assigned_partitions",
+            "Partitions of its request topic the area's connector holds.",
+            &["area"],
+        ),
+        connector_stalled: gauge_vec(
+            &r,
+            "kirikae_connector_stalled",
+            "1 while the area's connector holds no partition or makes no progress with requests waiting.",
+            &["area"],
         ),
         registry: r,
     }
@@ -251,5 +272,25 @@ pub struct AuditRelayBacklog {
 impl AuditRelayBacklog {
     pub fn emit(self) {
         METRICS.audit_backlog.set(self.rows);
+    }
+}
+
+/// What an area's connector holds of its request topic, after each of its checks: `stalled`
+/// while it holds no partition, or makes no progress, with requests waiting (it is not ready).
+pub struct ConnectorHolding<'a> {
+    pub area: &'a str,
+    pub assigned_partitions: i64,
+    pub stalled: bool,
+}
+impl ConnectorHolding<'_> {
+    pub fn emit(self) {
+        METRICS
+            .connector_assigned
+            .with_label_values(&[self.area])
+            .set(self.assigned_partitions);
+        METRICS
+            .connector_stalled
+            .with_label_values(&[self.area])
+            .set(i64::from(self.stalled));
     }
 }

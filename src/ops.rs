@@ -1,5 +1,6 @@
 //! The small plain-HTTP router every process serves for operations: `/metrics` for Prometheus,
-//! `/healthz` (the process is alive) and `/readyz` (its broker and database answer).
+//! `/healthz` (the process is alive) and `/readyz` (its broker and database answer, and for a
+//! connector, it holds and works through its share of the requests).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -14,6 +15,17 @@ use tokio_util::sync::CancellationToken;
 /// A readiness check: resolves to `Err(reason)` when a dependency does not answer.
 pub type ReadyCheck =
     Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
+
+/// A readiness check that asks `first`, then (when it is ready) `then`.
+pub fn both(first: ReadyCheck, then: ReadyCheck) -> ReadyCheck {
+    Arc::new(move || {
+        let (first, then) = (first.clone(), then.clone());
+        Box::pin(async move {
+            first().await?;
+            then().await
+        })
+    })
+}
 
 pub fn router(ready: ReadyCheck) -> Router {
     Router::new()

@@ -14,4 +14,4 @@ mod worker;
 
 pub use ledger::Ledger;
 pub use offsets::OffsetTracker;
-pub use runtime::run;
+pub use runtime::{Health, run, run_with_health};

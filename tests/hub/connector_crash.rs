@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::harness::*;
 
 /// The real `kirikae connector` process, configured like the test app.
-fn connector_process(app: &TestApp, area: Area) -> Child {
+pub fn connector_process(app: &TestApp, area: Area) -> Child {
     Command::new(env!("CARGO_BIN_EXE_kirikae"))
         .args([
             "connector",

@@ -6,6 +6,7 @@ mod harness;
 
 mod broker_restart;
 mod connector_crash;
+mod connector_stall;
 mod contractors;
 mod dead_letter;
 mod end_to_end;
