@@ -22,6 +22,8 @@ struct Metrics {
     notice_mails_unsent: IntGauge,
     notice_mails_overdue: IntGauge,
     audit_backlog: IntGauge,
+    intermediations: IntCounterVec,
+    intermediations_pending: IntGauge,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -117,6 +119,17 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             &r,
             "kirikae_audit_relay_backlog",
             "Audit rows written but not yet relayed to the audit topic.",
+        ),
+        intermediations: counter(
+            &r,
+            "kirikae_intermediations_total",
+            "Intermediation commands and expiries, by action and outcome (accepted or the refusal code).",
+            &["action", "outcome"],
+        ),
+        intermediations_pending: gauge(
+            &r,
+            "kirikae_intermediations_pending",
+            "Intermediations awaiting a decision, after each pass of the expiry job.",
         ),
         registry: r,
     }
@@ -251,5 +264,30 @@ pub struct AuditRelayBacklog {
 impl AuditRelayBacklog {
     pub fn emit(self) {
         METRICS.audit_backlog.set(self.rows);
+    }
+}
+
+/// One intermediation command or expiry: `action` is register, decide, withdraw or expire;
+/// `outcome` is `accepted` or the refusal's code (a fixed set: `Refusal::code`).
+pub struct IntermediationHandled<'a> {
+    pub action: &'a str,
+    pub outcome: &'a str,
+}
+impl IntermediationHandled<'_> {
+    pub fn emit(self) {
+        METRICS
+            .intermediations
+            .with_label_values(&[self.action, self.outcome])
+            .inc();
+    }
+}
+
+/// How many intermediations await a decision, after each pass of the expiry job.
+pub struct IntermediationsPending {
+    pub count: i64,
+}
+impl IntermediationsPending {
+    pub fn emit(self) {
+        METRICS.intermediations_pending.set(self.count);
     }
 }

@@ -19,6 +19,19 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    pub const ALL: [EventKind; 5] = [
+        EventKind::Registered,
+        EventKind::Approved,
+        EventKind::Declined,
+        EventKind::Expired,
+        EventKind::Withdrawn,
+    ];
+
+    /// The kind named by [`EventKind::as_str`].
+    pub fn parse(s: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::Registered => "registered",
