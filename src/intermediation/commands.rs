@@ -201,10 +201,11 @@ impl<'a> Intermediations<'a> {
         let detail = json!({"kind": kind.as_str(), "reasons": reasons, "event_id": e.event_id});
         audit::record(&tx, by, audit_action(kind), &id.to_string(), detail).await?;
         tx.commit().await?;
+        drop(client);
         if let Err(err) = self.publish(&e).await {
             if matches!(err, Refusal::Internal(_)) {
                 // Not even encoded, so certainly not produced: give the claim back.
-                store::release(&client, id, e.event_id).await?;
+                store::release(&self.pool.get().await?, id, e.event_id).await?;
             }
             return Err(err);
         }

@@ -6,7 +6,7 @@
 //! (contract number, name, address) are written to `audit_log` before they are answered.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use deadpool_postgres::Pool;
+use deadpool_postgres::{GenericClient, Pool};
 use serde_json::json;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
@@ -199,6 +199,39 @@ fn of_row(r: &Row, company: &str) -> Intermediation {
     }
 }
 
+/// The applied events of `id`, oldest first, if the caller is one of its parties.
+async fn history<C: GenericClient>(
+    client: &C,
+    id: Uuid,
+    company: &str,
+) -> Result<Vec<HistoryEvent>, Refusal> {
+    let rows = client
+        .query(
+            "SELECT e.event_id, e.kind, e.actor_company_code, e.actor_user_id, e.occurred_at,
+                    e.decline_reasons, e.note
+               FROM intermediation_events e JOIN intermediations i USING (intermediation_id)
+              WHERE e.intermediation_id = $1 AND e.applied
+                AND (i.new_retailer_code = $2 OR i.current_retailer_code = $2)
+              ORDER BY e.occurred_at, e.event_id",
+            &[&id, &company],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            Some(HistoryEvent {
+                event_id: r.get(0),
+                kind: EventKind::parse(r.get(1))?,
+                actor_company_code: r.get(2),
+                actor_user_id: r.get(3),
+                occurred_at: r.get(4),
+                decline_reasons: reasons(r.get(5)),
+                note: r.get(6),
+            })
+        })
+        .collect())
+}
+
 /// One intermediation with its history, for its new retailer or its addressed current retailer
 /// (anyone else: `intermediation_not_found`).
 pub async fn one(pool: &Pool, by: &Principal, id: &str) -> Result<Intermediation, Refusal> {
@@ -214,42 +247,17 @@ pub async fn one(pool: &Pool, by: &Principal, id: &str) -> Result<Intermediation
         .await?
         .ok_or(Refusal::IntermediationNotFound)?;
     let mut found = of_row(&row, company);
-    let events = client
-        .query(
-            "SELECT e.event_id, e.kind, e.actor_company_code, e.actor_user_id, e.occurred_at,
-                    e.decline_reasons, e.note
-               FROM intermediation_events e JOIN intermediations i USING (intermediation_id)
-              WHERE e.intermediation_id = $1 AND e.applied
-                AND (i.new_retailer_code = $2 OR i.current_retailer_code = $2)
-              ORDER BY e.occurred_at, e.event_id",
-            &[&id, &company],
-        )
-        .await?;
-    found.history = Some(
-        events
-            .iter()
-            .filter_map(|r| {
-                Some(HistoryEvent {
-                    event_id: r.get(0),
-                    kind: EventKind::parse(r.get(1))?,
-                    actor_company_code: r.get(2),
-                    actor_user_id: r.get(3),
-                    occurred_at: r.get(4),
-                    decline_reasons: reasons(r.get(5)),
-                    note: r.get(6),
-                })
-            })
-            .collect(),
-    );
+    found.history = Some(history(&client, id, company).await?);
     let detail = json!({"role": found.role.as_str()});
     audit::record(&client, by, "intermediation.read", &id.to_string(), detail).await?;
     Ok(found)
 }
 
-/// The caller's intermediations that `filter` selects, newest first.
-pub async fn list(pool: &Pool, by: &Principal, filter: &ListFilter) -> Result<Page, Refusal> {
-    let company = by.company.to_string();
-    let mut params: Vec<Box<dyn ToSql + Sync + Send>> = vec![Box::new(company.clone())];
+type Params = Vec<Box<dyn ToSql + Sync + Send>>;
+
+/// The statement of a list and its parameters: the caller's part, then each filter given.
+fn select(filter: &ListFilter, company: &str) -> (String, Params) {
+    let mut params: Params = vec![Box::new(company.to_string())];
     let mut clauses = vec![match filter.role {
         None => "(new_retailer_code = $1 OR current_retailer_code = $1)".to_string(),
         Some(Role::New) => "new_retailer_code = $1".to_string(),
@@ -279,13 +287,20 @@ pub async fn list(pool: &Pool, by: &Principal, filter: &ListFilter) -> Result<Pa
         clauses.join(" AND "),
         params.len()
     );
+    (sql, params)
+}
+
+/// The caller's intermediations that `filter` selects, newest first.
+pub async fn list(pool: &Pool, by: &Principal, filter: &ListFilter) -> Result<Page, Refusal> {
+    let company = by.company.as_str();
+    let (sql, params) = select(filter, company);
     let refs: Vec<&(dyn ToSql + Sync)> = params
         .iter()
         .map(|p| p.as_ref() as &(dyn ToSql + Sync))
         .collect();
     let client = pool.get().await?;
     let rows = client.query(&sql, &refs).await?;
-    let mut items: Vec<Intermediation> = rows.iter().map(|r| of_row(r, &company)).collect();
+    let mut items: Vec<Intermediation> = rows.iter().map(|r| of_row(r, company)).collect();
     let next = (items.len() as i64 > filter.limit).then(|| {
         items.truncate(filter.limit as usize);
         let last = items.last().expect("limit >= 1");

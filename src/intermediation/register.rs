@@ -6,7 +6,7 @@
 //! produces the same event again, which the projector recognises by its id.
 
 use chrono::{SubsecRound, Utc};
-use deadpool_postgres::GenericClient;
+use deadpool_postgres::{GenericClient, Object};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -42,12 +42,24 @@ impl Intermediations<'_> {
             number: identity.number.clone(),
             expires_at: identity.expires_at,
         };
-        let e = registered_event(&r, identity, by);
+        self.write_and_produce(&mut client, by, &registered_event(&r, identity, by))
+            .await?;
+        Ok(answer)
+    }
+
+    /// The row and its audit row in one transaction, committed once the event is produced; a
+    /// failed send rolls it back, so there is no row without its event.
+    async fn write_and_produce(
+        &self,
+        client: &mut Object,
+        by: &Principal,
+        e: &IntermediationEvent,
+    ) -> Result<(), Refusal> {
         let tx = client.transaction().await?;
-        match store::apply(&tx, &e).await? {
+        match store::apply(&tx, e).await? {
             Applied::Changed(_) => {}
             // Written only for an event already on the topic: this is a retry.
-            Applied::Duplicate => return Ok(answer),
+            Applied::Duplicate => return Ok(()),
             Applied::Ignored => return Err(Refusal::IntermediationAlreadyOpen),
         }
         let detail = json!({
@@ -55,20 +67,13 @@ impl Intermediations<'_> {
             "current_retailer_code": e.current_retailer_code,
             "intermediation_number": e.intermediation_number,
         });
-        audit::record(
-            &tx,
-            by,
-            "intermediation.register",
-            &answer.id.to_string(),
-            detail,
-        )
-        .await?;
-        // On a failed send the transaction rolls back: no row without its event.
-        self.publish(&e).await?;
+        let id = e.intermediation_id.to_string();
+        audit::record(&tx, by, "intermediation.register", &id, detail).await?;
+        self.publish(e).await?;
         if let Err(err) = tx.commit().await {
-            tracing::error!(error = %err, intermediation_id = %answer.id, "registration row not written; the projector will");
+            tracing::error!(error = %err, intermediation_id = %id, "registration row not written; the projector will");
         }
-        Ok(answer)
+        Ok(())
     }
 
     /// The id, number and times of a new registration.

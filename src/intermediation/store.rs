@@ -1,6 +1,6 @@
-//! The PostgreSQL side of intermediations: applying an event (the projector, and the API right
-//! after a registration's acknowledgement), and claiming a transition before its event is
-//! produced.
+//! The PostgreSQL side of intermediations: applying an event (the projector, and a
+//! registration in the transaction it commits once the broker has acknowledged the event), and
+//! claiming a transition before its event is produced.
 //!
 //! Applying is idempotent by event id (each event is recorded once in `intermediation_events`)
 //! and follows [`transition`]: an event the state machine does not allow is recorded as not
