@@ -25,6 +25,8 @@ struct Metrics {
     audit_backlog: IntGauge,
     connector_assigned: IntGaugeVec,
     connector_stalled: IntGaugeVec,
+    intermediations: IntCounterVec,
+    intermediations_pending: IntGauge,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -138,6 +140,17 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             "kirikae_connector_stalled",
             "1 while the area's connector holds no partition or makes no progress with requests waiting.",
             &["area"],
+        ),
+        intermediations: counter(
+            &r,
+            "kirikae_intermediations_total",
+            "Intermediation commands and expiries, by action and outcome (accepted or the refusal code).",
+            &["action", "outcome"],
+        ),
+        intermediations_pending: gauge(
+            &r,
+            "kirikae_intermediations_pending",
+            "Intermediations awaiting a decision, after each pass of the expiry job.",
         ),
         registry: r,
     }
@@ -292,5 +305,30 @@ impl ConnectorHolding<'_> {
             .connector_stalled
             .with_label_values(&[self.area])
             .set(i64::from(self.stalled));
+    }
+}
+
+/// One intermediation command or expiry: `action` is register, decide, withdraw or expire;
+/// `outcome` is `accepted` or the refusal's code (a fixed set: `Refusal::code`).
+pub struct IntermediationHandled<'a> {
+    pub action: &'a str,
+    pub outcome: &'a str,
+}
+impl IntermediationHandled<'_> {
+    pub fn emit(self) {
+        METRICS
+            .intermediations
+            .with_label_values(&[self.action, self.outcome])
+            .inc();
+    }
+}
+
+/// How many intermediations await a decision, after each pass of the expiry job.
+pub struct IntermediationsPending {
+    pub count: i64,
+}
+impl IntermediationsPending {
+    pub fn emit(self) {
+        METRICS.intermediations_pending.set(self.count);
     }
 }

@@ -45,7 +45,9 @@ pub(crate) fn status(r: &Refusal) -> StatusCode {
         Refusal::OriginalFinished(_) => StatusCode::CONFLICT,
         Refusal::IdempotencyConflict => StatusCode::CONFLICT,
         Refusal::IntermediationNotFound => StatusCode::NOT_FOUND,
-        Refusal::IntermediationAlreadyDecided => StatusCode::CONFLICT,
+        Refusal::IntermediationAlreadyDecided | Refusal::IntermediationAlreadyOpen => {
+            StatusCode::CONFLICT
+        }
         Refusal::BrokerUnavailable(_) | Refusal::DatabaseUnavailable(_) => {
             StatusCode::SERVICE_UNAVAILABLE
         }

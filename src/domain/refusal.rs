@@ -51,6 +51,8 @@ pub enum Refusal {
     IntermediationNotFound,
     #[error("the intermediation is no longer awaiting a decision")]
     IntermediationAlreadyDecided,
+    #[error("an intermediation of this point by this retailer already awaits a decision")]
+    IntermediationAlreadyOpen,
     #[error("invalid Idempotency-Key")]
     InvalidIdempotencyKey,
     #[error("Idempotency-Key reused with another body")]
@@ -126,6 +128,7 @@ impl Refusal {
             Refusal::OriginalFinished(_) => "original_finished",
             Refusal::IntermediationNotFound => "intermediation_not_found",
             Refusal::IntermediationAlreadyDecided => "intermediation_already_decided",
+            Refusal::IntermediationAlreadyOpen => "intermediation_already_open",
             Refusal::InvalidIdempotencyKey => "invalid_idempotency_key",
             Refusal::IdempotencyConflict => "idempotency_key_reused",
             Refusal::BrokerUnavailable(_) => "broker_unavailable",
@@ -239,6 +242,10 @@ impl Refusal {
             Refusal::IntermediationAlreadyDecided => pair(
                 "このスイッチング廃止取次は既に判断・取下げ・期限切れのいずれかとなっているか、処理中です",
                 "this intermediation is no longer awaiting a decision (decided, withdrawn, expired, or a change is in progress)",
+            ),
+            Refusal::IntermediationAlreadyOpen => pair(
+                "この供給地点には貴社のスイッチング廃止取次が判断待ちのまま残っています。判断を待つか、取り下げてから登録してください",
+                "your company already has an intermediation of this point awaiting a decision; wait for it or withdraw it first",
             ),
             Refusal::InvalidIdempotencyKey => pair(
                 "Idempotency-Key は1〜128文字の英数字記号で指定してください",

@@ -1,6 +1,7 @@
 //! The periodic job that expires intermediations left without a decision: for each one past its
 //! `expires_at`, claim the transition (as any decision would) and produce an `EXPIRED` event;
 //! the projector applies it. Several hubs may run it at once: the claim lets one of them win.
+//! Each pass also reports how many intermediations await a decision.
 
 use std::time::Duration;
 
@@ -103,7 +104,20 @@ async fn expire_due(
             .publish(topic, &event.supply_point_id, &bytes)
             .await?;
         tracing::info!(intermediation_id = %id, "intermediation expired");
+        crate::metrics::IntermediationHandled {
+            action: "expire",
+            outcome: "accepted",
+        }
+        .emit();
         expired += 1;
     }
+    let pending: i64 = client
+        .query_one(
+            "SELECT count(*) FROM intermediations WHERE state = 'awaiting_decision'",
+            &[],
+        )
+        .await?
+        .get(0);
+    crate::metrics::IntermediationsPending { count: pending }.emit();
     Ok(expired)
 }

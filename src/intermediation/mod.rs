@@ -7,53 +7,35 @@
 //! projector folds the events into the current state with [`transition`]: a pure function, so
 //! replaying the topic gives the same state.
 //!
-//! This module is the domain: states, reasons, the transitions and who may make them, and the
-//! validation of what a retailer sends. `store` holds the PostgreSQL side.
+//! This file holds the state machine; `rules` checks what a retailer sends, `commands` turns a
+//! party's command into its event (claim, audit, produce), `queries` answers each party's
+//! reads, `register` is the registration's part of
+//! them, `quoted` checks a 廃止取次番号 quoted on a switch, `store` is the PostgreSQL side of
+//! the state and `expiry` the job that ends undecided ones.
 
+pub mod commands;
 pub mod expiry;
+mod keys;
+pub mod queries;
+pub mod quoted;
+mod register;
+pub mod rules;
 pub mod store;
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, SubsecRound, TimeZone, Utc};
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::{BusinessCalendar, CompanyCode, Refusal, SupplyPointId};
+use crate::domain::{BusinessCalendar, SupplyPointId};
+pub use crate::messages::intermediation_event::{
+    DeclineReason, EventKind, IntermediationEvent, IntermediationPointClass, REASONS, ReasonSpec,
+};
+pub use commands::{Intermediations, Registered, Transitioned};
+pub use queries::{ListFilter, Role};
+pub use quoted::{QuotedBy, check_quoted};
+pub use rules::{Decision, DecisionBody, NOTE_MAX, Registration, RegistrationBody, WithdrawalBody};
 
 /// The actor of a change the hub makes itself (expiry).
 pub const SYSTEM_ACTOR: &str = "SYSTEM";
-
-/// What happened to an intermediation; one Avro event each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum EventKind {
-    Registered,
-    Approved,
-    Declined,
-    Expired,
-    Withdrawn,
-}
-
-impl EventKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::Registered => "registered",
-            EventKind::Approved => "approved",
-            EventKind::Declined => "declined",
-            EventKind::Expired => "expired",
-            EventKind::Withdrawn => "withdrawn",
-        }
-    }
-
-    pub fn label_ja(self) -> &'static str {
-        match self {
-            EventKind::Registered => "登録",
-            EventKind::Approved => "承諾",
-            EventKind::Declined => "否認",
-            EventKind::Expired => "期限切れ",
-            EventKind::Withdrawn => "取下げ",
-        }
-    }
-}
 
 /// Where an intermediation stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -150,422 +132,6 @@ pub fn party_of(kind: EventKind) -> Party {
     }
 }
 
-/// The point classes an intermediation may be for. Generation points must be post-FIT, which
-/// the hub cannot tell from FIT ones, so `gen` is accepted as such.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum IntermediationPointClass {
-    Lv,
-    Hv,
-    Gen,
-}
-
-impl IntermediationPointClass {
-    pub fn slug(self) -> &'static str {
-        match self {
-            IntermediationPointClass::Lv => "lv",
-            IntermediationPointClass::Hv => "hv",
-            IntermediationPointClass::Gen => "gen",
-        }
-    }
-
-    pub fn by_slug(s: &str) -> Option<Self> {
-        [Self::Lv, Self::Hv, Self::Gen]
-            .into_iter()
-            .find(|c| c.slug() == s)
-    }
-}
-
-/// 否認理由: why a current retailer declines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum DeclineReason {
-    CustomerNumberMismatch,
-    NameMismatch,
-    AddressMismatch,
-    NoSuchContract,
-    ContractEnding,
-    CoolingOff,
-    Other,
-}
-
-/// One reason of the table: the API's code, and its wording in Japanese and English.
-pub struct ReasonSpec {
-    pub reason: DeclineReason,
-    pub code: &'static str,
-    pub label_ja: &'static str,
-    pub label_en: &'static str,
-}
-
-/// Every decline reason, as data.
-pub const REASONS: &[ReasonSpec] = &[
-    ReasonSpec {
-        reason: DeclineReason::CustomerNumberMismatch,
-        code: "customer_number_mismatch",
-        label_ja: "お客さま番号不一致",
-        label_en: "the customer (contract) number does not match",
-    },
-    ReasonSpec {
-        reason: DeclineReason::NameMismatch,
-        code: "name_mismatch",
-        label_ja: "契約名義不一致",
-        label_en: "the contract name does not match",
-    },
-    ReasonSpec {
-        reason: DeclineReason::AddressMismatch,
-        code: "address_mismatch",
-        label_ja: "需要場所不一致",
-        label_en: "the supply address does not match",
-    },
-    ReasonSpec {
-        reason: DeclineReason::NoSuchContract,
-        code: "no_such_contract",
-        label_ja: "該当契約なし",
-        label_en: "there is no such contract",
-    },
-    ReasonSpec {
-        reason: DeclineReason::ContractEnding,
-        code: "contract_ending",
-        label_ja: "解約手続き中",
-        label_en: "the contract is already being ended",
-    },
-    ReasonSpec {
-        reason: DeclineReason::CoolingOff,
-        code: "cooling_off",
-        label_ja: "クーリングオフ期間中",
-        label_en: "the contract is within its cooling-off period",
-    },
-    ReasonSpec {
-        reason: DeclineReason::Other,
-        code: "other",
-        label_ja: "その他",
-        label_en: "other (see the note)",
-    },
-];
-
-impl DeclineReason {
-    pub fn spec(self) -> &'static ReasonSpec {
-        REASONS
-            .iter()
-            .find(|r| r.reason == self)
-            .expect("every reason is in REASONS")
-    }
-
-    pub fn code(self) -> &'static str {
-        self.spec().code
-    }
-
-    pub fn by_code(code: &str) -> Option<Self> {
-        REASONS.iter().find(|r| r.code == code).map(|r| r.reason)
-    }
-}
-
-/// One state change, as it travels on Kafka (`schemas/intermediation_event.avsc`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct IntermediationEvent {
-    pub event_id: Uuid,
-    pub intermediation_id: Uuid,
-    pub kind: EventKind,
-    pub supply_point_id: String,
-    pub occurred_at: DateTime<Utc>,
-    pub actor_company_code: String,
-    pub actor_user_id: String,
-    pub intermediation_number: Option<String>,
-    pub new_retailer_code: Option<String>,
-    pub current_retailer_code: Option<String>,
-    pub customer_number: Option<String>,
-    pub contract_name: Option<String>,
-    pub supply_address: Option<String>,
-    pub desired_switch_date: Option<NaiveDate>,
-    pub point_class: Option<IntermediationPointClass>,
-    pub expires_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub decline_reasons: Vec<DeclineReason>,
-    pub note: Option<String>,
-}
-
-impl IntermediationEvent {
-    /// An event of `kind` now (to the millisecond, as Avro carries it), with a fresh id.
-    pub fn new(
-        intermediation_id: Uuid,
-        kind: EventKind,
-        supply_point_id: String,
-        actor_company_code: String,
-        actor_user_id: String,
-    ) -> Self {
-        IntermediationEvent {
-            event_id: Uuid::now_v7(),
-            intermediation_id,
-            kind,
-            supply_point_id,
-            occurred_at: Utc::now().trunc_subsecs(3),
-            actor_company_code,
-            actor_user_id,
-            intermediation_number: None,
-            new_retailer_code: None,
-            current_retailer_code: None,
-            customer_number: None,
-            contract_name: None,
-            supply_address: None,
-            desired_switch_date: None,
-            point_class: None,
-            expires_at: None,
-            decline_reasons: vec![],
-            note: None,
-        }
-    }
-}
-
-fn refuse(
-    field: &'static str,
-    code: &'static str,
-    ja: impl Into<String>,
-    en: impl Into<String>,
-) -> Refusal {
-    Refusal::invalid(field, code, ja, en)
-}
-
-/// A registration (IS_20110) as sent: every field a string, checked by [`Registration::validate`].
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RegistrationBody {
-    /// 供給地点特定番号 (受電地点特定番号 for `gen`): 22 digits.
-    #[schema(example = "0300000000000000000001")]
-    pub supply_point_id: Option<String>,
-    /// 現小売の事業者コード: the retailer now supplying the point.
-    #[schema(example = "Z0300")]
-    pub current_retailer_code: Option<String>,
-    /// お客さま番号: the customer's contract number with the current retailer.
-    pub customer_number: Option<String>,
-    /// 契約名義 at the current retailer.
-    pub contract_name: Option<String>,
-    /// 需要場所: the supply address.
-    pub supply_address: Option<String>,
-    /// スイッチング希望日, YYYY-MM-DD, not in the past.
-    #[schema(example = "2026-12-01")]
-    pub desired_switch_date: Option<String>,
-    /// lv (低圧), hv (高圧) or gen (FIT卒業電源).
-    #[schema(example = "lv")]
-    pub point_class: Option<String>,
-}
-
-/// A registration that passed every rule.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Registration {
-    pub point: SupplyPointId,
-    pub current_retailer: CompanyCode,
-    pub customer_number: String,
-    pub contract_name: String,
-    pub supply_address: String,
-    pub desired_switch_date: NaiveDate,
-    pub point_class: IntermediationPointClass,
-}
-
-fn required(field: &'static str, v: Option<String>) -> Result<String, Refusal> {
-    v.ok_or_else(|| {
-        refuse(
-            field,
-            "missing_field",
-            format!("項目 {field} は必須です"),
-            format!("{field} is required"),
-        )
-    })
-}
-
-fn text(field: &'static str, v: String, max: usize) -> Result<String, Refusal> {
-    let len = v.trim().chars().count();
-    if len == 0 || len > max {
-        return Err(refuse(
-            field,
-            "invalid_field",
-            format!("項目 {field} は1〜{max}文字で指定してください"),
-            format!("{field} must be 1 to {max} characters"),
-        ));
-    }
-    Ok(v.trim().to_string())
-}
-
-impl Registration {
-    /// The rules of IS_20110: every field present and well formed, the current retailer
-    /// another company than the applicant, the desired date not in the past.
-    pub fn validate(
-        body: RegistrationBody,
-        applicant: &CompanyCode,
-        today: NaiveDate,
-    ) -> Result<Registration, Refusal> {
-        let raw_point = required("supply_point_id", body.supply_point_id)?;
-        let point = SupplyPointId::parse(&raw_point).map_err(|e| {
-            refuse(
-                "supply_point_id",
-                "invalid_supply_point_id",
-                "供給地点特定番号の形式が正しくありません(22桁の数字)",
-                e.to_string(),
-            )
-        })?;
-        let raw_current = required("current_retailer_code", body.current_retailer_code)?;
-        let current_retailer = CompanyCode::parse(&raw_current).map_err(|e| {
-            refuse(
-                "current_retailer_code",
-                "invalid_company_code",
-                "事業者コードの形式が正しくありません(英大文字・数字4〜5桁)",
-                e.to_string(),
-            )
-        })?;
-        if &current_retailer == applicant {
-            return Err(refuse(
-                "current_retailer_code",
-                "switch_to_self",
-                "現小売電気事業者が申込事業者と同じです",
-                "the current retailer is the applicant itself",
-            ));
-        }
-        let customer_number = text(
-            "customer_number",
-            required("customer_number", body.customer_number)?,
-            64,
-        )?;
-        let contract_name = text(
-            "contract_name",
-            required("contract_name", body.contract_name)?,
-            80,
-        )?;
-        let supply_address = text(
-            "supply_address",
-            required("supply_address", body.supply_address)?,
-            200,
-        )?;
-        let raw_date = required("desired_switch_date", body.desired_switch_date)?;
-        let desired_switch_date = crate::messages::strict_day(&raw_date).ok_or_else(|| {
-            refuse(
-                "desired_switch_date",
-                "invalid_field",
-                "スイッチング希望日は YYYY-MM-DD で指定してください",
-                "desired_switch_date must be a date YYYY-MM-DD",
-            )
-        })?;
-        if desired_switch_date < today {
-            return Err(refuse(
-                "desired_switch_date",
-                "planned_date_in_past",
-                format!("スイッチング希望日 {desired_switch_date} は過去日です"),
-                format!(
-                    "desired_switch_date {desired_switch_date} is in the past (today in Japan is {today})"
-                ),
-            ));
-        }
-        let raw_class = required("point_class", body.point_class)?;
-        let point_class = IntermediationPointClass::by_slug(&raw_class).ok_or_else(|| {
-            refuse(
-                "point_class",
-                "unknown_class",
-                format!("区分 {raw_class} は存在しません(lv, hv, gen)"),
-                format!("there is no class {raw_class}: lv, hv or gen"),
-            )
-        })?;
-        Ok(Registration {
-            point,
-            current_retailer,
-            customer_number,
-            contract_name,
-            supply_address,
-            desired_switch_date,
-            point_class,
-        })
-    }
-}
-
-/// A decision (IS_20410) as sent.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DecisionBody {
-    /// approve (承諾) or decline (否認).
-    #[schema(example = "decline")]
-    pub decision: Option<String>,
-    /// For a decline, one or more of: customer_number_mismatch, name_mismatch,
-    /// address_mismatch, no_such_contract, contract_ending, cooling_off, other.
-    #[serde(default)]
-    pub reasons: Vec<String>,
-    /// Free text; required with `other`.
-    pub note: Option<String>,
-}
-
-/// A decision that passed every rule.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Decision {
-    pub kind: EventKind,
-    pub reasons: Vec<DeclineReason>,
-    pub note: Option<String>,
-}
-
-pub const NOTE_MAX: usize = 200;
-
-impl Decision {
-    /// An approval carries no reasons; a decline one or more, each once, from the table, and
-    /// `other` needs its wording in `note`.
-    pub fn validate(body: DecisionBody) -> Result<Decision, Refusal> {
-        let kind = match required("decision", body.decision)?.as_str() {
-            "approve" => EventKind::Approved,
-            "decline" => EventKind::Declined,
-            other => {
-                return Err(refuse(
-                    "decision",
-                    "invalid_decision",
-                    format!("判断 {other} は指定できません(approve, decline)"),
-                    "decision is approve or decline",
-                ));
-            }
-        };
-        let note = body.note.map(|n| text("note", n, NOTE_MAX)).transpose()?;
-        let mut reasons = Vec::new();
-        for code in &body.reasons {
-            let r = DeclineReason::by_code(code).ok_or_else(|| {
-                refuse(
-                    "reasons",
-                    "unknown_decline_reason",
-                    format!("否認理由 {code} は存在しません"),
-                    format!("there is no decline reason {code}"),
-                )
-            })?;
-            if reasons.contains(&r) {
-                return Err(refuse(
-                    "reasons",
-                    "duplicate_decline_reason",
-                    format!("否認理由 {code} が重複しています"),
-                    format!("decline reason {code} is given twice"),
-                ));
-            }
-            reasons.push(r);
-        }
-        match kind {
-            EventKind::Approved if !reasons.is_empty() => Err(refuse(
-                "reasons",
-                "reasons_with_approval",
-                "承諾には否認理由を指定できません",
-                "an approval carries no decline reasons",
-            )),
-            EventKind::Declined if reasons.is_empty() => Err(refuse(
-                "reasons",
-                "decline_reason_required",
-                "否認には否認理由を1つ以上指定してください",
-                "a decline needs at least one reason",
-            )),
-            EventKind::Declined if reasons.contains(&DeclineReason::Other) && note.is_none() => {
-                Err(refuse(
-                    "note",
-                    "note_required",
-                    "否認理由「その他」には内容(note)を記入してください",
-                    "the reason other needs its wording in note",
-                ))
-            }
-            _ => Ok(Decision {
-                kind,
-                reasons,
-                note,
-            }),
-        }
-    }
-}
-
 /// When an intermediation registered at `registered_at` expires without a decision: after
 /// `override_ms` when set (tests, demos), else at the end (24:00 JST) of the `business_days`-th
 /// business day after the day of registration.
@@ -600,6 +166,13 @@ pub fn intermediation_number(id: Uuid, point: &SupplyPointId, at: DateTime<Utc>)
         at.with_timezone(&jst).format("%Y%m%d"),
         hex[20..].to_uppercase()
     )
+}
+
+/// Today's date in Japan, the day the rules about dates go by.
+pub fn today_jst() -> NaiveDate {
+    Utc::now()
+        .with_timezone(&FixedOffset::east_opt(9 * 3600).expect("valid offset"))
+        .date_naive()
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
-//! The PostgreSQL side of intermediations: applying an event (the projector, and the API right
-//! after a registration's acknowledgement), and claiming a transition before its event is
-//! produced.
+//! The PostgreSQL side of intermediations: applying an event (the projector, and a
+//! registration in the transaction it commits once the broker has acknowledged the event), and
+//! claiming a transition before its event is produced.
 //!
 //! Applying is idempotent by event id (each event is recorded once in `intermediation_events`)
 //! and follows [`transition`]: an event the state machine does not allow is recorded as not
@@ -122,7 +122,10 @@ pub async fn apply<C: GenericClient>(
     Ok(Applied::Changed(next))
 }
 
-/// The row of a registration; `false` (logged) when the event lacks a field it must carry.
+/// The row of a registration; `false` (logged) when the event lacks a field it must carry, or
+/// when the point already has an open intermediation of this new retailer (the unique index
+/// `intermediations_one_open`; the API refuses such a registration before producing it, so this
+/// is met only when replaying a log written before the rule).
 async fn insert_registered<C: GenericClient>(
     tx: &C,
     e: &IntermediationEvent,
@@ -153,31 +156,36 @@ async fn insert_registered<C: GenericClient>(
         return Ok(false);
     };
     let area: String = e.supply_point_id.chars().take(2).collect();
-    tx.execute(
-        "INSERT INTO intermediations
+    let inserted = tx
+        .execute(
+            "INSERT INTO intermediations
              (intermediation_id, intermediation_number, point_id, area, point_class,
               new_retailer_code, new_user_id, current_retailer_code, customer_number,
               contract_name, supply_address, desired_switch_date, state, registered_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'awaiting_decision', $13, $14)",
-        &[
-            &e.intermediation_id,
-            number,
-            &e.supply_point_id,
-            &area,
-            &class.slug(),
-            new,
-            &e.actor_user_id,
-            current,
-            customer,
-            name,
-            address,
-            &date,
-            &e.occurred_at,
-            &expires,
-        ],
-    )
-    .await?;
-    Ok(true)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'awaiting_decision', $13, $14)
+         ON CONFLICT DO NOTHING",
+            &[
+                &e.intermediation_id,
+                number,
+                &e.supply_point_id,
+                &area,
+                &class.slug(),
+                new,
+                &e.actor_user_id,
+                current,
+                customer,
+                name,
+                address,
+                &date,
+                &e.occurred_at,
+                &expires,
+            ],
+        )
+        .await?;
+    if inserted == 0 {
+        tracing::warn!(event_id = %e.event_id, point = %e.supply_point_id, "registration while another of the point's is open: ignored");
+    }
+    Ok(inserted == 1)
 }
 
 /// Why a claim was not granted.

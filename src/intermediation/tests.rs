@@ -3,6 +3,7 @@
 use chrono::{NaiveDate, TimeZone, Utc};
 
 use super::*;
+use crate::domain::{CompanyCode, Refusal};
 
 const ENDINGS: [EventKind; 4] = [
     EventKind::Approved,

@@ -5,10 +5,10 @@ use apache_avro::{Schema, from_avro_datum, to_avro_datum};
 
 use super::convert;
 use super::evolve::{Names, evolve};
+use super::intermediation_event::IntermediationEvent;
 use super::schemas::{Previous, SchemaSet};
 use super::shape::{from_avro, shapes, to_avro};
 use super::types::{RequestRecord, ResultRecord};
-use crate::intermediation::IntermediationEvent;
 
 const MAGIC: [u8; 2] = [0xC3, 0x01];
 
@@ -317,7 +317,9 @@ mod tests {
 
     #[test]
     fn intermediation_events_round_trip_with_their_own_fingerprint() {
-        use crate::intermediation::{DeclineReason, EventKind, IntermediationPointClass};
+        use crate::messages::intermediation_event::{
+            DeclineReason, EventKind, IntermediationPointClass,
+        };
         let codec = Codec::new();
         let mut e = IntermediationEvent::new(
             uuid::Uuid::now_v7(),

@@ -10,11 +10,13 @@ mod convert;
 pub mod evolve;
 #[cfg(test)]
 pub mod fixtures;
+pub mod intermediation_event;
 mod schemas;
 pub mod shape;
 mod types;
 
 pub use codec::{Codec, CodecError};
+pub use intermediation_event::IntermediationEvent;
 pub use schemas::{PREVIOUS, SchemaSet, composed_schema_json};
 pub use shape::{RecordShape, Shape, ShapeError, shapes, strict_day};
 pub use types::*;

@@ -12,6 +12,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::harness::*;
 
+/// The registration, audit, idempotency and class-filter rules, and the check of a quoted number.
+mod guards;
+
 fn day(days_ahead: i64) -> String {
     (chrono::Utc::now().date_naive() + chrono::Duration::days(days_ahead)).to_string()
 }
@@ -33,6 +36,19 @@ impl Retailer {
     }
 }
 
+/// A registration of `point` addressed to `current`.
+fn registration(point: &SupplyPointId, current: &str, class: &str) -> Value {
+    json!({
+        "supply_point_id": point.as_str(),
+        "current_retailer_code": current,
+        "customer_number": "0012-3456-78",
+        "contract_name": "山田 太郎",
+        "supply_address": "東京都千代田区丸の内1-1-1",
+        "desired_switch_date": day(14),
+        "point_class": class,
+    })
+}
+
 /// Registers an intermediation for `point` addressed to `current`; returns (id, number).
 async fn register(
     new: &Retailer,
@@ -43,15 +59,7 @@ async fn register(
     let (code, body) = new
         .post(
             "/api/v1/intermediations",
-            json!({
-                "supply_point_id": point.as_str(),
-                "current_retailer_code": current,
-                "customer_number": "0012-3456-78",
-                "contract_name": "山田 太郎",
-                "supply_address": "東京都千代田区丸の内1-1-1",
-                "desired_switch_date": day(14),
-                "point_class": class,
-            }),
+            registration(point, current, class),
         )
         .await;
     assert_eq!(code, 202, "{body}");
@@ -496,12 +504,14 @@ async fn intermediation_topic_replayed_into_an_empty_database_gives_the_same_sta
     wait_state(&new, &ids[1], "declined").await;
     wait_state(&new, &ids[2], "withdrawn").await;
     // A decision after the fact is refused by the API; nothing reaches the log.
-    decide(
+    let (code, body) = decide(
         &current,
         &ids[0],
         json!({"decision": "decline", "reasons": ["other"], "note": "x"}),
     )
     .await;
+    assert_eq!(code, 409, "a late decision is refused: {body}");
+    assert_eq!(body["code"], "intermediation_already_decided");
 
     let expected = intermediation_rows(&hub::pool(&app.settings).unwrap()).await;
     assert_eq!(expected.len(), 4 + 4 + 3, "{expected:#?}");
