@@ -8,7 +8,10 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/kirikae"
 STATE="$REPO/.kirikae"
 TANSU_VERSION="0.6.0"
-TANSU="$CACHE/tansu-$TANSU_VERSION/bin/tansu"
+# tansu built with kirikae's patches (docs/broker.md); bump the suffix whenever
+# docs/broker/tansu-storage-fetch.patch changes, so an older build is never taken for it.
+TANSU_BUILD="$TANSU_VERSION-kirikae1"
+TANSU="$CACHE/tansu-$TANSU_BUILD/bin/tansu"
 export TANSU_BINARY="$TANSU"
 # One build directory that outlives clones: CI and later runs reuse what was compiled.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
@@ -76,9 +79,39 @@ ensure_postgres() {
 
 ensure_tansu() {
   [ -x "$TANSU" ] && return 0
-  say "building the tansu broker $TANSU_VERSION once (about 16 minutes on 2 cores; kept in $CACHE)"
-  cargo install tansu --version "$TANSU_VERSION" --locked --features libsql \
-    --root "$CACHE/tansu-$TANSU_VERSION" --quiet
+  say "building the tansu broker $TANSU_BUILD once (about 16 minutes on 2 cores; kept in $CACHE)"
+  command -v patch >/dev/null || apt_install patch
+  local root="$CACHE/tansu-$TANSU_BUILD" crate
+  local src="$root/src" registry="${CARGO_HOME:-$HOME/.cargo}/registry/cache"
+  # Have cargo download the published crates (from crates.io, by name) into its registry.
+  rm -rf "$src" && mkdir -p "$src/fetch/src"
+  cat >"$src/fetch/Cargo.toml" <<TOML
+[package]
+name = "tansu-sources"
+version = "0.0.0"
+edition = "2021"
+publish = false
+
+[dependencies]
+tansu = { version = "=$TANSU_VERSION", default-features = false }
+tansu-storage = { version = "=$TANSU_VERSION", default-features = false }
+TOML
+  : >"$src/fetch/src/lib.rs"
+  cargo fetch --quiet --manifest-path "$src/fetch/Cargo.toml"
+  for crate in tansu tansu-storage; do
+    tar -xzf "$(ls "$registry"/*/"$crate-$TANSU_VERSION.crate" | head -1)" -C "$src"
+  done
+  patch -p1 --quiet -d "$src/tansu-storage-$TANSU_VERSION" <"$REPO/docs/broker/tansu-storage-fetch.patch"
+  # Build tansu against the patched tansu-storage; every other dependency stays as tansu's
+  # own Cargo.lock pins it (cargo fetch re-resolves only the patched package).
+  cat >>"$src/tansu-$TANSU_VERSION/Cargo.toml" <<TOML
+
+[patch.crates-io]
+tansu-storage = { path = "../tansu-storage-$TANSU_VERSION" }
+TOML
+  cargo fetch --quiet --manifest-path "$src/tansu-$TANSU_VERSION/Cargo.toml"
+  cargo install --path "$src/tansu-$TANSU_VERSION" --locked --features libsql \
+    --root "$root" --quiet
 }
 
 ensure_broker() {
