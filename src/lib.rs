@@ -27,3 +27,4 @@ pub mod replay;
 pub mod requests;
 pub mod tso_sim;
 pub mod up;
+pub mod wire;

@@ -1,6 +1,6 @@
 //! The batch-file protocol family, client side. The endpoint is a folder, `file://<dir>`: the
 //! hub writes request files into `<dir>/inbox/` and the operator writes answer files into
-//! `<dir>/outbox/` ([`files`] has the format). [`BatchClient::call`] puts a request in the
+//! `<dir>/outbox/` ([`crate::wire::batch`] has the format). [`BatchClient::call`] puts a request in the
 //! pending batch of its service id (a file holds one service id) and waits for its answer; a
 //! background task writes a batch when it holds `batch_max` requests or has waited
 //! `batch_wait_ms` (under a temporary name, then renamed, so the operator never reads half a
@@ -10,7 +10,6 @@
 //! deduplicates by request id. A `PENDING` line is [`TsoAnswer::Pending`]: the worker asks
 //! again later by sending the request again.
 
-pub mod files;
 #[cfg(test)]
 mod tests;
 
@@ -24,6 +23,7 @@ use tokio::time::Instant;
 use super::protocol::{CallError, TsoAnswer};
 use crate::domain::{Function, RequestId};
 use crate::messages::RequestRecord;
+use crate::wire::batch as files;
 
 /// How often the outbox is looked at.
 const POLL: Duration = Duration::from_millis(50);

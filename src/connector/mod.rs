@@ -3,14 +3,16 @@
 
 pub mod batch;
 pub mod definition;
-pub mod json;
 mod ledger;
 mod offsets;
-pub mod protocol;
 mod runtime;
-pub mod soap;
-mod transport;
+pub(crate) mod transport;
 mod worker;
+
+/// The clients of the protocol families, for the worker.
+pub mod protocol {
+    pub use crate::wire::answer::{CallError, Protocol, TsoAnswer};
+}
 
 pub use ledger::Ledger;
 pub use offsets::OffsetTracker;

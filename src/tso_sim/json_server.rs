@@ -13,13 +13,14 @@ use serde_json::{Value, json};
 
 use super::control::{Admission, UNAVAILABLE};
 use super::{App, Simulator};
-use crate::connector::json::wire::{
-    self, Done, ErrorBody, Filled, Pending, Refused, RequestBody, Stage,
-};
-use crate::connector::json::{COMPLETED, IDEMPOTENCY_KEY, PENDING, REFUSED, form};
-use crate::connector::protocol::TsoAnswer;
 use crate::domain::{CompanyCode, Function, RequestId, SupplyPointId, UpdateFlag};
 use crate::messages::RequestRecord;
+use crate::wire::TsoAnswer;
+use crate::wire::form;
+use crate::wire::json::document::{
+    self, Done, ErrorBody, Filled, Pending, Refused, RequestBody, Stage,
+};
+use crate::wire::json::{COMPLETED, IDEMPOTENCY_KEY, PENDING, REFUSED};
 
 /// What `malformed` mode answers with HTTP 200: a document cut off mid-field.
 const BROKEN: &str = r#"{"request_id":"01931f6e-7b1a-7c3e-8a4b-0123456789ab","result":{"supp"#;
@@ -85,12 +86,12 @@ fn problem(status: StatusCode, message: &str) -> Response {
     (status, Json(error)).into_response()
 }
 
-/// Reads what [`crate::connector::json::build_body`] writes for `function`, back into the
+/// Reads what [`crate::wire::json::build_body`] writes for `function`, back into the
 /// request record: the routing facts, and `fields` read by the shape of the function's payload
 /// record. Strict like the client's reader: unknown, missing or ill-typed fields and fields of
 /// another function are errors.
 pub fn parse_body(function: Function, body: &[u8]) -> Result<RequestRecord, String> {
-    let wire: RequestBody = wire::read(body)?;
+    let wire: RequestBody = document::read(body)?;
     let payload = form::read_payload(function, wire.fields).map_err(|e| format!("fields: {e}"))?;
     let accepted_at = DateTime::parse_from_rfc3339(&wire.accepted_at.0)
         .map_err(|e| format!("accepted_at {:?}: {e}", wire.accepted_at.0))?;
@@ -119,7 +120,7 @@ fn request_id(raw: &Filled) -> Result<RequestId, String> {
         .map_err(|e| format!("request id {:?}: {e}", raw.0))
 }
 
-/// The operator's answer to one request, as [`crate::connector::json::parse_answer`] reads it:
+/// The operator's answer to one request, as [`crate::wire::json::parse_answer`] reads it:
 /// the HTTP status (200 completed or acknowledged, 202 pending, 422 refused) and the document
 /// echoing the request id; a result is its record's JSON form, nulls left out.
 pub fn build_answer(request_id: &RequestId, answer: &TsoAnswer) -> (u16, Value) {

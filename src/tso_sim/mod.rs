@@ -34,13 +34,13 @@ use chrono::{NaiveDate, TimeDelta, Utc};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::connector::definition::ProtocolFamily;
-use crate::connector::protocol::TsoAnswer;
 use crate::domain::{Area, CompanyCode, Function, RequestId, SupplyPointId, UpdateFlag};
 use crate::messages::{
     ApplicationResult, Payload, PointMatch, PointSearch, PointSearchResult, RequestRecord,
     ResultPayload, UsagePasswordResult,
 };
+use crate::wire::ProtocolFamily;
+use crate::wire::TsoAnswer;
 pub use batch_desk::serve_batch;
 pub use control::{Mode, Stats};
 pub use mailbox::Mail;

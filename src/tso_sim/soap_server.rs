@@ -9,17 +9,17 @@ use chrono::{DateTime, Utc};
 
 use super::control::{Admission, UNAVAILABLE};
 use super::{App, Simulator};
-use crate::connector::json::form;
-use crate::connector::protocol::TsoAnswer;
-use crate::connector::soap::record::{read_fields, write_fields};
-use crate::connector::soap::xml::{self, Element, Fields, SW_NS, is_blank, leaf, wrap};
-use crate::connector::soap::{
-    ACKNOWLEDGED, PENDING, REFUSAL, REQUEST_HEADER, RESPONSE_HEADER, request_element,
-    result_element,
-};
 use crate::domain::{CompanyCode, Function, RequestId, SupplyPointId, UpdateFlag};
 use crate::messages::RequestRecord;
 use crate::messages::shape::shapes;
+use crate::wire::TsoAnswer;
+use crate::wire::form;
+use crate::wire::soap::record::{read_fields, write_fields};
+use crate::wire::soap::xml::{self, Element, Fields, SW_NS, is_blank, leaf, wrap};
+use crate::wire::soap::{
+    ACKNOWLEDGED, PENDING, REFUSAL, REQUEST_HEADER, RESPONSE_HEADER, request_element,
+    result_element,
+};
 
 /// What `malformed` mode answers with HTTP 200: an envelope cut off mid-element.
 const BROKEN: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
@@ -82,7 +82,7 @@ fn soap(status: StatusCode, body: String) -> Response {
 /// The body's routing fields, ahead of the payload's.
 const ROUTING: [&str; 2] = ["SupplyPointId", "ApplicationKind"];
 
-/// Reads what [`crate::connector::soap::build_envelope`] writes, back into the request record:
+/// Reads what [`crate::wire::soap::build_envelope`] writes, back into the request record:
 /// the header names the function, the function names the payload record, and the record's
 /// shape reads the body. Strict like the client's reader: unknown, repeated, missing or
 /// ill-typed fields are errors, and so is an ApplicationKind that does not fit the request.
@@ -185,7 +185,7 @@ fn update_flag(code: &str) -> Result<UpdateFlag, String> {
     UpdateFlag::by_code(code.trim()).ok_or_else(|| format!("UpdateFlag {code:?} is not 1, 2 or 3"))
 }
 
-/// The operator's answer document for one request, as [`crate::connector::soap::parse_answer`]
+/// The operator's answer document for one request, as [`crate::wire::soap::parse_answer`]
 /// reads it: the ServiceId and RequestId echoed in the header, the result (by its record's
 /// shape), refusal, pending stage or acknowledgement in the body.
 pub fn build_answer(function: Function, request_id: &RequestId, answer: &TsoAnswer) -> String {

@@ -3,10 +3,11 @@
 
 use crate::messages::{RequestRecord, ResultPayload};
 
-use super::batch::BatchClient;
-use super::definition::{ConnectorDefinition, ProtocolFamily};
+use super::ProtocolFamily;
 use super::json::JsonClient;
 use super::soap::SoapClient;
+use crate::connector::batch::BatchClient;
+use crate::connector::definition::ConnectorDefinition;
 
 /// The grid operator's answer to one request.
 #[derive(Debug, Clone, PartialEq)]

@@ -26,12 +26,12 @@ use std::time::Duration;
 use chrono::SecondsFormat;
 use reqwest::{StatusCode, Url, header};
 
-use super::json::form;
-use super::protocol::{CallError, TsoAnswer};
-use super::transport::{self, classify};
+use crate::connector::transport::{self, classify};
 use crate::domain::Function;
 use crate::messages::RequestRecord;
 use crate::messages::shape::shapes;
+use crate::wire::answer::{CallError, TsoAnswer};
+use crate::wire::form;
 use xml::{Element, Fields, SOAP_NS, SW_NS, leaf, wrap};
 
 /// The body element of a refusal (不可), whatever the function.

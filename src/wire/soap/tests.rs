@@ -9,12 +9,12 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::*;
-use crate::connector::json::samples;
 use crate::domain::{RequestId, UpdateFlag};
 use crate::messages::{
     FacilityInquiryResult, Payload, ResultPayload, SwitchStart, SwitchStartResult,
 };
 use crate::tso_sim::{build_answer, parse_envelope};
+use crate::wire::samples;
 
 mod generic;
 mod http;

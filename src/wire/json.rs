@@ -2,13 +2,10 @@
 //! `<endpoint>/<service_id>` with the request id as its `Idempotency-Key`, and the answer read
 //! strictly by its status — 200 a result or an acknowledgement, 202 pending, 422 a refusal,
 //! anything else an HTTP error — into a [`TsoAnswer`] or a classified [`CallError`]. The
-//! documents live in [`wire`], shared with the simulator; the function's own fields are the
+//! documents live in [`document`], shared with the simulator; the function's own fields are the
 //! record's JSON form, read by its shape ([`form`]) for every function alike.
 
-pub mod form;
-#[cfg(test)]
-pub mod samples;
-pub mod wire;
+pub mod document;
 
 use std::time::Duration;
 
@@ -16,11 +13,12 @@ use chrono::SecondsFormat;
 use reqwest::Url;
 use serde::de::DeserializeOwned;
 
-use super::protocol::{CallError, TsoAnswer};
-use super::transport::{self, classify};
+use super::form;
+use crate::connector::transport::{self, classify};
 use crate::domain::Function;
 use crate::messages::RequestRecord;
-use wire::{Done, Filled, Pending, Refused, RequestBody};
+use crate::wire::answer::{CallError, TsoAnswer};
+use document::{Done, Filled, Pending, Refused, RequestBody};
 
 /// The header that names the request, so the operator can recognise a retried call.
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
@@ -158,9 +156,9 @@ fn read_answer(
     }
 }
 
-/// [`wire::read`], its complaint as a malformed answer.
+/// [`document::read`], its complaint as a malformed answer.
 fn strict<T: DeserializeOwned>(body: &[u8]) -> Result<T, CallError> {
-    wire::read(body).map_err(CallError::Malformed)
+    document::read(body).map_err(CallError::Malformed)
 }
 
 #[cfg(test)]
