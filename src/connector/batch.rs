@@ -14,7 +14,7 @@
 mod tests;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -24,6 +24,7 @@ use super::protocol::{CallError, TsoAnswer};
 use crate::domain::{Function, RequestId};
 use crate::messages::RequestRecord;
 use crate::wire::batch as files;
+use crate::wire::batch::folder::{csv_files, write_whole};
 
 /// How often the outbox is looked at.
 const POLL: Duration = Duration::from_millis(50);
@@ -219,30 +220,4 @@ impl Desk {
             let _ = reply.send(answer);
         }
     }
-}
-
-/// Writes `bytes` to `dir/name` whole: to a hidden temporary name first, then renamed.
-pub fn write_whole(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-    let temp = dir.join(format!(".{name}.tmp"));
-    std::fs::write(&temp, bytes)?;
-    std::fs::rename(&temp, dir.join(name))
-}
-
-/// The complete `*.csv` files directly in `dir` (not the hidden temporary ones), by name.
-pub fn csv_files(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut found: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            p.is_file()
-                && p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.ends_with(".csv") && !n.starts_with('.'))
-        })
-        .collect();
-    found.sort();
-    found
 }

@@ -1,18 +1,17 @@
 //! The connector: one consumer group per area, delivering requests to that area's grid operator
-//! and reporting the answers on the area's result topic.
+//! and reporting the answers on the area's result topic. The clients here make the calls;
+//! the documents they send and read are [`crate::wire`]'s.
 
 pub mod batch;
 pub mod definition;
+pub mod json;
 mod ledger;
 mod offsets;
+pub mod protocol;
 mod runtime;
-pub(crate) mod transport;
+pub mod soap;
+mod transport;
 mod worker;
-
-/// The clients of the protocol families, for the worker.
-pub mod protocol {
-    pub use crate::wire::answer::{CallError, Protocol, TsoAnswer};
-}
 
 pub use ledger::Ledger;
 pub use offsets::OffsetTracker;

@@ -46,7 +46,6 @@ pub use control::{Mode, Stats};
 pub use mailbox::Mail;
 pub use register::{PointKind, Register, SupplyPoint, point_id, point_of};
 use rules::{Case, RECEPTION_STAGE_ACCEPTED, RECEPTION_STAGE_MATCHING, Rule};
-pub use soap_server::{build_answer, parse_envelope};
 use switching::Filed;
 use usage::{Books, IssuedPassword};
 

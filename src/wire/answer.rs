@@ -1,13 +1,9 @@
-//! What a connector asks of a protocol family: deliver one request to the grid operator and
-//! bring back its answer, with every failure classified as worth retrying or not.
+//! What one call to a grid operator comes to, whatever the family: the operator's answer, or
+//! the failure that kept it from coming, classified as worth retrying or not. The simulator
+//! writes answers, the connector reads them; each family's reader reports a bad answer as
+//! [`CallError::Malformed`].
 
-use crate::messages::{RequestRecord, ResultPayload};
-
-use super::ProtocolFamily;
-use super::json::JsonClient;
-use super::soap::SoapClient;
-use crate::connector::batch::BatchClient;
-use crate::connector::definition::ConnectorDefinition;
+use crate::messages::ResultPayload;
 
 /// The grid operator's answer to one request.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,51 +53,4 @@ impl CallError {
             CallError::Malformed(_) => "malformed",
         }
     }
-}
-
-/// The protocol family an area's definition chose, ready to call.
-pub enum Protocol {
-    Soap(SoapClient),
-    Json(JsonClient),
-    Batch(BatchClient),
-}
-
-impl Protocol {
-    /// The client of the definition's family for its endpoint; a bad endpoint fails here,
-    /// before the connector consumes anything.
-    pub fn build(def: &ConnectorDefinition) -> Result<Self, CallError> {
-        Ok(match def.protocol {
-            ProtocolFamily::Soap => Protocol::Soap(SoapClient::new(&def.endpoint, def.timeout())?),
-            ProtocolFamily::Json => Protocol::Json(JsonClient::new(&def.endpoint, def.timeout())?),
-            ProtocolFamily::Batch => Protocol::Batch(BatchClient::new(
-                &def.endpoint,
-                def.timeout(),
-                def.batch_max(),
-                def.batch_wait(),
-            )?),
-        })
-    }
-
-    pub async fn call(&self, request: &RequestRecord) -> Result<TsoAnswer, CallError> {
-        match self {
-            Protocol::Soap(c) => c.call(request).await,
-            Protocol::Json(c) => c.call(request).await,
-            Protocol::Batch(c) => c.call(request).await,
-        }
-    }
-
-    /// The family's name, as definitions spell it, for logs and metric labels.
-    pub fn family(&self) -> &'static str {
-        match self {
-            Protocol::Soap(_) => ProtocolFamily::Soap.name(),
-            Protocol::Json(_) => ProtocolFamily::Json.name(),
-            Protocol::Batch(_) => ProtocolFamily::Batch.name(),
-        }
-    }
-}
-
-/// Exactly `YYYY-MM-DD`, as every wire format of the operators writes dates: chrono alone would
-/// also take `2026-1-5` or a sign, which an operator's format does not allow.
-pub fn strict_day(s: &str) -> Option<chrono::NaiveDate> {
-    crate::messages::strict_day(s)
 }

@@ -21,6 +21,8 @@
 //!
 //! Readers are strict and total: any bytes give rows or a reason, never a panic.
 
+pub mod folder;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 

@@ -1,24 +1,25 @@
-//! The JSON over HTTPS protocol family, client side: one JSON document per request, posted to
-//! `<endpoint>/<service_id>` with the request id as its `Idempotency-Key`, and the answer read
-//! strictly by its status — 200 a result or an acknowledgement, 202 pending, 422 a refusal,
-//! anything else an HTTP error — into a [`TsoAnswer`] or a classified [`CallError`]. The
-//! documents live in [`document`], shared with the simulator; the function's own fields are the
-//! record's JSON form, read by its shape ([`form`]) for every function alike.
+//! The JSON over HTTPS protocol family's documents, shared by both ends: one JSON document per
+//! request, posted to `<endpoint>/<service_id>` with the request id as its `Idempotency-Key`,
+//! and the answer told by its status — 200 a result or an acknowledgement, 202 pending, 422 a
+//! refusal, anything else an HTTP error. Each side is written by one end and read strictly by
+//! the other: the request by the connector and the simulator, the answer the other way round,
+//! into a [`TsoAnswer`] or a classified [`CallError`]. The envelopes are in [`document`]; the
+//! function's own fields are the record's JSON form, read by its shape ([`form`]) for every
+//! function alike. The connector's HTTP client is `crate::connector::json`.
 
 pub mod document;
+#[cfg(test)]
+pub(crate) mod tests;
 
-use std::time::Duration;
-
-use chrono::SecondsFormat;
-use reqwest::Url;
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use super::form;
-use crate::connector::transport::{self, classify};
-use crate::domain::Function;
+use crate::domain::{CompanyCode, Function, RequestId, SupplyPointId, UpdateFlag};
 use crate::messages::RequestRecord;
 use crate::wire::answer::{CallError, TsoAnswer};
-use document::{Done, Filled, Pending, Refused, RequestBody};
+use document::{Done, ErrorBody, Filled, Pending, Refused, RequestBody, Stage};
 
 /// The header that names the request, so the operator can recognise a retried call.
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
@@ -29,68 +30,8 @@ pub const PENDING: u16 = 202;
 /// The status of a business refusal (不可): the request was understood and declined.
 pub const REFUSED: u16 = 422;
 
-/// Calls one grid operator's JSON API; cheap to share, one connection pool inside.
-pub struct JsonClient {
-    endpoint: Url,
-    http: reqwest::Client,
-}
-
-impl JsonClient {
-    /// `endpoint` is the API's base (`…/json`); `timeout` bounds a whole call (connect, send,
-    /// answer): past it the call is transient.
-    pub fn new(endpoint: &str, timeout: Duration) -> Result<Self, CallError> {
-        Ok(JsonClient {
-            endpoint: transport::endpoint_url(endpoint)?,
-            http: transport::client(timeout)?,
-        })
-    }
-
-    /// Delivers `request` and classifies what comes back. The operator deduplicates by the
-    /// request id (body and `Idempotency-Key`), so a retried call never files a second
-    /// application.
-    pub async fn call(&self, request: &RequestRecord) -> Result<TsoAnswer, CallError> {
-        let service_id = request.function.service_id();
-        let response = self
-            .http
-            .post(self.url_of(service_id))
-            .header(IDEMPOTENCY_KEY, request.request_id.to_string())
-            .header(reqwest::header::ACCEPT, "application/json")
-            .json(&build_body(request))
-            .send()
-            .await
-            .map_err(classify)?;
-        let status = response.status().as_u16();
-        if ![COMPLETED, PENDING, REFUSED].contains(&status) {
-            tracing::debug!(
-                status,
-                service_id,
-                "grid operator answered with an HTTP error"
-            );
-            return Err(CallError::Status(status));
-        }
-        let body = transport::read_capped(response).await?;
-        let (echoed, answer) = read_answer(request.function, status, &body)?;
-        if echoed != request.request_id.to_string() {
-            return Err(CallError::Malformed(format!(
-                "answer for request {echoed}, not {}",
-                request.request_id
-            )));
-        }
-        Ok(answer)
-    }
-
-    /// `<endpoint>/<service_id>`, whether or not the endpoint ends in a slash.
-    fn url_of(&self, service_id: &str) -> Url {
-        let mut url = self.endpoint.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().push(service_id);
-        }
-        url
-    }
-}
-
 /// The JSON document for one request. Pure, so the exact document on the wire is testable.
-pub fn build_body(request: &RequestRecord) -> serde_json::Value {
+pub fn build_body(request: &RequestRecord) -> Value {
     let accepted_at = request
         .accepted_at
         .to_rfc3339_opts(SecondsFormat::AutoSi, true);
@@ -108,6 +49,84 @@ pub fn build_body(request: &RequestRecord) -> serde_json::Value {
     serde_json::to_value(body).unwrap_or_default()
 }
 
+/// Reads what [`build_body`] writes for `function`, back into the
+/// request record: the routing facts, and `fields` read by the shape of the function's payload
+/// record. Strict like the answer's reader: unknown, missing or ill-typed fields and fields of
+/// another function are errors.
+pub fn parse_body(function: Function, body: &[u8]) -> Result<RequestRecord, String> {
+    let wire: RequestBody = document::read(body)?;
+    let payload = form::read_payload(function, wire.fields).map_err(|e| format!("fields: {e}"))?;
+    let accepted_at = DateTime::parse_from_rfc3339(&wire.accepted_at.0)
+        .map_err(|e| format!("accepted_at {:?}: {e}", wire.accepted_at.0))?;
+    Ok(RequestRecord {
+        request_id: request_id(&wire.request_id)?,
+        function,
+        company_code: CompanyCode::parse(&wire.company_code.0).map_err(|e| e.to_string())?,
+        user_id: wire.user_id.0,
+        point_id: SupplyPointId::parse(&wire.supply_point_id.0).map_err(|e| e.to_string())?,
+        update_flag: UpdateFlag::by_code(&wire.update_flag.0)
+            .ok_or_else(|| format!("update_flag {:?} is not 1, 2 or 3", wire.update_flag.0))?,
+        original_request_id: wire
+            .original_request_id
+            .as_ref()
+            .map(request_id)
+            .transpose()?,
+        accepted_at: accepted_at.with_timezone(&Utc),
+        payload,
+        replay: 0,
+    })
+}
+
+fn request_id(raw: &Filled) -> Result<RequestId, String> {
+    raw.0
+        .parse()
+        .map_err(|e| format!("request id {:?}: {e}", raw.0))
+}
+
+/// The operator's answer to one request, as [`parse_answer`] reads it:
+/// the HTTP status (200 completed or acknowledged, 202 pending, 422 refused) and the document
+/// echoing the request id; a result is its record's JSON form, nulls left out.
+pub fn build_answer(request_id: &RequestId, answer: &TsoAnswer) -> (u16, Value) {
+    let request_id = Filled(request_id.to_string());
+    let (status, document) = match answer {
+        TsoAnswer::Completed(result) => {
+            let done = Done {
+                request_id,
+                result: Some(form::compact(result.to_json())),
+                acknowledged: None,
+            };
+            (COMPLETED, serde_json::to_value(done))
+        }
+        TsoAnswer::Acknowledged => {
+            let done = Done {
+                request_id,
+                result: None,
+                acknowledged: Some(true),
+            };
+            (COMPLETED, serde_json::to_value(done))
+        }
+        TsoAnswer::Pending { stage } => {
+            let pending = Stage {
+                stage: Filled(stage.clone()),
+            };
+            let document = Pending {
+                request_id,
+                pending,
+            };
+            (PENDING, serde_json::to_value(document))
+        }
+        TsoAnswer::Refused { code, message } => {
+            let error = ErrorBody {
+                code: Filled(code.clone()),
+                message: Filled(message.clone()),
+            };
+            (REFUSED, serde_json::to_value(Refused { request_id, error }))
+        }
+    };
+    // Strings, booleans and JSON values always serialize; `Null` is unreachable.
+    (status, document.unwrap_or_default())
+}
+
 /// Reads the operator's answer to a `function` request that came with HTTP `status`: 200 a
 /// result or an acknowledgement, 202 pending, 422 a refusal, any other status an HTTP error
 /// whatever the body. Anything else is `Malformed`; never panics.
@@ -115,8 +134,8 @@ pub fn parse_answer(function: Function, status: u16, body: &[u8]) -> Result<TsoA
     read_answer(function, status, body).map(|(_, answer)| answer)
 }
 
-/// The answer and the request id it echoes.
-fn read_answer(
+/// The answer and the request id it echoes, which the client checks against its own.
+pub fn read_answer(
     function: Function,
     status: u16,
     body: &[u8],
@@ -160,6 +179,3 @@ fn read_answer(
 fn strict<T: DeserializeOwned>(body: &[u8]) -> Result<T, CallError> {
     document::read(body).map_err(CallError::Malformed)
 }
-
-#[cfg(test)]
-mod tests;

@@ -1,6 +1,7 @@
-//! The SOAP/XML protocol family, client side: one SOAP 1.1 envelope per request, posted to the
-//! grid operator's endpoint, and its answer read strictly into a [`TsoAnswer`] or a classified
-//! [`CallError`]. The dialect's vocabulary lives here so that the simulator speaks the same one.
+//! The SOAP/XML protocol family's documents, shared by both ends: one SOAP 1.1 envelope per
+//! request ([`request`]: written by the connector, read by the simulator) and one per answer
+//! (written by the simulator, read strictly into a [`TsoAnswer`] or a classified [`CallError`]
+//! by the connector). The connector's HTTP client is `crate::connector::soap`.
 //!
 //! Every function travels the same way, its fields written and read by the record's shape
 //! ([`record`]):
@@ -19,19 +20,16 @@
 //! ErrorMessage), `<sw:Pending><sw:Stage>05</sw:Stage></sw:Pending>` or `<sw:Acknowledged/>`.
 
 pub mod record;
+mod request;
+#[cfg(test)]
+pub(crate) mod tests;
 pub mod xml;
 
-use std::time::Duration;
-
-use chrono::SecondsFormat;
-use reqwest::{StatusCode, Url, header};
-
-use crate::connector::transport::{self, classify};
-use crate::domain::Function;
-use crate::messages::RequestRecord;
+use crate::domain::{Function, RequestId};
 use crate::messages::shape::shapes;
 use crate::wire::answer::{CallError, TsoAnswer};
 use crate::wire::form;
+pub use request::{build_envelope, parse_envelope};
 use xml::{Element, Fields, SOAP_NS, SW_NS, leaf, wrap};
 
 /// The body element of a refusal (不可), whatever the function.
@@ -55,80 +53,34 @@ pub fn result_element(function: Function) -> String {
     format!("{}Result", record::pascal(function.slug()))
 }
 
-/// Calls one grid operator's SOAP endpoint; cheap to share, one connection pool inside.
-pub struct SoapClient {
-    endpoint: Url,
-    http: reqwest::Client,
-}
-
-impl SoapClient {
-    /// `timeout` bounds a whole call (connect, send, answer): past it the call is transient.
-    pub fn new(endpoint: &str, timeout: Duration) -> Result<Self, CallError> {
-        Ok(SoapClient {
-            endpoint: transport::endpoint_url(endpoint)?,
-            http: transport::client(timeout)?,
-        })
-    }
-
-    /// Delivers `request` and classifies what comes back. The operator deduplicates by the
-    /// RequestId in the header, so a retried call never files a second application.
-    pub async fn call(&self, request: &RequestRecord) -> Result<TsoAnswer, CallError> {
-        let service_id = request.function.service_id();
-        let response = self
-            .http
-            .post(self.endpoint.clone())
-            .header(header::CONTENT_TYPE, "text/xml; charset=utf-8")
-            .header("SOAPAction", format!("\"{service_id}\""))
-            .body(build_envelope(request))
-            .send()
-            .await
-            .map_err(classify)?;
-        let status = response.status();
-        if status != StatusCode::OK {
-            tracing::debug!(%status, service_id, "grid operator answered with an HTTP error");
-            return Err(CallError::Status(status.as_u16()));
-        }
-        let body = transport::read_capped(response).await?;
-        let (echoed, answer) = read_answer(request.function, &body)?;
-        if echoed != request.request_id.to_string() {
-            return Err(CallError::Malformed(format!(
-                "answer for request {echoed}, not {}",
-                request.request_id
-            )));
-        }
-        Ok(answer)
-    }
-}
-
-/// The SOAP document for one request: the routing facts in the header, the function's fields
-/// in the body. Pure, so the exact bytes on the wire are testable.
-pub fn build_envelope(request: &RequestRecord) -> String {
+/// The operator's answer document for one request, as [`parse_answer`]
+/// reads it: the ServiceId and RequestId echoed in the header, the result (by its record's
+/// shape), refusal, pending stage or acknowledgement in the body.
+pub fn build_answer(function: Function, request_id: &RequestId, answer: &TsoAnswer) -> String {
     let mut head = String::new();
-    leaf(&mut head, "ServiceId", request.function.service_id());
-    leaf(&mut head, "RequestId", &request.request_id.to_string());
-    leaf(&mut head, "CompanyCode", request.company_code.as_str());
-    leaf(&mut head, "UserId", &request.user_id);
-    leaf(&mut head, "UpdateFlag", request.update_flag.code());
-    if let Some(original) = &request.original_request_id {
-        leaf(&mut head, "OriginalRequestId", &original.to_string());
-    }
-    let accepted_at = request
-        .accepted_at
-        .to_rfc3339_opts(SecondsFormat::AutoSi, true);
-    leaf(&mut head, "AcceptedAt", &accepted_at);
-
-    let mut body = String::new();
-    leaf(&mut body, "SupplyPointId", request.point_id.as_str());
-    if let Some(kind) = request.application_kind() {
-        leaf(&mut body, "ApplicationKind", kind);
-    }
-    let payload = &request.payload;
-    let shape = shapes().known(payload.record_name());
-    record::write_fields(&mut body, &payload.to_json(), shape);
-    xml::envelope(
-        Some(&wrap(REQUEST_HEADER, &head)),
-        &wrap(&request_element(request.function), &body),
-    )
+    leaf(&mut head, "ServiceId", function.service_id());
+    leaf(&mut head, "RequestId", &request_id.to_string());
+    let body = match answer {
+        TsoAnswer::Completed(result) => {
+            let mut fields = String::new();
+            let shape = shapes().known(result.record_name());
+            record::write_fields(&mut fields, &result.to_json(), shape);
+            wrap(&result_element(function), &fields)
+        }
+        TsoAnswer::Refused { code, message } => {
+            let mut fields = String::new();
+            leaf(&mut fields, "ErrorCode", code);
+            leaf(&mut fields, "ErrorMessage", message);
+            wrap(REFUSAL, &fields)
+        }
+        TsoAnswer::Pending { stage } => {
+            let mut fields = String::new();
+            leaf(&mut fields, "Stage", stage);
+            wrap(PENDING, &fields)
+        }
+        TsoAnswer::Acknowledged => wrap(ACKNOWLEDGED, ""),
+    };
+    xml::envelope(Some(&wrap(RESPONSE_HEADER, &head)), &body)
 }
 
 /// Reads the operator's answer to a `function` request: a result, a refusal, pending,
@@ -137,8 +89,8 @@ pub fn parse_answer(function: Function, body: &[u8]) -> Result<TsoAnswer, CallEr
     read_answer(function, body).map(|(_, answer)| answer)
 }
 
-/// The answer and the RequestId its header echoes.
-fn read_answer(function: Function, body: &[u8]) -> Result<(String, TsoAnswer), CallError> {
+/// The answer and the RequestId its header echoes, which the client checks against its own.
+pub fn read_answer(function: Function, body: &[u8]) -> Result<(String, TsoAnswer), CallError> {
     let root = xml::parse(body).map_err(CallError::Malformed)?;
     let (header, content) = xml::open_envelope(&root).map_err(CallError::Malformed)?;
     if content.is(SOAP_NS, "Fault") {
@@ -213,6 +165,3 @@ fn completed(function: Function, element: &Element) -> Result<TsoAnswer, String>
     let json = record::read_record(element, form::result_shape(function))?;
     form::read_result(function, json).map(TsoAnswer::Completed)
 }
-
-#[cfg(test)]
-mod tests;

@@ -3,7 +3,6 @@
 //! (202 pending, 200 acknowledged) are read strictly.
 
 use super::*;
-use crate::tso_sim::json_server::{build_answer, parse_body};
 use crate::wire::samples;
 
 fn pending(stage: Value) -> Value {
