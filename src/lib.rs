@@ -28,3 +28,4 @@ pub mod replay;
 pub mod requests;
 pub mod tso_sim;
 pub mod up;
+pub mod wire;

@@ -10,7 +10,7 @@ use kirikae::accounts::registrations::{self, RegistrationStatus};
 use kirikae::accounts::{self, Accounts, CompanyKind, certificates, maintenance};
 use kirikae::config::Settings;
 use kirikae::domain::{Area, CompanyCode, CorporateNumber, UserId};
-use kirikae::{bench, certs, hub, ops, up};
+use kirikae::{bench, certs, hub, up};
 
 #[derive(Parser)]
 #[command(
@@ -298,30 +298,19 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
             endpoint,
             ops_listen,
         } => {
-            // Ready only while the connector holds and works through its share of the requests.
-            let health = kirikae::connector::Health::default();
-            let ready = ops::both(hub::ready_check(&s, None)?, health.check());
             let listen = ops_listen.unwrap_or(s.ops_listen);
-            let addr = ops::serve(listen, ready, shutdown.clone()).await?;
-            tracing::info!(%addr, "ops endpoints listening");
-            kirikae::connector::run_with_health(s, area, endpoint, health, shutdown).await
+            hub::run_connector(s, area, endpoint, listen, shutdown).await
         }
         Command::Projector { ops_listen } => {
             let pool = hub::pool(&s)?;
             serve_ops(&s, ops_listen, Some(pool.clone()), &shutdown).await?;
-            hub::start_intermediation_expiry(&s, pool.clone(), shutdown.clone());
-            hub::start_account_disabling(&s, pool.clone(), shutdown.clone());
-            hub::start_notice_mailer(&s, pool.clone(), shutdown.clone());
-            hub::start_audit_relay(&s, pool.clone(), shutdown.clone());
-            kirikae::projector::run(s, pool, shutdown).await
+            hub::run_projector(s, pool, shutdown).await
         }
         Command::TsoSim { area, listen } => {
-            let listen = listen.unwrap_or(SocketAddr::from((
-                [127, 0, 0, 1],
-                s.sim_base_port + area.number(),
-            )));
-            let (addr, sim) = hub::start_sim(&s, area, listen, shutdown.clone()).await?;
-            hub::start_batch_desk_of(&s, area, sim, shutdown.clone())?;
+            let placement = hub::Placement::Configured;
+            let listen = listen.unwrap_or_else(|| placement.sim_listen(&s, area));
+            let batch = placement.batch_folder(&s, area)?;
+            let (addr, _) = hub::start_sim(&s, area, listen, batch, shutdown.clone()).await?;
             tracing::info!(%addr, area = area.code(), operator = area.operator_ja(), "simulator listening");
             shutdown.cancelled().await;
             Ok(())
@@ -602,12 +591,7 @@ async fn serve_ops(
     pool: Option<deadpool_postgres::Pool>,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
-    let addr = ops::serve(
-        listen.unwrap_or(s.ops_listen),
-        hub::ready_check(s, pool)?,
-        shutdown.clone(),
-    )
-    .await?;
+    let addr = hub::serve_ops(s, listen.unwrap_or(s.ops_listen), pool, shutdown).await?;
     tracing::info!(%addr, "ops endpoints listening");
     Ok(())
 }

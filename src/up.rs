@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::accounts::{self, Accounts, CompanyKind, certificates, registrations};
 use crate::config::Settings;
 use crate::domain::{Area, CompanyCode, CorporateNumber, Refusal, UserId};
-use crate::{certs, hub, ops};
+use crate::{certs, hub};
 
 /// The demonstration registrations `up` creates: (company code, name, user id, kind). Z0300
 /// is the Tokyo simulator's incumbent, current retailer of most of its points, so that both
@@ -104,23 +104,10 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     if local_mail {
         hub::start_mail_sink(&settings, shutdown.clone()).await?;
     }
-    for area in Area::ALL {
-        let listen = SocketAddr::from(([127, 0, 0, 1], settings.sim_base_port + area.number()));
-        let (_, sim) = hub::start_sim(&settings, area, listen, shutdown.clone()).await?;
-        hub::start_batch_desk_of(&settings, area, sim, shutdown.clone())?;
-        hub::start_connector(&settings, area, None, shutdown.clone());
-    }
-    hub::start_projector(&settings, pool.clone(), shutdown.clone());
-    let api = hub::start_api(
-        &settings,
-        pool.clone(),
-        settings.api_listen,
-        shutdown.clone(),
-    )
-    .await?;
-    let ready = hub::ready_check(&settings, Some(pool))?;
-    let ops_addr = ops::serve(settings.ops_listen, ready, shutdown.clone()).await?;
-    print_summary(&settings, api, ops_addr);
+    let placement = hub::Placement::Configured;
+    let started = hub::start(&settings, &pool, &Area::ALL, &placement, true, &shutdown).await?;
+    let ops_addr = hub::serve_ops(&settings, settings.ops_listen, Some(pool), &shutdown).await?;
+    print_summary(&settings, started.api, ops_addr);
     shutdown.cancelled().await;
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! The batch-file protocol family, client side. The endpoint is a folder, `file://<dir>`: the
 //! hub writes request files into `<dir>/inbox/` and the operator writes answer files into
-//! `<dir>/outbox/` ([`files`] has the format). [`BatchClient::call`] puts a request in the
+//! `<dir>/outbox/` ([`crate::wire::batch`] has the format). [`BatchClient::call`] puts a request in the
 //! pending batch of its service id (a file holds one service id) and waits for its answer; a
 //! background task writes a batch when it holds `batch_max` requests or has waited
 //! `batch_wait_ms` (under a temporary name, then renamed, so the operator never reads half a
@@ -10,12 +10,11 @@
 //! deduplicates by request id. A `PENDING` line is [`TsoAnswer::Pending`]: the worker asks
 //! again later by sending the request again.
 
-pub mod files;
 #[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -24,6 +23,8 @@ use tokio::time::Instant;
 use super::protocol::{CallError, TsoAnswer};
 use crate::domain::{Function, RequestId};
 use crate::messages::RequestRecord;
+use crate::wire::batch as files;
+use crate::wire::batch::folder::{csv_files, write_whole};
 
 /// How often the outbox is looked at.
 const POLL: Duration = Duration::from_millis(50);
@@ -219,30 +220,4 @@ impl Desk {
             let _ = reply.send(answer);
         }
     }
-}
-
-/// Writes `bytes` to `dir/name` whole: to a hidden temporary name first, then renamed.
-pub fn write_whole(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-    let temp = dir.join(format!(".{name}.tmp"));
-    std::fs::write(&temp, bytes)?;
-    std::fs::rename(&temp, dir.join(name))
-}
-
-/// The complete `*.csv` files directly in `dir` (not the hidden temporary ones), by name.
-pub fn csv_files(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut found: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            p.is_file()
-                && p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.ends_with(".csv") && !n.starts_with('.'))
-        })
-        .collect();
-    found.sort();
-    found
 }

@@ -7,30 +7,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::domain::Area;
-
-/// How an operator is reached; each family is one client in [`super::protocol::Protocol`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProtocolFamily {
-    /// SOAP/XML over HTTP(S), the service id in the header, as the real interface does.
-    Soap,
-    /// JSON over HTTP(S), the service id in the path, as operators' newer APIs do.
-    Json,
-    /// CSV files in Shift_JIS exchanged through a folder (`file://<dir>`), as some operators
-    /// still take applications in batches.
-    Batch,
-}
-
-impl ProtocolFamily {
-    /// The name definitions use (`protocol = "json"`), also the label in logs and metrics.
-    pub fn name(self) -> &'static str {
-        match self {
-            ProtocolFamily::Soap => "soap",
-            ProtocolFamily::Json => "json",
-            ProtocolFamily::Batch => "batch",
-        }
-    }
-}
+/// Re-exported: a definition names its family, which the connector and the simulator share.
+pub use crate::wire::ProtocolFamily;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

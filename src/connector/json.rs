@@ -1,35 +1,16 @@
 //! The JSON over HTTPS protocol family, client side: one JSON document per request, posted to
 //! `<endpoint>/<service_id>` with the request id as its `Idempotency-Key`, and the answer read
-//! strictly by its status — 200 a result or an acknowledgement, 202 pending, 422 a refusal,
-//! anything else an HTTP error — into a [`TsoAnswer`] or a classified [`CallError`]. The
-//! documents live in [`wire`], shared with the simulator; the function's own fields are the
-//! record's JSON form, read by its shape ([`form`]) for every function alike.
-
-pub mod form;
-#[cfg(test)]
-pub mod samples;
-pub mod wire;
+//! by its status into a [`TsoAnswer`] or a classified [`CallError`]. The documents are
+//! [`crate::wire::json`]'s, shared with the simulator.
 
 use std::time::Duration;
 
-use chrono::SecondsFormat;
 use reqwest::Url;
-use serde::de::DeserializeOwned;
 
-use super::protocol::{CallError, TsoAnswer};
 use super::transport::{self, classify};
-use crate::domain::Function;
 use crate::messages::RequestRecord;
-use wire::{Done, Filled, Pending, Refused, RequestBody};
-
-/// The header that names the request, so the operator can recognise a retried call.
-pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
-/// The status of a completed request (with its result, or acknowledged).
-pub const COMPLETED: u16 = 200;
-/// The status of a request the operator holds, not finished yet.
-pub const PENDING: u16 = 202;
-/// The status of a business refusal (不可): the request was understood and declined.
-pub const REFUSED: u16 = 422;
+use crate::wire::json::{COMPLETED, IDEMPOTENCY_KEY, PENDING, REFUSED, build_body, read_answer};
+use crate::wire::{CallError, TsoAnswer};
 
 /// Calls one grid operator's JSON API; cheap to share, one connection pool inside.
 pub struct JsonClient {
@@ -91,77 +72,17 @@ impl JsonClient {
     }
 }
 
-/// The JSON document for one request. Pure, so the exact document on the wire is testable.
-pub fn build_body(request: &RequestRecord) -> serde_json::Value {
-    let accepted_at = request
-        .accepted_at
-        .to_rfc3339_opts(SecondsFormat::AutoSi, true);
-    let body = RequestBody {
-        request_id: Filled(request.request_id.to_string()),
-        company_code: request.company_code.as_str().into(),
-        user_id: Filled(request.user_id.clone()),
-        update_flag: request.update_flag.code().into(),
-        original_request_id: request.original_request_id.map(|id| Filled(id.to_string())),
-        accepted_at: Filled(accepted_at),
-        supply_point_id: request.point_id.as_str().into(),
-        fields: form::compact(request.payload.to_json()),
-    };
-    // A struct of strings and a JSON value always serializes; `Null` is unreachable.
-    serde_json::to_value(body).unwrap_or_default()
-}
-
-/// Reads the operator's answer to a `function` request that came with HTTP `status`: 200 a
-/// result or an acknowledgement, 202 pending, 422 a refusal, any other status an HTTP error
-/// whatever the body. Anything else is `Malformed`; never panics.
-pub fn parse_answer(function: Function, status: u16, body: &[u8]) -> Result<TsoAnswer, CallError> {
-    read_answer(function, status, body).map(|(_, answer)| answer)
-}
-
-/// The answer and the request id it echoes.
-fn read_answer(
-    function: Function,
-    status: u16,
-    body: &[u8],
-) -> Result<(String, TsoAnswer), CallError> {
-    match status {
-        REFUSED => {
-            let refused: Refused = strict(body)?;
-            let answer = TsoAnswer::Refused {
-                code: refused.error.code.0,
-                message: refused.error.message.0,
-            };
-            Ok((refused.request_id.0, answer))
-        }
-        PENDING => {
-            let pending: Pending = strict(body)?;
-            let stage = pending.pending.stage.0;
-            Ok((pending.request_id.0, TsoAnswer::Pending { stage }))
-        }
-        COMPLETED => {
-            let done: Done = strict(body)?;
-            let answer = match (done.result, done.acknowledged) {
-                (Some(result), None) => form::read_result(function, result)
-                    .map(TsoAnswer::Completed)
-                    .map_err(|e| CallError::Malformed(format!("result: {e}")))?,
-                (None, Some(true)) => TsoAnswer::Acknowledged,
-                (None, Some(false)) => {
-                    return Err(CallError::Malformed("acknowledged: false".into()));
-                }
-                _ => {
-                    let reason = "a 200 answer holds either a result or acknowledged: true";
-                    return Err(CallError::Malformed(reason.into()));
-                }
-            };
-            Ok((done.request_id.0, answer))
-        }
-        other => Err(CallError::Status(other)),
-    }
-}
-
-/// [`wire::read`], its complaint as a malformed answer.
-fn strict<T: DeserializeOwned>(body: &[u8]) -> Result<T, CallError> {
-    wire::read(body).map_err(CallError::Malformed)
-}
-
 #[cfg(test)]
-mod tests;
+mod tests {
+    //! The client over real HTTP, with the documents of the dialect's own tests.
+    use std::time::Duration;
+
+    use serde_json::Value;
+
+    use super::*;
+    use crate::domain::RequestId;
+    use crate::messages::fixtures::REQUEST_ID;
+    use crate::wire::json::tests::*;
+
+    mod http;
+}

@@ -1,5 +1,6 @@
 //! The connector: one consumer group per area, delivering requests to that area's grid operator
-//! and reporting the answers on the area's result topic.
+//! and reporting the answers on the area's result topic. The clients here make the calls;
+//! the documents they send and read are [`crate::wire`]'s.
 
 pub mod batch;
 pub mod definition;

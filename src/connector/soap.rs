@@ -1,59 +1,15 @@
 //! The SOAP/XML protocol family, client side: one SOAP 1.1 envelope per request, posted to the
 //! grid operator's endpoint, and its answer read strictly into a [`TsoAnswer`] or a classified
-//! [`CallError`]. The dialect's vocabulary lives here so that the simulator speaks the same one.
-//!
-//! Every function travels the same way, its fields written and read by the record's shape
-//! ([`record`]):
-//!
-//! ```text
-//! <soap:Header><sw:RequestHeader><sw:ServiceId>KF_10610</sw:ServiceId><sw:RequestId>…</sw:RequestId>
-//!   <sw:CompanyCode>A0001</sw:CompanyCode><sw:UserId>…</sw:UserId><sw:UpdateFlag>1</sw:UpdateFlag>
-//!   <sw:AcceptedAt>2026-11-25T01:02:03Z</sw:AcceptedAt></sw:RequestHeader></soap:Header>
-//! <soap:Body><sw:HvSwitchStartRequest><sw:SupplyPointId>…</sw:SupplyPointId>
-//!   <sw:ApplicationKind>05</sw:ApplicationKind><sw:PlannedDate>2026-12-01</sw:PlannedDate>…
-//! </sw:HvSwitchStartRequest></soap:Body>
-//! ```
-//!
-//! The answer echoes ServiceId and RequestId in a `ResponseHeader`; its body is one of
-//! `<sw:HvSwitchStartResult>` (the result record's fields), `<sw:Refusal>` (ErrorCode,
-//! ErrorMessage), `<sw:Pending><sw:Stage>05</sw:Stage></sw:Pending>` or `<sw:Acknowledged/>`.
-
-pub mod record;
-pub mod xml;
+//! [`CallError`]. The documents are [`crate::wire::soap`]'s, shared with the simulator.
 
 use std::time::Duration;
 
-use chrono::SecondsFormat;
 use reqwest::{StatusCode, Url, header};
 
-use super::json::form;
-use super::protocol::{CallError, TsoAnswer};
 use super::transport::{self, classify};
-use crate::domain::Function;
 use crate::messages::RequestRecord;
-use crate::messages::shape::shapes;
-use xml::{Element, Fields, SOAP_NS, SW_NS, leaf, wrap};
-
-/// The body element of a refusal (不可), whatever the function.
-pub const REFUSAL: &str = "Refusal";
-/// The body element of an application the operator holds, with its `Stage`.
-pub const PENDING: &str = "Pending";
-/// The body element of a correction or withdrawal done, with nothing to return.
-pub const ACKNOWLEDGED: &str = "Acknowledged";
-/// The header block of a request and of an answer.
-pub const REQUEST_HEADER: &str = "RequestHeader";
-pub const RESPONSE_HEADER: &str = "ResponseHeader";
-
-/// The body element a function's request travels in: `HvSwitchStartRequest` for
-/// `hv-switch-start`.
-pub fn request_element(function: Function) -> String {
-    format!("{}Request", record::pascal(function.slug()))
-}
-
-/// The body element a function's completed answer travels in: `HvSwitchStartResult`.
-pub fn result_element(function: Function) -> String {
-    format!("{}Result", record::pascal(function.slug()))
-}
+use crate::wire::soap::{build_envelope, read_answer};
+use crate::wire::{CallError, TsoAnswer};
 
 /// Calls one grid operator's SOAP endpoint; cheap to share, one connection pool inside.
 pub struct SoapClient {
@@ -100,119 +56,18 @@ impl SoapClient {
     }
 }
 
-/// The SOAP document for one request: the routing facts in the header, the function's fields
-/// in the body. Pure, so the exact bytes on the wire are testable.
-pub fn build_envelope(request: &RequestRecord) -> String {
-    let mut head = String::new();
-    leaf(&mut head, "ServiceId", request.function.service_id());
-    leaf(&mut head, "RequestId", &request.request_id.to_string());
-    leaf(&mut head, "CompanyCode", request.company_code.as_str());
-    leaf(&mut head, "UserId", &request.user_id);
-    leaf(&mut head, "UpdateFlag", request.update_flag.code());
-    if let Some(original) = &request.original_request_id {
-        leaf(&mut head, "OriginalRequestId", &original.to_string());
-    }
-    let accepted_at = request
-        .accepted_at
-        .to_rfc3339_opts(SecondsFormat::AutoSi, true);
-    leaf(&mut head, "AcceptedAt", &accepted_at);
-
-    let mut body = String::new();
-    leaf(&mut body, "SupplyPointId", request.point_id.as_str());
-    if let Some(kind) = request.application_kind() {
-        leaf(&mut body, "ApplicationKind", kind);
-    }
-    let payload = &request.payload;
-    let shape = shapes().known(payload.record_name());
-    record::write_fields(&mut body, &payload.to_json(), shape);
-    xml::envelope(
-        Some(&wrap(REQUEST_HEADER, &head)),
-        &wrap(&request_element(request.function), &body),
-    )
-}
-
-/// Reads the operator's answer to a `function` request: a result, a refusal, pending,
-/// acknowledged, or a SOAP Fault (a Client fault as HTTP 400, any other as 500). Anything else is `Malformed`; never panics.
-pub fn parse_answer(function: Function, body: &[u8]) -> Result<TsoAnswer, CallError> {
-    read_answer(function, body).map(|(_, answer)| answer)
-}
-
-/// The answer and the RequestId its header echoes.
-fn read_answer(function: Function, body: &[u8]) -> Result<(String, TsoAnswer), CallError> {
-    let root = xml::parse(body).map_err(CallError::Malformed)?;
-    let (header, content) = xml::open_envelope(&root).map_err(CallError::Malformed)?;
-    if content.is(SOAP_NS, "Fault") {
-        return Err(fault_status(content)?);
-    }
-    let header =
-        header.ok_or_else(|| CallError::Malformed("an answer without a SOAP Header".into()))?;
-    let echoed = response_header(function, header).map_err(CallError::Malformed)?;
-    let answer = if content.is(SW_NS, REFUSAL) {
-        refusal(content)
-    } else if content.is(SW_NS, PENDING) {
-        pending(content)
-    } else if content.is(SW_NS, ACKNOWLEDGED) {
-        Fields::of(content, SW_NS)
-            .and_then(Fields::finish)
-            .map(|()| TsoAnswer::Acknowledged)
-    } else if content.is(SW_NS, &result_element(function)) {
-        completed(function, content)
-    } else {
-        Err(format!(
-            "{} is not an answer to {}",
-            content.name,
-            function.service_id()
-        ))
-    };
-    answer.map(|a| (echoed, a)).map_err(CallError::Malformed)
-}
-
-fn fault_status(fault: &Element) -> Result<CallError, CallError> {
-    let code = fault
-        .children
-        .iter()
-        .find(|c| c.ns.is_none() && c.name == "faultcode")
-        .ok_or_else(|| CallError::Malformed("a SOAP Fault without faultcode".into()))?;
-    let client = code.text.trim().rsplit(':').next() == Some("Client");
-    Ok(CallError::Status(if client { 400 } else { 500 }))
-}
-
-fn response_header(function: Function, header: &Element) -> Result<String, String> {
-    if !header.is(SW_NS, RESPONSE_HEADER) {
-        return Err(format!("expected {RESPONSE_HEADER}, found {}", header.name));
-    }
-    let mut fields = Fields::of(header, SW_NS)?;
-    let service_id = fields.filled("ServiceId")?;
-    let request_id = fields.filled("RequestId")?.to_string();
-    fields.finish()?;
-    if service_id != function.service_id() {
-        return Err(format!(
-            "answer for {service_id}, asked {}",
-            function.service_id()
-        ));
-    }
-    Ok(request_id)
-}
-
-fn refusal(element: &Element) -> Result<TsoAnswer, String> {
-    let mut fields = Fields::of(element, SW_NS)?;
-    let code = fields.filled("ErrorCode")?.to_string();
-    let message = fields.filled("ErrorMessage")?.to_string();
-    fields.finish()?;
-    Ok(TsoAnswer::Refused { code, message })
-}
-
-fn pending(element: &Element) -> Result<TsoAnswer, String> {
-    let mut fields = Fields::of(element, SW_NS)?;
-    let stage = fields.filled("Stage")?.to_string();
-    fields.finish()?;
-    Ok(TsoAnswer::Pending { stage })
-}
-
-fn completed(function: Function, element: &Element) -> Result<TsoAnswer, String> {
-    let json = record::read_record(element, form::result_shape(function))?;
-    form::read_result(function, json).map(TsoAnswer::Completed)
-}
-
 #[cfg(test)]
-mod tests;
+mod tests {
+    //! The client over real HTTP, with the documents of the dialect's own tests.
+    use std::time::Duration;
+
+    use axum::http::{HeaderMap, StatusCode};
+
+    use super::*;
+    use crate::domain::RequestId;
+    use crate::messages::fixtures::REQUEST_ID;
+    use crate::wire::soap::tests::{REFUSED, answer, switch_request};
+    use crate::wire::soap::{REFUSAL, xml};
+
+    mod http;
+}

@@ -15,8 +15,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::Simulator;
 use super::control::Admission;
-use crate::connector::batch::files::{function_of, read_requests, write_answers};
-use crate::connector::batch::{csv_files, write_whole};
+use crate::wire::batch::folder::{csv_files, write_whole};
+use crate::wire::batch::{function_of, read_requests, write_answers};
 
 const POLL: Duration = Duration::from_millis(100);
 

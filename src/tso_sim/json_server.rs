@@ -8,18 +8,12 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::control::{Admission, UNAVAILABLE};
 use super::{App, Simulator};
-use crate::connector::json::wire::{
-    self, Done, ErrorBody, Filled, Pending, Refused, RequestBody, Stage,
-};
-use crate::connector::json::{COMPLETED, IDEMPOTENCY_KEY, PENDING, REFUSED, form};
-use crate::connector::protocol::TsoAnswer;
-use crate::domain::{CompanyCode, Function, RequestId, SupplyPointId, UpdateFlag};
-use crate::messages::RequestRecord;
+use crate::domain::Function;
+use crate::wire::json::{IDEMPOTENCY_KEY, build_answer, parse_body};
 
 /// What `malformed` mode answers with HTTP 200: a document cut off mid-field.
 const BROKEN: &str = r#"{"request_id":"01931f6e-7b1a-7c3e-8a4b-0123456789ab","result":{"supp"#;
@@ -83,82 +77,4 @@ fn is_json(headers: &HeaderMap) -> bool {
 fn problem(status: StatusCode, message: &str) -> Response {
     let error = json!({"error": {"code": status.as_u16().to_string(), "message": message}});
     (status, Json(error)).into_response()
-}
-
-/// Reads what [`crate::connector::json::build_body`] writes for `function`, back into the
-/// request record: the routing facts, and `fields` read by the shape of the function's payload
-/// record. Strict like the client's reader: unknown, missing or ill-typed fields and fields of
-/// another function are errors.
-pub fn parse_body(function: Function, body: &[u8]) -> Result<RequestRecord, String> {
-    let wire: RequestBody = wire::read(body)?;
-    let payload = form::read_payload(function, wire.fields).map_err(|e| format!("fields: {e}"))?;
-    let accepted_at = DateTime::parse_from_rfc3339(&wire.accepted_at.0)
-        .map_err(|e| format!("accepted_at {:?}: {e}", wire.accepted_at.0))?;
-    Ok(RequestRecord {
-        request_id: request_id(&wire.request_id)?,
-        function,
-        company_code: CompanyCode::parse(&wire.company_code.0).map_err(|e| e.to_string())?,
-        user_id: wire.user_id.0,
-        point_id: SupplyPointId::parse(&wire.supply_point_id.0).map_err(|e| e.to_string())?,
-        update_flag: UpdateFlag::by_code(&wire.update_flag.0)
-            .ok_or_else(|| format!("update_flag {:?} is not 1, 2 or 3", wire.update_flag.0))?,
-        original_request_id: wire
-            .original_request_id
-            .as_ref()
-            .map(request_id)
-            .transpose()?,
-        accepted_at: accepted_at.with_timezone(&Utc),
-        payload,
-        replay: 0,
-    })
-}
-
-fn request_id(raw: &Filled) -> Result<RequestId, String> {
-    raw.0
-        .parse()
-        .map_err(|e| format!("request id {:?}: {e}", raw.0))
-}
-
-/// The operator's answer to one request, as [`crate::connector::json::parse_answer`] reads it:
-/// the HTTP status (200 completed or acknowledged, 202 pending, 422 refused) and the document
-/// echoing the request id; a result is its record's JSON form, nulls left out.
-pub fn build_answer(request_id: &RequestId, answer: &TsoAnswer) -> (u16, Value) {
-    let request_id = Filled(request_id.to_string());
-    let (status, document) = match answer {
-        TsoAnswer::Completed(result) => {
-            let done = Done {
-                request_id,
-                result: Some(form::compact(result.to_json())),
-                acknowledged: None,
-            };
-            (COMPLETED, serde_json::to_value(done))
-        }
-        TsoAnswer::Acknowledged => {
-            let done = Done {
-                request_id,
-                result: None,
-                acknowledged: Some(true),
-            };
-            (COMPLETED, serde_json::to_value(done))
-        }
-        TsoAnswer::Pending { stage } => {
-            let pending = Stage {
-                stage: Filled(stage.clone()),
-            };
-            let document = Pending {
-                request_id,
-                pending,
-            };
-            (PENDING, serde_json::to_value(document))
-        }
-        TsoAnswer::Refused { code, message } => {
-            let error = ErrorBody {
-                code: Filled(code.clone()),
-                message: Filled(message.clone()),
-            };
-            (REFUSED, serde_json::to_value(Refused { request_id, error }))
-        }
-    };
-    // Strings, booleans and JSON values always serialize; `Null` is unreachable.
-    (status, document.unwrap_or_default())
 }

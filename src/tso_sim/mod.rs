@@ -34,19 +34,18 @@ use chrono::{NaiveDate, TimeDelta, Utc};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::connector::definition::ProtocolFamily;
-use crate::connector::protocol::TsoAnswer;
 use crate::domain::{Area, CompanyCode, Function, RequestId, SupplyPointId, UpdateFlag};
 use crate::messages::{
     ApplicationResult, Payload, PointMatch, PointSearch, PointSearchResult, RequestRecord,
     ResultPayload, UsagePasswordResult,
 };
+use crate::wire::ProtocolFamily;
+use crate::wire::TsoAnswer;
 pub use batch_desk::serve_batch;
 pub use control::{Mode, Stats};
 pub use mailbox::Mail;
 pub use register::{PointKind, Register, SupplyPoint, point_id, point_of};
 use rules::{Case, RECEPTION_STAGE_ACCEPTED, RECEPTION_STAGE_MATCHING, Rule};
-pub use soap_server::{build_answer, parse_envelope};
 use switching::Filed;
 use usage::{Books, IssuedPassword};
 

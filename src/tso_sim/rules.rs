@@ -5,11 +5,11 @@ use chrono::{Datelike, Days, Months, NaiveDate};
 
 use super::register::SupplyPoint;
 use super::usage::{self, Books};
-use crate::connector::protocol::TsoAnswer;
 use crate::domain::{Area, Function, Operation, PointClass};
 use crate::messages::{
     FacilityInquiryResult, Payload, RequestRecord, SwitchStart, SwitchStartResult,
 };
+use crate::wire::TsoAnswer;
 
 /// A reason the operator refuses a request (or ends an application it held).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

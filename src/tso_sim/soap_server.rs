@@ -5,21 +5,11 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 
 use super::control::{Admission, UNAVAILABLE};
 use super::{App, Simulator};
-use crate::connector::json::form;
-use crate::connector::protocol::TsoAnswer;
-use crate::connector::soap::record::{read_fields, write_fields};
-use crate::connector::soap::xml::{self, Element, Fields, SW_NS, is_blank, leaf, wrap};
-use crate::connector::soap::{
-    ACKNOWLEDGED, PENDING, REFUSAL, REQUEST_HEADER, RESPONSE_HEADER, request_element,
-    result_element,
-};
-use crate::domain::{CompanyCode, Function, RequestId, SupplyPointId, UpdateFlag};
-use crate::messages::RequestRecord;
-use crate::messages::shape::shapes;
+use crate::wire::soap::xml;
+use crate::wire::soap::{build_answer, parse_envelope};
 
 /// What `malformed` mode answers with HTTP 200: an envelope cut off mid-element.
 const BROKEN: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
@@ -77,140 +67,4 @@ fn soap(status: StatusCode, body: String) -> Response {
         body,
     )
         .into_response()
-}
-
-/// The body's routing fields, ahead of the payload's.
-const ROUTING: [&str; 2] = ["SupplyPointId", "ApplicationKind"];
-
-/// Reads what [`crate::connector::soap::build_envelope`] writes, back into the request record:
-/// the header names the function, the function names the payload record, and the record's
-/// shape reads the body. Strict like the client's reader: unknown, repeated, missing or
-/// ill-typed fields are errors, and so is an ApplicationKind that does not fit the request.
-pub fn parse_envelope(body: &[u8]) -> Result<RequestRecord, String> {
-    let root = xml::parse(body)?;
-    let (header, content) = xml::open_envelope(&root)?;
-    let head = read_head(header.ok_or("a request without a SOAP Header")?)?;
-    let function = head.function;
-    if !content.is(SW_NS, &request_element(function)) {
-        return Err(format!(
-            "{} does not carry {}",
-            content.name,
-            function.service_id()
-        ));
-    }
-    if content.children.is_empty() && !is_blank(&content.text) {
-        return Err(format!("{} holds text where fields belong", content.name));
-    }
-    let (routing, fields): (Vec<&Element>, Vec<&Element>) = content
-        .children
-        .iter()
-        .partition(|c| c.ns.as_deref() == Some(SW_NS) && ROUTING.contains(&c.name.as_str()));
-    let routing = Element {
-        ns: content.ns.clone(),
-        name: content.name.clone(),
-        text: String::new(),
-        children: routing.into_iter().cloned().collect(),
-    };
-    let mut f = Fields::of(&routing, SW_NS)?;
-    let point_id = SupplyPointId::parse(f.filled("SupplyPointId")?).map_err(|e| e.to_string())?;
-    let kind = f.optional("ApplicationKind").map(str::to_string);
-    f.finish()?;
-    let json = read_fields(&content.name, fields, form::payload_shape(function))?;
-    let payload = form::read_payload(function, json)?;
-    let request = RequestRecord {
-        request_id: head.request_id,
-        function,
-        company_code: head.company_code,
-        user_id: head.user_id,
-        point_id,
-        update_flag: head.update_flag,
-        original_request_id: head.original_request_id,
-        accepted_at: head.accepted_at,
-        payload,
-        replay: 0,
-    };
-    if kind.as_deref() != request.application_kind() {
-        return Err(format!(
-            "ApplicationKind {kind:?} does not fit this {} request",
-            function.service_id()
-        ));
-    }
-    Ok(request)
-}
-
-/// The facts a request header carries.
-struct Head {
-    function: Function,
-    request_id: RequestId,
-    company_code: CompanyCode,
-    user_id: String,
-    update_flag: UpdateFlag,
-    original_request_id: Option<RequestId>,
-    accepted_at: DateTime<Utc>,
-}
-
-fn read_head(header: &Element) -> Result<Head, String> {
-    if !header.is(SW_NS, REQUEST_HEADER) {
-        return Err(format!("expected {REQUEST_HEADER}, found {}", header.name));
-    }
-    let mut f = Fields::of(header, SW_NS)?;
-    let service_id = f.filled("ServiceId")?;
-    let function = Function::by_service_id(service_id)
-        .ok_or_else(|| format!("unknown ServiceId {service_id}"))?;
-    let head = Head {
-        function,
-        request_id: request_id(f.filled("RequestId")?)?,
-        company_code: CompanyCode::parse(f.filled("CompanyCode")?).map_err(|e| e.to_string())?,
-        user_id: f.filled("UserId")?.to_string(),
-        update_flag: update_flag(f.filled("UpdateFlag")?)?,
-        original_request_id: f
-            .optional("OriginalRequestId")
-            .map(request_id)
-            .transpose()?,
-        accepted_at: DateTime::parse_from_rfc3339(f.filled("AcceptedAt")?.trim())
-            .map_err(|e| format!("AcceptedAt: {e}"))?
-            .with_timezone(&Utc),
-    };
-    f.finish()?;
-    Ok(head)
-}
-
-fn request_id(raw: &str) -> Result<RequestId, String> {
-    raw.trim()
-        .parse()
-        .map_err(|e| format!("RequestId {raw:?}: {e}"))
-}
-
-fn update_flag(code: &str) -> Result<UpdateFlag, String> {
-    UpdateFlag::by_code(code.trim()).ok_or_else(|| format!("UpdateFlag {code:?} is not 1, 2 or 3"))
-}
-
-/// The operator's answer document for one request, as [`crate::connector::soap::parse_answer`]
-/// reads it: the ServiceId and RequestId echoed in the header, the result (by its record's
-/// shape), refusal, pending stage or acknowledgement in the body.
-pub fn build_answer(function: Function, request_id: &RequestId, answer: &TsoAnswer) -> String {
-    let mut head = String::new();
-    leaf(&mut head, "ServiceId", function.service_id());
-    leaf(&mut head, "RequestId", &request_id.to_string());
-    let body = match answer {
-        TsoAnswer::Completed(result) => {
-            let mut fields = String::new();
-            let shape = shapes().known(result.record_name());
-            write_fields(&mut fields, &result.to_json(), shape);
-            wrap(&result_element(function), &fields)
-        }
-        TsoAnswer::Refused { code, message } => {
-            let mut fields = String::new();
-            leaf(&mut fields, "ErrorCode", code);
-            leaf(&mut fields, "ErrorMessage", message);
-            wrap(REFUSAL, &fields)
-        }
-        TsoAnswer::Pending { stage } => {
-            let mut fields = String::new();
-            leaf(&mut fields, "Stage", stage);
-            wrap(PENDING, &fields)
-        }
-        TsoAnswer::Acknowledged => wrap(ACKNOWLEDGED, ""),
-    };
-    xml::envelope(Some(&wrap(RESPONSE_HEADER, &head)), &body)
 }

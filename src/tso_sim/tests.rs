@@ -10,10 +10,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::rules::{Rule, next_reading_date};
 use super::*;
-use crate::connector::protocol::CallError;
-use crate::connector::soap::{SoapClient, build_envelope, parse_answer};
+use crate::connector::soap::SoapClient;
 use crate::domain::{CompanyCode, Function, SupplyPointId, UpdateFlag};
 use crate::messages::{FacilityInquiry, FacilityInquiryResult, SwitchStart, SwitchStartResult};
+use crate::wire::CallError;
+use crate::wire::soap::{build_answer, build_envelope, parse_answer, parse_envelope};
 
 const SEED: u64 = 2016;
 const POINTS: u32 = 200;

@@ -11,11 +11,10 @@ use std::time::{Duration, Instant};
 use kirikae::accounts::registrations::{self, NewRegistration};
 use kirikae::accounts::{self, Accounts, CompanyKind, certificates};
 use kirikae::config::Settings;
-use kirikae::connector::definition::{ConnectorDefinition, ProtocolFamily};
 use kirikae::domain::{Area, CompanyCode, SupplyPointId, UserId};
 use kirikae::tso_sim::Simulator;
 use kirikae::tso_sim::register::{self, PointKind};
-use kirikae::{certs, hub, tso_sim};
+use kirikae::{certs, hub};
 use rand::Rng;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -169,61 +168,42 @@ async fn start_tweaked(
         .await
         .unwrap();
     settings.smtp_port = sink.port();
-    let mut sims = HashMap::new();
-    for &area in areas {
-        let (addr, sim) = hub::start_sim(
-            &settings,
-            area,
-            "127.0.0.1:0".parse().unwrap(),
-            shutdown.clone(),
-        )
+    let placement = isolated(&settings);
+    let started = hub::start(&settings, &pool, areas, &placement, connectors, &shutdown)
         .await
         .unwrap();
-        if let Some(dir) = batch_dir(&settings, area) {
-            hub::start_batch_desk(sim.clone(), dir, shutdown.clone());
-        }
-        if connectors {
-            let endpoint = sim_endpoint(&settings, area, addr);
-            hub::start_connector(&settings, area, Some(endpoint), shutdown.clone());
-        }
-        sims.insert(area, (addr, sim));
-    }
-    hub::start_projector(&settings, pool.clone(), shutdown.clone());
-    let api = hub::start_api(
-        &settings,
-        pool.clone(),
-        settings.api_listen,
-        shutdown.clone(),
-    )
-    .await
-    .unwrap();
     TestApp {
-        api: format!("https://localhost:{}", api.port()),
+        api: format!("https://localhost:{}", started.api.port()),
         settings,
-        sims,
+        sims: started.sims,
         shutdown,
         certs,
+    }
+}
+
+/// Where this test's hub puts its simulators: on free ports, with the batch folders inside
+/// its temporary directory instead of the definitions'.
+fn isolated(settings: &Settings) -> hub::Placement {
+    hub::Placement::Isolated {
+        batch_root: settings.tls_dir.join("batch"),
     }
 }
 
 /// The endpoint of `area`'s simulator at `addr` in the protocol family the area's connector
 /// definition names: the simulator serves every family, the definition picks one.
 pub fn sim_endpoint(settings: &Settings, area: Area, addr: SocketAddr) -> String {
-    let def = ConnectorDefinition::load(&settings.connectors_dir, area)
-        .expect("the area's connector definition");
-    match batch_dir(settings, area) {
-        Some(dir) => format!("file://{}", dir.display()),
-        None => tso_sim::endpoint(addr, def.protocol),
-    }
+    isolated(settings)
+        .endpoint(settings, area, addr)
+        .expect("the area's connector definition")
+        .expect("an isolated simulator's endpoint")
 }
 
 /// For an area of the batch family, this test's own exchange folder (inside its temporary
 /// directory) instead of the definition's.
 pub fn batch_dir(settings: &Settings, area: Area) -> Option<PathBuf> {
-    let def = ConnectorDefinition::load(&settings.connectors_dir, area)
-        .expect("the area's connector definition");
-    (def.protocol == ProtocolFamily::Batch)
-        .then(|| settings.tls_dir.join("batch").join(area.code()))
+    isolated(settings)
+        .batch_folder(settings, area)
+        .expect("the area's connector definition")
 }
 
 /// An HTTPS client trusting `ca_dir`'s CA and presenting `cert` (a `client-XXXX` file stem).

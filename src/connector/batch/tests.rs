@@ -8,13 +8,13 @@ use chrono::NaiveDate;
 
 use super::files::{read_answers, read_requests, write_answers, write_requests};
 use super::*;
-use crate::connector::json::samples;
 use crate::domain::{Area, UpdateFlag};
 use crate::messages::fixtures;
 use crate::messages::{
     FacilityInquiry, FacilityInquiryResult, Payload, ResultPayload, SwitchStart,
 };
 use crate::tso_sim::{Mode, SimConfig, Simulator, point_id, serve_batch};
+use crate::wire::samples;
 
 mod generic;
 

@@ -9,8 +9,10 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::connector::json::{JsonClient, build_body, parse_answer, samples};
-use crate::tso_sim::json_server::{build_answer, parse_body};
+use crate::connector::json::JsonClient;
+use crate::wire::json::{build_answer, parse_body};
+use crate::wire::json::{build_body, parse_answer};
+use crate::wire::samples;
 
 fn json_client(sim: &Running, timeout: Duration) -> JsonClient {
     JsonClient::new(&format!("{}/json", sim.base), timeout).expect("client")

@@ -8,7 +8,7 @@ use chrono::Days;
 use reqwest::StatusCode;
 
 use super::*;
-use crate::connector::soap::{build_envelope, parse_answer};
+use crate::wire::soap::{build_envelope, parse_answer};
 
 #[tokio::test]
 async fn fail_mode_answers_503_which_is_transient() {

@@ -6,6 +6,19 @@ use axum::http::{HeaderMap, StatusCode};
 
 use super::*;
 
+#[test]
+fn a_client_needs_an_http_endpoint() {
+    for endpoint in [
+        "not a url",
+        "ftp://127.0.0.1/json",
+        "",
+        "mailto:ops@example.com",
+    ] {
+        let made = JsonClient::new(endpoint, Duration::from_secs(1));
+        assert!(matches!(made, Err(CallError::Unreachable(_))), "{endpoint}");
+    }
+}
+
 #[tokio::test]
 async fn a_closed_port_is_unreachable_and_transient() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

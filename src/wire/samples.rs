@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 
+use super::answer::TsoAnswer;
 use super::form::{payload_shape, result_shape};
-use crate::connector::protocol::TsoAnswer;
 use crate::domain::Function;
 use crate::messages::fixtures;
 use crate::messages::shape::{RecordShape, Shape};

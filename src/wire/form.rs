@@ -2,7 +2,7 @@
 //! function's [`crate::domain::SPECS`] row names the payload and result records, the record's
 //! shape (read from `schemas/`) says what fits, and the typed payload is made from the form
 //! only once the shape has accepted it. SOAP elements and CSV cells are read into this form
-//! first (by [`crate::connector::soap::record`] and [`crate::connector::batch::files`]), so one
+//! first (by [`crate::wire::soap::record`] and [`crate::wire::batch`]), so one
 //! check decides what every family accepts.
 //!
 //! The rules on top of the shape: absent and null mean the same on every wire (writers leave

@@ -1,7 +1,5 @@
-//! Tests of the JSON client on its own: the document it writes, the answers it reads, and how
+//! Tests of the JSON dialect: the document the connector writes, the answers it reads, and how
 //! every kind of bad answer is classified.
-
-use std::time::Duration;
 
 use chrono::NaiveDate;
 use serde_json::{Value, json};
@@ -13,14 +11,13 @@ use crate::messages::{
 };
 
 mod generic;
-mod http;
 mod malformed;
 
 use crate::messages::fixtures::{self, REQUEST_ID};
-const FI: Function = Function::FacilityInquiry;
-const SS: Function = Function::SwitchStart;
+pub(crate) const FI: Function = Function::FacilityInquiry;
+pub(crate) const SS: Function = Function::SwitchStart;
 /// Fields of the facility result the operator may leave out.
-const FACILITY_OPTIONAL: [&str; 5] = [
+pub(crate) const FACILITY_OPTIONAL: [&str; 5] = [
     "contract_ampere",
     "contract_kva",
     "current_retailer_code",
@@ -28,13 +25,13 @@ const FACILITY_OPTIONAL: [&str; 5] = [
     "fit_scheme",
 ];
 
-fn record(function: Function, payload: Payload) -> RequestRecord {
+pub(crate) fn record(function: Function, payload: Payload) -> RequestRecord {
     let mut request = fixtures::request("0400123456789012340001", payload);
     request.function = function;
     request
 }
 
-fn switch_request() -> RequestRecord {
+pub(crate) fn switch_request() -> RequestRecord {
     let payload = Payload::SwitchStart(SwitchStart {
         planned_date: NaiveDate::from_ymd_opt(2026, 12, 1).expect("test date"),
         previous_retailer_code: "Z0400".into(),
@@ -50,7 +47,7 @@ fn switch_request() -> RequestRecord {
     record(SS, payload)
 }
 
-fn facility_result() -> Value {
+pub(crate) fn facility_result() -> Value {
     json!({
         "supply_address": "愛知県名古屋市東区東新町1",
         "contract_kind": "従量電灯B",
@@ -63,7 +60,7 @@ fn facility_result() -> Value {
     })
 }
 
-fn switch_result() -> Value {
+pub(crate) fn switch_result() -> Value {
     json!({
         "application_number": "04-2026112500001",
         "switch_date": "2026-12-05",
@@ -71,26 +68,30 @@ fn switch_result() -> Value {
     })
 }
 
-fn refusal_error() -> Value {
+pub(crate) fn refusal_error() -> Value {
     json!({"code": "E1001", "message": "該当する供給地点特定番号が存在しません"})
 }
 
 /// A 200 document: `result` for the test's request id.
-fn completed(result: Value) -> Value {
+pub(crate) fn completed(result: Value) -> Value {
     json!({"request_id": REQUEST_ID, "result": result})
 }
 
 /// A 422 document: `error` for the test's request id.
-fn refused(error: Value) -> Value {
+pub(crate) fn refused(error: Value) -> Value {
     json!({"request_id": REQUEST_ID, "error": error})
 }
 
-fn read(function: Function, status: u16, document: &Value) -> Result<TsoAnswer, CallError> {
+pub(crate) fn read(
+    function: Function,
+    status: u16,
+    document: &Value,
+) -> Result<TsoAnswer, CallError> {
     parse_answer(function, status, document.to_string().as_bytes())
 }
 
 /// `document` with `field` of the object at `pointer` set to `value`, or removed if `None`.
-fn edited(document: &Value, pointer: &str, field: &str, value: Option<Value>) -> Value {
+pub(crate) fn edited(document: &Value, pointer: &str, field: &str, value: Option<Value>) -> Value {
     let mut edited = document.clone();
     let object = edited
         .pointer_mut(pointer)
@@ -214,18 +215,5 @@ fn other_statuses_are_http_errors_whatever_the_body() {
             assert_eq!(got, Err(CallError::Status(status)));
             assert_eq!(got.err().map(|e| e.is_transient()), Some(transient));
         }
-    }
-}
-
-#[test]
-fn a_client_needs_an_http_endpoint() {
-    for endpoint in [
-        "not a url",
-        "ftp://127.0.0.1/json",
-        "",
-        "mailto:ops@example.com",
-    ] {
-        let made = JsonClient::new(endpoint, Duration::from_secs(1));
-        assert!(matches!(made, Err(CallError::Unreachable(_))), "{endpoint}");
     }
 }

@@ -1,23 +1,18 @@
-//! Tests of the SOAP client on its own: the envelope it writes, the answers it reads, and how
-//! every kind of bad answer or failed call is classified.
+//! Tests of the SOAP dialect: the envelope the connector writes, the answers it reads, and how
+//! every kind of bad answer is classified.
 
-use std::time::Duration;
-
-use axum::http::{HeaderMap, StatusCode};
 use chrono::NaiveDate;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::*;
-use crate::connector::json::samples;
 use crate::domain::{RequestId, UpdateFlag};
 use crate::messages::{
-    FacilityInquiryResult, Payload, ResultPayload, SwitchStart, SwitchStartResult,
+    FacilityInquiryResult, Payload, RequestRecord, ResultPayload, SwitchStart, SwitchStartResult,
 };
-use crate::tso_sim::{build_answer, parse_envelope};
+use crate::wire::samples;
 
 mod generic;
-mod http;
 use crate::messages::fixtures::{self, REQUEST_ID};
 
 const FACILITY: [(&str, &str); 8] = [
@@ -36,7 +31,7 @@ const SWITCH: [(&str, &str); 3] = [
     ("SwitchDate", "2026-12-05"),
     ("ReceptionStage", "09"),
 ];
-const REFUSED: [(&str, &str); 2] = [
+pub(crate) const REFUSED: [(&str, &str); 2] = [
     ("ErrorCode", "E1001"),
     ("ErrorMessage", "該当する供給地点特定番号が存在しません"),
 ];
@@ -47,7 +42,7 @@ fn record(function: Function, payload: Payload) -> RequestRecord {
     request
 }
 
-fn switch_request() -> RequestRecord {
+pub(crate) fn switch_request() -> RequestRecord {
     let payload = Payload::SwitchStart(SwitchStart {
         planned_date: NaiveDate::from_ymd_opt(2026, 12, 1).expect("test date"),
         previous_retailer_code: "Z0300".into(),
@@ -64,7 +59,7 @@ fn switch_request() -> RequestRecord {
 }
 
 /// An answer document of the dialect, from its parts.
-fn answer(service_id: &str, element: &str, fields: &[(&str, &str)]) -> String {
+pub(crate) fn answer(service_id: &str, element: &str, fields: &[(&str, &str)]) -> String {
     let mut head = String::new();
     leaf(&mut head, "ServiceId", service_id);
     leaf(&mut head, "RequestId", REQUEST_ID);

@@ -11,7 +11,7 @@
 //! Reading is strict and total: an element outside the namespace, unknown, repeated, of the
 //! wrong kind, or with a value its shape does not take, and a missing required field, are each
 //! a reason, never a panic. What is read is the record's JSON form, which
-//! [`crate::connector::json::form`] turns into the typed payload.
+//! [`crate::wire::form`] turns into the typed payload.
 
 use serde_json::{Map, Value};
 

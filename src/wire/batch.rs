@@ -21,11 +21,14 @@
 //!
 //! Readers are strict and total: any bytes give rows or a reason, never a panic.
 
+pub mod folder;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
-use crate::connector::json::{form, wire};
-use crate::connector::protocol::{CallError, TsoAnswer};
+use super::answer::{CallError, TsoAnswer};
+use super::form;
+use super::json::document;
 use crate::domain::{CompanyCode, Function, RequestId, SupplyPointId, UpdateFlag};
 use crate::messages::RequestRecord;
 use crate::messages::shape::{RecordShape, Shape, scalar_from_text, scalar_text};
@@ -197,7 +200,7 @@ fn read_cells(cells: &[String], record: &RecordShape) -> Result<Value, String> {
             Shape::Str => Value::String(cell.clone()),
             _ if cell.is_empty() => return Err(format!("{} is empty", field.name)),
             Shape::Array(_) | Shape::Record(_) => {
-                wire::value(cell.as_bytes()).map_err(|e| format!("{}: {e}", field.name))?
+                document::value(cell.as_bytes()).map_err(|e| format!("{}: {e}", field.name))?
             }
             scalar => scalar_from_text(cell, scalar)
                 .map_err(|e| format!("{} {cell:?}: {e}", field.name))?,

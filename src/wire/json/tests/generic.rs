@@ -3,8 +3,7 @@
 //! (202 pending, 200 acknowledged) are read strictly.
 
 use super::*;
-use crate::connector::json::samples;
-use crate::tso_sim::json_server::{build_answer, parse_body};
+use crate::wire::samples;
 
 fn pending(stage: Value) -> Value {
     json!({"request_id": REQUEST_ID, "pending": {"stage": stage}})

@@ -1,0 +1,285 @@
+//! The one builder of the hub: every process (`api`, `connector`, `projector`, `tso-sim`) and
+//! the jobs next to the projector are started here, and [`start`] puts them together. The
+//! CLI's process commands, `kirikae up` (everything in one process) and the integration tests
+//! all start through these functions, so that no two of them can wire a part differently.
+
+mod placement;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use deadpool_postgres::Pool;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Settings;
+use crate::domain::Area;
+use crate::intermediation::expiry;
+use crate::ops::ReadyCheck;
+use crate::tso_sim::{SimConfig, Simulator};
+use crate::{accounts, api, audit, connector, db, kafka, notices, ops, projector, tso_sim};
+pub use placement::Placement;
+
+/// Creates the database and topics when missing and runs the migrations. Idempotent.
+pub async fn prepare(settings: &Settings) -> anyhow::Result<Pool> {
+    db::create_database_if_missing(&settings.database_url).await?;
+    let pool = db::pool(&settings.database_url, settings.database_pool_size)?;
+    db::migrate(&pool).await?;
+    kafka::ensure_topics(
+        &settings.kafka_brokers,
+        &settings.all_topics(),
+        settings.topic_partitions,
+        settings.topic_replication,
+        settings.topic_retention_ms,
+    )
+    .await?;
+    Ok(pool)
+}
+
+pub fn pool(settings: &Settings) -> anyhow::Result<Pool> {
+    Ok(db::pool(
+        &settings.database_url,
+        settings.database_pool_size,
+    )?)
+}
+
+pub async fn start_api(
+    settings: &Settings,
+    pool: Pool,
+    listen: SocketAddr,
+    shutdown: CancellationToken,
+) -> anyhow::Result<SocketAddr> {
+    let state = api::AppState::new(settings.clone(), pool)?;
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    api::serve(state, listener, shutdown).await
+}
+
+/// Runs `f` as a task that logs its failure; `what` names it in the log.
+fn supervised<F>(what: String, f: F) -> JoinHandle<()>
+where
+    F: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        if let Err(e) = f.await {
+            tracing::error!(error = format!("{e:#}"), "{what} stopped");
+        }
+    })
+}
+
+/// A job of the hub: runs until shutdown, or fails with the reason.
+pub type Job = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+
+/// The periodic jobs that run next to the projector, each with its name for the log: the
+/// expiry of undecided intermediations, the disabling of unused accounts, the notice mailer
+/// and the audit relay. The one list of them, for every process that runs the projector.
+pub fn jobs(
+    settings: &Settings,
+    pool: &Pool,
+    shutdown: &CancellationToken,
+) -> Vec<(&'static str, Job)> {
+    let (s, p, t) = (|| settings.clone(), || pool.clone(), || shutdown.clone());
+    vec![
+        (
+            "intermediation expiry",
+            Box::pin(expiry::run(s(), p(), t())),
+        ),
+        (
+            "account disabling",
+            Box::pin(accounts::run_disable_job(s(), p(), t())),
+        ),
+        (
+            "notice mailer",
+            Box::pin(notices::run_mailer(s(), p(), t())),
+        ),
+        ("audit relay", Box::pin(audit::run_relay(s(), p(), t()))),
+    ]
+}
+
+/// Starts the [`jobs`] as supervised tasks.
+fn start_jobs(settings: &Settings, pool: &Pool, shutdown: &CancellationToken) {
+    for (what, job) in jobs(settings, pool, shutdown) {
+        supervised(what.into(), job);
+    }
+}
+
+/// Starts the projector and, next to it, the [`jobs`], as tasks.
+pub fn start_projector(
+    settings: &Settings,
+    pool: Pool,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
+    start_jobs(settings, &pool, &shutdown);
+    supervised(
+        "projector".into(),
+        projector::run(settings.clone(), pool, shutdown),
+    )
+}
+
+/// `kirikae projector`: the [`jobs`] as tasks, and the projector until shutdown.
+pub async fn run_projector(
+    settings: Settings,
+    pool: Pool,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    start_jobs(&settings, &pool, &shutdown);
+    projector::run(settings, pool, shutdown).await
+}
+
+/// Starts the local mail sink (a loopback SMTP server writing each message to `mail_dir`) on
+/// `smtp_host:smtp_port`; returns its address.
+pub async fn start_mail_sink(
+    settings: &Settings,
+    shutdown: CancellationToken,
+) -> anyhow::Result<SocketAddr> {
+    let ip: std::net::IpAddr = settings.smtp_host.parse()?;
+    crate::mail::sink::start(
+        SocketAddr::new(ip, settings.smtp_port),
+        &settings.mail_dir,
+        shutdown,
+    )
+    .await
+}
+
+/// `kirikae connector`: `area`'s connector until shutdown; `endpoint` overrides its
+/// definition's.
+pub async fn run_connector(
+    settings: Settings,
+    area: Area,
+    endpoint: Option<String>,
+    ops_listen: SocketAddr,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    // Ready only while the broker answers and the connector holds and works through its
+    // share of the requests.
+    let health = connector::Health::default();
+    let ready = ops::both(ready_check(&settings, None)?, health.check());
+    let addr = ops::serve(ops_listen, ready, shutdown.clone()).await?;
+    tracing::info!(%addr, "ops endpoints listening");
+    connector::run_with_health(settings, area, endpoint, health, shutdown).await
+}
+
+/// Starts `area`'s connector as a task; `endpoint` overrides its definition's.
+pub fn start_connector(
+    settings: &Settings,
+    area: Area,
+    endpoint: Option<String>,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
+    let what = format!("connector {}", area.code());
+    supervised(
+        what,
+        connector::run(settings.clone(), area, endpoint, shutdown),
+    )
+}
+
+/// Starts the simulator of `area` on `listen` and, given a folder, its batch desk there;
+/// returns its address and its shared state.
+pub async fn start_sim(
+    settings: &Settings,
+    area: Area,
+    listen: SocketAddr,
+    batch: Option<PathBuf>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<(SocketAddr, Arc<Simulator>)> {
+    let sim = Simulator::new(SimConfig {
+        area,
+        seed: settings.sim_seed,
+        points: settings.sim_points_per_area,
+        match_window: settings
+            .sim_match_window_ms
+            .map(std::time::Duration::from_millis),
+    });
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    if let Some(dir) = batch {
+        tokio::spawn(tso_sim::serve_batch(dir, sim.clone(), shutdown.clone()));
+    }
+    let serving = sim.clone();
+    tokio::spawn(async move {
+        if let Err(e) = tso_sim::serve(listener, serving, shutdown).await {
+            tracing::error!(error = %e, "simulator stopped");
+        }
+    });
+    Ok((addr, sim))
+}
+
+/// What [`start`] started: the API's address and each area's simulator.
+pub struct Started {
+    pub api: SocketAddr,
+    pub sims: HashMap<Area, (SocketAddr, Arc<Simulator>)>,
+}
+
+/// The hub in one process: the simulators of `areas` placed by `placement` (with their
+/// connectors if `connectors`), the projector with its jobs, and the API on `api_listen`.
+pub async fn start(
+    settings: &Settings,
+    pool: &Pool,
+    areas: &[Area],
+    placement: &Placement,
+    connectors: bool,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Started> {
+    let mut sims = HashMap::new();
+    for &area in areas {
+        let listen = placement.sim_listen(settings, area);
+        let batch = placement.batch_folder(settings, area)?;
+        let (addr, sim) = start_sim(settings, area, listen, batch, shutdown.clone()).await?;
+        if connectors {
+            let endpoint = placement.endpoint(settings, area, addr)?;
+            start_connector(settings, area, endpoint, shutdown.clone());
+        }
+        sims.insert(area, (addr, sim));
+    }
+    start_projector(settings, pool.clone(), shutdown.clone());
+    let api = start_api(
+        settings,
+        pool.clone(),
+        settings.api_listen,
+        shutdown.clone(),
+    )
+    .await?;
+    Ok(Started { api, sims })
+}
+
+/// Serves a process's `/metrics`, `/healthz` and `/readyz` on `listen`; ready once the broker
+/// (and the database, given `pool`) answer.
+pub async fn serve_ops(
+    settings: &Settings,
+    listen: SocketAddr,
+    pool: Option<Pool>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<SocketAddr> {
+    Ok(ops::serve(listen, ready_check(settings, pool)?, shutdown.clone()).await?)
+}
+
+/// Readiness: the broker answers metadata and the database answers a query.
+pub fn ready_check(settings: &Settings, pool: Option<Pool>) -> anyhow::Result<ReadyCheck> {
+    let publisher = kafka::Publisher::new(
+        &settings.kafka_brokers,
+        std::time::Duration::from_secs(5),
+        settings.kafka_idempotence,
+    )?;
+    Ok(Arc::new(move || {
+        let (publisher, pool) = (publisher.clone(), pool.clone());
+        Box::pin(async move {
+            let broker = tokio::task::spawn_blocking(move || publisher.broker_reachable())
+                .await
+                .unwrap_or(false);
+            if !broker {
+                return Err("broker unreachable".to_string());
+            }
+            if let Some(pool) = pool {
+                let client = pool.get().await.map_err(|e| format!("database: {e}"))?;
+                client
+                    .simple_query("SELECT 1")
+                    .await
+                    .map_err(|e| format!("database: {e}"))?;
+            }
+            Ok(())
+        })
+    }))
+}
