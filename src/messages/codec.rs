@@ -270,7 +270,7 @@ mod tests {
 
     #[test]
     fn every_functions_request_and_result_round_trip() {
-        use crate::wire::samples;
+        use crate::messages::fixtures as samples;
         let codec = Codec::new();
         for &f in Function::ALL {
             for full in [true, false] {

@@ -191,7 +191,7 @@ fn every_record_of_a_previous_version_reads_and_is_read_by_the_current_one() {
 
 #[test]
 fn a_message_written_with_a_previous_version_decodes_into_the_current_record() {
-    use crate::wire::samples;
+    use crate::messages::fixtures as samples;
     let codec = Codec::new();
     let set = SchemaSet::load();
     let (request_names, result_names) = (

@@ -22,7 +22,7 @@ const FI: Function = Function::FacilityInquiry;
 const SS: Function = Function::SwitchStart;
 
 fn inquiry() -> RequestRecord {
-    let mut r = fixtures::request(
+    let mut r = fixtures::request_at(
         "0500123456789012340001",
         Payload::FacilityInquiry(FacilityInquiry {}),
     );
@@ -43,7 +43,7 @@ fn switch() -> RequestRecord {
         contract_method: None,
         contract_kw: None,
     });
-    fixtures::request("0500123456789012340001", payload)
+    fixtures::request_at("0500123456789012340001", payload)
 }
 
 fn facility() -> TsoAnswer {

@@ -26,7 +26,7 @@ pub(crate) const FACILITY_OPTIONAL: [&str; 5] = [
 ];
 
 pub(crate) fn record(function: Function, payload: Payload) -> RequestRecord {
-    let mut request = fixtures::request("0400123456789012340001", payload);
+    let mut request = fixtures::request_at("0400123456789012340001", payload);
     request.function = function;
     request
 }

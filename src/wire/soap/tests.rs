@@ -37,7 +37,7 @@ pub(crate) const REFUSED: [(&str, &str); 2] = [
 ];
 
 fn record(function: Function, payload: Payload) -> RequestRecord {
-    let mut request = fixtures::request("0300123456789012340001", payload);
+    let mut request = fixtures::request_at("0300123456789012340001", payload);
     request.function = function;
     request
 }
