@@ -18,7 +18,8 @@ pub use company::{
     UserIdError,
 };
 pub use function::{
-    Callers, Function, FunctionError, FunctionSpec, Operation, PointClass, SPECS, UpdateFlag,
+    Callers, Function, FunctionError, FunctionSpec, Operation, PayloadRecord, PointClass, SPECS,
+    UpdateFlag,
 };
 pub use password::{PasswordPolicy, PolicyViolation, character_classes};
 pub use refusal::Refusal;
