@@ -46,6 +46,8 @@ pub struct AppState {
     pub limits: Arc<limits::Limits>,
     /// Mail to users (initial passwords, notices).
     pub mailer: Arc<crate::mail::Mailer>,
+    /// Submission of applications and 業務処理状況確認.
+    pub submissions: crate::requests::Submissions,
 }
 
 impl AppState {
@@ -56,10 +58,18 @@ impl AppState {
             Duration::from_secs(10),
             settings.kafka_idempotence,
         )?;
+        let codec = Arc::new(Codec::new());
+        let settings = Arc::new(settings);
+        let submissions = crate::requests::Submissions::new(
+            pool.clone(),
+            publisher.clone(),
+            codec.clone(),
+            settings.clone(),
+        );
         Ok(AppState {
             pool,
             publisher,
-            codec: Arc::new(Codec::new()),
+            codec,
             sessions: Arc::new(crate::accounts::SessionCache::new()),
             gate: Arc::new(gate::Gate::new()),
             limits: Arc::new(limits::Limits::new(
@@ -67,7 +77,8 @@ impl AppState {
                 settings.rate_limit_burst,
             )),
             mailer: Arc::new(crate::mail::Mailer::new(&settings)),
-            settings: Arc::new(settings),
+            submissions,
+            settings,
         })
     }
 }

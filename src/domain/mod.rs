@@ -9,6 +9,7 @@ mod password;
 mod refusal;
 mod request_id;
 mod status;
+pub mod submission;
 mod supply_point;
 
 pub use area::{Area, AreaError};
