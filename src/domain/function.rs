@@ -5,7 +5,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use strum::{EnumIter, EnumString, IntoEnumIterator, IntoStaticStr};
+use strum::{EnumIter, EnumString, IntoStaticStr};
 
 /// Which register a function's point belongs to, and so which family of service ids it uses.
 /// Its slug prefixes the class's functions and names its status route (`hv-status`, …).
@@ -262,56 +262,10 @@ impl fmt::Display for Function {
     }
 }
 
-/// 更新フラグ: a filed application is registered, corrected or withdrawn. The lowercase word
-/// is the API's and the `requests.update_flag` column's; the digit is the interfaces' code.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-    EnumIter,
-    EnumString,
-    IntoStaticStr,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum UpdateFlag {
-    /// 1 登録
-    #[default]
-    Register,
-    /// 2 訂正
-    Correct,
-    /// 3 取消
-    Withdraw,
-}
-
-impl UpdateFlag {
-    /// The flag an interface's code ("1", "2" or "3") stands for.
-    pub fn by_code(code: &str) -> Option<UpdateFlag> {
-        UpdateFlag::iter().find(|flag| flag.code() == code)
-    }
-
-    pub fn code(self) -> &'static str {
-        match self {
-            UpdateFlag::Register => "1",
-            UpdateFlag::Correct => "2",
-            UpdateFlag::Withdraw => "3",
-        }
-    }
-
-    /// The word stored in `requests.update_flag` and shown by the status API.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use strum::IntoEnumIterator;
+
     use super::*;
 
     #[test]
@@ -389,15 +343,6 @@ mod tests {
             assert_eq!(Function::by_service_id(f.service_id()), Some(f));
         }
         assert_eq!(Function::by_service_id("IF_99999"), None);
-        for flag in [
-            UpdateFlag::Register,
-            UpdateFlag::Correct,
-            UpdateFlag::Withdraw,
-        ] {
-            assert_eq!(UpdateFlag::by_code(flag.code()), Some(flag));
-        }
-        assert_eq!(UpdateFlag::by_code("4"), None);
-        assert_eq!(UpdateFlag::Withdraw.as_str(), "withdraw");
         for class in PointClass::ALL {
             assert_eq!(PointClass::by_slug(class.slug()), Some(class));
         }

@@ -11,6 +11,7 @@ mod request_id;
 mod status;
 pub mod submission;
 mod supply_point;
+mod update_flag;
 
 pub use area::{Area, AreaError};
 pub use calendar::{BusinessCalendar, LeadTime};
@@ -20,10 +21,10 @@ pub use company::{
 };
 pub use function::{
     Callers, Function, FunctionError, FunctionSpec, Operation, PayloadRecord, PointClass, SPECS,
-    UpdateFlag,
 };
 pub use password::{PasswordPolicy, PolicyViolation, character_classes};
 pub use refusal::Refusal;
 pub use request_id::RequestId;
 pub use status::RequestStatus;
 pub use supply_point::{SupplyPointId, SupplyPointIdError};
+pub use update_flag::UpdateFlag;

@@ -154,6 +154,22 @@ pub async fn exists<C: GenericClient>(
     Ok(row.is_some())
 }
 
+/// Whether request `id` is still `failed` in generation `replay`: only such a request is
+/// replayed from the dead-letter topic.
+pub async fn failed_in<C: GenericClient>(
+    client: &C,
+    id: RequestId,
+    replay: i32,
+) -> Result<bool, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            "SELECT 1 FROM requests WHERE request_id = $1 AND status = 'failed' AND replay = $2",
+            &[&id.as_uuid(), &replay],
+        )
+        .await?;
+    Ok(row.is_some())
+}
+
 /// One request of `company`; another company's is not found.
 pub async fn one<C: GenericClient>(
     client: &C,
