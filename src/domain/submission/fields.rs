@@ -46,6 +46,7 @@ fn between_backticks(s: &str) -> Option<&str> {
     Some(&s[start..end])
 }
 
+/// The other party of a switch, named by its 事業者コード.
 pub fn company_code(field: &str, raw: &str) -> Result<CompanyCode, Refusal> {
     CompanyCode::parse(raw).map_err(|e| {
         Refusal::invalid(
@@ -57,6 +58,7 @@ pub fn company_code(field: &str, raw: &str) -> Result<CompanyCode, Refusal> {
     })
 }
 
+/// A switch is between two retailers: the applicant cannot be the other one.
 pub fn not_self(field: &str, other: &CompanyCode, company: &CompanyCode) -> Result<(), Refusal> {
     if other == company {
         return Err(Refusal::invalid(
@@ -69,6 +71,7 @@ pub fn not_self(field: &str, other: &CompanyCode, company: &CompanyCode) -> Resu
     Ok(())
 }
 
+/// Planned dates are days in Japan from today on; the operator cannot act in the past.
 pub fn not_past(field: &str, date: NaiveDate, today: NaiveDate) -> Result<(), Refusal> {
     if date < today {
         return Err(Refusal::invalid(
@@ -81,6 +84,7 @@ pub fn not_past(field: &str, date: NaiveDate, today: NaiveDate) -> Result<(), Re
     Ok(())
 }
 
+/// A supply contract needs the customer's consent to the grid operator's terms (託送供給等約款).
 pub fn grid_terms(agreed: bool) -> Result<(), Refusal> {
     if !agreed {
         return Err(Refusal::invalid(
@@ -93,6 +97,7 @@ pub fn grid_terms(agreed: bool) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// A reference or password the operator matches as given: 1 to 64 characters.
 pub fn filled(field: &str, value: &str) -> Result<(), Refusal> {
     if value.trim().is_empty() || value.chars().count() > 64 {
         return Err(Refusal::invalid(
@@ -105,6 +110,7 @@ pub fn filled(field: &str, value: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// A customer's name (名義), as the operators' forms hold it: 1 to 80 characters.
 pub fn name(field: &str, value: &str) -> Result<(), Refusal> {
     let len = value.trim().chars().count();
     if len == 0 || len > 80 {
@@ -118,6 +124,7 @@ pub fn name(field: &str, value: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// 使用量 is kept for 13 months, so an inquiry looks back 1 to 13.
 pub fn months(months: Option<i32>) -> Result<(), Refusal> {
     match months {
         Some(m) if !(1..=13).contains(&m) => Err(Refusal::invalid(
@@ -130,6 +137,7 @@ pub fn months(months: Option<i32>) -> Result<(), Refusal> {
     }
 }
 
+/// Only ampere-breaker areas have a contract current, one of the breaker sizes.
 pub fn ampere(ampere: Option<i32>, area: Area) -> Result<(), Refusal> {
     let Some(a) = ampere else { return Ok(()) };
     if !area.has_ampere_breakers() {
