@@ -643,29 +643,14 @@ async fn notice_action(s: &Settings, action: NoticeAction) -> anyhow::Result<()>
             }
         }
         NoticeAction::List => {
-            let rows = pool
-                .get()
-                .await?
-                .query(
-                    "SELECT n.id, n.published_at, n.terms_change, n.title,
-                            count(m.*) FILTER (WHERE m.sent_at IS NULL)
-                     FROM notices n LEFT JOIN notice_mails m ON m.notice_id = n.id
-                     GROUP BY n.id ORDER BY n.id",
-                    &[],
-                )
-                .await?;
-            for r in rows {
-                let (id, at, terms, title, unsent): (
-                    i64,
-                    chrono::DateTime<chrono::Utc>,
-                    bool,
-                    String,
-                    i64,
-                ) = (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
-                let kind = if terms { "terms" } else { "notice" };
+            for n in kirikae::notices::overview(&pool).await? {
+                let kind = if n.terms_change { "terms" } else { "notice" };
                 println!(
-                    "{id}\t{}\t{kind}\t{title}\tunsent mails: {unsent}",
-                    at.to_rfc3339()
+                    "{}\t{}\t{kind}\t{}\tunsent mails: {}",
+                    n.id,
+                    n.published_at.to_rfc3339(),
+                    n.title,
+                    n.unsent_mails
                 );
             }
         }

@@ -156,6 +156,42 @@ pub async fn list(pool: &Pool, user: &str) -> Result<Vec<Notice>, NoticeError> {
         .collect())
 }
 
+/// One notice as the operator's `kirikae notice list` shows it.
+#[derive(Debug, Clone)]
+pub struct NoticeSummary {
+    pub id: i64,
+    pub published_at: DateTime<Utc>,
+    pub terms_change: bool,
+    pub title: String,
+    /// Terms-change mails not yet accepted by the mail server.
+    pub unsent_mails: i64,
+}
+
+/// Every notice, oldest first, with how many of its mails are still unsent.
+pub async fn overview(pool: &Pool) -> Result<Vec<NoticeSummary>, NoticeError> {
+    let rows = pool
+        .get()
+        .await?
+        .query(
+            "SELECT n.id, n.published_at, n.terms_change, n.title,
+                    count(m.*) FILTER (WHERE m.sent_at IS NULL)
+             FROM notices n LEFT JOIN notice_mails m ON m.notice_id = n.id
+             GROUP BY n.id ORDER BY n.id",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| NoticeSummary {
+            id: r.get(0),
+            published_at: r.get(1),
+            terms_change: r.get(2),
+            title: r.get(3),
+            unsent_mails: r.get(4),
+        })
+        .collect())
+}
+
 /// インフォメーション詳細: one notice, which counts as read by `user` from now on.
 pub async fn read(pool: &Pool, user: &str, id: i64) -> Result<Option<Notice>, NoticeError> {
     let client = pool.get().await?;

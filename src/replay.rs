@@ -54,13 +54,7 @@ pub async fn run(
     let client = pool.get().await?;
     let mut replayed = Vec::new();
     for mut record in latest.into_values() {
-        let row = client
-            .query_opt(
-                "SELECT 1 FROM requests WHERE request_id = $1 AND status = 'failed' AND replay = $2",
-                &[&record.request_id.as_uuid(), &record.replay],
-            )
-            .await?;
-        if row.is_none() {
+        if !crate::requests::store::failed_in(&client, record.request_id, record.replay).await? {
             continue;
         }
         record.replay += 1;

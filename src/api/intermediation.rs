@@ -138,7 +138,7 @@ pub async fn list(
         q.limit,
     )?;
     if let Some(c) = &q.cursor {
-        filter.after = Some(super::cursor::decode(c).ok_or_else(|| {
+        filter.after = Some(crate::db::cursor::decode(c).ok_or_else(|| {
             Refusal::invalid(
                 "cursor",
                 "invalid_cursor",
@@ -150,7 +150,7 @@ pub async fn list(
     let page = queries::list(&state.pool, &principal, &filter).await?;
     Ok(Json(ListAnswer {
         items: page.items.into_iter().map(Into::into).collect(),
-        next_cursor: page.next.map(|(at, id)| super::cursor::encode(at, id)),
+        next_cursor: page.next.map(|(at, id)| crate::db::cursor::encode(at, id)),
     }))
 }
 

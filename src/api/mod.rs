@@ -1,7 +1,6 @@
 //! The retailer-facing API (axum over rustls): login, submission of applications, and status.
 
 mod contractors;
-mod cursor;
 mod error;
 mod intermediation;
 pub mod limits;
@@ -13,7 +12,6 @@ mod status;
 mod submit;
 pub mod tls;
 mod users;
-mod validate;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -42,6 +40,8 @@ pub struct AppState {
     pub accounts: Arc<crate::accounts::Accounts>,
     /// Maintenance windows and the per-registration rate limit.
     pub limits: Arc<limits::Limits>,
+    /// Submission of applications and 業務処理状況確認.
+    pub submissions: crate::requests::Submissions,
 }
 
 impl AppState {
@@ -52,17 +52,26 @@ impl AppState {
             Duration::from_secs(10),
             settings.kafka_idempotence,
         )?;
+        let codec = Arc::new(Codec::new());
         let accounts = Arc::new(crate::accounts::Accounts::new(&settings, pool.clone()));
+        let settings = Arc::new(settings);
+        let submissions = crate::requests::Submissions::new(
+            pool.clone(),
+            publisher.clone(),
+            codec.clone(),
+            settings.clone(),
+        );
         Ok(AppState {
             pool,
             publisher,
-            codec: Arc::new(Codec::new()),
+            codec,
             accounts,
             limits: Arc::new(limits::Limits::new(
                 settings.rate_limit_per_sec,
                 settings.rate_limit_burst,
             )),
-            settings: Arc::new(settings),
+            submissions,
+            settings,
         })
     }
 }

@@ -1,5 +1,7 @@
 //! PostgreSQL: the pool, the database's creation, and the numbered migrations.
 
+pub mod cursor;
+
 use std::str::FromStr;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};

@@ -6,7 +6,7 @@
 //! hub and the simulated operators need one shared answer to "which day is it due?".
 //! Pure: no clock, no I/O; callers pass the dates in.
 
-use chrono::{Datelike, Days, NaiveDate, Weekday};
+use chrono::{Datelike, Days, FixedOffset, NaiveDate, Utc, Weekday};
 use jpholiday::jpholiday::JPHoliday;
 
 thread_local! {
@@ -231,6 +231,12 @@ fn previous_day(date: NaiveDate) -> NaiveDate {
 
 fn first_of_next_month(date: NaiveDate) -> Option<NaiveDate> {
     date.with_day(1)?.checked_add_months(chrono::Months::new(1))
+}
+
+/// Today in Japan, the calendar every date in an application or an intermediation refers to.
+pub fn today_jst() -> NaiveDate {
+    let jst = FixedOffset::east_opt(9 * 3600).expect("valid offset");
+    Utc::now().with_timezone(&jst).date_naive()
 }
 
 #[cfg(test)]

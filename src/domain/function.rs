@@ -5,15 +5,21 @@
 use std::fmt;
 use std::str::FromStr;
 
+use strum::{EnumIter, EnumString, IntoStaticStr};
+
 /// Which register a function's point belongs to, and so which family of service ids it uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Its slug prefixes the class's functions and names its status route (`hv-status`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, EnumString, IntoStaticStr)]
 pub enum PointClass {
     /// 低圧: keyed by 供給地点特定番号, service ids `IF_`.
+    #[strum(serialize = "lv")]
     LowVoltage,
     /// 高圧 (and for usage requests ≥ 500 kW and extra-high voltage): keyed by 供給地点特定番号,
     /// service ids `KF_`.
+    #[strum(serialize = "hv")]
     HighVoltage,
     /// 低圧FIT電源・FIT卒業電源: keyed by 受電地点特定番号, service ids `FF_`.
+    #[strum(serialize = "gen")]
     Generation,
 }
 
@@ -26,11 +32,7 @@ impl PointClass {
 
     /// The slug prefix of the class's functions and its status route (`hv-status`, …).
     pub fn slug(self) -> &'static str {
-        match self {
-            PointClass::LowVoltage => "lv",
-            PointClass::HighVoltage => "hv",
-            PointClass::Generation => "gen",
-        }
+        self.into()
     }
 
     pub fn name_ja(self) -> &'static str {
@@ -42,7 +44,7 @@ impl PointClass {
     }
 
     pub fn by_slug(slug: &str) -> Option<PointClass> {
-        PointClass::ALL.into_iter().find(|c| c.slug() == slug)
+        slug.parse().ok()
     }
 }
 
@@ -71,13 +73,34 @@ pub struct FunctionSpec {
     pub callers: Callers,
     /// Refused by the operator for plain FIT points (FIT卒業電源 only).
     pub post_fit_only: bool,
-    /// The Avro record of the request's payload and of the completed answer.
+    /// The Avro record of the request's payload, as a name and as a variant to match on.
     pub payload_record: &'static str,
+    pub payload: PayloadRecord,
+    /// The Avro record of the completed answer.
     pub result_record: &'static str,
 }
 
+/// The Avro record a function's request payload is, one variant per record: code that turns
+/// a payload into its type matches on it, so a record added here and forgotten there does not
+/// compile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, EnumString, IntoStaticStr)]
+pub enum PayloadRecord {
+    FacilityInquiry,
+    UsagePassword,
+    UsageInquiry,
+    Reconnection,
+    Abolition,
+    SwitchStart,
+    SwitchEnd,
+    CustomerChange,
+    AmpereChange,
+    HvUsageRequest,
+    HvUsageInquiry,
+    PointSearch,
+}
+
 macro_rules! functions {
-    ($( $variant:ident => ($slug:literal, $ja:literal, $sid:literal, $kind:expr, $class:ident, $callers:ident, $post_fit:literal, $payload:literal, $result:literal) ),+ $(,)?) => {
+    ($( $variant:ident => ($slug:literal, $ja:literal, $sid:literal, $kind:expr, $class:ident, $callers:ident, $post_fit:literal, $payload:ident, $result:literal) ),+ $(,)?) => {
         /// A catalogue function that goes to a grid operator. The slug is its name everywhere:
         /// route, schema, metric label, test.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -94,7 +117,8 @@ macro_rules! functions {
                 class: PointClass::$class,
                 callers: Callers::$callers,
                 post_fit_only: $post_fit,
-                payload_record: $payload,
+                payload_record: stringify!($payload),
+                payload: PayloadRecord::$payload,
                 result_record: $result,
             }
         ),+];
@@ -106,28 +130,28 @@ macro_rules! functions {
 }
 
 functions! {
-    FacilityInquiry => ("facility-inquiry", "設備情報照会", "IF_10110", None, LowVoltage, RetailersAndDr, false, "FacilityInquiry", "FacilityInquiryResult"),
-    UsagePassword => ("usage-password", "使用量情報照会(パスワード取得申請)", "IF_10210", Some("08"), LowVoltage, RetailersAndDr, false, "UsagePassword", "UsagePasswordResult"),
-    UsageInquiry => ("usage-inquiry", "使用量情報照会", "IF_10310", None, LowVoltage, RetailersAndDr, false, "UsageInquiry", "UsageResult"),
-    Reconnection => ("reconnection", "再点", "IF_10410", Some("04"), LowVoltage, Retailers, false, "Reconnection", "ApplicationResult"),
-    Abolition => ("abolition", "廃止・撤去", "IF_10510", Some("01"), LowVoltage, Retailers, false, "Abolition", "ApplicationResult"),
-    SwitchStart => ("switch-start", "スイッチング開始申請", "IF_10610", Some("05"), LowVoltage, Retailers, false, "SwitchStart", "SwitchStartResult"),
-    SwitchEnd => ("switch-end", "スイッチング廃止申請", "IF_10710", Some("03"), LowVoltage, Retailers, false, "SwitchEnd", "SwitchStartResult"),
-    CustomerChange => ("customer-change", "需要者情報変更", "IF_10810", Some("07"), LowVoltage, Retailers, false, "CustomerChange", "ApplicationResult"),
-    AmpereChange => ("ampere-change", "アンペア変更", "IF_10910", Some("06"), LowVoltage, Retailers, false, "AmpereChange", "ApplicationResult"),
-    HvUsageRequest => ("hv-usage-request", "使用量情報照会申請(高圧・特別高圧)", "KF_10210", Some("08"), HighVoltage, RetailersAndDr, false, "HvUsageRequest", "ApplicationResult"),
-    HvUsageInquiry => ("hv-usage-inquiry", "使用量情報照会(高圧)", "KF_10310", None, HighVoltage, RetailersAndDr, false, "HvUsageInquiry", "UsageResult"),
-    HvAbolition => ("hv-abolition", "廃止・撤去(高圧)", "KF_10510", Some("01"), HighVoltage, Retailers, false, "Abolition", "ApplicationResult"),
-    HvSwitchStart => ("hv-switch-start", "スイッチング開始申請(高圧)", "KF_10610", Some("05"), HighVoltage, Retailers, false, "SwitchStart", "SwitchStartResult"),
-    HvSwitchEnd => ("hv-switch-end", "スイッチング廃止申請(高圧)", "KF_10710", Some("03"), HighVoltage, Retailers, false, "SwitchEnd", "SwitchStartResult"),
-    HvCustomerChange => ("hv-customer-change", "需要者情報変更(高圧)", "KF_10810", Some("07"), HighVoltage, Retailers, false, "CustomerChange", "ApplicationResult"),
-    GenFacilityInquiry => ("gen-facility-inquiry", "設備情報照会(FIT電源)", "FF_10110", None, Generation, Retailers, false, "FacilityInquiry", "FacilityInquiryResult"),
-    GenReconnection => ("gen-reconnection", "再点(FIT卒業電源)", "FF_10410", Some("04"), Generation, Retailers, true, "Reconnection", "ApplicationResult"),
-    GenAbolition => ("gen-abolition", "廃止・撤去(FIT電源)", "FF_10510", Some("01"), Generation, Retailers, false, "Abolition", "ApplicationResult"),
-    GenSwitchStart => ("gen-switch-start", "スイッチング開始申請(FIT卒業電源)", "FF_10610", Some("05"), Generation, Retailers, true, "SwitchStart", "SwitchStartResult"),
-    GenSwitchEnd => ("gen-switch-end", "スイッチング廃止申請(FIT卒業電源)", "FF_10710", Some("03"), Generation, Retailers, true, "SwitchEnd", "SwitchStartResult"),
-    GenProducerChange => ("gen-producer-change", "発電者情報変更", "FF_10810", Some("07"), Generation, Retailers, false, "CustomerChange", "ApplicationResult"),
-    PointSearch => ("point-search", "特定地点検索", "IF_10010", None, LowVoltage, RetailersAndDr, false, "PointSearch", "PointSearchResult"),
+    FacilityInquiry => ("facility-inquiry", "設備情報照会", "IF_10110", None, LowVoltage, RetailersAndDr, false, FacilityInquiry, "FacilityInquiryResult"),
+    UsagePassword => ("usage-password", "使用量情報照会(パスワード取得申請)", "IF_10210", Some("08"), LowVoltage, RetailersAndDr, false, UsagePassword, "UsagePasswordResult"),
+    UsageInquiry => ("usage-inquiry", "使用量情報照会", "IF_10310", None, LowVoltage, RetailersAndDr, false, UsageInquiry, "UsageResult"),
+    Reconnection => ("reconnection", "再点", "IF_10410", Some("04"), LowVoltage, Retailers, false, Reconnection, "ApplicationResult"),
+    Abolition => ("abolition", "廃止・撤去", "IF_10510", Some("01"), LowVoltage, Retailers, false, Abolition, "ApplicationResult"),
+    SwitchStart => ("switch-start", "スイッチング開始申請", "IF_10610", Some("05"), LowVoltage, Retailers, false, SwitchStart, "SwitchStartResult"),
+    SwitchEnd => ("switch-end", "スイッチング廃止申請", "IF_10710", Some("03"), LowVoltage, Retailers, false, SwitchEnd, "SwitchStartResult"),
+    CustomerChange => ("customer-change", "需要者情報変更", "IF_10810", Some("07"), LowVoltage, Retailers, false, CustomerChange, "ApplicationResult"),
+    AmpereChange => ("ampere-change", "アンペア変更", "IF_10910", Some("06"), LowVoltage, Retailers, false, AmpereChange, "ApplicationResult"),
+    HvUsageRequest => ("hv-usage-request", "使用量情報照会申請(高圧・特別高圧)", "KF_10210", Some("08"), HighVoltage, RetailersAndDr, false, HvUsageRequest, "ApplicationResult"),
+    HvUsageInquiry => ("hv-usage-inquiry", "使用量情報照会(高圧)", "KF_10310", None, HighVoltage, RetailersAndDr, false, HvUsageInquiry, "UsageResult"),
+    HvAbolition => ("hv-abolition", "廃止・撤去(高圧)", "KF_10510", Some("01"), HighVoltage, Retailers, false, Abolition, "ApplicationResult"),
+    HvSwitchStart => ("hv-switch-start", "スイッチング開始申請(高圧)", "KF_10610", Some("05"), HighVoltage, Retailers, false, SwitchStart, "SwitchStartResult"),
+    HvSwitchEnd => ("hv-switch-end", "スイッチング廃止申請(高圧)", "KF_10710", Some("03"), HighVoltage, Retailers, false, SwitchEnd, "SwitchStartResult"),
+    HvCustomerChange => ("hv-customer-change", "需要者情報変更(高圧)", "KF_10810", Some("07"), HighVoltage, Retailers, false, CustomerChange, "ApplicationResult"),
+    GenFacilityInquiry => ("gen-facility-inquiry", "設備情報照会(FIT電源)", "FF_10110", None, Generation, Retailers, false, FacilityInquiry, "FacilityInquiryResult"),
+    GenReconnection => ("gen-reconnection", "再点(FIT卒業電源)", "FF_10410", Some("04"), Generation, Retailers, true, Reconnection, "ApplicationResult"),
+    GenAbolition => ("gen-abolition", "廃止・撤去(FIT電源)", "FF_10510", Some("01"), Generation, Retailers, false, Abolition, "ApplicationResult"),
+    GenSwitchStart => ("gen-switch-start", "スイッチング開始申請(FIT卒業電源)", "FF_10610", Some("05"), Generation, Retailers, true, SwitchStart, "SwitchStartResult"),
+    GenSwitchEnd => ("gen-switch-end", "スイッチング廃止申請(FIT卒業電源)", "FF_10710", Some("03"), Generation, Retailers, true, SwitchEnd, "SwitchStartResult"),
+    GenProducerChange => ("gen-producer-change", "発電者情報変更", "FF_10810", Some("07"), Generation, Retailers, false, CustomerChange, "ApplicationResult"),
+    PointSearch => ("point-search", "特定地点検索", "IF_10010", None, LowVoltage, RetailersAndDr, false, PointSearch, "PointSearchResult"),
 }
 
 /// What a function does at the grid operator, for the rules that depend on it.
@@ -238,44 +262,10 @@ impl fmt::Display for Function {
     }
 }
 
-/// 更新フラグ: a filed application is registered, corrected or withdrawn.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum UpdateFlag {
-    /// 1 登録
-    #[default]
-    Register,
-    /// 2 訂正
-    Correct,
-    /// 3 取消
-    Withdraw,
-}
-
-impl UpdateFlag {
-    /// The flag an interface's code ("1", "2" or "3") stands for.
-    pub fn by_code(code: &str) -> Option<UpdateFlag> {
-        [
-            UpdateFlag::Register,
-            UpdateFlag::Correct,
-            UpdateFlag::Withdraw,
-        ]
-        .into_iter()
-        .find(|flag| flag.code() == code)
-    }
-
-    pub fn code(self) -> &'static str {
-        match self {
-            UpdateFlag::Register => "1",
-            UpdateFlag::Correct => "2",
-            UpdateFlag::Withdraw => "3",
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use strum::IntoEnumIterator;
+
     use super::*;
 
     #[test]
@@ -353,13 +343,19 @@ mod tests {
             assert_eq!(Function::by_service_id(f.service_id()), Some(f));
         }
         assert_eq!(Function::by_service_id("IF_99999"), None);
-        for flag in [
-            UpdateFlag::Register,
-            UpdateFlag::Correct,
-            UpdateFlag::Withdraw,
-        ] {
-            assert_eq!(UpdateFlag::by_code(flag.code()), Some(flag));
+        for class in PointClass::ALL {
+            assert_eq!(PointClass::by_slug(class.slug()), Some(class));
         }
-        assert_eq!(UpdateFlag::by_code("4"), None);
+    }
+
+    #[test]
+    fn every_payload_record_is_named_by_its_variant() {
+        for spec in SPECS {
+            assert_eq!(spec.payload_record, <&str>::from(spec.payload));
+            assert_eq!(spec.payload_record.parse(), Ok(spec.payload));
+        }
+        for record in PayloadRecord::iter() {
+            assert!(SPECS.iter().any(|s| s.payload == record), "{record:?}");
+        }
     }
 }

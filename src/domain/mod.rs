@@ -9,19 +9,22 @@ mod password;
 mod refusal;
 mod request_id;
 mod status;
+pub mod submission;
 mod supply_point;
+mod update_flag;
 
 pub use area::{Area, AreaError};
-pub use calendar::{BusinessCalendar, LeadTime};
+pub use calendar::{BusinessCalendar, LeadTime, today_jst};
 pub use company::{
     CompanyCode, CompanyCodeError, CompanyKind, CorporateNumber, CorporateNumberError, UserId,
     UserIdError,
 };
 pub use function::{
-    Callers, Function, FunctionError, FunctionSpec, Operation, PointClass, SPECS, UpdateFlag,
+    Callers, Function, FunctionError, FunctionSpec, Operation, PayloadRecord, PointClass, SPECS,
 };
 pub use password::{PasswordPolicy, PolicyViolation, character_classes};
 pub use refusal::Refusal;
 pub use request_id::RequestId;
 pub use status::RequestStatus;
 pub use supply_point::{SupplyPointId, SupplyPointIdError};
+pub use update_flag::UpdateFlag;

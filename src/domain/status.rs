@@ -1,37 +1,44 @@
 //! The states a request passes through, as the status API shows them.
 
-use std::fmt;
-use std::str::FromStr;
+use strum::{Display, EnumIter, EnumMessage, EnumString, IntoStaticStr};
 
 /// accepted (受付) → sent (送信済) → completed (完了) | rejected (不可) | failed (システムエラー).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The lowercase word is the one stored in `requests.status` and shown by the API; the
+/// message is the Japanese label.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Display,
+    EnumIter,
+    EnumMessage,
+    EnumString,
+    IntoStaticStr,
+)]
+#[strum(serialize_all = "lowercase")]
 pub enum RequestStatus {
+    #[strum(message = "受付")]
     Accepted,
+    #[strum(message = "送信済")]
     Sent,
+    #[strum(message = "完了")]
     Completed,
+    #[strum(message = "不可")]
     Rejected,
+    #[strum(message = "システムエラー")]
     Failed,
 }
 
 impl RequestStatus {
     pub fn as_str(self) -> &'static str {
-        match self {
-            RequestStatus::Accepted => "accepted",
-            RequestStatus::Sent => "sent",
-            RequestStatus::Completed => "completed",
-            RequestStatus::Rejected => "rejected",
-            RequestStatus::Failed => "failed",
-        }
+        self.into()
     }
 
     pub fn label_ja(self) -> &'static str {
-        match self {
-            RequestStatus::Accepted => "受付",
-            RequestStatus::Sent => "送信済",
-            RequestStatus::Completed => "完了",
-            RequestStatus::Rejected => "不可",
-            RequestStatus::Failed => "システムエラー",
-        }
+        self.get_message().unwrap_or_default()
     }
 
     /// Progress order. A status never moves backwards: a late or redelivered event with a
@@ -49,28 +56,10 @@ impl RequestStatus {
     }
 }
 
-impl FromStr for RequestStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "accepted" => RequestStatus::Accepted,
-            "sent" => RequestStatus::Sent,
-            "completed" => RequestStatus::Completed,
-            "rejected" => RequestStatus::Rejected,
-            "failed" => RequestStatus::Failed,
-            other => return Err(format!("unknown status {other:?}")),
-        })
-    }
-}
-
-impl fmt::Display for RequestStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use strum::IntoEnumIterator;
+
     use super::*;
 
     #[test]
@@ -81,5 +70,12 @@ mod tests {
         for s in ["accepted", "sent", "completed", "rejected", "failed"] {
             assert_eq!(s.parse::<RequestStatus>().unwrap().as_str(), s);
         }
+    }
+
+    #[test]
+    fn every_status_has_its_japanese_label() {
+        let labels: Vec<_> = RequestStatus::iter().map(RequestStatus::label_ja).collect();
+        assert_eq!(labels, ["受付", "送信済", "完了", "不可", "システムエラー"]);
+        assert_eq!(RequestStatus::Sent.to_string(), "sent");
     }
 }

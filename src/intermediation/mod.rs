@@ -22,7 +22,7 @@ mod register;
 pub mod rules;
 pub mod store;
 
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, SubsecRound, TimeZone, Utc};
+use chrono::{DateTime, Duration, FixedOffset, SubsecRound, TimeZone, Utc};
 use uuid::Uuid;
 
 use crate::domain::{BusinessCalendar, SupplyPointId};
@@ -168,12 +168,7 @@ pub fn intermediation_number(id: Uuid, point: &SupplyPointId, at: DateTime<Utc>)
     )
 }
 
-/// Today's date in Japan, the day the rules about dates go by.
-pub fn today_jst() -> NaiveDate {
-    Utc::now()
-        .with_timezone(&FixedOffset::east_opt(9 * 3600).expect("valid offset"))
-        .date_naive()
-}
+pub use crate::domain::today_jst;
 
 #[cfg(test)]
 mod tests;

@@ -5,8 +5,6 @@
 
 mod apply;
 
-pub use apply::{insert_request, update_flag_name};
-
 use std::collections::HashMap;
 use std::time::Duration;
 

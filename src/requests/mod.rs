@@ -1,3 +1,18 @@
 //! Requests: every rule and statement about an accepted application — its `requests` row,
 //! idempotency keys, status queries and paging — shared by the API, the web, bulk uploads and
 //! the CLI.
+
+pub mod idempotency;
+mod listing;
+mod queries;
+mod rules;
+pub mod store;
+mod submissions;
+pub mod validate;
+mod view;
+
+pub use idempotency::IdempotencyKey;
+pub use listing::{ListAnswer, ListFilters, ListQuery};
+pub use submissions::{Submissions, may_submit};
+pub use validate::{Submission, submission};
+pub use view::RequestView;

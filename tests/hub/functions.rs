@@ -600,3 +600,31 @@ async fn every_read_of_a_customers_data_is_written_to_the_audit_log() {
     let listed: Value = rows.last().unwrap().get(2);
     assert!(listed.to_string().contains(&id), "{listed}");
 }
+
+#[tokio::test]
+async fn a_request_of_another_class_is_not_recorded_as_read() {
+    let area = Area::Tokyo;
+    let app = spawn_app(&[area]).await;
+    let a = app.login(RETAILER_A).await;
+    let p = point(area, PointKind::LowVoltage, 8);
+    let id = a.facility_inquiry(&p).await;
+    a.final_status(&id).await;
+    let pool = kirikae::hub::pool(&app.settings).unwrap();
+    let client = pool.get().await.unwrap();
+    let reads = || async {
+        client
+            .query_one(
+                "SELECT count(*) FROM audit_log
+                 WHERE action = 'request.result_read' AND subject_id = $1",
+                &[&id],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    };
+    let before = reads().await;
+    assert!(before >= 1, "reading the completed inquiry is recorded");
+    let (code, _) = a.get(&format!("/api/v1/hv/requests/{id}")).await;
+    assert_eq!(code, 404, "a low-voltage request is not a high-voltage one");
+    assert_eq!(reads().await, before, "what was not shown was not read");
+}

@@ -1,4 +1,5 @@
-//! The keyset cursor of the list endpoints: the last item's time and id, opaque to callers.
+//! The keyset cursor of the list queries (requests, intermediations): the last item's time and
+//! id, opaque to callers, which continue after it with `(time, id) < (…)`.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -1,0 +1,144 @@
+//! The filters of 業務処理状況確認(複数件): checked one by one from the words a caller gave
+//! (a query string, a web form), each refusal naming its field.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::view::RequestView;
+use crate::db::cursor;
+use crate::domain::{
+    Area, CompanyCode, Function, PointClass, Refusal, RequestStatus, SupplyPointId,
+};
+
+/// The filters as given, all optional.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// lv (低圧), hv (高圧) or gen (FIT電源): only that class's functions.
+    pub class: Option<String>,
+    pub status: Option<String>,
+    pub function: Option<String>,
+    pub area: Option<String>,
+    pub supply_point_id: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// One page of the list.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ListAnswer {
+    pub items: Vec<RequestView>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The filters, checked: the store builds its WHERE clause from these only.
+#[derive(Debug)]
+pub struct ListFilters {
+    pub company: CompanyCode,
+    pub status: Option<RequestStatus>,
+    pub class: Option<PointClass>,
+    pub function: Option<Function>,
+    pub area: Option<Area>,
+    pub point: Option<SupplyPointId>,
+    /// The cursor's (accepted_at, request_id): the page starts after it.
+    pub after: Option<(DateTime<Utc>, Uuid)>,
+    pub limit: i64,
+}
+
+impl ListFilters {
+    /// The filters of `q` for `company`'s requests.
+    pub fn parse(q: &ListQuery, company: &CompanyCode) -> Result<Self, Refusal> {
+        Ok(ListFilters {
+            company: company.clone(),
+            limit: limit(q.limit)?,
+            status: q.status.as_deref().map(status).transpose()?,
+            class: q.class.as_deref().map(class).transpose()?,
+            function: q.function.as_deref().map(function).transpose()?,
+            area: q.area.as_deref().map(area).transpose()?,
+            point: q.supply_point_id.as_deref().map(point).transpose()?,
+            after: q.cursor.as_deref().map(after).transpose()?,
+        })
+    }
+}
+
+fn limit(limit: Option<i64>) -> Result<i64, Refusal> {
+    let limit = limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(Refusal::invalid(
+            "limit",
+            "invalid_limit",
+            "limit は1〜1000で指定してください",
+            "limit must be 1 to 1000",
+        ));
+    }
+    Ok(limit)
+}
+
+fn status(s: &str) -> Result<RequestStatus, Refusal> {
+    s.parse().map_err(|_| {
+        Refusal::invalid(
+            "status",
+            "invalid_status",
+            format!("状態 {s} は存在しません"),
+            "status is one of accepted, sent, completed, rejected, failed",
+        )
+    })
+}
+
+fn class(c: &str) -> Result<PointClass, Refusal> {
+    PointClass::by_slug(c).ok_or_else(|| {
+        Refusal::invalid(
+            "class",
+            "unknown_class",
+            format!("区分 {c} は存在しません(lv, hv, gen)"),
+            format!("there is no class {c}: lv, hv or gen"),
+        )
+    })
+}
+
+fn function(func: &str) -> Result<Function, Refusal> {
+    func.parse().map_err(|_| {
+        Refusal::invalid(
+            "function",
+            "unknown_function",
+            format!("機能 {func} は存在しません"),
+            format!("there is no function {func}"),
+        )
+    })
+}
+
+fn area(a: &str) -> Result<Area, Refusal> {
+    a.parse().map_err(|_| {
+        Refusal::invalid(
+            "area",
+            "unknown_area",
+            format!("エリアコード {a} は存在しません(01〜10)"),
+            format!("there is no area {a}"),
+        )
+    })
+}
+
+fn point(p: &str) -> Result<SupplyPointId, Refusal> {
+    SupplyPointId::parse(p).map_err(|e| {
+        Refusal::invalid(
+            "supply_point_id",
+            "invalid_supply_point_id",
+            "供給地点特定番号の形式が正しくありません",
+            e.to_string(),
+        )
+    })
+}
+
+fn after(c: &str) -> Result<(DateTime<Utc>, Uuid), Refusal> {
+    cursor::decode(c).ok_or_else(|| {
+        Refusal::invalid(
+            "cursor",
+            "invalid_cursor",
+            "cursor が正しくありません",
+            "cursor is not one this API returned",
+        )
+    })
+}

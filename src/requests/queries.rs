@@ -1,0 +1,83 @@
+//! 業務処理状況確認: one request or a filtered page of them, always of the caller's company (in
+//! SQL, so another company's request is simply not found); every read that shows personal
+//! data is written to the audit log before it is shown.
+
+use uuid::Uuid;
+
+use super::listing::{ListAnswer, ListFilters, ListQuery};
+use super::store;
+use super::submissions::Submissions;
+use super::view::RequestView;
+use crate::accounts::Principal;
+use crate::db::cursor;
+use crate::domain::{PointClass, Refusal};
+
+impl Submissions {
+    /// One request of the caller's company; with `class`, only of that class (`hv-status`,
+    /// `gen-status`): another class's request is not found, and not recorded as read.
+    pub async fn status(
+        &self,
+        principal: &Principal,
+        id: &str,
+        class: Option<PointClass>,
+    ) -> Result<RequestView, Refusal> {
+        let id: Uuid = id.parse().map_err(|_| Refusal::RequestNotFound)?;
+        let client = self.pool.get().await?;
+        let view = store::one(&client, &principal.company, id)
+            .await?
+            .filter(|v| class.is_none_or(|c| v.function().is_some_and(|f| f.class() == c)))
+            .ok_or(Refusal::RequestNotFound)?;
+        audit_personal_data(&client, principal, std::slice::from_ref(&view)).await?;
+        Ok(view)
+    }
+
+    /// The caller's requests, newest first, filtered and paged; `class` (from the route)
+    /// overrides the query's.
+    pub async fn list(
+        &self,
+        principal: &Principal,
+        mut query: ListQuery,
+        class: Option<PointClass>,
+    ) -> Result<ListAnswer, Refusal> {
+        if let Some(class) = class {
+            query.class = Some(class.slug().to_string());
+        }
+        let filters = ListFilters::parse(&query, &principal.company)?;
+        let client = self.pool.get().await?;
+        let mut items = store::list(&client, &filters, filters.limit + 1).await?;
+        let next_cursor = (items.len() as i64 > filters.limit).then(|| {
+            items.truncate(filters.limit as usize);
+            let last = items.last().expect("limit >= 1");
+            cursor::encode(last.accepted_at, last.request_id)
+        });
+        audit_personal_data(&client, principal, &items).await?;
+        Ok(ListAnswer { items, next_cursor })
+    }
+}
+
+/// Records that `principal` reads the personal data among `views` (terms 4.1–4.5).
+async fn audit_personal_data(
+    client: &deadpool_postgres::Client,
+    principal: &Principal,
+    views: &[RequestView],
+) -> Result<(), Refusal> {
+    let read: Vec<String> = views
+        .iter()
+        .filter(|v| v.shows_personal_data())
+        .map(|v| v.request_id.to_string())
+        .collect();
+    let subject = match read.as_slice() {
+        [] => return Ok(()),
+        [one] => one.clone(),
+        _ => "(list)".into(),
+    };
+    crate::audit::record(
+        client,
+        principal,
+        "request.result_read",
+        &subject,
+        serde_json::json!({ "request_ids": read }),
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,275 @@
+//! Every statement on the `requests` table: the `accepted` row (written by the API right after
+//! the broker's acknowledgement and by the projector from the topic, the same statement), the
+//! projector's status upserts, and the reads of the status queries.
+//!
+//! Every write is idempotent: a request row is inserted once, and a result only moves a
+//! request's status forward (by rank), so redeliveries and rebuilds change nothing. A request
+//! replayed from the dead-letter topic comes back with a higher `replay` generation: it resets
+//! the row to `accepted`, and results of older generations no longer count.
+
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+use super::listing::ListFilters;
+use super::view::RequestView;
+use crate::domain::{CompanyCode, Function, RequestId, RequestStatus};
+use crate::messages::{RequestRecord, ResultRecord};
+
+const INSERT_REQUEST: &str = "
+    INSERT INTO requests (request_id, company_code, user_id, function, service_id, area, point_id,
+                          update_flag, original_request_id, status, status_rank, accepted_at,
+                          replay)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'accepted', 0, $10, $11)
+    ON CONFLICT (request_id) DO UPDATE
+      SET user_id = EXCLUDED.user_id, accepted_at = EXCLUDED.accepted_at,
+          update_flag = EXCLUDED.update_flag, original_request_id = EXCLUDED.original_request_id
+      WHERE requests.user_id = ''";
+
+const RESET_FOR_REPLAY: &str = "
+    UPDATE requests
+       SET replay = $2, status = 'accepted', status_rank = 0, code = NULL, message = NULL,
+           result = NULL, attempts = 0, sent_at = NULL, finished_at = NULL, updated_at = now()
+     WHERE request_id = $1 AND replay < $2";
+
+const UPSERT_RESULT: &str = "
+    INSERT INTO requests AS r (request_id, company_code, user_id, function, service_id, area,
+                               point_id, update_flag, status, status_rank, code, message, attempts,
+                               result, accepted_at, sent_at, finished_at, replay)
+    VALUES ($1, $2, '', $3, $4, $5, $6, 'register', $7, $8, $9, $10, $11, $12, $13,
+            $13, CASE WHEN $8 = 2::smallint THEN $13::timestamptz END, $14)
+    ON CONFLICT (request_id) DO UPDATE
+      SET status = EXCLUDED.status, status_rank = EXCLUDED.status_rank, code = EXCLUDED.code,
+          message = EXCLUDED.message, attempts = EXCLUDED.attempts, result = EXCLUDED.result,
+          sent_at = CASE WHEN r.replay < EXCLUDED.replay THEN EXCLUDED.sent_at
+                         ELSE COALESCE(r.sent_at, EXCLUDED.sent_at) END,
+          finished_at = EXCLUDED.finished_at, replay = EXCLUDED.replay, updated_at = now()
+      WHERE r.replay < EXCLUDED.replay
+         OR (r.replay = EXCLUDED.replay AND r.status_rank < EXCLUDED.status_rank)";
+
+const COLUMNS: &str = "request_id, function, service_id, area, point_id, update_flag, status, code,
+    message, attempts, result, user_id, accepted_at, sent_at, finished_at, replay";
+
+/// Inserts a request's row as `accepted` (or completes one a result created first).
+pub async fn insert_request<C: GenericClient>(
+    tx: &C,
+    r: &RequestRecord,
+) -> Result<(), tokio_postgres::Error> {
+    let stmt = tx.prepare_cached(INSERT_REQUEST).await?;
+    tx.execute(
+        &stmt,
+        &[
+            &r.request_id.as_uuid(),
+            &r.company_code.as_str(),
+            &r.user_id,
+            &r.function.slug(),
+            &r.function.service_id(),
+            &r.area().code(),
+            &r.point_id.as_str(),
+            &r.update_flag.as_str(),
+            &r.original_request_id.map(|i| i.as_uuid()),
+            &r.accepted_at,
+            &r.replay,
+        ],
+    )
+    .await?;
+    if r.replay > 0 {
+        let stmt = tx.prepare_cached(RESET_FOR_REPLAY).await?;
+        tx.execute(&stmt, &[&r.request_id.as_uuid(), &r.replay])
+            .await?;
+    }
+    Ok(())
+}
+
+/// Moves a request's status forward to what `r` reports (creating the row should the result
+/// come first).
+pub async fn upsert_result<C: GenericClient>(
+    tx: &C,
+    r: &ResultRecord,
+) -> Result<(), tokio_postgres::Error> {
+    let status = r.status.request_status();
+    let payload = r.payload.as_ref().map(|p| p.to_json());
+    let stmt = tx.prepare_cached(UPSERT_RESULT).await?;
+    tx.execute(
+        &stmt,
+        &[
+            &r.request_id.as_uuid(),
+            &r.company_code.as_str(),
+            &r.function.slug(),
+            &r.function.service_id(),
+            &r.point_id.area().code(),
+            &r.point_id.as_str(),
+            &status.as_str(),
+            &status.rank(),
+            &r.code,
+            &r.message,
+            &r.attempts,
+            &payload,
+            &r.occurred_at,
+            &r.replay,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// What an amendment is checked against: the original's function, point and status.
+pub struct Original {
+    pub function: String,
+    pub point_id: String,
+    pub status: Option<RequestStatus>,
+}
+
+/// The application `id` of `company`, if it filed one.
+pub async fn original<C: GenericClient>(
+    client: &C,
+    company: &CompanyCode,
+    id: RequestId,
+) -> Result<Option<Original>, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            "SELECT function, point_id, status FROM requests
+             WHERE request_id = $1 AND company_code = $2",
+            &[&id.as_uuid(), &company.as_str()],
+        )
+        .await?;
+    Ok(row.map(|r| Original {
+        function: r.get(0),
+        point_id: r.get(1),
+        status: r.get::<_, String>(2).parse().ok(),
+    }))
+}
+
+pub async fn exists<C: GenericClient>(
+    client: &C,
+    id: RequestId,
+) -> Result<bool, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            "SELECT 1 FROM requests WHERE request_id = $1",
+            &[&id.as_uuid()],
+        )
+        .await?;
+    Ok(row.is_some())
+}
+
+/// Whether request `id` is still `failed` in generation `replay`: only such a request is
+/// replayed from the dead-letter topic.
+pub async fn failed_in<C: GenericClient>(
+    client: &C,
+    id: RequestId,
+    replay: i32,
+) -> Result<bool, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            "SELECT 1 FROM requests WHERE request_id = $1 AND status = 'failed' AND replay = $2",
+            &[&id.as_uuid(), &replay],
+        )
+        .await?;
+    Ok(row.is_some())
+}
+
+/// One request of `company`; another company's is not found.
+pub async fn one<C: GenericClient>(
+    client: &C,
+    company: &CompanyCode,
+    id: Uuid,
+) -> Result<Option<RequestView>, tokio_postgres::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM requests WHERE request_id = $1 AND company_code = $2");
+    let row = client.query_opt(&sql, &[&id, &company.as_str()]).await?;
+    Ok(row.map(view))
+}
+
+/// Up to `limit` requests matching `f`, newest first, after `f`'s cursor.
+pub async fn list<C: GenericClient>(
+    client: &C,
+    f: &ListFilters,
+    limit: i64,
+) -> Result<Vec<RequestView>, tokio_postgres::Error> {
+    let mut w = Where::default();
+    w.eq("company_code", f.company.to_string());
+    if let Some(s) = f.status {
+        w.eq("status", s.as_str());
+    }
+    if let Some(class) = f.class {
+        let slugs: Vec<&str> = Function::ALL
+            .iter()
+            .filter(|f| f.class() == class)
+            .map(|f| f.slug())
+            .collect();
+        let p = w.bind(slugs);
+        w.clauses.push(format!("function = ANY({p})"));
+    }
+    if let Some(func) = f.function {
+        w.eq("function", func.slug());
+    }
+    if let Some(a) = f.area {
+        w.eq("area", a.code());
+    }
+    if let Some(p) = &f.point {
+        w.eq("point_id", p.to_string());
+    }
+    if let Some((at, id)) = f.after {
+        let (at, id) = (w.bind(at), w.bind(id));
+        w.clauses
+            .push(format!("(accepted_at, request_id) < ({at}, {id})"));
+    }
+    let limit = w.bind(limit);
+    let sql = format!(
+        "SELECT {COLUMNS} FROM requests WHERE {} ORDER BY accepted_at DESC, request_id DESC LIMIT {limit}",
+        w.clauses.join(" AND "),
+    );
+    let params: Vec<&(dyn ToSql + Sync)> = w
+        .params
+        .iter()
+        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+        .collect();
+    let rows = client.query(&sql, &params).await?;
+    Ok(rows.into_iter().map(view).collect())
+}
+
+/// A WHERE clause built from typed filters only: every value is a bound parameter.
+#[derive(Default)]
+struct Where {
+    clauses: Vec<String>,
+    params: Vec<Box<dyn ToSql + Sync + Send>>,
+}
+
+impl Where {
+    /// Binds `value`; returns its placeholder.
+    fn bind(&mut self, value: impl ToSql + Sync + Send + 'static) -> String {
+        self.params.push(Box::new(value));
+        format!("${}", self.params.len())
+    }
+
+    fn eq(&mut self, column: &str, value: impl ToSql + Sync + Send + 'static) {
+        let p = self.bind(value);
+        self.clauses.push(format!("{column} = {p}"));
+    }
+}
+
+fn view(r: Row) -> RequestView {
+    let function: String = r.get(1);
+    let status: String = r.get(6);
+    RequestView {
+        request_id: r.get(0),
+        function_name_ja: function.parse::<Function>().map_or("", |f| f.name_ja()),
+        function,
+        service_id: r.get(2),
+        area: r.get(3),
+        supply_point_id: r.get(4),
+        update_flag: r.get(5),
+        status_ja: status.parse::<RequestStatus>().map_or("", |s| s.label_ja()),
+        status,
+        code: r.get(7),
+        message: r.get(8),
+        attempts: r.get(9),
+        result: r.get(10),
+        user_id: r.get(11),
+        accepted_at: r.get(12),
+        sent_at: r.get(13),
+        finished_at: r.get(14),
+        replay: r.get(15),
+    }
+}
