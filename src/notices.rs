@@ -18,6 +18,8 @@ pub enum NoticeError {
     #[error("a notice needs a title of 1 to 200 characters and a body")]
     Empty,
     #[error(transparent)]
+    Refused(#[from] crate::domain::Refusal),
+    #[error(transparent)]
     Db(#[from] tokio_postgres::Error),
     #[error(transparent)]
     Pool(#[from] deadpool_postgres::PoolError),
@@ -85,27 +87,18 @@ pub async fn publish(
     let (id, published_at): (i64, DateTime<Utc>) = (row.get(0), row.get(1));
     let (mut mails, mut without_contact) = (0, Vec::new());
     if notice.terms_change {
-        mails = tx
-            .execute(
+        let (contacts, missing) = crate::accounts::registrations::contacts(&tx).await?;
+        let due_at = published_at + chrono::Duration::days(i64::from(settings.terms_mail_days));
+        for (code, address) in &contacts {
+            tx.execute(
                 "INSERT INTO notice_mails (notice_id, company_code, address, due_at)
-                 SELECT $1, company_code, contact_email,
-                        $2::timestamptz + make_interval(days => $3)
-                 FROM companies
-                 WHERE status <> 'ended' AND coalesce(contact_email, '') <> ''",
-                &[&id, &published_at, &(settings.terms_mail_days as i32)],
+                 VALUES ($1, $2, $3, $4)",
+                &[&id, code, address, &due_at],
             )
             .await?;
-        without_contact = tx
-            .query(
-                "SELECT company_code FROM companies
-                 WHERE status <> 'ended' AND coalesce(contact_email, '') = ''
-                 ORDER BY company_code",
-                &[],
-            )
-            .await?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
+        }
+        mails = contacts.len() as u64;
+        without_contact = missing;
     }
     audit::record_as(
         &tx,

@@ -206,6 +206,74 @@ pub async fn registrations_of(
         .collect()
 }
 
+/// The kind of the registration `code`, if it is registered (inside the caller's transaction).
+pub async fn kind_of<C: deadpool_postgres::GenericClient>(
+    client: &C,
+    code: &CompanyCode,
+) -> Result<Option<CompanyKind>, crate::domain::Refusal> {
+    let row = client
+        .query_opt(
+            "SELECT kind FROM companies WHERE company_code = $1",
+            &[&code.as_str()],
+        )
+        .await?;
+    Ok(row.and_then(|r| CompanyKind::parse(r.get(0))))
+}
+
+/// The contact addresses of every registration that has not ended, and the codes of those
+/// without one: whom a change of the terms is mailed to (terms 1.3.3).
+pub async fn contacts<C: deadpool_postgres::GenericClient>(
+    client: &C,
+) -> Result<(Vec<(String, String)>, Vec<String>), crate::domain::Refusal> {
+    let rows = client
+        .query(
+            "SELECT company_code, coalesce(contact_email, '') FROM companies
+             WHERE status <> 'ended' ORDER BY company_code",
+            &[],
+        )
+        .await?;
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    for r in rows {
+        let (code, mail): (String, String) = (r.get(0), r.get(1));
+        if mail.is_empty() {
+            without.push(code);
+        } else {
+            with.push((code, mail));
+        }
+    }
+    Ok((with, without))
+}
+
+/// One entry of the operator list (事業者一覧取得): what every user may see of a registration.
+#[derive(Debug, Clone)]
+pub struct DirectoryEntry {
+    pub code: String,
+    pub name: String,
+    pub kind: CompanyKind,
+}
+
+/// Every registration, by company code, for the operator list: no contacts, no users.
+pub async fn directory(pool: &Pool) -> Result<Vec<DirectoryEntry>, crate::domain::Refusal> {
+    let rows = pool
+        .get()
+        .await?
+        .query(
+            "SELECT company_code, name, kind FROM companies ORDER BY company_code, kind",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            Some(DirectoryEntry {
+                code: r.get(0),
+                name: r.get(1),
+                kind: CompanyKind::parse(r.get(2))?,
+            })
+        })
+        .collect())
+}
+
 impl Accounts {
     /// Issues the registration's one administrator ID (a user with the administrator flag,
     /// its password an initial one the operator chose, its mail the registration's contact

@@ -13,6 +13,7 @@ use crate::notices::{self, Notice, NoticeError};
 impl From<NoticeError> for Refusal {
     fn from(e: NoticeError) -> Self {
         match e {
+            NoticeError::Refused(r) => r,
             NoticeError::Db(e) => e.into(),
             NoticeError::Pool(e) => e.into(),
             NoticeError::Empty => Refusal::Internal(e.into()),

@@ -6,8 +6,7 @@ use axum::extract::State;
 use serde::Serialize;
 
 use super::AppState;
-use crate::accounts::Principal;
-use crate::domain::CompanyKind;
+use crate::accounts::{Principal, registrations};
 use crate::domain::Refusal;
 
 /// One registration as every user may see it: no contacts, no users.
@@ -34,25 +33,14 @@ pub async fn list(
     State(state): State<AppState>,
     _principal: Principal,
 ) -> Result<Json<OperatorList>, Refusal> {
-    let rows = state
-        .pool
-        .get()
+    let items = registrations::directory(&state.pool)
         .await?
-        .query(
-            "SELECT company_code, name, kind FROM companies ORDER BY company_code, kind",
-            &[],
-        )
-        .await?;
-    let items = rows
         .into_iter()
-        .map(|r| {
-            let kind: String = r.get(2);
-            OperatorView {
-                company_code: r.get(0),
-                name: r.get(1),
-                kind_ja: CompanyKind::parse(&kind).map_or("", CompanyKind::name_ja),
-                kind,
-            }
+        .map(|e| OperatorView {
+            company_code: e.code,
+            name: e.name,
+            kind: e.kind.as_str().to_string(),
+            kind_ja: e.kind.name_ja(),
         })
         .collect();
     Ok(Json(OperatorList {

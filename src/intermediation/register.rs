@@ -17,7 +17,7 @@ use super::{
     EventKind, IntermediationEvent, Registration, RegistrationBody, expires_at,
     intermediation_number, today_jst,
 };
-use crate::accounts::Principal;
+use crate::accounts::{Principal, registrations};
 use crate::audit;
 use crate::domain::{CompanyCode, CompanyKind, Refusal};
 
@@ -119,13 +119,7 @@ fn registered_event(r: &Registration, identity: Identity, by: &Principal) -> Int
 
 /// The addressed current retailer must be a retailer registered with the hub.
 async fn ensure_retailer<C: GenericClient>(client: &C, code: &CompanyCode) -> Result<(), Refusal> {
-    let known = client
-        .query_opt(
-            "SELECT kind FROM companies WHERE company_code = $1",
-            &[&code.as_str()],
-        )
-        .await?
-        .is_some_and(|row| row.get::<_, &str>(0) == CompanyKind::Retailer.as_str());
+    let known = registrations::kind_of(client, code).await? == Some(CompanyKind::Retailer);
     if known {
         return Ok(());
     }

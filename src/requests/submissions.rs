@@ -15,8 +15,9 @@ use crate::accounts::Principal;
 use crate::config::Settings;
 use crate::domain::today_jst;
 use crate::domain::{Function, Refusal, RequestId};
+use crate::intermediation::{QuotedBy, check_quoted};
 use crate::kafka::Publisher;
-use crate::messages::{Codec, RequestRecord};
+use crate::messages::{Codec, Payload, RequestRecord};
 use crate::metrics;
 
 /// The submission and status service of one hub.
@@ -81,6 +82,8 @@ impl Submissions {
             self.check_original(principal, function, &submission, original)
                 .await?;
         }
+        self.check_quoted_intermediation(principal, &submission)
+            .await?;
         let request_id = match key.map(IdempotencyKey::parse).transpose()? {
             None => RequestId::new(),
             Some(key) => {
@@ -108,6 +111,27 @@ impl Submissions {
         };
         self.send(principal, &record).await?;
         Ok(request_id)
+    }
+
+    /// A switch-start or switch-end that quotes a 廃止取次番号 must quote an approved
+    /// intermediation of its point in which the caller is the new retailer (start) or the
+    /// addressed current retailer (end).
+    async fn check_quoted_intermediation(
+        &self,
+        principal: &Principal,
+        submission: &Submission,
+    ) -> Result<(), Refusal> {
+        let (number, role) = match &submission.payload {
+            Payload::SwitchStart(s) => (&s.intermediation_number, QuotedBy::NewRetailer),
+            Payload::SwitchEnd(e) => (&e.intermediation_number, QuotedBy::CurrentRetailer),
+            _ => return Ok(()),
+        };
+        match number {
+            Some(n) => {
+                check_quoted(&self.pool, n, &submission.point, &principal.company, role).await
+            }
+            None => Ok(()),
+        }
     }
 
     /// Audits, produces and records `record`.

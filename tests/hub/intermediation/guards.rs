@@ -292,3 +292,41 @@ fn kirikae_status(r: &kirikae::domain::Refusal) -> u16 {
         other => panic!("not an invalid field: {other:?}"),
     }
 }
+
+/// The submission path applies the same rule: a switch-start or switch-end quoting a
+/// 廃止取次番号 that is not approved, or not the caller's, is refused before it is sent.
+#[tokio::test]
+async fn a_switch_quoting_an_intermediation_not_approved_or_not_its_own_is_refused() {
+    let area = Area::Tokyo;
+    let app = spawn_app(&[area]).await;
+    let new = app.login(RETAILER_A).await;
+    let current_code = incumbent_code(area);
+    let current = app.login(&current_code).await;
+    let point = app.incumbent_point(area, PointKind::LowVoltage, 39);
+    let (_, number) = register(&new, &point, &current_code, "lv").await;
+
+    let mut start = switch_start_body(&point, &current_code);
+    start["intermediation_number"] = json!(number);
+    let resp = new.submit("switch-start", start.clone()).await;
+    assert_eq!(resp.status().as_u16(), 422);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], "intermediation_not_approved", "{body}");
+    assert_eq!(body["field"], "intermediation_number", "{body}");
+
+    let planned = start["planned_date"].clone();
+    let resp = current
+        .submit(
+            "switch-end",
+            json!({
+                "supply_point_id": point.as_str(),
+                "planned_date": planned,
+                "new_retailer_code": RETAILER_A,
+                "customer_number": "0012-3456-78",
+                "intermediation_number": "IS03-20260101-000000000000",
+            }),
+        )
+        .await;
+    assert_eq!(resp.status().as_u16(), 422);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], "intermediation_number_unknown", "{body}");
+}
