@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::error::parse_json;
-use crate::accounts::{Contractor, Principal, corporate_number, require_admin};
+use super::extract::{Admin, Body};
+use crate::accounts::{Contractor, Principal, corporate_number};
 use crate::domain::Refusal;
 
 /// A contractor as the registration's administrator sees it.
@@ -79,13 +79,11 @@ pub async fn list(
     security(("bearer" = [])))]
 pub async fn authorise(
     State(state): State<AppState>,
-    principal: Principal,
+    Admin(principal): Admin,
     Path(number): Path<String>,
-    body: axum::body::Bytes,
+    Body(body): Body<AuthoriseBody>,
 ) -> Result<Json<ContractorView>, Refusal> {
-    require_admin(&principal)?;
     let number = corporate_number("corporate_number", &number)?;
-    let body: AuthoriseBody = parse_json(&body)?;
     let authorised = state
         .accounts
         .authorise_contractor(&principal, &number, &body.name)
@@ -105,10 +103,9 @@ pub async fn authorise(
     security(("bearer" = [])))]
 pub async fn revoke(
     State(state): State<AppState>,
-    principal: Principal,
+    Admin(principal): Admin,
     Path(number): Path<String>,
 ) -> Result<Json<ContractorView>, Refusal> {
-    require_admin(&principal)?;
     let number = corporate_number("corporate_number", &number)?;
     let revoked = state
         .accounts

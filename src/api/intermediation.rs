@@ -5,11 +5,12 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 
 use super::AppState;
+use super::extract::Filters;
 use crate::accounts::Principal;
 use crate::domain::Refusal;
 use crate::intermediation::queries;
@@ -128,9 +129,8 @@ pub struct ListQuery {
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    Filters(q): Filters<ListQuery>,
 ) -> Result<Json<ListAnswer>, Refusal> {
-    let Query(q) = query.map_err(super::error::bad_query)?;
     let mut filter = ListFilter::parse(
         q.role.as_deref(),
         q.state.as_deref(),

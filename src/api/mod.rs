@@ -2,6 +2,7 @@
 
 mod contractors;
 mod error;
+mod extract;
 mod intermediation;
 pub mod limits;
 mod notices;

@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::error::{ErrorBody, parse_json};
+use super::error::ErrorBody;
+use super::extract::Body;
 use super::tls::ClientIdentity;
 use crate::accounts::{Presented, Principal};
 use crate::domain::Refusal;
@@ -46,9 +47,8 @@ fn presented(identity: Option<&ClientIdentity>) -> Option<Presented<'_>> {
 pub async fn login(
     State(state): State<AppState>,
     identity: Option<axum::Extension<ClientIdentity>>,
-    body: axum::body::Bytes,
+    Body(body): Body<LoginBody>,
 ) -> Result<Json<LoginAnswer>, Refusal> {
-    let body: LoginBody = parse_json(&body)?;
     let cert = presented(identity.as_ref().map(|id| &id.0));
     let session = state
         .accounts
@@ -111,9 +111,8 @@ pub struct PasswordChanged {
 pub async fn change_password(
     State(state): State<AppState>,
     principal: Principal,
-    body: axum::body::Bytes,
+    Body(body): Body<ChangePasswordBody>,
 ) -> Result<Json<PasswordChanged>, Refusal> {
-    let body: ChangePasswordBody = parse_json(&body)?;
     let (old, new) = (body.old_password, body.new_password);
     state.accounts.change_password(&principal, old, new).await?;
     Ok(Json(PasswordChanged {

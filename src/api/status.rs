@@ -3,10 +3,10 @@
 //! [`crate::requests::Submissions`]'s.
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 
 use super::AppState;
+use super::extract::Filters;
 use crate::accounts::Principal;
 use crate::domain::{PointClass, Refusal};
 pub use crate::requests::{ListAnswer, ListQuery, RequestView};
@@ -38,9 +38,8 @@ pub async fn one(
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
-    query: Result<Query<ListQuery>, QueryRejection>,
+    Filters(query): Filters<ListQuery>,
 ) -> Result<Json<ListAnswer>, Refusal> {
-    let Query(query) = query.map_err(super::error::bad_query)?;
     let page = state.submissions.list(&principal, query, None).await?;
     Ok(Json(page))
 }
@@ -59,10 +58,9 @@ pub async fn list_of_class(
     State(state): State<AppState>,
     principal: Principal,
     Path(class): Path<String>,
-    query: Result<Query<ListQuery>, QueryRejection>,
+    Filters(query): Filters<ListQuery>,
 ) -> Result<Json<ListAnswer>, Refusal> {
     let class = PointClass::by_slug(&class).ok_or(Refusal::UnknownFunction(class))?;
-    let Query(query) = query.map_err(super::error::bad_query)?;
     let page = state
         .submissions
         .list(&principal, query, Some(class))

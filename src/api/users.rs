@@ -5,25 +5,20 @@
 mod views;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use super::error::{ErrorBody, parse_json};
-use crate::accounts::{Principal, bulk, require_admin};
+use super::error::ErrorBody;
+use super::extract::{Admin, Body, Filters};
+use crate::accounts::{Principal, bulk};
 use crate::csv_text::{self, CsvEncoding};
 use crate::domain::Refusal;
 pub use views::*;
 
-type CsvQueryResult = Result<Query<CsvQuery>, axum::extract::rejection::QueryRejection>;
-
 /// The encoding `?encoding=` names (none: `default`), or 422 `invalid_encoding`.
-fn encoding_of(
-    query: CsvQueryResult,
-    default: Option<CsvEncoding>,
-) -> Result<Option<CsvEncoding>, Refusal> {
-    let Query(q) = query.map_err(super::error::bad_query)?;
+fn encoding_of(q: CsvQuery, default: Option<CsvEncoding>) -> Result<Option<CsvEncoding>, Refusal> {
     match q.encoding {
         None => Ok(default),
         Some(label) => CsvEncoding::from_label(&label).map(Some).ok_or_else(|| {
@@ -66,10 +61,9 @@ pub async fn list(
     security(("bearer" = [])))]
 pub async fn list_csv(
     State(state): State<AppState>,
-    principal: Principal,
-    query: CsvQueryResult,
+    Admin(principal): Admin,
+    Filters(query): Filters<CsvQuery>,
 ) -> Result<Response, Refusal> {
-    require_admin(&principal)?;
     let encoding = encoding_of(query, None)?.unwrap_or_default();
     let users = state.accounts.list_users(&principal).await?;
     let bytes = csv_text::encode(&bulk::users_csv(&users)?, encoding);
@@ -115,11 +109,9 @@ pub async fn one(
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
-    principal: Principal,
-    body: axum::body::Bytes,
+    Admin(principal): Admin,
+    Body(body): Body<NewUserBody>,
 ) -> Result<(StatusCode, Json<UserView>), Refusal> {
-    require_admin(&principal)?;
-    let body: NewUserBody = parse_json(&body)?;
     let user = state
         .accounts
         .register_user(&principal, body.into())
@@ -145,12 +137,11 @@ pub async fn create(
     security(("bearer" = [])))]
 pub async fn create_bulk(
     State(state): State<AppState>,
-    principal: Principal,
-    query: CsvQueryResult,
+    Admin(principal): Admin,
+    Filters(query): Filters<CsvQuery>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<BulkAnswer>, Refusal> {
-    require_admin(&principal)?;
     let declared = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -178,12 +169,10 @@ pub async fn create_bulk(
     security(("bearer" = [])))]
 pub async fn modify(
     State(state): State<AppState>,
-    principal: Principal,
+    Admin(principal): Admin,
     Path(user_id): Path<String>,
-    body: axum::body::Bytes,
+    Body(body): Body<ModifyBody>,
 ) -> Result<Json<UserView>, Refusal> {
-    require_admin(&principal)?;
-    let body: ModifyBody = parse_json(&body)?;
     let user = state
         .accounts
         .modify_user(&principal, &user_id, body.into())
@@ -244,12 +233,10 @@ pub async fn unlock(
     security(("bearer" = [])))]
 pub async fn set_enabled(
     State(state): State<AppState>,
-    principal: Principal,
+    Admin(principal): Admin,
     Path(user_id): Path<String>,
-    body: axum::body::Bytes,
+    Body(body): Body<EnabledBody>,
 ) -> Result<Json<UserView>, Refusal> {
-    require_admin(&principal)?;
-    let body: EnabledBody = parse_json(&body)?;
     let user = state
         .accounts
         .set_enabled(&principal, &user_id, body.enabled)
@@ -295,12 +282,10 @@ pub async fn reissue_password(
     security(("bearer" = [])))]
 pub async fn set_permissions(
     State(state): State<AppState>,
-    principal: Principal,
+    Admin(principal): Admin,
     Path(user_id): Path<String>,
-    body: axum::body::Bytes,
+    Body(body): Body<PermissionsBody>,
 ) -> Result<Json<UserView>, Refusal> {
-    require_admin(&principal)?;
-    let body: PermissionsBody = parse_json(&body)?;
     let user = state
         .accounts
         .set_permissions(&principal, &user_id, &body.functions)
