@@ -1,31 +1,52 @@
 //! kirikae (切替): an open, message-driven hub for Japan's electricity switching support.
 //!
-//! Each module owns one part of the flow: `api` takes applications, `kafka` carries them,
-//! `connector` delivers them to a grid operator, `projector` keeps their status in PostgreSQL,
-//! and `tso_sim` plays the grid operators for development and tests.
+//! The modules in layers, each using only the layers above it in this list (a test,
+//! `tests/architecture.rs`, keeps the top-level modules free of cycles):
+//!
+//! 1. **Vocabulary**: `domain` (the market's types and pure rules, one refusal type) and
+//!    `messages` (the Avro records on the topics and their codec).
+//! 2. **Plumbing**: `config`, `db`, `kafka`, `mail`, `metrics`, `csv_text`, `certs`.
+//! 3. **Wire dialects** of the grid operators: `wire` (SOAP/XML, JSON, batch files), shared by
+//!    the connector (client side) and the simulator (server side).
+//! 4. **Services**, one owner per aggregate, called alike by every front end: `audit`,
+//!    `accounts`, `requests`, `intermediation`, `notices`.
+//! 5. **Processes and front ends**: `api` (HTTP only), `connector`, `projector`, `tso_sim`,
+//!    `replay`, `ops` (health and metrics endpoints).
+//! 6. **Assembly**: `hub` (the one builder of every process and job), `up`, `bench`, `docs`.
 
-pub mod accounts;
-pub mod api;
-pub mod audit;
-pub mod bench;
+// 1. Vocabulary
+pub mod domain;
+pub mod messages;
+
+// 2. Plumbing
 pub mod certs;
 pub mod config;
-pub mod connector;
 pub mod csv_text;
 pub mod db;
-pub mod docs;
-pub mod domain;
-pub mod hub;
-pub mod intermediation;
 pub mod kafka;
 pub mod mail;
-pub mod messages;
 pub mod metrics;
+
+// 3. Wire dialects
+pub mod wire;
+
+// 4. Services
+pub mod accounts;
+pub mod audit;
+pub mod intermediation;
 pub mod notices;
+pub mod requests;
+
+// 5. Processes and front ends
+pub mod api;
+pub mod connector;
 pub mod ops;
 pub mod projector;
 pub mod replay;
-pub mod requests;
 pub mod tso_sim;
+
+// 6. Assembly
+pub mod bench;
+pub mod docs;
+pub mod hub;
 pub mod up;
-pub mod wire;
