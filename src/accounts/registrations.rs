@@ -61,7 +61,8 @@ pub enum RegistrationError {
 }
 
 /// Where a registration stands. Suspended and ended registrations keep their data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
 pub enum RegistrationStatus {
     Active,
     /// 利用の中断: every call refused, resumable.
@@ -72,17 +73,11 @@ pub enum RegistrationStatus {
 
 impl RegistrationStatus {
     pub fn as_str(self) -> &'static str {
-        match self {
-            RegistrationStatus::Active => "active",
-            RegistrationStatus::Suspended => "suspended",
-            RegistrationStatus::Ended => "ended",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Active, Self::Suspended, Self::Ended]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        s.parse().ok()
     }
 }
 

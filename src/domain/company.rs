@@ -36,34 +36,38 @@ impl fmt::Display for CompanyCode {
 
 /// What a registration is: one company that sells and also runs demand response has two
 /// registrations, one of each kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::EnumIter,
+    strum::EnumMessage,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum CompanyKind {
-    /// 小売電気事業者
+    #[strum(message = "小売電気事業者")]
     Retailer,
-    /// 需要抑制契約者
+    #[strum(message = "需要抑制契約者")]
     DrContractor,
 }
 
 impl CompanyKind {
     /// The word the database and the CLI use.
     pub fn as_str(self) -> &'static str {
-        match self {
-            CompanyKind::Retailer => "retailer",
-            CompanyKind::DrContractor => "dr_contractor",
-        }
+        self.into()
     }
 
     pub fn name_ja(self) -> &'static str {
-        match self {
-            CompanyKind::Retailer => "小売電気事業者",
-            CompanyKind::DrContractor => "需要抑制契約者",
-        }
+        strum::EnumMessage::get_message(&self).unwrap_or_default()
     }
 
     pub fn parse(s: &str) -> Option<CompanyKind> {
-        [CompanyKind::Retailer, CompanyKind::DrContractor]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        s.parse().ok()
     }
 
     /// Whether a registration of this kind may call `function` (catalogue "who" column).
