@@ -138,14 +138,7 @@ pub async fn list(
         q.limit,
     )?;
     if let Some(c) = &q.cursor {
-        filter.after = Some(crate::db::cursor::decode(c).ok_or_else(|| {
-            Refusal::invalid(
-                "cursor",
-                "invalid_cursor",
-                "cursor が正しくありません",
-                "cursor is not one this API returned",
-            )
-        })?);
+        filter.after = Some(crate::db::cursor::after(c)?);
     }
     let page = queries::list(&state.pool, &principal, &filter).await?;
     Ok(Json(ListAnswer {

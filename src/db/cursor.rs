@@ -6,6 +6,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::domain::Refusal;
+
 /// The cursor that continues after the item at (`at`, `id`).
 pub fn encode(at: DateTime<Utc>, id: Uuid) -> String {
     URL_SAFE_NO_PAD.encode(format!("{}|{id}", at.timestamp_micros()))
@@ -19,6 +21,32 @@ pub fn decode(c: &str) -> Option<(DateTime<Utc>, Uuid)> {
         DateTime::from_timestamp_micros(micros.parse().ok()?)?,
         id.parse().ok()?,
     ))
+}
+
+/// A caller's `cursor`, or 422 `invalid_cursor`.
+pub fn after(c: &str) -> Result<(DateTime<Utc>, Uuid), Refusal> {
+    decode(c).ok_or_else(|| {
+        Refusal::invalid(
+            "cursor",
+            "invalid_cursor",
+            "cursor が正しくありません",
+            "cursor is not one this API returned",
+        )
+    })
+}
+
+/// A page's size: `limit` from 1 to 1000 (100 when not given), or 422 `invalid_limit`.
+pub fn page_limit(limit: Option<i64>) -> Result<i64, Refusal> {
+    let limit = limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(Refusal::invalid(
+            "limit",
+            "invalid_limit",
+            "limit は1〜1000で指定してください",
+            "limit must be 1 to 1000",
+        ));
+    }
+    Ok(limit)
 }
 
 #[cfg(test)]

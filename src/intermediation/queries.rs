@@ -72,15 +72,7 @@ impl ListFilter {
         };
         let state = state.map(parse_state).transpose()?;
         let point_class = point_class.map(parse_class).transpose()?;
-        let limit = limit.unwrap_or(100);
-        if !(1..=1000).contains(&limit) {
-            return Err(Refusal::invalid(
-                "limit",
-                "invalid_limit",
-                "limit は1〜1000で指定してください",
-                "limit must be 1 to 1000",
-            ));
-        }
+        let limit = crate::db::cursor::page_limit(limit)?;
         Ok(ListFilter {
             role,
             state,

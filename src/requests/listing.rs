@@ -53,28 +53,15 @@ impl ListFilters {
     pub fn parse(q: &ListQuery, company: &CompanyCode) -> Result<Self, Refusal> {
         Ok(ListFilters {
             company: company.clone(),
-            limit: limit(q.limit)?,
+            limit: cursor::page_limit(q.limit)?,
             status: q.status.as_deref().map(status).transpose()?,
             class: q.class.as_deref().map(class).transpose()?,
             function: q.function.as_deref().map(function).transpose()?,
             area: q.area.as_deref().map(area).transpose()?,
             point: q.supply_point_id.as_deref().map(point).transpose()?,
-            after: q.cursor.as_deref().map(after).transpose()?,
+            after: q.cursor.as_deref().map(cursor::after).transpose()?,
         })
     }
-}
-
-fn limit(limit: Option<i64>) -> Result<i64, Refusal> {
-    let limit = limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(Refusal::invalid(
-            "limit",
-            "invalid_limit",
-            "limit は1〜1000で指定してください",
-            "limit must be 1 to 1000",
-        ));
-    }
-    Ok(limit)
 }
 
 fn status(s: &str) -> Result<RequestStatus, Refusal> {
@@ -128,17 +115,6 @@ fn point(p: &str) -> Result<SupplyPointId, Refusal> {
             "invalid_supply_point_id",
             "供給地点特定番号の形式が正しくありません",
             e.to_string(),
-        )
-    })
-}
-
-fn after(c: &str) -> Result<(DateTime<Utc>, Uuid), Refusal> {
-    cursor::decode(c).ok_or_else(|| {
-        Refusal::invalid(
-            "cursor",
-            "invalid_cursor",
-            "cursor が正しくありません",
-            "cursor is not one this API returned",
         )
     })
 }
