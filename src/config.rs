@@ -94,8 +94,8 @@ pub struct Settings {
     pub terms_mail_days: u32,
     /// How often the notice mailer looks for mail to send (and retries what failed).
     pub notice_mail_interval_ms: u64,
-    /// How long the audit relay waits for a missing id (a transaction still in flight) before
-    /// taking it for a rolled-back one. Far longer than any transaction writing the trail.
+    /// How long a missing audit id must stay missing before the relay asks PostgreSQL which
+    /// transactions could still commit it (it is passed only once none can: rolled back).
     pub audit_gap_patience_ms: u64,
 }
 
@@ -138,7 +138,7 @@ impl Default for Settings {
             disable_after_days: 90,
             terms_mail_days: 30,
             notice_mail_interval_ms: 5000,
-            audit_gap_patience_ms: 60_000,
+            audit_gap_patience_ms: 1_000,
         }
     }
 }

@@ -6,8 +6,9 @@ use crate::messages::AuditRecord;
 /// Relays the trail to topic `<prefix>.audit` in id order, at least once, until `shutdown`:
 /// a copy of every record outside the database, for the operator's tools and for safe keeping.
 /// Ids are allocated when a row is written but seen only when its transaction commits, so a
-/// missing id halts the relay until it appears or `audit_gap_patience_ms` has passed (then it
-/// was rolled back; the longest transaction writing the trail waits on one SMTP exchange).
+/// missing id halts the relay until it appears, or until no transaction that could still
+/// commit it is running (then it was rolled back): see [`Gap`]. No committed row is skipped,
+/// however late it commits.
 pub async fn run_relay(
     settings: crate::config::Settings,
     pool: deadpool_postgres::Pool,
@@ -21,7 +22,7 @@ pub async fn run_relay(
     let codec = crate::messages::Codec::new();
     let topic = settings.audit_topic();
     let mut gap = Gap {
-        patience: std::time::Duration::from_millis(settings.audit_gap_patience_ms),
+        settle: std::time::Duration::from_millis(settings.audit_gap_patience_ms),
         missing: None,
     };
     while !shutdown.is_cancelled() {
@@ -41,31 +42,74 @@ pub async fn run_relay(
     Ok(())
 }
 
-/// The id the relay waits for, and since when.
+/// The id the relay waits for. A missing id is either in a transaction still running or
+/// rolled back. After `settle` (time for the writer, which draws the id and inserts the row in
+/// one statement, to hold a transaction id), the relay takes a transaction id of its own,
+/// newer than any the writer can hold; once every transaction older than that has ended (the
+/// snapshot's xmin has passed it) and the id is still missing, it was rolled back, and only
+/// then is it passed. (`pg_snapshot_xmax` would not do: it is one past the newest *completed*
+/// transaction, which a running writer's id can equal.)
 struct Gap {
-    patience: std::time::Duration,
-    missing: Option<(i64, std::time::Instant)>,
+    settle: std::time::Duration,
+    missing: Option<Missing>,
+}
+
+struct Missing {
+    id: i64,
+    since: std::time::Instant,
+    /// A transaction id drawn once the gap had settled: every transaction that could hold
+    /// `id` is older.
+    horizon: Option<String>,
 }
 
 impl Gap {
-    /// Whether to stop waiting for `next` (missing for longer than the patience: rolled back).
-    fn given_up(&mut self, next: i64) -> bool {
-        match self.missing {
-            Some((id, since)) if id == next => {
-                let past = since.elapsed() >= self.patience;
-                if past {
-                    tracing::info!(
-                        id,
-                        "an audit id was never committed (rolled back); relaying on"
-                    );
-                }
-                past
-            }
+    /// Whether the ids from `next` up to (not including) `seen`, all missing, were rolled back
+    /// and may be passed. They were all drawn before `seen` was, so one horizon covers them.
+    async fn rolled_back(
+        &mut self,
+        client: &deadpool_postgres::Client,
+        next: i64,
+        seen: i64,
+    ) -> anyhow::Result<bool> {
+        let missing = match &mut self.missing {
+            Some(m) if m.id == next => m,
             _ => {
-                self.missing = Some((next, std::time::Instant::now()));
-                false
+                let since = std::time::Instant::now();
+                let fresh = Missing {
+                    id: next,
+                    since,
+                    horizon: None,
+                };
+                self.missing = Some(fresh);
+                return Ok(false);
             }
+        };
+        if missing.since.elapsed() < self.settle {
+            return Ok(false);
         }
+        let Some(horizon) = &missing.horizon else {
+            let row = client
+                .query_one("SELECT pg_current_xact_id()::text", &[])
+                .await?;
+            missing.horizon = Some(row.get(0));
+            return Ok(false);
+        };
+        let row = client
+            .query_one(
+                "SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::text::xid8
+                        AND NOT EXISTS (SELECT 1 FROM audit_log WHERE id >= $2 AND id < $3)",
+                &[horizon, &next, &seen],
+            )
+            .await?;
+        let gone: bool = row.get(0);
+        if gone {
+            tracing::info!(
+                from = next,
+                to = seen - 1,
+                "audit ids never committed (rolled back); relaying on"
+            );
+        }
+        Ok(gone)
     }
 }
 
@@ -95,7 +139,7 @@ async fn relay_once(
     let mut sent = Vec::with_capacity(rows.len());
     for r in &rows {
         let id: i64 = r.get(0);
-        if id != next && !gap.given_up(next) {
+        if id != next && !gap.rolled_back(&client, next, id).await? {
             break; // `next` is not committed (yet)
         }
         let record = AuditRecord {
