@@ -43,7 +43,8 @@ pub struct Accounts {
     /// Failed logins in a row that lock an account.
     lockout_after: i32,
     session_ttl: chrono::Duration,
-    /// Sessions read recently; every change to a user clears its own (`forget`).
+    /// Sessions read recently, each trusted for at most a second; a change to a user made here
+    /// clears its own at once (`forget`).
     sessions: SessionCache,
     /// Registration status and client certificates, cached for at most a second.
     gate: gate::Gate,

@@ -9,6 +9,7 @@ use rand::Rng;
 use rand::rngs::OsRng;
 use rand::seq::SliceRandom;
 
+use super::sessions::end_other_sessions;
 use super::{Accounts, Principal};
 use crate::domain::Refusal;
 
@@ -117,7 +118,8 @@ impl Accounts {
 
     /// パスワード変更: the caller changes its own password. The old one must be right; the new
     /// one must meet the policy and differ from the last `password_history` ones. The user's
-    /// cached sessions are read again afterwards (an initial password no longer holds them).
+    /// other sessions end (on every process): whoever else held one must log in with the new
+    /// password; the asking session stays, read again (an initial password no longer holds it).
     pub async fn change_password(
         &self,
         principal: &Principal,
@@ -161,6 +163,7 @@ impl Accounts {
             return Err(wrong_old_password());
         }
         remember(&tx, &p.user_id, hash, self.password_history).await?;
+        end_other_sessions(&tx, p).await?;
         let detail = serde_json::json!({});
         crate::audit::record(&tx, p, "user.password_changed", &p.user_id, detail).await?;
         tx.commit().await?;

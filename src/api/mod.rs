@@ -82,6 +82,7 @@ impl AppState {
 fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
     vec![
         ("POST", "/api/v1/session", post(session::login)),
+        ("DELETE", "/api/v1/session", delete(session::logout)),
         (
             "POST",
             session::CHANGE_PASSWORD_PATH,

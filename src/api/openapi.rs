@@ -269,6 +269,7 @@ impl Modify for BearerAuth {
     ),
     paths(
         super::session::login,
+        super::session::logout,
         super::session::change_password,
         super::users::list,
         super::users::list_csv,

@@ -1,9 +1,10 @@
-//! Login (`POST /api/v1/session`), the bearer token that authenticates every later call, and
-//! changing one's password, over HTTP. The password is checked once, with argon2, at login;
+//! Login (`POST /api/v1/session`), the bearer token that authenticates every later call, logout
+//! (`DELETE /api/v1/session`) and changing one's password, over HTTP. The password is checked once, with argon2, at login;
 //! later calls present a random token that `accounts` reads (cached) into the caller.
 
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -61,6 +62,22 @@ pub async fn login(
         user_id: session.user_id,
         company_code: session.company.to_string(),
     }))
+}
+
+/// ログアウト: ends the session of the bearer token on every API process (the user's other
+/// sessions stay). The token is refused afterwards.
+#[utoipa::path(delete, path = "/api/v1/session", tag = "ログイン",
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 401, description = "unauthenticated", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn logout(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<StatusCode, Refusal> {
+    state.accounts.logout(&principal).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 impl FromRequestParts<AppState> for Principal {

@@ -238,6 +238,18 @@ impl TestApp {
         )
     }
 
+    /// Starts another API process on this hub's database (its own `AppState`, so its own
+    /// session and gate caches), as a second replica behind the load balancer would be; its
+    /// base URL. It stops with the hub.
+    pub async fn second_api(&self) -> String {
+        let pool = hub::pool(&self.settings).unwrap();
+        let listen = "127.0.0.1:0".parse().unwrap();
+        let addr = hub::start_api(&self.settings, pool, listen, self.shutdown.clone())
+            .await
+            .unwrap();
+        format!("https://localhost:{}", addr.port())
+    }
+
     pub async fn login(&self, company: &str) -> Retailer {
         let http = self.client_for(company);
         let resp = http
@@ -325,6 +337,15 @@ impl TestApp {
 }
 
 impl Retailer {
+    /// The same session, calling the API at `api` (another API process).
+    pub fn on(&self, api: &str) -> Retailer {
+        Retailer {
+            http: self.http.clone(),
+            token: self.token.clone(),
+            api: api.to_string(),
+        }
+    }
+
     pub async fn submit(&self, function: &str, body: Value) -> reqwest::Response {
         self.submit_with_key(function, body, None).await
     }

@@ -21,5 +21,6 @@ mod projector;
 mod protocol_families;
 mod registrations;
 mod security;
+mod sessions;
 mod users;
 mod validation;

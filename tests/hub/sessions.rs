@@ -1,0 +1,235 @@
+//! Sessions across API processes: a change to a user made through one process (or none: plain
+//! SQL) is honoured by every other within two seconds, whatever that process has cached; logout
+//! and a password change end sessions everywhere. Each test runs two API processes on one
+//! database, warms the second's cache with the token, changes the user through the first and
+//! waits (at most two seconds) for the second to refuse.
+
+use std::time::{Duration, Instant};
+
+use kirikae::domain::Area;
+use serde_json::{Value, json};
+
+use crate::harness::*;
+use crate::users::{call, change_password, pool, ready_user, session_of};
+
+/// What every process must honour a revocation within.
+const WITHIN: Duration = Duration::from_secs(2);
+
+/// A hub with no simulated area plus a second API process on its database; the
+/// administrator of retailer A (on the first) and a ready user `user` of it (on the first).
+async fn two_apis(user: &str) -> (TestApp, String, Retailer, Retailer) {
+    let app = spawn_app(&[]).await;
+    let second = app.second_api().await;
+    let admin = app.login(RETAILER_A).await;
+    let s = ready_user(&app, &admin, RETAILER_A, user).await;
+    (app, second, admin, s)
+}
+
+/// `method path body` by `who` is allowed (2xx): warms `who`'s process's cache.
+async fn allowed(who: &Retailer, method: &str, path: &str, body: Option<Value>) {
+    let (status, answer) = call(who, method, path, body).await;
+    assert!((200..300).contains(&status), "{method} {path}: {answer}");
+}
+
+/// Polls `method path body` by `who` until it is refused with `status` and `code`, which must
+/// happen within [`WITHIN`] of now; until then it must be allowed.
+async fn refused_within_two_seconds(
+    who: &Retailer,
+    (method, path, body): (&str, &str, Option<Value>),
+    (status, code): (u16, &str),
+) {
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        let (got, answer) = call(who, method, path, body.clone()).await;
+        if (got, answer["code"].as_str()) == (status, Some(code)) {
+            return;
+        }
+        assert!(
+            (200..300).contains(&got),
+            "{method} {path} on {}: neither allowed nor {status} {code}: {got} {answer}",
+            who.api
+        );
+        assert!(
+            Instant::now() < deadline,
+            "{method} {path} on {} still allowed {WITHIN:?} after the change",
+            who.api
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+const REQUESTS: (&str, &str, Option<Value>) = ("GET", "/api/v1/requests", None);
+
+fn unauthenticated() -> (u16, &'static str) {
+    (401, "unauthenticated")
+}
+
+#[tokio::test]
+async fn a_disabled_user_is_refused_on_every_api_process_within_two_seconds() {
+    let (_app, second, admin, s) = two_apis("off.user").await;
+    let there = s.on(&second);
+    allowed(&there, "GET", "/api/v1/requests", None).await;
+    let path = "/api/v1/admin/users/off.user/enabled";
+    let (status, body) = call(&admin, "POST", path, Some(json!({"enabled": false}))).await;
+    assert_eq!(status, 200, "{body}");
+    refused_within_two_seconds(&there, REQUESTS, unauthenticated()).await;
+    refused_within_two_seconds(&s, REQUESTS, unauthenticated()).await;
+}
+
+#[tokio::test]
+async fn a_deleted_user_is_refused_on_every_api_process_within_two_seconds() {
+    let (_app, second, admin, s) = two_apis("gone.user").await;
+    let there = s.on(&second);
+    allowed(&there, "GET", "/api/v1/requests", None).await;
+    let (status, body) = call(&admin, "DELETE", "/api/v1/admin/users/gone.user", None).await;
+    assert!((200..300).contains(&status), "{status} {body}");
+    refused_within_two_seconds(&there, REQUESTS, unauthenticated()).await;
+    refused_within_two_seconds(&s, REQUESTS, unauthenticated()).await;
+}
+
+#[tokio::test]
+async fn a_demoted_administrator_is_refused_on_every_api_process_within_two_seconds() {
+    let (_app, second, admin, s) = two_apis("demoted.user").await;
+    let path = "/api/v1/admin/users/demoted.user";
+    let (status, body) = call(&admin, "PATCH", path, Some(json!({"administrator": true}))).await;
+    assert_eq!(status, 200, "{body}");
+    let there = s.on(&second);
+    allowed(&there, "GET", "/api/v1/admin/users", None).await;
+    let (status, body) = call(&admin, "PATCH", path, Some(json!({"administrator": false}))).await;
+    assert_eq!(status, 200, "{body}");
+    let users = ("GET", "/api/v1/admin/users", None);
+    refused_within_two_seconds(&there, users.clone(), (403, "administrator_required")).await;
+    refused_within_two_seconds(&s, users, (403, "administrator_required")).await;
+}
+
+#[tokio::test]
+async fn narrowed_permissions_hold_on_every_api_process_within_two_seconds() {
+    let (_app, second, admin, s) = two_apis("narrowed.user").await;
+    let there = s.on(&second);
+    let point = vacant_point(Area::Tokyo, 1);
+    let inquiry = json!({"supply_point_id": point.as_str()});
+    let submit = ("POST", "/api/v1/facility-inquiry", Some(inquiry));
+    allowed(&there, submit.0, submit.1, submit.2.clone()).await;
+    let path = "/api/v1/admin/users/narrowed.user/permissions";
+    let only = json!({"functions": ["usage-inquiry"]});
+    let (status, body) = call(&admin, "PUT", path, Some(only)).await;
+    assert_eq!(status, 200, "{body}");
+    let refusal = (403, "function_not_permitted");
+    refused_within_two_seconds(&there, submit.clone(), refusal).await;
+    refused_within_two_seconds(&s, submit, refusal).await;
+}
+
+/// A reissued password puts the user back on an initial password: its sessions are refused
+/// every call but the change, which needs the new password only its mail knows.
+#[tokio::test]
+async fn a_reissued_password_refuses_the_users_sessions_on_every_api_process_within_two_seconds() {
+    let (_app, second, admin, s) = two_apis("reissued.user").await;
+    let there = s.on(&second);
+    allowed(&there, "GET", "/api/v1/requests", None).await;
+    let path = "/api/v1/admin/users/reissued.user/password-reissue";
+    let (status, body) = call(&admin, "POST", path, None).await;
+    assert!((200..300).contains(&status), "{status} {body}");
+    let refusal = (403, "password_change_required");
+    refused_within_two_seconds(&there, REQUESTS, refusal).await;
+    refused_within_two_seconds(&s, REQUESTS, refusal).await;
+    // Nor can the old session's holder take the account: the old password no longer changes it.
+    let new = "Another-test-password-2";
+    let (status, body) = change_password(&there, PASSWORD, new).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("wrong_old_password"))
+    );
+}
+
+#[tokio::test]
+async fn a_user_disabled_directly_in_the_database_is_refused_by_every_api_process_within_two_seconds()
+ {
+    let (app, second, _admin, s) = two_apis("sql.user").await;
+    let there = s.on(&second);
+    allowed(&s, "GET", "/api/v1/requests", None).await;
+    allowed(&there, "GET", "/api/v1/requests", None).await;
+    // Neither API process takes part: the CLI, a job or an operator's SQL.
+    let n = pool(&app)
+        .get()
+        .await
+        .unwrap()
+        .execute(
+            "UPDATE users SET disabled = true WHERE user_id = 'sql.user'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    refused_within_two_seconds(&there, REQUESTS, unauthenticated()).await;
+    refused_within_two_seconds(&s, REQUESTS, unauthenticated()).await;
+}
+
+#[tokio::test]
+async fn logging_out_ends_the_session_on_every_api_process_and_only_that_session() {
+    let (app, second, _admin, s) = two_apis("leaving.user").await;
+    let other = session_of(&app, RETAILER_A, "leaving.user", PASSWORD).await;
+    let there = s.on(&second);
+    allowed(&there, "GET", "/api/v1/requests", None).await;
+    allowed(&other.on(&second), "GET", "/api/v1/requests", None).await;
+    let resp = s
+        .http
+        .delete(format!("{}/api/v1/session", s.api))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    // At once on the process that ended it, within two seconds on the other.
+    let (status, body) = s.get("/api/v1/requests").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("unauthenticated"))
+    );
+    refused_within_two_seconds(&there, REQUESTS, unauthenticated()).await;
+    // The user's other session stays, on both (the second reads it again meanwhile).
+    assert_eq!(other.get("/api/v1/requests").await.0, 200);
+    assert_eq!(other.on(&second).get("/api/v1/requests").await.0, 200);
+    // Logging out again with the ended token is refused like any other call.
+    let resp = s
+        .http
+        .delete(format!("{}/api/v1/session", s.api))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+}
+
+#[tokio::test]
+async fn a_password_change_ends_the_users_other_sessions_on_every_api_process_but_not_the_asking_one()
+ {
+    let (app, second, _admin, asking) = two_apis("changing.user").await;
+    let other = session_of(&app, RETAILER_A, "changing.user", PASSWORD).await;
+    let other_there = other.on(&second);
+    allowed(&other_there, "GET", "/api/v1/requests", None).await;
+    allowed(&asking.on(&second), "GET", "/api/v1/requests", None).await;
+    let new = "Another-test-password-2";
+    let (status, body) = change_password(&asking, PASSWORD, new).await;
+    assert_eq!(status, 200, "{body}");
+    refused_within_two_seconds(&other_there, REQUESTS, unauthenticated()).await;
+    refused_within_two_seconds(&other, REQUESTS, unauthenticated()).await;
+    // The asking session stays: its row is kept, and both processes read it again.
+    let kept: i64 = pool(&app)
+        .get()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT count(*) FROM sessions WHERE user_id = 'changing.user'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(kept, 1);
+    assert_eq!(asking.get("/api/v1/requests").await.0, 200);
+    assert_eq!(asking.on(&second).get("/api/v1/requests").await.0, 200);
+    // The new password logs in; the old one no longer does.
+    session_of(&app, RETAILER_A, "changing.user", new).await;
+    let (status, _) = crate::users::login_as(&app, RETAILER_A, "changing.user", PASSWORD).await;
+    assert_eq!(status, 401);
+}
