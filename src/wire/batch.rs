@@ -19,6 +19,18 @@
 //! optional field reads back as absent; a list (or a nested record) as its compact JSON text
 //! in the one cell, nulls left out, e.g. `"[{""month"":""2026-10"",""kwh"":251.5}]"`.
 //!
+//! Text cells are neutralised against formula injection (OWASP "CSV Injection"), since an
+//! operator's clerk may open a file in Excel: a text that starts with `=`, `+`, `-`, `@`, TAB,
+//! CR or `'` is written with a `'` in front ([`crate::csv_text::neutralise`]), and a reader
+//! drops that one leading `'` from every text cell ([`crate::csv_text::restore`]), so a text
+//! reads back exactly as it was written, e.g. a phone number `+81-3-…` is the cell
+//! `'+81-3-…` and reads `+81-3-…`. The text cells are the `string` fields (of a payload or a
+//! result), `user_id`, `error_code`, `error_message` and `stage`. Every other cell is written
+//! as it is: numbers, booleans, dates, timestamps, enum symbols, ids and codes are read
+//! strictly by their shape, so none can carry a formula, and a negative number must stay
+//! `-5` for the operator's parser (a spreadsheet reads it as the number it is); a list or
+//! record cell starts with `[` or `{`.
+//!
 //! Readers are strict and total: any bytes give rows or a reason, never a panic.
 
 pub mod folder;
@@ -29,6 +41,7 @@ use serde_json::{Map, Value};
 use super::answer::{CallError, TsoAnswer};
 use super::form;
 use super::json::document;
+use crate::csv_text::{neutralise, restore};
 use crate::domain::{CompanyCode, Function, RequestId, SupplyPointId, UpdateFlag};
 use crate::messages::RequestRecord;
 use crate::messages::shape::{RecordShape, Shape, scalar_from_text, scalar_text};
@@ -137,7 +150,7 @@ fn request_row(r: &RequestRecord, record: &RecordShape) -> Vec<String> {
         r.function.service_id().into(),
         r.request_id.to_string(),
         r.company_code.as_str().into(),
-        r.user_id.clone(),
+        neutralise(&r.user_id).into_owned(),
         r.update_flag.code().into(),
         r.original_request_id
             .map(|id| id.to_string())
@@ -164,9 +177,9 @@ fn answer_row(id: &RequestId, answer: &TsoAnswer, record: &RecordShape) -> Vec<S
     [
         id.to_string(),
         result.into(),
-        code.into(),
-        message.into(),
-        stage.into(),
+        neutralise(code).into_owned(),
+        neutralise(message).into_owned(),
+        neutralise(stage).into_owned(),
     ]
     .into_iter()
     .chain(fields)
@@ -181,9 +194,18 @@ fn cells(json: &Value, record: &RecordShape) -> Vec<String> {
         .map(|f| match json.get(&f.name) {
             None | Some(Value::Null) => String::new(),
             Some(v @ (Value::Array(_) | Value::Object(_))) => form::compact(v.clone()).to_string(),
+            Some(Value::String(text)) if is_text(&f.shape) => neutralise(text).into_owned(),
             Some(v) => scalar_text(v).unwrap_or_default(),
         })
         .collect()
+}
+
+/// Whether a field of `shape` is a text cell, neutralised when written and restored when read.
+fn is_text(shape: &Shape) -> bool {
+    match shape {
+        Shape::Nullable(inner) => is_text(inner),
+        shape => matches!(shape, Shape::Str),
+    }
 }
 
 /// The JSON form of `record` from its cells: empty is null (or the empty text of a required
@@ -197,7 +219,7 @@ fn read_cells(cells: &[String], record: &RecordShape) -> Result<Value, String> {
         };
         let value = match shape {
             _ if cell.is_empty() && !field.required() => Value::Null,
-            Shape::Str => Value::String(cell.clone()),
+            Shape::Str => Value::String(restore(cell).to_string()),
             _ if cell.is_empty() => return Err(format!("{} is empty", field.name)),
             Shape::Array(_) | Shape::Record(_) => {
                 document::value(cell.as_bytes()).map_err(|e| format!("{}: {e}", field.name))?
@@ -269,11 +291,11 @@ fn answer_of(function: Function, row: &[String]) -> Result<TsoAnswer, String> {
             form::read_result(function, json).map(TsoAnswer::Completed)
         }
         REFUSED if stage.is_empty() && no_fields => Ok(TsoAnswer::Refused {
-            code: filled(code, "error_code")?,
-            message: filled(message, "error_message")?,
+            code: filled(restore(code), "error_code")?,
+            message: filled(restore(message), "error_message")?,
         }),
         PENDING if code.is_empty() && message.is_empty() && no_fields => Ok(TsoAnswer::Pending {
-            stage: filled(stage, "stage")?,
+            stage: filled(restore(stage), "stage")?,
         }),
         ACKNOWLEDGED if code.is_empty() && message.is_empty() && stage.is_empty() && no_fields => {
             Ok(TsoAnswer::Acknowledged)
@@ -313,7 +335,7 @@ fn request_of(function: Function, row: &[String]) -> Result<RequestRecord, Strin
         request_id: id(&row[1])?,
         function,
         company_code: CompanyCode::parse(&row[2]).map_err(|e| e.to_string())?,
-        user_id: filled(&row[3], "user_id")?,
+        user_id: filled(restore(&row[3]), "user_id")?,
         point_id: SupplyPointId::parse(&row[7]).map_err(|e| e.to_string())?,
         update_flag: UpdateFlag::by_code(&row[4])
             .ok_or_else(|| format!("update_flag {:?} is not 1, 2 or 3", row[4]))?,
@@ -329,4 +351,105 @@ fn filled(s: &str, name: &str) -> Result<String, String> {
         return Err(format!("{name} is empty"));
     }
     Ok(s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+    use crate::messages::{Payload, SwitchStart, fixtures};
+
+    fn switch(name: &str, phone: &str, number: &str) -> RequestRecord {
+        let mut r = fixtures::request_at(
+            "0500123456789012340001",
+            Payload::SwitchStart(SwitchStart {
+                planned_date: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+                previous_retailer_code: "Z0500".into(),
+                previous_customer_number: number.into(),
+                customer_name: name.into(),
+                customer_phone: Some(phone.into()),
+                contract_ampere: Some(40),
+                intermediation_number: None,
+                agreed_to_grid_terms: true,
+                contract_method: None,
+                contract_kw: None,
+            }),
+        );
+        r.user_id = "-taro".into();
+        r
+    }
+
+    fn text_of(bytes: &[u8]) -> String {
+        encoding_rs::SHIFT_JIS.decode(bytes).0.into_owned()
+    }
+
+    #[test]
+    fn a_text_that_starts_a_formula_is_quoted_in_the_file_and_read_back_as_it_was() {
+        let request = switch(
+            "=HYPERLINK(\"http://evil.example/\")",
+            "+81-76-123-4567",
+            "'quoted",
+        );
+        let bytes = write_requests(Function::SwitchStart, std::slice::from_ref(&request));
+        let text = text_of(&bytes);
+        let line = text.split("\r\n").nth(1).unwrap();
+        assert!(line.contains(",'-taro,"), "{line}");
+        assert!(
+            line.contains(
+                ",''quoted,\"'=HYPERLINK(\"\"http://evil.example/\"\")\",'+81-76-123-4567,40,"
+            ),
+            "{line}"
+        );
+        assert_eq!(
+            read_requests(Function::SwitchStart, &bytes),
+            Ok(vec![request])
+        );
+
+        let id = RequestId::new();
+        let refused = TsoAnswer::Refused {
+            code: "-1".into(),
+            message: "@SUM(1+1)*cmd|' /C calc'!A0".into(),
+        };
+        let bytes = write_answers(Function::SwitchStart, &[(id, refused.clone())]);
+        let line = text_of(&bytes).split("\r\n").nth(1).unwrap().to_string();
+        assert!(
+            line.starts_with(&format!("{id},REFUSED,'-1,'@SUM(1+1)*cmd|' /C calc'!A0,,")),
+            "{line}"
+        );
+        let read = read_answers(Function::SwitchStart, &bytes).unwrap();
+        assert_eq!(read.len(), 1);
+        assert_eq!(read[0].0, id);
+        assert_eq!(read[0].1.as_ref().ok(), Some(&refused));
+    }
+
+    #[test]
+    fn numbers_and_ordinary_texts_are_written_as_they_are() {
+        let request = switch("山田 太郎", "076-123-4567", "C-001");
+        let bytes = write_requests(Function::SwitchStart, std::slice::from_ref(&request));
+        let text = text_of(&bytes);
+        let line = text.split("\r\n").nth(1).unwrap();
+        assert!(
+            line.ends_with(",2026-12-01,Z0500,C-001,山田 太郎,076-123-4567,40,,true,,"),
+            "{line}"
+        );
+        assert_eq!(
+            read_requests(Function::SwitchStart, &bytes),
+            Ok(vec![request])
+        );
+        let mut shape = RecordShape {
+            name: "T".into(),
+            doc: String::new(),
+            fields: form::payload_shape(Function::SwitchStart).fields.clone(),
+        };
+        shape.fields.retain(|f| f.name == "contract_ampere");
+        assert_eq!(
+            cells(&serde_json::json!({"contract_ampere": -5}), &shape),
+            ["-5"]
+        );
+        assert_eq!(
+            read_cells(&["-5".into()], &shape).unwrap(),
+            serde_json::json!({"contract_ampere": -5})
+        );
+    }
 }

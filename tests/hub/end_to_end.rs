@@ -146,6 +146,20 @@ async fn the_status_list_shows_only_the_callers_requests_filtered_and_paged() {
     for id in &mine {
         a.final_status(id).await;
     }
+    // B's request is there, completed in the same area, and shown in B's own list: its absence
+    // from A's below is the filter by company, not timing.
+    let done = b.final_status(&theirs).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let (status, b_list) = b.list("status=completed&area=05").await;
+    assert_eq!(status, 200, "{b_list}");
+    assert!(
+        b_list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["request_id"] == theirs.as_str()),
+        "{b_list}"
+    );
     let mut seen = Vec::new();
     let mut url = format!(
         "{}/api/v1/requests?limit=2&status=completed&area=05",
@@ -183,6 +197,16 @@ async fn the_status_list_shows_only_the_callers_requests_filtered_and_paged() {
     mine.sort();
     assert_eq!(seen, mine);
     assert!(!seen.contains(&theirs));
+    let (status, all) = a.list("").await;
+    assert_eq!(status, 200, "{all}");
+    assert!(
+        !all["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["request_id"] == theirs.as_str()),
+        "{all}"
+    );
     let bad = a
         .http
         .get(format!("{}/api/v1/requests?status=done", app.api))
@@ -193,18 +217,35 @@ async fn the_status_list_shows_only_the_callers_requests_filtered_and_paged() {
     assert_eq!(bad.status(), 422);
 }
 
+/// The value of the sample `series` (name and labels, e.g. `x_total{a="1"}`) in the test
+/// process's registry; 0 when it has none yet.
+fn sample(series: &str) -> f64 {
+    let prefix = format!("{series} ");
+    kirikae::metrics::render()
+        .lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
 #[tokio::test]
 async fn metrics_count_accepted_requests_and_operator_calls() {
+    // The registry is the test process's, which concurrent tests move too: every count is
+    // compared before and after this test's own request. Counts only grow, so each assertion
+    // fails if the request did not move its series.
+    const ACCEPTED: &str =
+        r#"kirikae_requests_accepted_total{area="10",function="facility-inquiry"}"#;
+    const ATTEMPTS: &str = r#"kirikae_connector_attempts_total{area="10",outcome="completed"}"#;
+    const E2E: &str = r#"kirikae_request_e2e_seconds_count{area="10",function="facility-inquiry",status="completed"}"#;
     let app = spawn_app(&[Area::Okinawa]).await;
     let a = app.login(RETAILER_A).await;
     let (point, _) = app.point(Area::Okinawa, 4);
+    let before = [ACCEPTED, ATTEMPTS, E2E].map(sample);
     let id = a.facility_inquiry(&point).await;
-    a.final_status(&id).await;
-    let text = kirikae::metrics::render();
-    assert!(
-        text.contains(r#"kirikae_requests_accepted_total{area="10",function="facility-inquiry"}"#),
-        "{text}"
-    );
-    assert!(text.contains(r#"kirikae_connector_attempts_total{area="10",outcome="completed"}"#));
-    assert!(text.contains(r#"kirikae_request_e2e_seconds_bucket{area="10",function="facility-inquiry",status="completed""#));
+    let done = a.final_status(&id).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    // The connector counts the request finished just after publishing its result: wait for it.
+    for (series, b) in [ACCEPTED, ATTEMPTS, E2E].into_iter().zip(before) {
+        eventually(10, series, || sample(series) >= b + 1.0).await;
+    }
 }

@@ -67,22 +67,41 @@ async fn the_same_idempotency_key_with_another_body_is_409() {
     );
 }
 
+/// Submits a facility inquiry under the key `shared`; the request id once it is accepted.
+async fn accepted_under_shared_key(r: &Retailer, body: Value) -> String {
+    let resp = r
+        .submit_with_key("facility-inquiry", body, Some("shared"))
+        .await;
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["status"], "accepted", "{body}");
+    body["request_id"]
+        .as_str()
+        .expect("a request id")
+        .to_string()
+}
+
 #[tokio::test]
 async fn the_same_key_of_another_company_is_its_own() {
     let app = spawn_app(&[]).await;
     let (a, b) = (app.login(RETAILER_A).await, app.login(RETAILER_B).await);
-    let body = json!({"supply_point_id": "0300000000000000000001"});
-    let ra = a
-        .submit_with_key("facility-inquiry", body.clone(), Some("shared"))
-        .await
-        .json::<Value>()
-        .await
-        .unwrap();
-    let rb = b
-        .submit_with_key("facility-inquiry", body, Some("shared"))
-        .await
-        .json::<Value>()
-        .await
-        .unwrap();
-    assert_ne!(ra["request_id"], rb["request_id"]);
+    let body_a = json!({"supply_point_id": "0300000000000000000001"});
+    let body_b = json!({"supply_point_id": "0300000000000000000002"});
+    let id_a = accepted_under_shared_key(&a, body_a).await;
+    // Under A's key but with another body: were keys shared across companies, this would be
+    // A's request or `409 idempotency_key_reused`.
+    let id_b = accepted_under_shared_key(&b, body_b.clone()).await;
+    assert_ne!(id_a, id_b);
+    assert_eq!(
+        accepted_under_shared_key(&b, body_b).await,
+        id_b,
+        "B's retry under its key returns B's request"
+    );
+    let (code, seen) = b.status(&id_a).await;
+    assert_eq!(code, 404, "{seen}");
+    assert_eq!(seen["code"], "request_not_found");
+    let (code, seen) = b.status(&id_b).await;
+    assert_eq!(code, 200, "{seen}");
+    assert_eq!(seen["request_id"], id_b.as_str());
 }

@@ -7,7 +7,10 @@ use kirikae::domain::Area;
 
 use crate::harness::*;
 
-/// How many calls to `area`'s operator this process has timed in `family`.
+/// How many calls to `area`'s operator this process has timed in `family`. The registry is the
+/// test process's, which concurrent tests move too: compare a count taken before this test's
+/// own call with one after (it can only grow, so "grew" can fail only if no call of the family
+/// was timed at all).
 fn calls_timed(area: Area, family: ProtocolFamily) -> u64 {
     let series = format!(
         "kirikae_tso_call_seconds_count{{area=\"{}\",family=\"{}\"}} ",
@@ -39,18 +42,31 @@ async fn every_area_answers_over_its_own_family() {
             area.code()
         );
         let (point, current) = app.point(area, 17);
+        let timed_before = calls_timed(area, family);
+        let calls_before = app.sim(area).1.calls();
         let id = a.facility_inquiry(&point).await;
         let done = a.final_status(&id).await;
         assert_eq!(done["status"], "completed", "{done}");
         assert_eq!(done["area"], area.code());
         assert_eq!(done["result"]["current_retailer_code"], current.as_str());
+        // This test's own simulator of the area (no other test's) was called, at the path of the
+        // family (an HTTP family; the batch family's files are checked below).
         assert!(
-            app.sim(area).1.calls() >= 1,
+            app.sim(area).1.calls() > calls_before,
             "area {}'s operator was called",
             area.code()
         );
+        if family != ProtocolFamily::Batch {
+            assert!(
+                app.sim_endpoint(area)
+                    .ends_with(kirikae::tso_sim::path_of(family)),
+                "area {}'s connector is pointed at the {} desk",
+                area.code(),
+                family.name()
+            );
+        }
         assert!(
-            calls_timed(area, family) >= 1,
+            calls_timed(area, family) > timed_before,
             "area {}'s connector called in {}",
             area.code(),
             family.name()
