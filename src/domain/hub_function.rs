@@ -45,7 +45,11 @@ impl HubFunction {
     pub fn all() -> Vec<HubFunction> {
         let mut all: Vec<HubFunction> = PointClass::ALL
             .iter()
-            .flat_map(|&c| STEPS.iter().map(move |&s| HubFunction::Intermediation(s, c)))
+            .flat_map(|&c| {
+                STEPS
+                    .iter()
+                    .map(move |&s| HubFunction::Intermediation(s, c))
+            })
             .collect();
         all.extend(PointClass::ALL.iter().map(|&c| HubFunction::Status(c)));
         all.extend(PointClass::ALL.iter().map(|&c| HubFunction::StatusList(c)));
@@ -108,9 +112,7 @@ impl HubFunction {
     /// generation status, the operator list and every intermediation are retailers' only.
     pub fn callers(self) -> Callers {
         match self {
-            HubFunction::Status(c) | HubFunction::StatusList(c)
-                if c != PointClass::Generation =>
-            {
+            HubFunction::Status(c) | HubFunction::StatusList(c) if c != PointClass::Generation => {
                 Callers::RetailersAndDr
             }
             _ => Callers::Retailers,
@@ -238,7 +240,10 @@ mod tests {
             .filter(|h| h.open_to(CompanyKind::DrContractor))
             .map(|h| h.slug())
             .collect();
-        assert_eq!(open, ["status", "hv-status", "status-list", "hv-status-list"]);
+        assert_eq!(
+            open,
+            ["status", "hv-status", "status-list", "hv-status-list"]
+        );
         assert!(
             HubFunction::all()
                 .iter()

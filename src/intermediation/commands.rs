@@ -112,7 +112,11 @@ impl<'a> Intermediations<'a> {
         idempotency_key: Option<&str>,
     ) -> Result<Registered, Refusal> {
         let outcome = async {
-            match body.point_class.as_deref().and_then(IntermediationPointClass::by_slug) {
+            match body
+                .point_class
+                .as_deref()
+                .and_then(IntermediationPointClass::by_slug)
+            {
                 Some(c) => access::may(self.pool, by, function(Step::Register, c)).await?,
                 // No class yet to name the permission: the kind's rule (the same for every
                 // class), and the body's check refuses the class.

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod access;
 mod broker_restart;
 mod connector_crash;
 mod connector_stall;
