@@ -5,16 +5,17 @@
 
 use tokio_postgres::types::ToSql;
 
-use super::enrolment::{check_name_and_mail, permissions_of};
+use super::enrolment::{check_name_and_mail, contractor_cannot_administer, permissions_of};
 use super::sessions::end_sessions;
 use super::users::{self, User};
 use super::{Accounts, Principal};
 use crate::audit;
 use crate::domain::Refusal;
 
-/// Only the registration's administrator administers its users.
+/// Only the registration's administrator administers its users, and never a contractor's user
+/// (one flagged so before the rule held everywhere is not obeyed).
 pub fn require_admin(principal: &Principal) -> Result<(), Refusal> {
-    if principal.administrator {
+    if principal.administrator && principal.contractor.is_none() {
         Ok(())
     } else {
         Err(Refusal::AdministratorRequired)
@@ -71,6 +72,9 @@ impl Accounts {
                 "自分自身の管理者権限は外せません",
                 "an administrator cannot remove its own administrator flag",
             ));
+        }
+        if change.administrator == Some(true) && before.contractor.is_some() {
+            return Err(contractor_cannot_administer());
         }
         let administrator = change.administrator.unwrap_or(before.administrator);
         tx.execute(

@@ -8,7 +8,7 @@ use super::passwords::{self, initial_password, remember};
 use super::users::{self, User, UserRow};
 use super::{Accounts, Principal};
 use crate::audit;
-use crate::domain::{CompanyKind, CorporateNumber, Function, Refusal, UserId};
+use crate::domain::{Callable, CompanyKind, CorporateNumber, Refusal, UserId};
 use crate::mail;
 
 /// What an administrator asks for when registering a user.
@@ -27,11 +27,12 @@ pub struct UserRequest {
     pub contractor: Option<String>,
 }
 
-/// The permissions `slugs` name, each allowed to the registration's kind, without repeats.
+/// The permissions `slugs` name (catalogue functions, and the intermediation functions the hub
+/// answers itself), each allowed to the registration's kind, without repeats.
 pub(super) fn permissions_of(kind: CompanyKind, slugs: &[String]) -> Result<Vec<String>, Refusal> {
-    let mut out: Vec<Function> = Vec::with_capacity(slugs.len());
+    let mut out: Vec<Callable> = Vec::with_capacity(slugs.len());
     for slug in slugs {
-        let f: Function = slug.parse().map_err(|_| {
+        let f = Callable::permission_by_slug(slug).ok_or_else(|| {
             Refusal::invalid(
                 "permissions",
                 "unknown_function",
@@ -39,7 +40,7 @@ pub(super) fn permissions_of(kind: CompanyKind, slugs: &[String]) -> Result<Vec<
                 format!("there is no function {slug}"),
             )
         })?;
-        if !kind.may_call(f) {
+        if !f.open_to(kind) {
             return Err(Refusal::PermissionNotAllowedForKind(f));
         }
         if !out.contains(&f) {
@@ -93,18 +94,25 @@ fn check_request(admin: &Principal, r: &UserRequest) -> Result<Checked, Refusal>
         .map(|c| corporate_number("contractor", c))
         .transpose()?;
     if contractor.is_some() && r.administrator {
-        return Err(Refusal::invalid(
-            "administrator",
-            "contractor_cannot_administer",
-            "受託者のユーザを管理者にすることはできません",
-            "a contractor's user cannot be an administrator of the registration",
-        ));
+        return Err(contractor_cannot_administer());
     }
     Ok(Checked {
         user_id,
         permissions,
         contractor,
     })
+}
+
+/// A contractor's (受託者's) user never administers the registration: not made one at
+/// registration, not by a later change, and one made so before this rule holds is refused as an
+/// administrator ([`super::require_admin`]).
+pub(super) fn contractor_cannot_administer() -> Refusal {
+    Refusal::invalid(
+        "administrator",
+        "contractor_cannot_administer",
+        "受託者のユーザを管理者にすることはできません",
+        "a contractor's user cannot be an administrator of the registration",
+    )
 }
 
 fn user_id_of(s: &str) -> Result<UserId, Refusal> {

@@ -39,17 +39,31 @@ static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 
 impl Accounts {
     /// ログイン: checks `password` of `user_id` on a call with `cert`, and opens a session.
-    /// The lock and the account's state are told only to whoever knows the password, so a
-    /// wrong guess never learns more than "wrong".
+    /// The certificate's company is compared first: a user of another company (or none) is
+    /// answered exactly as a wrong password, after the same argon2 work, and no failure is
+    /// counted, so a certificate of one company can neither lock another's users nor learn
+    /// their passwords. The lock and the account's state are told only to whoever knows the
+    /// password, so a wrong guess never learns more than "wrong".
     pub async fn login(
         &self,
         user_id: &str,
         password: String,
         cert: Option<Presented<'_>>,
     ) -> Result<Session, Refusal> {
-        let Some(user) = self.stored(user_id).await? else {
-            // Spend the same time as a real check, so a missing user is not told apart by timing.
-            let _ = verify("x".into(), DUMMY_HASH.clone()).await;
+        let user = match self.stored(user_id).await? {
+            Some(user) => {
+                let company =
+                    CompanyCode::parse(&user.company).map_err(|e| Refusal::Internal(e.into()))?;
+                Presented::of(cert, &company)
+                    .ok()
+                    .map(|fingerprint| (user, company, fingerprint))
+            }
+            None => None,
+        };
+        let Some((user, company, fingerprint)) = user else {
+            // Spend the same time as a real check, so a missing user or another company's is
+            // not told apart by timing.
+            let _ = verify(password, DUMMY_HASH.clone()).await;
             return Err(Refusal::InvalidCredentials);
         };
         if !verify(password, user.hash.clone()).await? {
@@ -64,8 +78,6 @@ impl Accounts {
         if user.disabled {
             return Err(Refusal::AccountDisabled);
         }
-        let company = CompanyCode::parse(&user.company).map_err(|e| Refusal::Internal(e.into()))?;
-        let fingerprint = Presented::of(cert, &company)?;
         // The registration is active, this certificate is registered to it and valid now, and
         // the user's contractor (if any) is still authorised.
         self.gate

@@ -3,6 +3,7 @@
 //! web, a bulk CSV row, the CLI and the jobs all call these functions; none of them writes
 //! these tables itself.
 
+pub mod access;
 pub mod administration;
 pub mod bulk;
 pub mod certificates;

@@ -10,7 +10,7 @@ use super::Accounts;
 use super::passwords::{self, remember};
 use super::sessions::end_sessions;
 use crate::audit;
-use crate::domain::{CompanyCode, CompanyKind, Function, Refusal, UserId};
+use crate::domain::{Callable, CompanyCode, CompanyKind, Refusal, UserId};
 
 /// A user as its administrator sees it (never its password).
 #[derive(Debug, Clone)]
@@ -65,9 +65,8 @@ fn user(row: &Row, kind: CompanyKind) -> User {
     let set: Option<Vec<String>> = row.get(8);
     let permissions = match &set {
         Some(slugs) => slugs.clone(),
-        None => Function::ALL
+        None => Callable::default_permissions(kind)
             .iter()
-            .filter(|f| kind.may_call(**f))
             .map(|f| f.slug().to_string())
             .collect(),
     };

@@ -6,7 +6,7 @@ use axum::extract::State;
 use serde::Serialize;
 
 use super::AppState;
-use crate::accounts::{Principal, registrations};
+use crate::accounts::{Principal, access};
 use crate::domain::Refusal;
 
 /// One registration as every user may see it: no contacts, no users.
@@ -25,15 +25,17 @@ pub struct OperatorList {
     items: Vec<OperatorView>,
 }
 
-/// 事業者一覧取得 (IS_30110): every registration, by company code.
+/// 事業者一覧取得 (IS_30110): every registration, by company code; retailers only
+/// (a DR registration: 403 `function_not_allowed`).
 #[utoipa::path(get, path = "/api/v1/operators", tag = "共通",
-    responses((status = 200, body = OperatorList)),
+    responses((status = 200, body = OperatorList),
+        (status = 403, description = "function_not_allowed (a DR registration)", body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
-    _principal: Principal,
+    principal: Principal,
 ) -> Result<Json<OperatorList>, Refusal> {
-    let items = registrations::directory(&state.pool)
+    let items = access::operators(&state.pool, &principal)
         .await?
         .into_iter()
         .map(|e| OperatorView {

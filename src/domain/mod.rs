@@ -5,6 +5,7 @@ mod area;
 mod calendar;
 mod company;
 mod function;
+mod hub_function;
 mod password;
 mod refusal;
 mod request_id;
@@ -22,6 +23,7 @@ pub use company::{
 pub use function::{
     Callers, Function, FunctionError, FunctionSpec, Operation, PayloadRecord, PointClass, SPECS,
 };
+pub use hub_function::{Callable, HubFunction, IntermediationStep};
 pub use password::{PasswordPolicy, PolicyViolation, character_classes};
 pub use refusal::Refusal;
 pub use request_id::RequestId;

@@ -40,7 +40,7 @@ pub enum Refusal {
     #[error("request not found")]
     RequestNotFound,
     #[error("{0} is not open to this registration's kind")]
-    FunctionNotAllowed(super::Function),
+    FunctionNotAllowed(super::Callable),
     #[error("the original request of a correction or withdrawal was not found")]
     OriginalNotFound,
     #[error("the original request is another function's or another point's")]
@@ -74,9 +74,9 @@ pub enum Refusal {
     #[error("user {0} exists already")]
     UserExists(String),
     #[error("the user may not call {0}")]
-    FunctionNotPermitted(super::Function),
+    FunctionNotPermitted(super::Callable),
     #[error("{0} cannot be given to a user of this registration's kind")]
-    PermissionNotAllowedForKind(super::Function),
+    PermissionNotAllowedForKind(super::Callable),
     #[error("contractor {0} is not authorised by this registration")]
     ContractorNotAuthorised(String),
     #[error("contractor not found")]

@@ -11,13 +11,13 @@ use uuid::Uuid;
 use super::rules::withdrawal_note;
 use super::store::{self, ClaimRefused};
 use super::{
-    Decision, DecisionBody, DeclineReason, EventKind, IntermediationEvent, RegistrationBody, State,
-    WithdrawalBody,
+    Decision, DecisionBody, DeclineReason, EventKind, IntermediationEvent,
+    IntermediationPointClass, RegistrationBody, State, WithdrawalBody,
 };
-use crate::accounts::Principal;
+use crate::accounts::{Principal, access};
 use crate::audit;
 use crate::config::Settings;
-use crate::domain::Refusal;
+use crate::domain::{HubFunction, IntermediationStep as Step, PointClass, Refusal};
 use crate::kafka::Publisher;
 use crate::messages::Codec;
 use crate::metrics;
@@ -111,7 +111,20 @@ impl<'a> Intermediations<'a> {
         body: RegistrationBody,
         idempotency_key: Option<&str>,
     ) -> Result<Registered, Refusal> {
-        let outcome = self.try_register(by, body, idempotency_key).await;
+        let outcome = async {
+            match body
+                .point_class
+                .as_deref()
+                .and_then(IntermediationPointClass::by_slug)
+            {
+                Some(c) => access::may(self.pool, by, function(Step::Register, c)).await?,
+                // No class yet to name the permission: the kind's rule (the same for every
+                // class), and the body's check refuses the class.
+                None => access::open(by, function(Step::Register, IntermediationPointClass::Lv))?,
+            }
+            self.try_register(by, body, idempotency_key).await
+        }
+        .await;
         counted("register", &outcome);
         outcome
     }
@@ -125,6 +138,7 @@ impl<'a> Intermediations<'a> {
     ) -> Result<Transitioned, Refusal> {
         let outcome = async {
             let id = parse_id(id)?;
+            self.may_on(by, id, Step::Decision).await?;
             let d = Decision::validate(body)?;
             self.transit(by, id, d.kind, d.reasons, d.note).await
         }
@@ -163,6 +177,7 @@ impl<'a> Intermediations<'a> {
     ) -> Result<Transitioned, Refusal> {
         let outcome = async {
             let id = parse_id(id)?;
+            self.may_on(by, id, Step::Register).await?;
             let note = withdrawal_note(body)?;
             self.transit(by, id, EventKind::Withdrawn, vec![], note)
                 .await
@@ -218,6 +233,18 @@ impl<'a> Intermediations<'a> {
         })
     }
 
+    /// Refuses `by` the `step` of intermediation `id`'s class (see [`access::may`]); one it
+    /// may not see is not found.
+    async fn may_on(&self, by: &Principal, id: Uuid, step: Step) -> Result<(), Refusal> {
+        access::open(by, function(step, IntermediationPointClass::Lv))?;
+        let client = self.pool.get().await?;
+        let class = store::class_visible_to(&client, id, by.company.as_str())
+            .await?
+            .ok_or(Refusal::IntermediationNotFound)?;
+        drop(client);
+        access::may(self.pool, by, function(step, class)).await
+    }
+
     pub(super) async fn publish(&self, e: &IntermediationEvent) -> Result<(), Refusal> {
         let bytes = self
             .codec
@@ -230,6 +257,16 @@ impl<'a> Intermediations<'a> {
             .map_err(|err| Refusal::BrokerUnavailable(err.to_string()))?;
         Ok(())
     }
+}
+
+/// The hub function of an intermediation `step` of points of class `c`.
+pub(super) fn function(step: Step, c: IntermediationPointClass) -> HubFunction {
+    let class = match c {
+        IntermediationPointClass::Lv => PointClass::LowVoltage,
+        IntermediationPointClass::Hv => PointClass::HighVoltage,
+        IntermediationPointClass::Gen => PointClass::Generation,
+    };
+    HubFunction::Intermediation(step, class)
 }
 
 /// An id that is not a UUID names no intermediation.

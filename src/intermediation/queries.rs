@@ -12,11 +12,11 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-use super::commands::parse_id;
+use super::commands::{function, parse_id};
 use super::{DeclineReason, EventKind, IntermediationPointClass, State};
-use crate::accounts::Principal;
+use crate::accounts::{Principal, access};
 use crate::audit;
-use crate::domain::Refusal;
+use crate::domain::{HubFunction, IntermediationStep as Step, Refusal};
 
 /// The caller's part in an intermediation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,6 +228,7 @@ async fn history<C: GenericClient>(
 /// (anyone else: `intermediation_not_found`).
 pub async fn one(pool: &Pool, by: &Principal, id: &str) -> Result<Intermediation, Refusal> {
     let id = parse_id(id)?;
+    access::open(by, function(Step::Result, IntermediationPointClass::Lv))?;
     let company = by.company.as_str();
     let client = pool.get().await?;
     let sql = format!(
@@ -239,10 +240,40 @@ pub async fn one(pool: &Pool, by: &Principal, id: &str) -> Result<Intermediation
         .await?
         .ok_or(Refusal::IntermediationNotFound)?;
     let mut found = of_row(&row, company);
+    let step = match found.role {
+        Role::New => Step::Result,
+        Role::Current => Step::Inbox,
+    };
+    let class = IntermediationPointClass::by_slug(&found.point_class)
+        .ok_or_else(|| Refusal::Internal(anyhow::anyhow!("stored point class unknown")))?;
+    access::may(pool, by, function(step, class)).await?;
     found.history = Some(history(&client, id, company).await?);
     let detail = json!({"role": found.role.as_str()});
     audit::record(&client, by, "intermediation.read", &id.to_string(), detail).await?;
     Ok(found)
+}
+
+/// The functions a list covers: 結果照会 (role new) and 照会 (role current), of the classes it
+/// shows; a user must be permitted every one (a narrower filter asks for fewer).
+fn listed_functions(filter: &ListFilter) -> Vec<HubFunction> {
+    let steps: &[Step] = match filter.role {
+        Some(Role::New) => &[Step::Result],
+        Some(Role::Current) => &[Step::Inbox],
+        None => &[Step::Result, Step::Inbox],
+    };
+    let all = [
+        IntermediationPointClass::Lv,
+        IntermediationPointClass::Hv,
+        IntermediationPointClass::Gen,
+    ];
+    let classes = filter
+        .point_class
+        .as_ref()
+        .map_or(&all[..], std::slice::from_ref);
+    steps
+        .iter()
+        .flat_map(|&s| classes.iter().map(move |&c| function(s, c)))
+        .collect()
 }
 
 type Params = Vec<Box<dyn ToSql + Sync + Send>>;
@@ -284,6 +315,7 @@ fn select(filter: &ListFilter, company: &str) -> (String, Params) {
 
 /// The caller's intermediations that `filter` selects, newest first.
 pub async fn list(pool: &Pool, by: &Principal, filter: &ListFilter) -> Result<Page, Refusal> {
+    access::may_all(pool, by, &listed_functions(filter)).await?;
     let company = by.company.as_str();
     let (sql, params) = select(filter, company);
     let refs: Vec<&(dyn ToSql + Sync)> = params

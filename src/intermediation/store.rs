@@ -17,7 +17,7 @@
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
-use super::{EventKind, IntermediationEvent, Party, State, transition};
+use super::{EventKind, IntermediationEvent, IntermediationPointClass, Party, State, transition};
 
 /// What applying one event did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -269,4 +269,20 @@ pub async fn visible_state<C: GenericClient>(
         )
         .await?
         .and_then(|r| State::parse(r.get::<_, &str>(0))))
+}
+
+/// The point class of `id` as the caller's company may see it (either party), if at all.
+pub async fn class_visible_to<C: GenericClient>(
+    client: &C,
+    id: Uuid,
+    company: &str,
+) -> Result<Option<IntermediationPointClass>, tokio_postgres::Error> {
+    Ok(client
+        .query_opt(
+            "SELECT point_class FROM intermediations
+              WHERE intermediation_id = $1 AND (new_retailer_code = $2 OR current_retailer_code = $2)",
+            &[&id, &company],
+        )
+        .await?
+        .and_then(|r| IntermediationPointClass::by_slug(r.get::<_, &str>(0))))
 }

@@ -8,9 +8,9 @@ use super::listing::{ListAnswer, ListFilters, ListQuery};
 use super::store;
 use super::submissions::Submissions;
 use super::view::RequestView;
-use crate::accounts::Principal;
+use crate::accounts::{Principal, access};
 use crate::db::cursor;
-use crate::domain::{PointClass, Refusal};
+use crate::domain::{HubFunction, PointClass, Refusal};
 
 impl Submissions {
     /// One request of the caller's company; with `class`, only of that class (`hv-status`,
@@ -21,6 +21,8 @@ impl Submissions {
         id: &str,
         class: Option<PointClass>,
     ) -> Result<RequestView, Refusal> {
+        let f = HubFunction::Status(class.unwrap_or(PointClass::LowVoltage));
+        access::may(&self.pool, principal, f).await?;
         let id: Uuid = id.parse().map_err(|_| Refusal::RequestNotFound)?;
         let client = self.pool.get().await?;
         let view = store::one(&client, &principal.company, id)
@@ -42,6 +44,11 @@ impl Submissions {
         if let Some(class) = class {
             query.class = Some(class.slug().to_string());
         }
+        // Without a class (or with one that is no class, refused below) the list is of the
+        // classes every caller may read.
+        let class = query.class.as_deref().and_then(PointClass::by_slug);
+        let f = HubFunction::StatusList(class.unwrap_or(PointClass::LowVoltage));
+        access::may(&self.pool, principal, f).await?;
         let filters = ListFilters::parse(&query, &principal.company)?;
         let client = self.pool.get().await?;
         let mut items = store::list(&client, &filters, filters.limit + 1).await?;

@@ -205,10 +205,10 @@ impl Submissions {
 /// column), then the user's own permissions.
 pub fn may_submit(principal: &Principal, function: Function) -> Result<(), Refusal> {
     if !principal.kind.may_call(function) {
-        return Err(Refusal::FunctionNotAllowed(function));
+        return Err(Refusal::FunctionNotAllowed(function.into()));
     }
     if !principal.permitted(function) {
-        return Err(Refusal::FunctionNotPermitted(function));
+        return Err(Refusal::FunctionNotPermitted(function.into()));
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod access;
 mod audit_relay;
 mod broker_restart;
 mod connector_crash;

@@ -494,7 +494,7 @@ async fn a_company_that_sells_and_runs_dr_has_two_separate_registrations() {
     let (status, body) = login_with(&app, &a.http, DR_CONTRACTOR).await;
     assert_eq!(
         (status, body["code"].as_str()),
-        (403, Some("certificate_company_mismatch"))
+        (401, Some("invalid_credentials"))
     );
     assert_eq!(list_with(&app, &a.http, &dr.token).await.0, 403);
 }

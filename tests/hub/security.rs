@@ -72,10 +72,11 @@ async fn a_user_cannot_log_in_with_another_companys_certificate() {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 403);
+    // Told only what a wrong password is told (tests/hub/access.rs proves it locks nobody).
+    assert_eq!(resp.status(), 401);
     assert_eq!(
         resp.json::<serde_json::Value>().await.unwrap()["code"],
-        "certificate_company_mismatch"
+        "invalid_credentials"
     );
 }
 
