@@ -255,22 +255,6 @@ pub async fn release<C: GenericClient>(
     Ok(())
 }
 
-/// The state of `id` as the caller's company may see it (either party), if at all.
-pub async fn visible_state<C: GenericClient>(
-    client: &C,
-    id: Uuid,
-    company: &str,
-) -> Result<Option<State>, tokio_postgres::Error> {
-    Ok(client
-        .query_opt(
-            "SELECT state FROM intermediations
-              WHERE intermediation_id = $1 AND (new_retailer_code = $2 OR current_retailer_code = $2)",
-            &[&id, &company],
-        )
-        .await?
-        .and_then(|r| State::parse(r.get::<_, &str>(0))))
-}
-
 /// The point class of `id` as the caller's company may see it (either party), if at all.
 pub async fn class_visible_to<C: GenericClient>(
     client: &C,
