@@ -1,9 +1,12 @@
-//! `kirikae bench`: submits N applications over HTTPS with mTLS at a given concurrency — a mix
-//! of look-ups and applications that complete on their own (設備情報照会 low voltage and FIT,
-//! パスワード取得申請, 高圧使用量情報照会申請) over all ten areas — waits for their results, and
-//! prints accepted/s and accepted→final latency percentiles, in all and per protocol family;
-//! then produces the same number of encoded records straight to the broker (`--raw`) so the
-//! API's cost over a bare producer shows as a ratio. Figures, not assertions.
+//! `kirikae bench`: submits N applications over HTTPS with mTLS — a mix of look-ups and
+//! applications that complete on their own (設備情報照会 low voltage and FIT, パスワード取得申請,
+//! 高圧使用量情報照会申請) over all ten areas — either closed-loop at a concurrency or open-loop at
+//! a target rate (`--rate`), waits for their results, and prints accepted/s, the answers by kind
+//! (202, 429, 503, other) rather than stopping at the first refusal, accepted→final latency
+//! percentiles in all and per protocol family, and the CPU seconds and peak memory of every hub
+//! process on this machine (from `/proc`); then produces the same number of encoded records
+//! straight to the broker (`--raw`) so the API's cost over a bare producer shows as a ratio.
+//! Figures, not assertions.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,9 +32,14 @@ pub struct BenchArgs {
     /// Submissions in all.
     #[arg(long, default_value_t = 2000)]
     pub n: usize,
-    /// Submissions in flight at once.
+    /// Submissions in flight at once (closed loop), or the cap on them with `--rate`.
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
+    /// Open loop: start submissions at this many per second whatever the answers take, and
+    /// measure each one's time from when it was due (so a stall is not hidden). Submissions
+    /// that would exceed `--concurrency` in flight are counted as `dropped`, not queued.
+    #[arg(long)]
+    pub rate: Option<f64>,
     #[arg(long, default_value = "A0001")]
     pub company: String,
     #[arg(long, default_value = "demo-a0001")]
@@ -65,11 +73,17 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
     let dir = args.tls_dir.clone().unwrap_or(settings.tls_dir.clone());
     let client = https_client(&dir, &args.company)?;
     let token = login(&client, &args).await?;
+    let pace = match args.rate {
+        Some(rate) => format!(
+            "open loop at {rate:.0}/s, at most {} in flight",
+            args.concurrency
+        ),
+        None => format!("closed loop, concurrency {}", args.concurrency),
+    };
     println!(
-        "bench: {} submissions ({}), concurrency {}, over all ten areas",
+        "bench: {} submissions ({}), {pace}, over all ten areas",
         args.n,
         MIX.iter().map(|f| f.slug()).collect::<Vec<_>>().join(", "),
-        args.concurrency
     );
     let families: Vec<&'static str> = Area::ALL
         .iter()
@@ -80,20 +94,31 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
         })
         .collect();
 
+    let processes = procs::Sampler::start();
     let started = Instant::now();
-    let submitted = submit_all(&client, &args, &token, &settings).await?;
-    let ids: Vec<String> = submitted.iter().map(|(id, _)| id.clone()).collect();
+    let outcome = submit_all(&client, &args, &token, &settings).await?;
     let submit_secs = started.elapsed().as_secs_f64();
+    let submitted = &outcome.accepted;
+    let ids: Vec<String> = submitted.iter().map(|(id, _)| id.clone()).collect();
     let accepted_per_sec = ids.len() as f64 / submit_secs;
     println!(
         "api:  {} accepted in {submit_secs:.2} s = {accepted_per_sec:.0} accepted/s",
         ids.len()
     );
+    println!("{}", outcome.counts);
+    let a = &outcome.accept_ms;
+    println!(
+        "accept: due→202 p50 {} ms, p95 {} ms, p99 {} ms, max {} ms",
+        a.value_at_quantile(0.50),
+        a.value_at_quantile(0.95),
+        a.value_at_quantile(0.99),
+        a.max()
+    );
 
     let latencies = wait_for_results(&client, &args, &token, &ids).await?;
     let mut all = Histogram::<u64>::new(3)?;
     let mut by_family: std::collections::BTreeMap<&str, Histogram<u64>> = Default::default();
-    for (id, area) in &submitted {
+    for (id, area) in submitted {
         if let Some(&ms) = latencies.get(id) {
             all.record(ms)?;
             let family = families[area.number() as usize - 1];
@@ -111,6 +136,7 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
             .count();
         print_latency(&format!("  {family}"), hist, submitted_here);
     }
+    processes.print(started.elapsed());
     if args.raw {
         let raw_per_sec = raw_produce(&settings, args.n).await?;
         println!(
@@ -199,32 +225,206 @@ async fn login(client: &reqwest::Client, args: &BenchArgs) -> anyhow::Result<Str
     Ok(resp.json::<Token>().await?.token)
 }
 
+/// How every submission was answered.
+#[derive(Default, Debug)]
+struct Counts {
+    sent: usize,
+    accepted: usize,
+    too_many: usize,
+    unavailable: usize,
+    other_status: usize,
+    transport: usize,
+    dropped: usize,
+}
+
+impl std::fmt::Display for Counts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "answers: {} sent, {} accepted (202), {} refused 429, {} refused 503, {} other status, \
+             {} transport errors, {} dropped (over the in-flight cap)",
+            self.sent,
+            self.accepted,
+            self.too_many,
+            self.unavailable,
+            self.other_status,
+            self.transport,
+            self.dropped
+        )
+    }
+}
+
+struct Outcome {
+    accepted: Vec<(String, Area)>,
+    counts: Counts,
+    /// Time to the 202, from when the submission was due.
+    accept_ms: Histogram<u64>,
+}
+
+/// One submission's answer: the request id and area when accepted, else the HTTP status
+/// (`None` when the request never got an answer).
+type Answer = Result<(String, Area), Option<u16>>;
+
+async fn submit_one(req: reqwest::RequestBuilder, area: Area) -> Answer {
+    let resp = req.send().await.map_err(|_| None)?;
+    let status = resp.status();
+    if !status.is_success() {
+        return Err(Some(status.as_u16()));
+    }
+    let accepted = resp
+        .json::<Accepted>()
+        .await
+        .map_err(|_| Some(status.as_u16()))?;
+    Ok((accepted.request_id, area))
+}
+
 async fn submit_all(
     client: &reqwest::Client,
     args: &BenchArgs,
     token: &str,
     settings: &Settings,
-) -> anyhow::Result<Vec<(String, Area)>> {
+) -> anyhow::Result<Outcome> {
     let registers: Vec<register::Register> = Area::ALL
         .iter()
         .map(|&a| register::Register::generate(a, settings.sim_seed, settings.sim_points_per_area))
         .collect();
-    let results: Vec<anyhow::Result<(String, Area)>> = futures::stream::iter(0..args.n)
-        .map(|i| {
-            let (function, area, body) = submission(i, &registers);
-            let req = client
-                .post(format!("{}/api/v1/{}", args.api, function.slug()))
-                .bearer_auth(token)
-                .json(&body);
-            async move {
-                let resp = req.send().await?.error_for_status()?;
-                Ok((resp.json::<Accepted>().await?.request_id, area))
+    let request = |i: usize| {
+        let (function, area, body) = submission(i, &registers);
+        let req = client
+            .post(format!("{}/api/v1/{}", args.api, function.slug()))
+            .bearer_auth(token)
+            .json(&body);
+        (req, area)
+    };
+    let progress = Progress::new(args.n);
+    let answers: Vec<(Answer, Duration)> = match args.rate {
+        None => {
+            futures::stream::iter(0..args.n)
+                .map(|i| {
+                    let (req, area) = request(i);
+                    let progress = &progress;
+                    async move {
+                        let due = Instant::now();
+                        let answer = submit_one(req, area).await;
+                        progress.tick(answer.is_ok());
+                        (answer, due.elapsed())
+                    }
+                })
+                .buffer_unordered(args.concurrency)
+                .collect()
+                .await
+        }
+        Some(rate) => {
+            anyhow::ensure!(rate > 0.0, "--rate must be above 0");
+            let in_flight = Arc::new(tokio::sync::Semaphore::new(args.concurrency));
+            let start = Instant::now();
+            let mut tasks = Vec::with_capacity(args.n);
+            let mut dropped = 0;
+            for i in 0..args.n {
+                let due = start + Duration::from_secs_f64(i as f64 / rate);
+                tokio::time::sleep_until(due.into()).await;
+                let Ok(permit) = in_flight.clone().try_acquire_owned() else {
+                    dropped += 1;
+                    continue;
+                };
+                let (req, area) = request(i);
+                let progress = progress.clone();
+                tasks.push(tokio::spawn(async move {
+                    let answer = submit_one(req, area).await;
+                    drop(permit);
+                    progress.tick(answer.is_ok());
+                    (answer, due.elapsed())
+                }));
             }
-        })
-        .buffer_unordered(args.concurrency)
-        .collect()
-        .await;
-    results.into_iter().collect()
+            let mut answers = Vec::with_capacity(tasks.len());
+            for t in tasks {
+                answers.push(t.await?);
+            }
+            progress.dropped(dropped);
+            answers
+        }
+    };
+    progress.finish();
+    let mut outcome = Outcome {
+        accepted: Vec::with_capacity(answers.len()),
+        counts: Counts {
+            sent: answers.len(),
+            dropped: args.n - answers.len(),
+            ..Counts::default()
+        },
+        accept_ms: Histogram::new(3)?,
+    };
+    for (answer, took) in answers {
+        match answer {
+            Ok(accepted) => {
+                outcome.counts.accepted += 1;
+                outcome.accept_ms.record(took.as_millis() as u64)?;
+                outcome.accepted.push(accepted);
+            }
+            Err(Some(429)) => outcome.counts.too_many += 1,
+            Err(Some(503)) => outcome.counts.unavailable += 1,
+            Err(Some(_)) => outcome.counts.other_status += 1,
+            Err(None) => outcome.counts.transport += 1,
+        }
+    }
+    Ok(outcome)
+}
+
+/// A one-line progress report on stderr, once a second, while submissions run.
+#[derive(Clone)]
+struct Progress {
+    total: usize,
+    done: Arc<std::sync::atomic::AtomicUsize>,
+    ok: Arc<std::sync::atomic::AtomicUsize>,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl Progress {
+    fn new(total: usize) -> Self {
+        let p = Progress {
+            total,
+            done: Default::default(),
+            ok: Default::default(),
+            stop: Default::default(),
+        };
+        let shown = p.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            loop {
+                tokio::select! {
+                    _ = shown.stop.cancelled() => break,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+                let done = shown.done.load(std::sync::atomic::Ordering::Relaxed);
+                let ok = shown.ok.load(std::sync::atomic::Ordering::Relaxed);
+                let width = 30 * done / shown.total.max(1);
+                eprint!(
+                    "\r[{}{}] {done}/{} answered, {ok} accepted, {:.0}/s   ",
+                    "#".repeat(width),
+                    ".".repeat(30 - width),
+                    shown.total,
+                    done as f64 / started.elapsed().as_secs_f64()
+                );
+            }
+            eprintln!();
+        });
+        p
+    }
+
+    fn tick(&self, accepted: bool) {
+        self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if accepted {
+            self.ok.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    fn dropped(&self, n: usize) {
+        self.done.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn finish(&self) {
+        self.stop.cancel();
+    }
 }
 
 async fn wait_for_results(
@@ -316,4 +516,119 @@ async fn raw_produce(settings: &Settings, n: usize) -> anyhow::Result<f64> {
         r?;
     }
     Ok(n as f64 / started.elapsed().as_secs_f64())
+}
+
+/// CPU time and peak memory of the hub's processes on this machine, read from `/proc`: the
+/// `kirikae` processes, the broker and PostgreSQL. Figures for the bench's note, so a change
+/// that buys throughput with memory or CPU elsewhere shows.
+mod procs {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    /// Linux reports CPU time in USER_HZ ticks, 100 per second on every mainstream platform.
+    const TICKS_PER_SEC: f64 = 100.0;
+    const WATCHED: [&str; 3] = ["kirikae", "tansu", "postgres"];
+
+    pub struct Sampler {
+        before: BTreeMap<u32, (String, u64)>,
+    }
+
+    struct Proc {
+        label: String,
+        cpu_ticks: u64,
+        peak_kib: u64,
+    }
+
+    fn read(pid: u32) -> Option<Proc> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command name is in parentheses and may hold spaces; the fields follow it.
+        let (head, rest) = stat.rsplit_once(')')?;
+        let comm = head.split_once('(')?.1;
+        if !WATCHED.iter().any(|w| comm.starts_with(w)) {
+            return None;
+        }
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // utime and stime are fields 14 and 15 of stat; `rest` starts at field 3.
+        let cpu_ticks =
+            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let peak_kib = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0);
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let args: Vec<String> = cmdline
+            .split(|&b| b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        // The program's base name and its subcommand (`kirikae connector --area 03`, …).
+        let mut label = args
+            .first()
+            .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
+            .unwrap_or_else(|| comm.to_string());
+        for a in args.iter().skip(1).take(3) {
+            if a.starts_with("--") && !a.contains("area") {
+                break;
+            }
+            label.push(' ');
+            label.push_str(a);
+        }
+        Some(Proc {
+            label,
+            cpu_ticks,
+            peak_kib,
+        })
+    }
+
+    fn all() -> BTreeMap<u32, Proc> {
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return BTreeMap::new();
+        };
+        dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|&pid| pid != std::process::id())
+            .filter_map(|pid| Some((pid, read(pid)?)))
+            .collect()
+    }
+
+    impl Sampler {
+        pub fn start() -> Self {
+            Sampler {
+                before: all()
+                    .into_iter()
+                    .map(|(pid, p)| (pid, (p.label, p.cpu_ticks)))
+                    .collect(),
+            }
+        }
+
+        /// One line per process kind: CPU seconds spent since `start`, as a share of the
+        /// wall time, and the largest peak resident memory among its processes.
+        pub fn print(&self, wall: Duration) {
+            let mut by_label: BTreeMap<String, (f64, u64, usize)> = BTreeMap::new();
+            for (pid, p) in all() {
+                let before = self.before.get(&pid).map(|b| b.1).unwrap_or(0);
+                let cpu = p.cpu_ticks.saturating_sub(before) as f64 / TICKS_PER_SEC;
+                let e = by_label.entry(p.label).or_default();
+                e.0 += cpu;
+                e.1 = e.1.max(p.peak_kib);
+                e.2 += 1;
+            }
+            if by_label.is_empty() {
+                println!("processes: none of {WATCHED:?} found on this machine");
+                return;
+            }
+            println!(
+                "processes over {:.1} s (CPU seconds, share of one core, peak resident):",
+                wall.as_secs_f64()
+            );
+            for (label, (cpu, peak_kib, n)) in by_label {
+                println!(
+                    "  {label:<32} ×{n:<3} {cpu:>7.2} s {:>5.0}%  {:>7.1} MiB",
+                    100.0 * cpu / wall.as_secs_f64(),
+                    peak_kib as f64 / 1024.0
+                );
+            }
+        }
+    }
 }
