@@ -8,9 +8,9 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/kirikae"
 STATE="$REPO/.kirikae"
 TANSU_VERSION="0.6.0"
-# tansu built with kirikae's patches (docs/broker.md); bump the suffix whenever
-# docs/broker/tansu-storage-fetch.patch changes, so an older build is never taken for it.
-TANSU_BUILD="$TANSU_VERSION-kirikae1"
+# tansu built with kirikae's patches (docs/broker.md); bump the suffix whenever a patch in
+# docs/broker/ changes, so an older build is never taken for it.
+TANSU_BUILD="$TANSU_VERSION-kirikae2"
 TANSU="$CACHE/tansu-$TANSU_BUILD/bin/tansu"
 export TANSU_BINARY="$TANSU"
 # One build directory that outlives clones: CI and later runs reuse what was compiled.
@@ -101,7 +101,10 @@ TOML
   for crate in tansu tansu-storage; do
     tar -xzf "$(ls "$registry"/*/"$crate-$TANSU_VERSION.crate" | head -1)" -C "$src"
   done
-  patch -p1 --quiet -d "$src/tansu-storage-$TANSU_VERSION" <"$REPO/docs/broker/tansu-storage-fetch.patch"
+  local fix
+  for fix in "$REPO"/docs/broker/tansu-storage-*.patch; do
+    patch -p1 --quiet -d "$src/tansu-storage-$TANSU_VERSION" <"$fix"
+  done
   # Build tansu against the patched tansu-storage; every other dependency stays as tansu's
   # own Cargo.lock pins it (cargo fetch re-resolves only the patched package).
   cat >>"$src/tansu-$TANSU_VERSION/Cargo.toml" <<TOML
