@@ -148,7 +148,7 @@ impl Default for Settings {
             terms_mail_days: 30,
             notice_mail_interval_ms: 5000,
             audit_gap_patience_ms: 1_000,
-            login_per_user_per_min: 10,
+            login_per_user_per_min: 20,
             login_per_certificate_per_min: 120,
             http_header_timeout_ms: 10_000,
         }

@@ -207,3 +207,23 @@ impl Accounts {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_and_a_certificate_each_get_their_logins_per_minute_then_rate_limited() {
+        let rate = LoginRate::new(2, 3);
+        let code = |r: Result<(), Refusal>| r.err().map(|e| e.code());
+        assert_eq!(code(rate.take("taro", "cert-1")), None);
+        assert_eq!(code(rate.take("taro", "cert-1")), None);
+        // The user's third: refused, on any certificate.
+        assert_eq!(code(rate.take("taro", "cert-2")), Some("rate_limited"));
+        // Another user on the first certificate: its third login there...
+        assert_eq!(code(rate.take("hanako", "cert-1")), None);
+        // ...and no fourth, for anyone.
+        assert_eq!(code(rate.take("jiro", "cert-1")), Some("rate_limited"));
+        assert_eq!(code(rate.take("jiro", "cert-3")), None);
+    }
+}
