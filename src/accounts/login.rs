@@ -112,8 +112,8 @@ impl Accounts {
         };
         let Some((user, company, fingerprint)) = user else {
             // Spend the same time as a real check, so a missing user or another company's is
-            // not told apart by timing.
-            let _ = verify(password, DUMMY_HASH.clone()).await;
+            // not told apart by timing; and be `busy` alike when the checks are saturated.
+            verify(password, DUMMY_HASH.clone()).await?;
             return Err(Refusal::InvalidCredentials);
         };
         if !verify(password, user.hash.clone()).await? {
