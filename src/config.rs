@@ -97,6 +97,15 @@ pub struct Settings {
     /// How long a missing audit id must stay missing before the relay asks PostgreSQL which
     /// transactions could still commit it (it is passed only once none can: rolled back).
     pub audit_gap_patience_ms: u64,
+    /// Logins one user id may attempt per minute (per API process), all at once if it likes;
+    /// beyond it the login is answered 429 `rate_limited` before any password work.
+    pub login_per_user_per_min: u32,
+    /// Logins one client certificate may attempt per minute (per API process), for any users.
+    pub login_per_certificate_per_min: u32,
+    /// A client must send a request's whole header within this long of its connection being
+    /// ready for one (HTTP/1.1; also how long an idle kept-alive connection stays open), and
+    /// an HTTP/2 client must answer a ping within it; otherwise the connection is closed.
+    pub http_header_timeout_ms: u64,
 }
 
 impl Default for Settings {
@@ -139,6 +148,9 @@ impl Default for Settings {
             terms_mail_days: 30,
             notice_mail_interval_ms: 5000,
             audit_gap_patience_ms: 1_000,
+            login_per_user_per_min: 20,
+            login_per_certificate_per_min: 120,
+            http_header_timeout_ms: 10_000,
         }
     }
 }

@@ -98,7 +98,7 @@ impl Accounts {
         self.forget(user_id);
         let (subject, text) = crate::mail::changed(admin.company.as_str(), user_id, &name);
         // The change is made; a notice that cannot be sent is logged, not undone.
-        if let Err(e) = self.mailer.send(&mail_address, &subject, text).await {
+        if let Err(e) = self.send(&mail_address, &subject, text).await {
             tracing::warn!(error = %e, user_id, "change notice not mailed");
         }
         Ok(after)

@@ -5,6 +5,7 @@
 use super::administration::require_admin;
 use super::contractors::{self, corporate_number};
 use super::passwords::{self, initial_password, remember};
+use super::sessions::end_sessions;
 use super::users::{self, User, UserRow};
 use super::{Accounts, Principal};
 use crate::audit;
@@ -166,8 +167,10 @@ impl Accounts {
     }
 
     /// パスワード再発行: sets a new random initial password (to be changed at the next login),
-    /// unlocks the account, and mails the password to the user. Not to the administrator
-    /// itself: it would be locked out of every call until it read the mail.
+    /// unlocks the account, ends every session of the user (on every process: whoever held one,
+    /// perhaps the very person the password was reissued against, must log in with the new
+    /// password), and mails the password to the user. Not to the administrator itself: it
+    /// would be locked out of every call until it read the mail.
     pub async fn reissue_password(
         &self,
         admin: &Principal,
@@ -198,6 +201,7 @@ impl Accounts {
             return Err(Refusal::UserNotFound);
         }
         remember(&tx, user_id, &hash, self.password_history).await?;
+        end_sessions(&tx, user_id).await?;
         let detail = serde_json::json!({});
         audit::record(&tx, admin, "user.password_reissue", user_id, detail).await?;
         let user = users::fetch(&tx, &admin.company, admin.kind, user_id).await?;
@@ -209,11 +213,40 @@ impl Accounts {
         Ok(user)
     }
 
-    /// Mails `text`; a mail that cannot be sent refuses the action it belongs to.
+    /// Mails `text`; a mail that cannot be sent refuses the action it belongs to. The refusal
+    /// (which is logged) keeps the SMTP server's reason without any mail address in it.
     pub(super) async fn send(&self, to: &str, subject: &str, text: String) -> Result<(), Refusal> {
         self.mailer
             .send(to, subject, text)
             .await
-            .map_err(|e| Refusal::MailUnavailable(e.to_string()))
+            .map_err(|e| Refusal::MailUnavailable(without_addresses(&e.to_string())))
+    }
+}
+
+/// `text` with every word holding an `@` (a mail address, perhaps in `<…>`) replaced by
+/// `<address>`: SMTP servers quote the recipient in their refusals, and logs keep no address.
+pub(super) fn without_addresses(text: &str) -> String {
+    text.split(' ')
+        .map(|word| {
+            if word.contains('@') {
+                "<address>"
+            } else {
+                word
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_addresses;
+
+    #[test]
+    fn a_mail_error_is_logged_without_the_address_it_quotes() {
+        let smtp = "permanent error (550): 5.1.1 <taro@example.jp>: Recipient address rejected";
+        let shown = without_addresses(smtp);
+        assert!(!shown.contains("taro@example.jp"), "{shown}");
+        assert!(shown.contains("Recipient address rejected"), "{shown}");
     }
 }

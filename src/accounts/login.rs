@@ -4,6 +4,10 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use std::num::NonZeroU32;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use rand::RngCore;
 
 use super::Accounts;
@@ -30,6 +34,48 @@ struct Stored {
     contractor: Option<CorporateNumber>,
 }
 
+/// Logins allowed per user id and per client certificate, each over a minute (the whole
+/// allowance may come at once). Checked before any argon2 work, so one certificate holder
+/// cannot spend the hub's password checks faster than this, whatever registration-wide rate
+/// it is allowed; a user id under attack is slowed for everyone equally, the lock still
+/// counting only real failures.
+pub struct LoginRate {
+    per_user: DefaultKeyedRateLimiter<String>,
+    per_certificate: DefaultKeyedRateLimiter<String>,
+    clock: DefaultClock,
+}
+
+impl LoginRate {
+    pub fn new(per_user_per_min: u32, per_certificate_per_min: u32) -> Self {
+        let quota = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
+        LoginRate {
+            per_user: RateLimiter::keyed(quota(per_user_per_min)),
+            per_certificate: RateLimiter::keyed(quota(per_certificate_per_min)),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// Takes one login of `user_id` and of the certificate `fingerprint`, or refuses
+    /// `rate_limited` with the seconds to wait.
+    fn take(&self, user_id: &str, fingerprint: &str) -> Result<(), Refusal> {
+        for (limiter, key) in [
+            (&self.per_certificate, fingerprint),
+            (&self.per_user, user_id),
+        ] {
+            if limiter.len() > 100_000 {
+                limiter.retain_recent();
+            }
+            limiter.check_key(&key.to_string()).map_err(|not_until| {
+                let wait = not_until.wait_time_from(self.clock.now());
+                Refusal::RateLimited {
+                    retry_after_secs: wait.as_millis().div_ceil(1000).max(1) as u64,
+                }
+            })?;
+        }
+        Ok(())
+    }
+}
+
 /// An argon2 hash of a random secret, so that refusing an unknown user costs a real check.
 static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let mut secret = [0u8; 16];
@@ -43,13 +89,17 @@ impl Accounts {
     /// answered exactly as a wrong password, after the same argon2 work, and no failure is
     /// counted, so a certificate of one company can neither lock another's users nor learn
     /// their passwords. The lock and the account's state are told only to whoever knows the
-    /// password, so a wrong guess never learns more than "wrong".
+    /// password, so a wrong guess never learns more than "wrong". Logins beyond the
+    /// [`LoginRate`] of the user id or of the certificate are refused `rate_limited` before any
+    /// of that work.
     pub async fn login(
         &self,
         user_id: &str,
         password: String,
         cert: Option<Presented<'_>>,
     ) -> Result<Session, Refusal> {
+        self.login_rate
+            .take(user_id, cert.as_ref().map_or("", |c| c.fingerprint))?;
         let user = match self.stored(user_id).await? {
             Some(user) => {
                 let company =
@@ -62,8 +112,8 @@ impl Accounts {
         };
         let Some((user, company, fingerprint)) = user else {
             // Spend the same time as a real check, so a missing user or another company's is
-            // not told apart by timing.
-            let _ = verify(password, DUMMY_HASH.clone()).await;
+            // not told apart by timing; and be `busy` alike when the checks are saturated.
+            verify(password, DUMMY_HASH.clone()).await?;
             return Err(Refusal::InvalidCredentials);
         };
         if !verify(password, user.hash.clone()).await? {
@@ -155,5 +205,25 @@ impl Accounts {
             user_id: user_id.to_string(),
             company,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_and_a_certificate_each_get_their_logins_per_minute_then_rate_limited() {
+        let rate = LoginRate::new(2, 3);
+        let code = |r: Result<(), Refusal>| r.err().map(|e| e.code());
+        assert_eq!(code(rate.take("taro", "cert-1")), None);
+        assert_eq!(code(rate.take("taro", "cert-1")), None);
+        // The user's third: refused, on any certificate.
+        assert_eq!(code(rate.take("taro", "cert-2")), Some("rate_limited"));
+        // Another user on the first certificate: its third login there...
+        assert_eq!(code(rate.take("hanako", "cert-1")), None);
+        // ...and no fourth, for anyone.
+        assert_eq!(code(rate.take("jiro", "cert-1")), Some("rate_limited"));
+        assert_eq!(code(rate.take("jiro", "cert-3")), None);
     }
 }

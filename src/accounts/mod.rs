@@ -51,6 +51,8 @@ pub struct Accounts {
     gate: gate::Gate,
     /// Mail to users (initial passwords, notices of a change).
     mailer: Arc<Mailer>,
+    /// Logins per user id and per client certificate (this process's share).
+    login_rate: login::LoginRate,
 }
 
 impl Accounts {
@@ -64,6 +66,10 @@ impl Accounts {
             sessions: SessionCache::new(),
             gate: gate::Gate::new(),
             mailer: Arc::new(Mailer::new(settings)),
+            login_rate: login::LoginRate::new(
+                settings.login_per_user_per_min,
+                settings.login_per_certificate_per_min,
+            ),
         }
     }
 

@@ -51,13 +51,56 @@ pub fn verify_password(password: &str, stored_hash: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Runs argon2 work on the blocking pool, so it never stalls the async threads.
+/// A bounded pool for argon2: at most `permits` checks run at once (one per core by default),
+/// and a call waits at most `wait` for a turn before it is refused `busy` (503). So a flood of
+/// logins costs the hub a fixed share of its cores and a bounded queue, never every blocking
+/// thread and never an unbounded wait; a call holds no database connection while it waits.
+pub struct Argon2Pool {
+    permits: tokio::sync::Semaphore,
+    wait: std::time::Duration,
+}
+
+impl Argon2Pool {
+    pub fn new(permits: usize, wait: std::time::Duration) -> Self {
+        Argon2Pool {
+            permits: tokio::sync::Semaphore::new(permits.max(1)),
+            wait,
+        }
+    }
+
+    /// Runs `work` on the blocking pool once a turn is free, or refuses `busy`.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Refusal> {
+        let permit = tokio::time::timeout(self.wait, self.permits.acquire())
+            .await
+            .map_err(|_| Refusal::Busy)?
+            .map_err(|e| Refusal::Internal(e.into()))?;
+        let done = tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| Refusal::Internal(e.into()));
+        drop(permit);
+        done
+    }
+}
+
+/// How long a password check waits for a turn before `busy`.
+const ARGON2_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The process's one argon2 pool, a turn per core: every password hashed or checked by any
+/// front end of this process goes through it.
+static ARGON2: std::sync::LazyLock<Argon2Pool> = std::sync::LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    Argon2Pool::new(cores, ARGON2_WAIT)
+});
+
+/// Runs argon2 work in the process's bounded pool, so it never stalls the async threads nor
+/// grows without bound.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, Refusal> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| Refusal::Internal(e.into()))
+    ARGON2.run(work).await
 }
 
 /// [`hash_password`] off the async threads.
@@ -220,5 +263,35 @@ mod tests {
             assert_eq!(strict.check(&p), Ok(()), "{p}");
         }
         assert_ne!(a, initial_password());
+    }
+
+    #[tokio::test]
+    async fn argon2_work_beyond_the_pool_waits_its_bounded_time_and_is_refused_busy() {
+        let pool = std::sync::Arc::new(Argon2Pool::new(1, std::time::Duration::from_millis(200)));
+        let (started, release) = (
+            std::sync::Arc::new(std::sync::Barrier::new(2)),
+            std::sync::Arc::new(std::sync::Barrier::new(2)),
+        );
+        let (s, r) = (started.clone(), release.clone());
+        let holder = {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                pool.run(move || {
+                    s.wait();
+                    r.wait();
+                })
+                .await
+            })
+        };
+        tokio::task::spawn_blocking(move || started.wait())
+            .await
+            .unwrap();
+        // The one turn is taken: the next call is answered `busy`, not queued for ever.
+        let refused = pool.run(|| ()).await;
+        assert_eq!(refused.err().map(|e| e.code()), Some("busy"));
+        release.wait();
+        holder.await.unwrap().unwrap();
+        // Once the turn is free again, the work runs.
+        assert_eq!(pool.run(|| 7).await.unwrap(), 7);
     }
 }

@@ -48,7 +48,7 @@ pub(crate) fn status(r: &Refusal) -> StatusCode {
         Refusal::IntermediationAlreadyDecided | Refusal::IntermediationAlreadyOpen => {
             StatusCode::CONFLICT
         }
-        Refusal::BrokerUnavailable(_) | Refusal::DatabaseUnavailable(_) => {
+        Refusal::BrokerUnavailable(_) | Refusal::DatabaseUnavailable(_) | Refusal::Busy => {
             StatusCode::SERVICE_UNAVAILABLE
         }
         Refusal::AccountLocked | Refusal::AccountDisabled => StatusCode::UNAUTHORIZED,
@@ -93,7 +93,7 @@ impl IntoResponse for Refusal {
         let mut resp = (status(&self), Json(body)).into_response();
         if matches!(
             self,
-            Refusal::BrokerUnavailable(_) | Refusal::DatabaseUnavailable(_)
+            Refusal::BrokerUnavailable(_) | Refusal::DatabaseUnavailable(_) | Refusal::Busy
         ) {
             resp.headers_mut()
                 .insert("retry-after", axum::http::HeaderValue::from_static("5"));

@@ -180,6 +180,12 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
     ]
 }
 
+/// Every route as (method, path template): what the access tests walk, so a new route is
+/// proven refused without a token the day it is added.
+pub fn route_table() -> Vec<(&'static str, &'static str)> {
+    routes().into_iter().map(|(m, p, _)| (m, p)).collect()
+}
+
 pub fn router(state: AppState) -> Router {
     routes()
         .into_iter()
@@ -202,7 +208,8 @@ pub async fn serve(
 ) -> anyhow::Result<SocketAddr> {
     let config = tls::server_config(&state.settings.tls_dir)?;
     let addr = listener.local_addr()?;
+    let header_timeout = Duration::from_millis(state.settings.http_header_timeout_ms);
     let app = router(state);
-    tokio::spawn(tls::serve(listener, config, app, shutdown));
+    tokio::spawn(tls::serve(listener, config, app, header_timeout, shutdown));
     Ok(addr)
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use rustls::RootCertStore;
 use rustls::server::WebPkiClientVerifier;
@@ -83,11 +83,16 @@ pub fn server_config(dir: &Path) -> Result<rustls::ServerConfig, TlsError> {
     Ok(config)
 }
 
-/// Accepts TLS connections until `shutdown`, serving `app` on each.
+/// Accepts TLS connections until `shutdown`, serving `app` on each. A connection that does not
+/// finish its handshake within 10 s, nor send a request's header within `header_timeout` of
+/// being ready for one (which also closes an idle kept-alive HTTP/1.1 connection), nor answer an
+/// HTTP/2 ping within it, is closed: a slow or silent client holds a socket and a task for a
+/// bounded time only.
 pub async fn serve(
     listener: TcpListener,
     config: rustls::ServerConfig,
     app: Router,
+    header_timeout: Duration,
     shutdown: CancellationToken,
 ) {
     let acceptor = TlsAcceptor::from(Arc::new(config));
@@ -124,9 +129,25 @@ pub async fn serve(
                 }
                 app.clone().oneshot(req.map(Body::new))
             });
-            let _ = auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(tls), service)
-                .await;
+            // The protocol is the one ALPN agreed (HTTP/1.1 without ALPN), so no byte is read
+            // without a timeout to guess it.
+            let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .keep_alive_interval(header_timeout)
+                .keep_alive_timeout(header_timeout);
+            let builder = if h2 {
+                builder.http2_only()
+            } else {
+                builder.http1_only()
+            };
+            let _ = builder.serve_connection(TokioIo::new(tls), service).await;
         });
     }
 }

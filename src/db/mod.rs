@@ -25,6 +25,9 @@ pub enum DbError {
     Migration(#[from] refinery::Error),
 }
 
+/// How long a call waits for a pooled connection (or for a new one to connect).
+const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub fn pool(url: &str, size: usize) -> Result<Pool, DbError> {
     let cfg = tokio_postgres::Config::from_str(url).map_err(DbError::Url)?;
     let mgr = Manager::from_config(
@@ -34,7 +37,15 @@ pub fn pool(url: &str, size: usize) -> Result<Pool, DbError> {
             recycling_method: RecyclingMethod::Fast,
         },
     );
-    Ok(Pool::builder(mgr).max_size(size).build()?)
+    // A call waits at most `POOL_WAIT` for a connection (then `database_unavailable`, 503),
+    // never without end behind calls that hold every connection.
+    Ok(Pool::builder(mgr)
+        .max_size(size)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .wait_timeout(Some(POOL_WAIT))
+        .create_timeout(Some(POOL_WAIT))
+        .recycle_timeout(Some(POOL_WAIT))
+        .build()?)
 }
 
 /// Creates the database named in `url` when it does not exist yet (connecting to `postgres`).
@@ -75,11 +86,16 @@ impl From<deadpool_postgres::PoolError> for crate::domain::Refusal {
 }
 
 impl From<tokio_postgres::Error> for crate::domain::Refusal {
+    /// A database error as a refusal, which is logged: the SQLSTATE and the server's message,
+    /// never its DETAIL or HINT, which quote the row's values (a user id, a mail address).
     fn from(e: tokio_postgres::Error) -> Self {
-        if e.is_closed() || e.as_db_error().is_none() {
-            crate::domain::Refusal::DatabaseUnavailable(e.to_string())
-        } else {
-            crate::domain::Refusal::Internal(e.into())
+        match e.as_db_error() {
+            Some(db) if !e.is_closed() => crate::domain::Refusal::Internal(anyhow::anyhow!(
+                "database error {}: {}",
+                db.code().code(),
+                db.message()
+            )),
+            _ => crate::domain::Refusal::DatabaseUnavailable(e.to_string()),
         }
     }
 }

@@ -61,6 +61,10 @@ pub enum Refusal {
     BrokerUnavailable(String),
     #[error("database unavailable: {0}")]
     DatabaseUnavailable(String),
+    /// The password work (argon2) of this process is saturated: the call waited its bounded
+    /// time for a turn and was answered rather than queued without end.
+    #[error("busy: password checks saturated")]
+    Busy,
     #[error("the account is locked")]
     AccountLocked,
     #[error("the account is disabled")]
@@ -133,6 +137,7 @@ impl Refusal {
             Refusal::IdempotencyConflict => "idempotency_key_reused",
             Refusal::BrokerUnavailable(_) => "broker_unavailable",
             Refusal::DatabaseUnavailable(_) => "database_unavailable",
+            Refusal::Busy => "busy",
             Refusal::AccountLocked => "account_locked",
             Refusal::AccountDisabled => "account_disabled",
             Refusal::PasswordChangeRequired => "password_change_required",
@@ -258,6 +263,10 @@ impl Refusal {
             Refusal::BrokerUnavailable(_) | Refusal::DatabaseUnavailable(_) => pair(
                 "一時的に受付できません。しばらくしてから再送してください(申請は受け付けられていません)",
                 "temporarily unable to accept; nothing was accepted, retry later",
+            ),
+            Refusal::Busy => pair(
+                "混雑のため処理できませんでした。しばらくしてから再送してください",
+                "too busy to check a password now; retry later",
             ),
             Refusal::AccountLocked => pair(
                 "ログインの失敗が続いたためアカウントがロックされています。貴社の管理者にロック解除を依頼してください",

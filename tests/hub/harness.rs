@@ -45,6 +45,11 @@ pub fn user_of(company: &str) -> String {
     format!("user-{}", company.to_lowercase())
 }
 
+/// The ordinary (non-administrator) user of `company` that [`TestApp::login_ordinary`] issues.
+pub fn ordinary_of(company: &str) -> String {
+    format!("staff-{}", company.to_lowercase())
+}
+
 /// Settings of a fresh, isolated hub: its own database and topic names.
 pub fn fresh_settings(tls_dir: &Path) -> Settings {
     let suffix: String = format!("{:08x}", rand::thread_rng().r#gen::<u32>());
@@ -248,6 +253,49 @@ impl TestApp {
             .await
             .unwrap();
         format!("https://localhost:{}", addr.port())
+    }
+
+    /// Logs in the ordinary (non-administrator) user of `company` ([`ordinary_of`]), issuing it
+    /// first if need be (by the operator's function, its password already chosen), so the
+    /// paths refused to non-administrators are exercised with a real session.
+    pub async fn login_ordinary(&self, company: &str) -> Retailer {
+        let pool = hub::pool(&self.settings).unwrap();
+        let code = CompanyCode::parse(company).unwrap();
+        let user = UserId::parse(&ordinary_of(company)).unwrap();
+        let exists = pool
+            .get()
+            .await
+            .unwrap()
+            .query_opt("SELECT 1 FROM users WHERE user_id = $1", &[&user.as_str()])
+            .await
+            .unwrap()
+            .is_some();
+        if !exists {
+            let staff = accounts::NewUser {
+                name: "テスト 担当者".into(),
+                mail: format!("{}@example.jp", user.as_str()),
+                administrator: false,
+                must_change_password: false,
+            };
+            Accounts::new(&self.settings, pool)
+                .issue_user(&registrations::operator(), &code, &user, PASSWORD, &staff)
+                .await
+                .unwrap();
+        }
+        let http = self.client_for(company);
+        let resp = http
+            .post(format!("{}/api/v1/session", self.api))
+            .json(&serde_json::json!({"user_id": user.as_str(), "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "login of {}", user.as_str());
+        let body: Value = resp.json().await.unwrap();
+        Retailer {
+            http,
+            token: body["token"].as_str().unwrap().into(),
+            api: self.api.clone(),
+        }
     }
 
     pub async fn login(&self, company: &str) -> Retailer {

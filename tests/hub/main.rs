@@ -5,6 +5,7 @@
 mod harness;
 
 mod access;
+mod access_matrix;
 mod audit_relay;
 mod broker_restart;
 mod connector_crash;
