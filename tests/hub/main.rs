@@ -25,3 +25,5 @@ mod security;
 mod sessions;
 mod users;
 mod validation;
+mod web;
+mod web_browser;
