@@ -135,9 +135,9 @@ ensure_broker() {
 ensure_browser() {
   command -v chromium >/dev/null && command -v chromedriver >/dev/null \
     && command -v certutil >/dev/null && command -v pk12util >/dev/null \
-    && command -v openssl >/dev/null && return 0
+    && command -v openssl >/dev/null && fc-list :lang=ja | grep -q . && return 0
   say "installing Chromium, its WebDriver and the NSS tools (for the web tests)"
-  apt_install chromium chromium-driver libnss3-tools openssl
+  apt_install chromium chromium-driver libnss3-tools openssl fonts-noto-cjk
 }
 
 ensure_everything() {

@@ -65,7 +65,7 @@ async fn file_reconnection(b: &Browser, app: &TestApp, point: &str) {
     b.fill("customer_name", "佐藤 花子").await;
     set_value(b, "contract_method", "MEASURED").await;
     b.click("agreed_to_grid_terms").await;
-    b.click("submit").await;
+    b.submit("submit").await;
 }
 
 #[tokio::test]
@@ -105,7 +105,7 @@ async fn a_clerk_signs_in_sees_only_what_its_kind_allows_and_signs_out() {
     assert!(menu.contains("/web/apply/reconnection"), "{menu}");
     assert!(menu.contains("/web/requests"), "{menu}");
     screenshot(&b, "menu").await;
-    b.click("signout").await;
+    b.submit("signout").await;
     assert_eq!(b.path().await, "/web/signin");
     b.goto(&format!("{}/web/", app.api)).await;
     assert_eq!(
@@ -150,7 +150,7 @@ async fn the_first_login_requires_a_password_change() {
     b.fill("old_password", PASSWORD).await;
     b.fill("new_password", new).await;
     b.fill("new_password_confirm", "something-else-42").await;
-    b.click("change-password").await;
+    b.submit("change-password").await;
     let shown = b
         .text("new_password_confirm-error")
         .await
@@ -160,7 +160,7 @@ async fn the_first_login_requires_a_password_change() {
     b.fill("old_password", PASSWORD).await;
     b.fill("new_password", PASSWORD).await;
     b.fill("new_password_confirm", PASSWORD).await;
-    b.click("change-password").await;
+    b.submit("change-password").await;
     let shown = b.text("new_password-error").await.unwrap_or_default();
     assert!(
         shown.contains("password_reused"),
@@ -170,7 +170,7 @@ async fn the_first_login_requires_a_password_change() {
     b.fill("old_password", PASSWORD).await;
     b.fill("new_password", new).await;
     b.fill("new_password_confirm", new).await;
-    b.click("change-password").await;
+    b.submit("change-password").await;
     assert_eq!(b.path().await, "/web/");
 }
 
@@ -293,4 +293,55 @@ async fn the_status_list_downloads_as_csv_in_utf8_with_bom_and_in_shift_jis() {
     assert!(!malformed);
     assert!(text.contains("エラーコード,エラーメッセージ"), "{text}");
     assert!(text.contains(&code) && text.contains(&message), "{text}");
+}
+
+#[tokio::test]
+async fn a_post_without_the_sessions_csrf_token_is_refused() {
+    let app = spawn_app(&[]).await;
+    let a = app.login(RETAILER_A).await;
+    let cookie = format!("__Host-kirikae-session={}", a.token);
+    let menu = a
+        .http
+        .get(format!("{}/web/", app.api))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(menu.status(), 200);
+    let page = menu.text().await.unwrap();
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the sign-out form's CSRF token")
+        .to_string();
+    for forged in ["", "0123456789abcdef"] {
+        let resp = a
+            .http
+            .post(format!("{}/web/signout", app.api))
+            .header("cookie", &cookie)
+            .form(&[("csrf", forged)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 403);
+        assert!(resp.text().await.unwrap().contains("csrf_token_invalid"));
+    }
+    let (code, _) = a.get("/api/v1/requests").await;
+    assert_eq!(code, 200, "a refused POST ended nothing");
+    let resp = a
+        .http
+        .post(format!("{}/web/signout", app.api))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_redirection() || resp.status() == 200);
+    tokio::time::sleep(kirikae::accounts::sessions::TRUST).await;
+    let (code, _) = a.get("/api/v1/requests").await;
+    assert_eq!(
+        code, 401,
+        "signing out on the web ends the same session for the API"
+    );
 }

@@ -169,6 +169,31 @@ impl Browser {
             .unwrap();
     }
 
+    /// Clicks the element of id `id` and waits until the page it leads to has loaded (a form's
+    /// submit answers after the click returns).
+    pub async fn submit(&self, id: &str) {
+        self.client
+            .execute("window.kirikaeLeaving = true;", vec![])
+            .await
+            .unwrap();
+        self.click(id).await;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let arrived = self
+                .client
+                .execute(
+                    "return !window.kirikaeLeaving && document.readyState === 'complete';",
+                    vec![],
+                )
+                .await;
+            if matches!(arrived, Ok(serde_json::Value::Bool(true))) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "#{id} led nowhere");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The text of the element of id `id`, if there is one.
     pub async fn text(&self, id: &str) -> Option<String> {
         let e = self.client.find(Locator::Id(id)).await.ok()?;
@@ -204,7 +229,7 @@ impl Browser {
         self.goto(&format!("{}/web/signin", app.api)).await;
         self.fill("user_id", user_id).await;
         self.fill("password", password).await;
-        self.click("signin").await;
+        self.submit("signin").await;
     }
 
     /// Saves a screenshot of the page as `docs/screens/<name>.png`.
