@@ -133,9 +133,20 @@ ensure_broker() {
   wait_port 127.0.0.1 9092 60 "the tansu broker"
 }
 
+# The web tests drive a real headless Chromium over WebDriver; its client certificate goes into
+# an NSS database made with certutil/pk12util (tests/hub/web_browser.rs).
+ensure_browser() {
+  command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+    && command -v certutil >/dev/null && command -v pk12util >/dev/null \
+    && command -v openssl >/dev/null && fc-list :lang=ja | grep -q . && return 0
+  say "installing Chromium, its WebDriver and the NSS tools (for the web tests)"
+  apt_install chromium chromium-driver libnss3-tools openssl fonts-noto-cjk
+}
+
 ensure_everything() {
   ensure_build_tools
   ensure_rust
   ensure_postgres
   ensure_broker
+  ensure_browser
 }

@@ -41,6 +41,8 @@ pub struct Settings {
     pub tls_dir: PathBuf,
     /// How long a login's bearer token is valid.
     pub session_ttl_secs: u64,
+    /// A web (cookie) session unused this long ends; never later than `session_ttl_secs`.
+    pub web_idle_secs: u64,
     /// The folder holding one definition per area: `<dir>/<area>/connector.toml`.
     pub connectors_dir: PathBuf,
     /// Requests one connector works on at once (spread by point id, so one point stays ordered).
@@ -123,6 +125,7 @@ impl Default for Settings {
             ops_listen: "127.0.0.1:9100".parse().expect("literal"),
             tls_dir: ".kirikae/certs".into(),
             session_ttl_secs: 8 * 3600,
+            web_idle_secs: 30 * 60,
             connectors_dir: "connectors".into(),
             connector_lanes: 32,
             connector_dedupe_window: 20_000,

@@ -11,7 +11,7 @@
 //! 4. **Services**, one owner per aggregate, called alike by every front end: `audit`,
 //!    `accounts`, `requests`, `intermediation`, `notices`.
 //! 5. **Processes and front ends**: `api` (HTTP only), `connector`, `projector`, `tso_sim`,
-//!    `replay`, `ops` (health and metrics endpoints).
+//!    `replay`, `ops` (health and metrics endpoints), `web` (the screens, mounted by `api`).
 //! 6. **Assembly**: `hub` (the one builder of every process and job), `up`, `bench`, `docs`.
 
 // 1. Vocabulary
@@ -44,6 +44,7 @@ pub mod ops;
 pub mod projector;
 pub mod replay;
 pub mod tso_sim;
+pub mod web;
 
 // 6. Assembly
 pub mod bench;

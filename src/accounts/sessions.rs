@@ -270,6 +270,33 @@ impl Accounts {
         Ok(())
     }
 
+    /// Idle expiry (the web's cookie sessions): moves the end of the session `principal` came
+    /// with to `idle` from now, never past `session_ttl` after it opened. A session left alone
+    /// for `idle` is then refused by every process, as an ended one is.
+    pub async fn keep_alive(
+        &self,
+        principal: &Principal,
+        idle: chrono::Duration,
+    ) -> Result<(), Refusal> {
+        self.pool
+            .get()
+            .await?
+            .execute(
+                "UPDATE sessions
+                 SET expires_at = LEAST(now() + make_interval(secs => $2),
+                                        opened_at + make_interval(secs => $3))
+                 WHERE token_sha256 = $1",
+                &[
+                    &principal.session.0.as_slice(),
+                    &(idle.num_seconds() as f64),
+                    &(self.session_ttl.num_seconds() as f64),
+                ],
+            )
+            .await?;
+        self.sessions.remove(&principal.session.0);
+        Ok(())
+    }
+
     /// Drops this process's cached sessions of `user_id` after a change to it was committed,
     /// so the next call reads them again.
     pub(super) fn forget(&self, user_id: &str) {

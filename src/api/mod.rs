@@ -192,12 +192,35 @@ pub fn router(state: AppState) -> Router {
         .fold(Router::new(), |r, (_, path, handler)| {
             r.route(path, handler)
         })
+        .merge(web_screens(&state))
         .fallback(|| async { Refusal::UnknownFunction("(no such path)".into()) })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limits::enforce,
         ))
         .with_state(state)
+}
+
+/// The web screens (`crate::web`) on the same listener, behind the same TLS client
+/// certificate requirement, rate limit and maintenance gate; each request's certificate is
+/// handed to them as a `web::Certificate`.
+fn web_screens(state: &AppState) -> Router<AppState> {
+    let web = crate::web::WebState {
+        accounts: state.accounts.clone(),
+        submissions: state.submissions.clone(),
+        idle: chrono::Duration::seconds(state.settings.web_idle_secs as i64),
+    };
+    crate::web::router(web).layer(axum::middleware::from_fn(
+        |mut req: axum::extract::Request, next: axum::middleware::Next| async move {
+            if let Some(id) = req.extensions().get::<tls::ClientIdentity>().cloned() {
+                req.extensions_mut().insert(crate::web::Certificate {
+                    company: id.company,
+                    fingerprint: id.fingerprint,
+                });
+            }
+            next.run(req).await
+        },
+    ))
 }
 
 /// Serves the API over TLS on `listener` until `shutdown`; returns its address.

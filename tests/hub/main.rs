@@ -26,3 +26,5 @@ mod security;
 mod sessions;
 mod users;
 mod validation;
+mod web;
+mod web_browser;

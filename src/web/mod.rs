@@ -1,0 +1,78 @@
+//! The web screens: server-rendered HTML (askama templates under `templates/web/`) for the
+//! clerks of a registration, served by the API's own TLS listener, so the client certificate is
+//! required at the TLS level exactly as for the API. Every handler extracts, calls the same
+//! service the API calls (`accounts::Accounts`, `requests::Submissions`) and renders; every
+//! refusal is the service's `domain::Refusal`, shown with its code and Japanese message.
+//!
+//! The web knows nothing of the API module: the API's router mounts [`router`] and hands each
+//! request's certificate over as a [`Certificate`].
+
+mod apply;
+mod page;
+mod session;
+mod signin;
+mod status;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+
+use crate::accounts::Accounts;
+use crate::domain::CompanyCode;
+use crate::requests::Submissions;
+
+/// What every screen shares: the services it calls.
+#[derive(Clone)]
+pub struct WebState {
+    pub accounts: Arc<Accounts>,
+    pub submissions: Submissions,
+    /// A session unused this long ends (`web_idle_secs`).
+    pub idle: chrono::Duration,
+}
+
+/// The client certificate of the connection a request came on, as the TLS listener read it.
+#[derive(Debug, Clone)]
+pub struct Certificate {
+    /// The company its common name names, if it names one.
+    pub company: Option<CompanyCode>,
+    /// Its SHA-256 fingerprint (hex).
+    pub fingerprint: String,
+}
+
+/// Every screen's route, with the state applied (so it merges into a router of any state).
+pub fn router<S: Clone + Send + Sync + 'static>(state: WebState) -> Router<S> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/web/") }))
+        .route("/web/", get(page::menu))
+        .route("/web/static/web.css", get(stylesheet))
+        .route("/web/static/web.js", get(script))
+        .route("/web/signin", get(signin::form).post(signin::submit))
+        .route("/web/signout", post(signin::signout))
+        .route(
+            "/web/password",
+            get(signin::password_form).post(signin::change_password),
+        )
+        .route("/web/apply/{task}", get(apply::form).post(apply::submit))
+        .route("/web/requests", get(status::list))
+        .route("/web/requests.csv", get(status::list_csv))
+        .route("/web/requests/{id}", get(status::one))
+        .route("/web/requests/{id}/events", get(status::events))
+        .with_state(state)
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("../../static/web.css"),
+    )
+}
+
+async fn script() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("../../static/web.js"),
+    )
+}
