@@ -6,6 +6,7 @@ mod harness;
 
 mod access;
 mod audit_relay;
+mod audit_trail;
 mod broker_restart;
 mod connector_crash;
 mod connector_stall;
