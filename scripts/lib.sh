@@ -16,7 +16,8 @@ export TANSU_BINARY="$TANSU"
 # One build directory that outlives clones: CI and later runs reuse what was compiled.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
 export KIRIKAE_KAFKA_BROKERS="${KIRIKAE_KAFKA_BROKERS:-127.0.0.1:9092}"
-export KIRIKAE_DATABASE_URL="${KIRIKAE_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/kirikae}"
+# The hub's own role (created by `kirikae migrate`, which runs as the owner, postgres).
+export KIRIKAE_DATABASE_URL="${KIRIKAE_DATABASE_URL:-postgres://kirikae@127.0.0.1:5432/kirikae}"
 
 say() { printf '\033[1m[kirikae]\033[0m %s\n' "$*" >&2; }
 
@@ -40,9 +41,10 @@ apt_install() {
 
 ensure_build_tools() {
   command -v cc >/dev/null && command -v make >/dev/null && command -v perl >/dev/null \
-    && command -v curl >/dev/null && return 0
-  say "installing build tools (gcc, make, perl, curl)"
-  apt_install build-essential perl curl ca-certificates pkg-config
+    && command -v curl >/dev/null && pkg-config --exists openssl 2>/dev/null && return 0
+  # OpenSSL's headers: librdkafka is built with TLS and SASL (Kafka's SSL and SASL_SSL).
+  say "installing build tools (gcc, make, perl, curl, pkg-config, libssl-dev)"
+  apt_install build-essential perl curl ca-certificates pkg-config libssl-dev
 }
 
 ensure_rust() {
@@ -73,6 +75,13 @@ ensure_postgres() {
   say "starting PostgreSQL"
   local version
   version="$(ls /etc/postgresql | sort -V | tail -1)"
+  # TLS on (Debian's snakeoil certificate), so that `database_sslmode = "require"` can be tried
+  # and tested locally.
+  local conf="/etc/postgresql/$version/main/postgresql.conf"
+  if [ -f /etc/ssl/certs/ssl-cert-snakeoil.pem ] && ! grep -Eq '^\s*ssl\s*=\s*on' "$conf"; then
+    say "turning TLS on in PostgreSQL (snakeoil certificate)"
+    printf "ssl = on\nssl_cert_file = '/etc/ssl/certs/ssl-cert-snakeoil.pem'\nssl_key_file = '/etc/ssl/private/ssl-cert-snakeoil.key'\n" >>"$conf"
+  fi
   pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
   wait_port 127.0.0.1 5432 30 PostgreSQL
 }

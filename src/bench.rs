@@ -472,16 +472,15 @@ async fn wait_for_results(
 async fn raw_produce(settings: &Settings, n: usize) -> anyhow::Result<f64> {
     let topic = format!("{}.bench.raw", settings.topic_prefix);
     kafka::ensure_topics(
-        &settings.kafka_brokers,
-        std::slice::from_ref(&topic),
+        &kafka::Link::of(settings),
+        // A scratch topic: an hour is plenty.
+        &[(topic.clone(), 3_600_000)],
         settings.topic_partitions,
         settings.topic_replication,
-        // A scratch topic: an hour is plenty.
-        3_600_000,
     )
     .await?;
     let publisher = Arc::new(Publisher::new(
-        &settings.kafka_brokers,
+        &crate::kafka::Link::of(settings),
         Duration::from_secs(30),
         settings.kafka_idempotence,
     )?);

@@ -21,17 +21,47 @@ pub struct Settings {
     pub topic_partitions: i32,
     /// Replication factor of each topic created (1 for a single local broker).
     pub topic_replication: i16,
-    /// `retention.ms` of each topic created: -1, kept for good (the log is the record the
-    /// projector rebuilds from, and the audit topic the trail's copy). Set a finite value only
-    /// with a backup of the database and of the audit trail that covers it.
+    /// `retention.ms` of the result, intermediation and audit topics created: -1, kept for good
+    /// (the log is the record the projector rebuilds from, and the audit topic the trail's
+    /// copy). Set a finite value only with a backup of the database and of the audit trail
+    /// that covers it.
     pub topic_retention_ms: i64,
+    /// `retention.ms` of the request and dead-letter topics created: finite, 30 days by
+    /// default, because their records carry what a customer gave (names, addresses, usage
+    /// passwords) and are needed only until the request is answered or replayed; the status
+    /// rebuilt from the log keeps what the status API shows. -1 keeps them for good.
+    pub request_retention_ms: i64,
     /// Idempotent producers (Kafka's exactly-once per partition). Turn off only for a broker
     /// whose idempotence does not survive its own restart (tansu 0.6, see docs/architecture.md):
     /// sends then stay `acks=all`, one in flight per connection to keep order, and every
     /// consumer already deduplicates by request id.
     pub kafka_idempotence: bool,
-    /// PostgreSQL URL (`KIRIKAE_DATABASE_URL`); `migrate` creates the database if missing.
+    /// Kafka `security.protocol`: `plaintext` (local), `ssl`, or `sasl_ssl` (TLS and a SASL
+    /// login), passed to every client the hub makes.
+    pub kafka_security_protocol: KafkaSecurityProtocol,
+    /// The SASL mechanism with `sasl_ssl`: `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`.
+    pub kafka_sasl_mechanism: KafkaSaslMechanism,
+    pub kafka_sasl_username: Option<String>,
+    pub kafka_sasl_password: Option<String>,
+    /// PEM file of the CA(s) the brokers' certificates are checked against (`ssl.ca.location`);
+    /// unset: the system's trusted CAs.
+    pub kafka_ca_file: Option<PathBuf>,
+    /// PostgreSQL URL the services connect with (`KIRIKAE_DATABASE_URL`): the hub's own login
+    /// role, which may read and write the tables but owns none, and may only append to the
+    /// audit trail. `migrate` creates the role when missing (with the URL's password, if any).
     pub database_url: String,
+    /// The role that owns the schema and runs the migrations (`migrate`, `up`): the same
+    /// server and database as `database_url`, with this user…
+    pub database_owner: String,
+    /// …and this password (none with local trust authentication).
+    pub database_owner_password: Option<String>,
+    /// TLS to PostgreSQL: `disable`, `prefer`, `require` (encrypted, server not checked) or
+    /// `verify-full` (encrypted, certificate checked against `database_ca_file` and the host
+    /// name). Overrides an `sslmode` in the URL.
+    pub database_sslmode: DatabaseSslMode,
+    /// PEM file of the CA(s) the database server's certificate is checked against
+    /// (`verify-full`).
+    pub database_ca_file: Option<PathBuf>,
     pub database_pool_size: usize,
     /// Where the API listens (TLS only).
     pub api_listen: SocketAddr,
@@ -74,9 +104,16 @@ pub struct Settings {
     /// Requests a registration may make at once above the steady rate.
     pub rate_limit_burst: u32,
     /// The SMTP server that mail to users (user ids, initial passwords, notices) goes through.
-    /// Plain SMTP: meant for a relay on loopback or the local network.
     pub smtp_host: String,
     pub smtp_port: u16,
+    /// TLS to the SMTP server: `none` (a relay on loopback, the local default), `starttls`
+    /// (required, usually port 587) or `tls` (from the first byte, usually port 465). The
+    /// server's certificate is checked against the system's trusted CAs, or `smtp_ca_file`.
+    pub smtp_tls: SmtpTls,
+    /// PEM file of a CA the SMTP server's certificate is checked against, in addition.
+    pub smtp_ca_file: Option<PathBuf>,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<String>,
     /// The sender of every mail.
     pub mail_from: String,
     /// Where the local mail sink (`kirikae up`, the tests) writes each message it receives.
@@ -118,8 +155,18 @@ impl Default for Settings {
             topic_partitions: 3,
             topic_replication: 1,
             topic_retention_ms: -1,
+            request_retention_ms: 30 * 24 * 3600 * 1000,
             kafka_idempotence: true,
-            database_url: "postgres://postgres@127.0.0.1:5432/kirikae".into(),
+            kafka_security_protocol: KafkaSecurityProtocol::Plaintext,
+            kafka_sasl_mechanism: KafkaSaslMechanism::ScramSha512,
+            kafka_sasl_username: None,
+            kafka_sasl_password: None,
+            kafka_ca_file: None,
+            database_url: "postgres://kirikae@127.0.0.1:5432/kirikae".into(),
+            database_owner: "postgres".into(),
+            database_owner_password: None,
+            database_sslmode: DatabaseSslMode::Disable,
+            database_ca_file: None,
             database_pool_size: 16,
             api_listen: "127.0.0.1:8443".parse().expect("literal"),
             ops_listen: "127.0.0.1:9100".parse().expect("literal"),
@@ -141,6 +188,10 @@ impl Default for Settings {
             rate_limit_burst: 2000,
             smtp_host: "127.0.0.1".into(),
             smtp_port: 2525,
+            smtp_tls: SmtpTls::None,
+            smtp_ca_file: None,
+            smtp_username: None,
+            smtp_password: None,
             mail_from: "kirikae@localhost".into(),
             mail_dir: ".kirikae/mail".into(),
             password_min_length: 12,
@@ -156,6 +207,45 @@ impl Default for Settings {
             http_header_timeout_ms: 10_000,
         }
     }
+}
+
+/// Kafka's `security.protocol`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KafkaSecurityProtocol {
+    Plaintext,
+    Ssl,
+    SaslSsl,
+}
+
+/// Kafka's `sasl.mechanism`, as Kafka spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KafkaSaslMechanism {
+    #[serde(rename = "PLAIN")]
+    Plain,
+    #[serde(rename = "SCRAM-SHA-256")]
+    ScramSha256,
+    #[serde(rename = "SCRAM-SHA-512")]
+    ScramSha512,
+}
+
+/// PostgreSQL's `sslmode`, as libpq spells it (the subset the hub offers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DatabaseSslMode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyFull,
+}
+
+/// How mail reaches the SMTP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpTls {
+    None,
+    Starttls,
+    Tls,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -203,6 +293,25 @@ impl Settings {
     /// The audit trail, relayed from `audit_log` in order (`schemas/audit_record.avsc`).
     pub fn audit_topic(&self) -> String {
         format!("{}.audit", self.topic_prefix)
+    }
+
+    /// The topics that carry what customers gave (the request and dead-letter topics), kept
+    /// `request_retention_ms`; the others are kept `topic_retention_ms`.
+    pub fn personal_data_topics(&self) -> Vec<String> {
+        Area::ALL
+            .into_iter()
+            .flat_map(|a| [self.requests_topic(a), self.dlq_topic(a)])
+            .collect()
+    }
+
+    /// The retention of `topic`: [`Self::personal_data_topics`] are kept
+    /// `request_retention_ms`, the rest `topic_retention_ms`.
+    pub fn retention_ms(&self, topic: &str) -> i64 {
+        if self.personal_data_topics().iter().any(|t| t == topic) {
+            self.request_retention_ms
+        } else {
+            self.topic_retention_ms
+        }
     }
 
     /// Every topic the hub uses, for `migrate` to create.

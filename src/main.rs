@@ -117,8 +117,9 @@ enum Command {
         since: String,
     },
     /// Issues a user id to a person of a company; the password is read from KIRIKAE_NEW_PASSWORD.
-    /// With --admin, the registration's administrator (who issues the other users over the
-    /// API). The password is an initial one, to be changed at first login.
+    /// With --admin, the registration's one administrator (who issues the other users over the
+    /// API), as `company issue-admin`: once per registration, its mail the registration's
+    /// contact address. The password is an initial one, to be changed at first login.
     User {
         #[arg(long)]
         company: String,
@@ -493,10 +494,27 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
             password,
         } => {
             let (code, user) = (CompanyCode::parse(&company)?, UserId::parse(&user_id)?);
+            if admin {
+                // The one administrator ID (terms 3.2): the same once-only issue as
+                // `company issue-admin`, never a second administrator by another door.
+                if !mail.is_empty() {
+                    anyhow::bail!(
+                        "user --admin: the administrator's mail is the registration's contact \
+                         address (company --contact-email); leave --mail out"
+                    );
+                }
+                Accounts::new(&s, hub::pool(&s)?)
+                    .issue_admin(&code, &user, &name, &password)
+                    .await?;
+                println!(
+                    "administrator {user_id} issued for {company}; the password must be changed at first login"
+                );
+                return Ok(());
+            }
             let new = accounts::NewUser {
                 name,
                 mail,
-                administrator: admin,
+                administrator: false,
                 must_change_password: true,
             };
             let accounts = Accounts::new(&s, hub::pool(&s)?);
@@ -504,9 +522,8 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
             accounts
                 .issue_user(&operator, &code, &user, &password, &new)
                 .await?;
-            let role = if admin { "administrator " } else { "" };
             println!(
-                "{role}user {user_id} issued for {company}; the password must be changed at first login"
+                "user {user_id} issued for {company}; the password must be changed at first login"
             );
             Ok(())
         }

@@ -23,9 +23,9 @@ pub async fn run(
     only: &[RequestId],
 ) -> anyhow::Result<Vec<RequestId>> {
     let codec = Codec::new();
-    let (brokers, topic) = (settings.kafka_brokers.clone(), settings.dlq_topic(area));
+    let (link, topic) = (kafka::Link::of(settings), settings.dlq_topic(area));
     let records =
-        tokio::task::spawn_blocking(move || kafka::read_to_end(&brokers, &topic, |low, _| low))
+        tokio::task::spawn_blocking(move || kafka::read_to_end(&link, &topic, |low, _| low))
             .await??;
     // The newest generation of each request the dead-letter topic holds.
     let mut latest: HashMap<RequestId, RequestRecord> = HashMap::new();
@@ -47,7 +47,7 @@ pub async fn run(
         }
     }
     let publisher = Publisher::new(
-        &settings.kafka_brokers,
+        &crate::kafka::Link::of(settings),
         Duration::from_secs(30),
         settings.kafka_idempotence,
     )?;

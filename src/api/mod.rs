@@ -49,7 +49,7 @@ impl AppState {
     pub fn new(settings: Settings, pool: Pool) -> anyhow::Result<Self> {
         // A submission waits at most this long for the broker before answering 503.
         let publisher = Publisher::new(
-            &settings.kafka_brokers,
+            &crate::kafka::Link::of(&settings),
             Duration::from_secs(10),
             settings.kafka_idempotence,
         )?;

@@ -15,7 +15,7 @@ pub async fn run_relay(
     shutdown: tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<()> {
     let publisher = crate::kafka::Publisher::new(
-        &settings.kafka_brokers,
+        &crate::kafka::Link::of(&settings),
         std::time::Duration::from_secs(10),
         settings.kafka_idempotence,
     )?;

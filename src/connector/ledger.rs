@@ -49,12 +49,12 @@ impl Ledger {
     /// request ids that have a final result. Blocking: run it off the async threads.
     pub fn load_tail(
         &self,
-        brokers: &str,
+        link: &kafka::Link,
         results_topic: &str,
         window: i64,
         codec: &Codec,
     ) -> Result<usize, rdkafka::error::KafkaError> {
-        let records = kafka::read_to_end(brokers, results_topic, |_, high| high - window)?;
+        let records = kafka::read_to_end(link, results_topic, |_, high| high - window)?;
         let finals = records
             .iter()
             .filter_map(|m| codec.decode_result(m.payload()?).ok())

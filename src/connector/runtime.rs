@@ -160,7 +160,7 @@ pub async fn run_with_health(
     let protocol = Protocol::build(&def).context("connector definition")?;
     let codec = Arc::new(Codec::new());
     let publisher = Publisher::new(
-        &settings.kafka_brokers,
+        &crate::kafka::Link::of(&settings),
         Duration::from_secs(30),
         settings.kafka_idempotence,
     )?;
@@ -170,7 +170,7 @@ pub async fn run_with_health(
         let (ledger, codec, brokers, topic) = (
             ledger.clone(),
             codec.clone(),
-            settings.kafka_brokers.clone(),
+            kafka::Link::of(&settings),
             results_topic.clone(),
         );
         let window = settings.connector_dedupe_window;
@@ -194,13 +194,13 @@ pub async fn run_with_health(
             holding: holding.clone(),
             area: area.code(),
         };
-        kafka::group_consumer_config(&settings.kafka_brokers, &group).create_with_context(notes)
+        kafka::group_consumer_config(&kafka::Link::of(&settings), &group).create_with_context(notes)
     };
     let mut consumer = create()?;
     consumer.subscribe(&[&requests_topic])?;
     let (rejoin_tx, mut rejoin_rx) = mpsc::unbounded_channel::<()>();
     let probe: BaseConsumer =
-        kafka::assigned_consumer_config(&settings.kafka_brokers, &group).create()?;
+        kafka::assigned_consumer_config(&kafka::Link::of(&settings), &group).create()?;
     tokio::spawn(watch(
         area,
         Arc::new(probe),

@@ -24,27 +24,37 @@ use crate::tso_sim::{SimConfig, Simulator};
 use crate::{accounts, api, audit, connector, db, kafka, notices, ops, projector, tso_sim};
 pub use placement::Placement;
 
-/// Creates the database and topics when missing and runs the migrations. Idempotent.
+/// Creates the database and topics when missing and runs the migrations as the owner, makes the
+/// services' login role a member of the services' group role, and returns the services' pool.
+/// Idempotent.
 pub async fn prepare(settings: &Settings) -> anyhow::Result<Pool> {
-    db::create_database_if_missing(&settings.database_url).await?;
-    let pool = db::pool(&settings.database_url, settings.database_pool_size)?;
-    db::migrate(&pool).await?;
+    let owner = db::Connect::owner(settings)?;
+    let service = db::Connect::service(settings)?;
+    db::create_database_if_missing(&owner).await?;
+    db::ensure_service_role(&owner, &service).await?;
+    db::migrate(&owner).await?;
+    let topics: Vec<(String, i64)> = settings
+        .all_topics()
+        .into_iter()
+        .map(|t| {
+            let retention = settings.retention_ms(&t);
+            (t, retention)
+        })
+        .collect();
     kafka::ensure_topics(
-        &settings.kafka_brokers,
-        &settings.all_topics(),
+        &kafka::Link::of(settings),
+        &topics,
         settings.topic_partitions,
         settings.topic_replication,
-        settings.topic_retention_ms,
     )
     .await?;
-    Ok(pool)
+    pool(settings)
 }
 
+/// The services' pool: `database_url`'s role, never the owner.
 pub fn pool(settings: &Settings) -> anyhow::Result<Pool> {
-    Ok(db::pool(
-        &settings.database_url,
-        settings.database_pool_size,
-    )?)
+    let service = db::Connect::service(settings)?;
+    Ok(db::pool(&service, settings.database_pool_size)?)
 }
 
 pub async fn start_api(
@@ -259,7 +269,7 @@ pub async fn serve_ops(
 /// Readiness: the broker answers metadata and the database answers a query.
 pub fn ready_check(settings: &Settings, pool: Option<Pool>) -> anyhow::Result<ReadyCheck> {
     let publisher = kafka::Publisher::new(
-        &settings.kafka_brokers,
+        &crate::kafka::Link::of(settings),
         std::time::Duration::from_secs(5),
         settings.kafka_idempotence,
     )?;

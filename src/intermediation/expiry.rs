@@ -31,7 +31,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let publisher = Publisher::new(
-        &settings.kafka_brokers,
+        &crate::kafka::Link::of(&settings),
         Duration::from_secs(10),
         settings.kafka_idempotence,
     )?;

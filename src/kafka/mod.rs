@@ -1,5 +1,7 @@
 //! Kafka plumbing shared by every process: the idempotent producer, topic creation, and consumer
 //! settings. The hub talks plain Kafka; nothing here knows which broker implementation answers.
+//! Every client starts from one [`Link`], so the brokers' address and the transport security
+//! (TLS, SASL) reach every producer, consumer and admin client alike.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -14,6 +16,74 @@ use rdkafka::util::Timeout;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
 pub use rdkafka::producer::future_producer::Delivery;
+
+use crate::config::{KafkaSaslMechanism, KafkaSecurityProtocol, Settings};
+
+/// Where the brokers are and how to reach them: the first settings of every client config.
+#[derive(Debug, Clone)]
+pub struct Link {
+    brokers: String,
+    security: Vec<(&'static str, String)>,
+}
+
+impl Link {
+    /// The brokers and the transport security the settings name.
+    pub fn of(settings: &Settings) -> Self {
+        let protocol = match settings.kafka_security_protocol {
+            KafkaSecurityProtocol::Plaintext => "plaintext",
+            KafkaSecurityProtocol::Ssl => "ssl",
+            KafkaSecurityProtocol::SaslSsl => "sasl_ssl",
+        };
+        let mut security = vec![("security.protocol", protocol.to_string())];
+        if settings.kafka_security_protocol != KafkaSecurityProtocol::Plaintext {
+            if let Some(ca) = &settings.kafka_ca_file {
+                security.push(("ssl.ca.location", ca.display().to_string()));
+            }
+            // The broker's host name is checked against its certificate (librdkafka's default
+            // since 2.0, stated so that no older default can turn it off).
+            security.push(("ssl.endpoint.identification.algorithm", "https".into()));
+        }
+        if settings.kafka_security_protocol == KafkaSecurityProtocol::SaslSsl {
+            let mechanism = match settings.kafka_sasl_mechanism {
+                KafkaSaslMechanism::Plain => "PLAIN",
+                KafkaSaslMechanism::ScramSha256 => "SCRAM-SHA-256",
+                KafkaSaslMechanism::ScramSha512 => "SCRAM-SHA-512",
+            };
+            security.push(("sasl.mechanism", mechanism.into()));
+            let user = settings.kafka_sasl_username.clone().unwrap_or_default();
+            let password = settings.kafka_sasl_password.clone().unwrap_or_default();
+            security.push(("sasl.username", user));
+            security.push(("sasl.password", password));
+        }
+        Link {
+            brokers: settings.kafka_brokers.clone(),
+            security,
+        }
+    }
+
+    /// Plain Kafka to `brokers` (a local broker, tests).
+    pub fn plaintext(brokers: &str) -> Self {
+        Link {
+            brokers: brokers.to_string(),
+            security: vec![("security.protocol", "plaintext".into())],
+        }
+    }
+
+    pub fn brokers(&self) -> &str {
+        &self.brokers
+    }
+
+    /// A client config holding the brokers and the transport security, for the caller to add
+    /// its own settings to.
+    pub fn client_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", &self.brokers);
+        for (key, value) in &self.security {
+            config.set(*key, value);
+        }
+        config
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
@@ -33,13 +103,12 @@ pub struct Publisher {
 impl Publisher {
     /// `delivery_timeout` bounds how long a send may wait for the broker before it is an error.
     pub fn new(
-        brokers: &str,
+        link: &Link,
         delivery_timeout: Duration,
         idempotent: bool,
     ) -> Result<Self, BrokerError> {
-        let mut config = ClientConfig::new();
+        let mut config = link.client_config();
         config
-            .set("bootstrap.servers", brokers)
             .set("enable.idempotence", idempotent.to_string())
             .set("acks", "all")
             .set("linger.ms", "2")
@@ -109,26 +178,23 @@ impl Publisher {
     }
 }
 
-/// Creates the topics that are missing, each with `partitions` partitions and the retention
-/// `retention_ms` (`-1`: kept for good, which the hub's guarantees assume: the projector
-/// rebuilds the status from the whole log, and the audit topic is the trail's copy; a broker's
-/// default, often seven days, would quietly drop them).
+/// Creates the topics that are missing, each with `partitions` partitions and its retention in
+/// milliseconds, always stated (`-1`: kept for good; a broker's default, often seven days,
+/// would quietly drop a log the projector rebuilds from). A topic that exists keeps its own.
 pub async fn ensure_topics(
-    brokers: &str,
-    topics: &[String],
+    link: &Link,
+    topics: &[(String, i64)],
     partitions: i32,
     replication: i16,
-    retention_ms: i64,
 ) -> Result<(), BrokerError> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()?;
-    let retention = retention_ms.to_string();
+    let admin: AdminClient<DefaultClientContext> = link.client_config().create()?;
+    let retention: Vec<String> = topics.iter().map(|(_, ms)| ms.to_string()).collect();
     let new: Vec<NewTopic> = topics
         .iter()
-        .map(|t| {
+        .zip(&retention)
+        .map(|((t, _), ms)| {
             NewTopic::new(t, partitions, TopicReplication::Fixed(replication.into()))
-                .set("retention.ms", &retention)
+                .set("retention.ms", ms)
         })
         .collect();
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
@@ -147,10 +213,9 @@ pub async fn ensure_topics(
 
 /// Settings of a consumer in a group whose offsets are stored by hand, only after the work a
 /// message asked for is durably done; librdkafka then commits what was stored.
-pub fn group_consumer_config(brokers: &str, group: &str) -> ClientConfig {
-    let mut cfg = ClientConfig::new();
-    cfg.set("bootstrap.servers", brokers)
-        .set("group.id", group)
+pub fn group_consumer_config(link: &Link, group: &str) -> ClientConfig {
+    let mut cfg = link.client_config();
+    cfg.set("group.id", group)
         .set("enable.auto.commit", "true")
         .set("auto.commit.interval.ms", "500")
         .set("enable.auto.offset.store", "false")
@@ -169,10 +234,9 @@ pub fn group_consumer_config(brokers: &str, group: &str) -> ClientConfig {
 const FETCH_WAIT_MS: &str = "1000";
 
 /// Settings of a consumer that assigns partitions itself and keeps its positions elsewhere.
-pub fn assigned_consumer_config(brokers: &str, group: &str) -> ClientConfig {
-    let mut cfg = ClientConfig::new();
-    cfg.set("bootstrap.servers", brokers)
-        .set("group.id", group)
+pub fn assigned_consumer_config(link: &Link, group: &str) -> ClientConfig {
+    let mut cfg = link.client_config();
+    cfg.set("group.id", group)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
@@ -184,11 +248,11 @@ pub fn assigned_consumer_config(brokers: &str, group: &str) -> ClientConfig {
 /// Reads every partition of `topic` from the offset `start(low, high)` picks to the high
 /// watermark seen at the start, and returns the records. Blocking: run it off the async threads.
 pub fn read_to_end(
-    brokers: &str,
+    link: &Link,
     topic: &str,
     start: impl Fn(i64, i64) -> i64,
 ) -> Result<Vec<OwnedMessage>, KafkaError> {
-    let consumer: BaseConsumer = assigned_consumer_config(brokers, "kirikae-reader").create()?;
+    let consumer: BaseConsumer = assigned_consumer_config(link, "kirikae-reader").create()?;
     let timeout = Duration::from_secs(10);
     let meta = consumer.fetch_metadata(Some(topic), timeout)?;
     let mut tpl = TopicPartitionList::new();
@@ -226,4 +290,77 @@ pub fn read_to_end(
         records.push(msg.detach());
     }
     Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(config: &ClientConfig, key: &str) -> Option<String> {
+        config.get(key).map(str::to_string)
+    }
+
+    #[test]
+    fn local_defaults_are_plaintext_without_credentials() {
+        let config = Link::of(&Settings::default()).client_config();
+        assert_eq!(
+            get(&config, "bootstrap.servers").as_deref(),
+            Some("127.0.0.1:9092")
+        );
+        assert_eq!(
+            get(&config, "security.protocol").as_deref(),
+            Some("plaintext")
+        );
+        assert_eq!(get(&config, "sasl.username"), None);
+        assert_eq!(get(&config, "ssl.ca.location"), None);
+    }
+
+    #[test]
+    fn sasl_ssl_settings_reach_every_client_config() {
+        let settings = Settings {
+            kafka_brokers: "broker-a:9093".into(),
+            kafka_security_protocol: KafkaSecurityProtocol::SaslSsl,
+            kafka_sasl_mechanism: KafkaSaslMechanism::ScramSha256,
+            kafka_sasl_username: Some("kirikae".into()),
+            kafka_sasl_password: Some("secret".into()),
+            kafka_ca_file: Some("/etc/kirikae/kafka-ca.pem".into()),
+            ..Settings::default()
+        };
+        let link = Link::of(&settings);
+        for config in [
+            link.client_config(),
+            group_consumer_config(&link, "g"),
+            assigned_consumer_config(&link, "g"),
+        ] {
+            let expect = [
+                ("bootstrap.servers", "broker-a:9093"),
+                ("security.protocol", "sasl_ssl"),
+                ("sasl.mechanism", "SCRAM-SHA-256"),
+                ("sasl.username", "kirikae"),
+                ("sasl.password", "secret"),
+                ("ssl.ca.location", "/etc/kirikae/kafka-ca.pem"),
+                ("ssl.endpoint.identification.algorithm", "https"),
+            ];
+            for (key, value) in expect {
+                assert_eq!(get(&config, key).as_deref(), Some(value), "{key}");
+            }
+        }
+    }
+
+    #[test]
+    fn librdkafka_is_built_with_tls_and_sasl() {
+        // Creating a client checks its configuration: a librdkafka without SSL refuses
+        // `security.protocol=ssl` here, not at the first connection.
+        for protocol in [KafkaSecurityProtocol::Ssl, KafkaSecurityProtocol::SaslSsl] {
+            let settings = Settings {
+                kafka_brokers: "127.0.0.1:1".into(),
+                kafka_security_protocol: protocol,
+                kafka_sasl_username: Some("u".into()),
+                kafka_sasl_password: Some("p".into()),
+                ..Settings::default()
+            };
+            let made = Publisher::new(&Link::of(&settings), Duration::from_secs(1), true);
+            assert!(made.is_ok(), "{protocol:?}: {:?}", made.err());
+        }
+    }
 }

@@ -1,14 +1,17 @@
 //! Mail to users over SMTP (lettre): the user id and initial password at registration and
-//! reissue, and the notice of a change. Plain SMTP to `smtp_host:smtp_port`, meant for a relay
-//! on loopback or the local network; `kirikae up` and the tests run [`sink`] there.
+//! reissue, and the notice of a change, to `smtp_host:smtp_port`: plain SMTP to a relay on
+//! loopback (`kirikae up` and the tests run [`sink`] there), or STARTTLS or TLS, required and
+//! the server's certificate checked, to any other (`smtp_tls`).
 
 pub mod sink;
 
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use crate::config::Settings;
+use crate::config::{Settings, SmtpTls};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
@@ -18,21 +21,23 @@ pub enum MailError {
     Build(#[from] lettre::error::Error),
     #[error("SMTP: {0}")]
     Smtp(#[from] lettre::transport::smtp::Error),
+    #[error("SMTP settings: {0}")]
+    Settings(String),
 }
 
 /// Sends mail through the configured SMTP server.
 pub struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    /// The transport, or why the settings make none (every send then fails with it).
+    transport: Result<AsyncSmtpTransport<Tokio1Executor>, String>,
     from: String,
 }
 
 impl Mailer {
     pub fn new(settings: &Settings) -> Self {
-        let transport =
-            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(settings.smtp_host.as_str())
-                .port(settings.smtp_port)
-                .timeout(Some(std::time::Duration::from_secs(10)))
-                .build();
+        let transport = transport(settings).map_err(|e| {
+            tracing::error!(error = %e, "no mail can be sent");
+            e.to_string()
+        });
         Mailer {
             transport,
             from: settings.mail_from.clone(),
@@ -58,9 +63,47 @@ impl Mailer {
                     Err(_) => Body::new(body),
                 },
             )?;
-        self.transport.send(message).await?;
+        let transport = self
+            .transport
+            .as_ref()
+            .map_err(|e| MailError::Settings(e.clone()))?;
+        transport.send(message).await?;
         Ok(())
     }
+}
+
+/// The SMTP transport the settings describe: its TLS and, when a user is named, its login.
+fn transport(settings: &Settings) -> Result<AsyncSmtpTransport<Tokio1Executor>, MailError> {
+    let mut builder =
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(settings.smtp_host.as_str())
+            .port(settings.smtp_port)
+            .timeout(Some(std::time::Duration::from_secs(10)))
+            .tls(tls(settings)?);
+    if let Some(user) = &settings.smtp_username {
+        let password = settings.smtp_password.clone().unwrap_or_default();
+        builder = builder.credentials(Credentials::new(user.clone(), password));
+    }
+    Ok(builder.build())
+}
+
+/// `smtp_tls` as lettre's [`Tls`]: STARTTLS is required, never opportunistic (a server, or a
+/// man in the middle, that does not offer it gets no mail), and the server's certificate is
+/// checked against the trusted roots and `smtp_ca_file`.
+fn tls(settings: &Settings) -> Result<Tls, MailError> {
+    if settings.smtp_tls == SmtpTls::None {
+        return Ok(Tls::None);
+    }
+    let mut params = TlsParameters::builder(settings.smtp_host.clone());
+    if let Some(file) = &settings.smtp_ca_file {
+        let pem = std::fs::read(file)
+            .map_err(|e| MailError::Settings(format!("reading {}: {e}", file.display())))?;
+        params = params.add_root_certificate(Certificate::from_pem(&pem)?);
+    }
+    let params = params.build_rustls()?;
+    Ok(match settings.smtp_tls {
+        SmtpTls::Starttls => Tls::Required(params),
+        _ => Tls::Wrapper(params),
+    })
 }
 
 /// `text` with every line cut to under 76 bytes (at character boundaries), so that it can be
@@ -156,6 +199,36 @@ pub fn terms_changed(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn settings(tls: SmtpTls) -> Settings {
+        Settings {
+            smtp_host: "mail.example.jp".into(),
+            smtp_tls: tls,
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn smtp_tls_chooses_plain_required_starttls_or_tls_for_the_configured_host() {
+        assert!(matches!(tls(&settings(SmtpTls::None)).unwrap(), Tls::None));
+        match tls(&settings(SmtpTls::Starttls)).unwrap() {
+            Tls::Required(p) => assert_eq!(p.domain(), "mail.example.jp"),
+            _ => panic!("STARTTLS must be required, not opportunistic"),
+        }
+        match tls(&settings(SmtpTls::Tls)).unwrap() {
+            Tls::Wrapper(p) => assert_eq!(p.domain(), "mail.example.jp"),
+            _ => panic!("tls is TLS from the first byte"),
+        }
+    }
+
+    #[test]
+    fn an_smtp_ca_file_that_cannot_be_read_is_an_error_not_a_plain_connection() {
+        let s = Settings {
+            smtp_ca_file: Some("/nonexistent/ca.pem".into()),
+            ..settings(SmtpTls::Starttls)
+        };
+        assert!(matches!(tls(&s), Err(MailError::Settings(_))));
+    }
 
     #[test]
     fn long_japanese_lines_are_cut_under_76_bytes_at_character_boundaries() {

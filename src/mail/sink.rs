@@ -234,6 +234,32 @@ mod tests {
         stop.cancel();
     }
 
+    #[tokio::test]
+    async fn with_starttls_or_tls_required_a_server_without_tls_gets_no_mail() {
+        let dir = tempfile::tempdir().unwrap();
+        let stop = CancellationToken::new();
+        let addr = start("127.0.0.1:0".parse().unwrap(), dir.path(), stop.clone())
+            .await
+            .unwrap();
+        for tls in [
+            crate::config::SmtpTls::Starttls,
+            crate::config::SmtpTls::Tls,
+        ] {
+            let settings = crate::config::Settings {
+                smtp_port: addr.port(),
+                smtp_tls: tls,
+                ..Default::default()
+            };
+            let mailer = super::super::Mailer::new(&settings);
+            let sent = mailer
+                .send("taro@example.jp", "件名", "初期パスワード".into())
+                .await;
+            assert!(sent.is_err(), "{tls:?}: sent in clear");
+        }
+        assert!(messages(dir.path()).is_empty());
+        stop.cancel();
+    }
+
     #[test]
     fn the_address_is_read_from_its_brackets() {
         assert_eq!(address(" <a@b.jp> BODY=8BITMIME"), "a@b.jp");

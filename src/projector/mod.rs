@@ -32,7 +32,7 @@ pub async fn run(
     let codec = Codec::new();
     let group = format!("{}.projector", settings.topic_prefix);
     let consumer: StreamConsumer =
-        kafka::assigned_consumer_config(&settings.kafka_brokers, &group).create()?;
+        kafka::assigned_consumer_config(&kafka::Link::of(&settings), &group).create()?;
     let topics: Vec<String> = Area::ALL
         .into_iter()
         .flat_map(|a| [settings.requests_topic(a), settings.results_topic(a)])

@@ -68,7 +68,7 @@ async fn a_redelivered_request_yields_no_second_result() {
     let original = read_topic(&app.settings.kafka_brokers, &topic);
     assert_eq!(original.len(), 1);
     let publisher = kirikae::kafka::Publisher::new(
-        &app.settings.kafka_brokers,
+        &kirikae::kafka::Link::of(&app.settings),
         std::time::Duration::from_secs(10),
         app.settings.kafka_idempotence,
     )

@@ -58,7 +58,8 @@ pub fn fresh_settings(tls_dir: &Path) -> Settings {
         kafka_brokers: std::env::var("KIRIKAE_KAFKA_BROKERS").unwrap_or(defaults.kafka_brokers),
         topic_prefix: format!("t{suffix}"),
         topic_partitions: 2,
-        database_url: format!("postgres://postgres@127.0.0.1:5432/kirikae_t{suffix}"),
+        // Owned and migrated by `postgres` (the default owner), used by the hub's own role.
+        database_url: format!("postgres://kirikae@127.0.0.1:5432/kirikae_t{suffix}"),
         database_pool_size: 8,
         api_listen: "127.0.0.1:0".parse().unwrap(),
         ops_listen: "127.0.0.1:0".parse().unwrap(),
@@ -532,11 +533,12 @@ pub fn vacant_point(area: Area, n: u32) -> SupplyPointId {
     kirikae::tso_sim::register::point_of(area, kirikae::tso_sim::register::PointKind::Vacant, n)
 }
 
-/// Every record now on `topic` (all partitions, from the beginning to the high watermark).
+/// Every record now on `topic` of the local (plain) broker at `brokers` (all partitions, from
+/// the beginning to the high watermark).
 pub fn read_topic(brokers: &str, topic: &str) -> Vec<Vec<u8>> {
     use rdkafka::Message;
-    let records =
-        kirikae::kafka::read_to_end(brokers, topic, |low, _| low).expect("read the topic");
+    let link = kirikae::kafka::Link::plaintext(brokers);
+    let records = kirikae::kafka::read_to_end(&link, topic, |low, _| low).expect("read the topic");
     records
         .iter()
         .map(|m| m.payload().unwrap_or_default().to_vec())

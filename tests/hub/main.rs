@@ -7,6 +7,7 @@ mod harness;
 mod access;
 mod access_matrix;
 mod audit_relay;
+mod audit_trail;
 mod broker_restart;
 mod connector_crash;
 mod connector_stall;
