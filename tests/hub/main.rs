@@ -7,6 +7,8 @@ mod harness;
 mod access;
 mod audit_relay;
 mod broker_restart;
+mod bulk;
+mod bulk_filing;
 mod connector_crash;
 mod connector_stall;
 mod contractors;
