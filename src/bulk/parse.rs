@@ -135,6 +135,7 @@ pub fn parse(
         order: &order,
     };
     let mut rows = Vec::new();
+    let mut lines = LineCounter::default();
     for record in records {
         let record = record.map_err(|e| {
             file_error(
@@ -153,7 +154,8 @@ pub fn parse(
                 format!("a file holds at most {MAX_ROWS} rows; split it"),
             ));
         }
-        rows.push(reading.row(&record)?);
+        let line = lines.line_at(body, record.position().map_or(0, |p| p.byte()) as usize);
+        rows.push(reading.row(line, &record)?);
     }
     if rows.is_empty() {
         return Err(file_error(
@@ -182,6 +184,30 @@ fn open_quote(body: &[u8]) -> Option<usize> {
         }
     }
     inside.then_some(opened)
+}
+
+/// The line a byte offset of the file is on, counted onward from the previous offset asked.
+#[derive(Default)]
+struct LineCounter {
+    offset: usize,
+    newlines: u32,
+}
+
+impl LineCounter {
+    /// `offset` is where the reader stood before the record: the previous record's line end
+    /// (and any blank lines) may still lie ahead of the record's first byte.
+    fn line_at(&mut self, body: &[u8], offset: usize) -> u32 {
+        let mut offset = offset.min(body.len());
+        while offset < body.len() && matches!(body[offset], b'\r' | b'\n') {
+            offset += 1;
+        }
+        if offset > self.offset {
+            let seen = body[self.offset..offset].iter().filter(|&&b| b == b'\n');
+            self.newlines += seen.count() as u32;
+            self.offset = offset;
+        }
+        self.newlines + 1
+    }
 }
 
 fn wrong_header(kind: BulkKind, found: &str) -> Refusal {
@@ -258,8 +284,7 @@ struct Reading<'a> {
 }
 
 impl Reading<'_> {
-    fn row(&self, record: &ByteRecord) -> Result<Row, Refusal> {
-        let line = record.position().map_or(0, |p| p.line()) as u32;
+    fn row(&self, line: u32, record: &ByteRecord) -> Result<Row, Refusal> {
         if record.len() != self.order.len() {
             return Err(file_error(
                 "cell_count",

@@ -22,7 +22,7 @@ pub fn sample(kind: BulkKind, today: NaiveDate) -> String {
     };
     let mut text = template(kind);
     for (n, name) in [(1, "山田 太郎"), (2, "株式会社髙橋商店")] {
-        let point = format!("03{class_digit}00000000000000{:04}", 4750 + n);
+        let point = format!("03{class_digit}000000000000000{:04}", 4750 + n);
         let cells: Vec<String> = kind
             .columns()
             .iter()

@@ -266,11 +266,8 @@ async fn the_same_file_in_shift_jis_and_in_utf8_with_a_bom_gives_the_same_rows()
     let lines: Vec<String> = (30..33)
         .map(|n| app.incumbent_point(area, PointKind::LowVoltage, n))
         .map(|p| change_line(&p, &date, "㈱髙橋商店①"))
-        .chain([change_line(
-            &vacant_point(area, 1),
-            "2020/01/06",
-            "髙橋 一郎",
-        )])
+        // 19 digits: a bad point.
+        .chain([format!("0300000000000000000,{date},髙橋 一郎,,")])
         .collect();
     let text = csv_file(CHANGE_HEADER, &lines);
     let bulk = BulkClient(&z);
@@ -291,6 +288,7 @@ async fn the_same_file_in_shift_jis_and_in_utf8_with_a_bom_gives_the_same_rows()
     assert_eq!(sjis["counts"], bom["counts"]);
     assert_eq!(sjis["bad_rows"], bom["bad_rows"]);
     assert_eq!(sjis["counts"]["bad"], 1, "{sjis}");
+    assert_eq!(sjis["bad_rows"][0]["code"], "invalid_supply_point_id");
     assert_eq!(
         bulk.rows(&sjis, CsvEncoding::ShiftJis).await,
         bulk.rows(&bom, CsvEncoding::Utf8).await
