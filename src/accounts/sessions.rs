@@ -79,6 +79,45 @@ impl Principal {
     }
 }
 
+/// The principal a job acts as when it carries on what `user_id` of `company` started with
+/// the certificate `certificate` (a confirmed bulk batch filed row by row): the user as it is
+/// now, so a user disabled, deleted or narrowed meanwhile is refused as it would be at the API.
+pub async fn acting_user(
+    client: &impl GenericClient,
+    company: &CompanyCode,
+    user_id: &str,
+    certificate: &str,
+) -> Result<Principal, Refusal> {
+    let row = client
+        .query_opt(
+            "SELECT c.kind, u.administrator, u.permissions, u.contractor, u.disabled
+             FROM users u JOIN companies c USING (company_code)
+             WHERE u.user_id = $1 AND u.company_code = $2",
+            &[&user_id, &company.as_str()],
+        )
+        .await?
+        .ok_or(Refusal::UserNotFound)?;
+    if row.get::<_, bool>(4) {
+        return Err(Refusal::AccountDisabled);
+    }
+    let permissions = row
+        .get::<_, Option<Vec<String>>>(2)
+        .map(|slugs| slugs.iter().filter_map(|s| s.parse().ok()).collect());
+    Ok(Principal {
+        user_id: user_id.to_string(),
+        company: company.clone(),
+        kind: CompanyKind::parse(row.get(0))
+            .ok_or_else(|| Refusal::Internal(anyhow::anyhow!("unknown company kind")))?,
+        expires_at: Utc::now() + chrono::Duration::hours(1),
+        administrator: row.get(1),
+        must_change_password: false,
+        permissions,
+        contractor: contractor_of(row.get(3))?,
+        certificate: certificate.to_string(),
+        session: SessionKey([0; 32]),
+    })
+}
+
 /// How long a cached session is trusted before its row is read again: the most any process
 /// honours a session after it was ended, or its user disabled, deleted, demoted or narrowed,
 /// by whatever means (well within the 2 s the security review asks for).

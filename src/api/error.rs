@@ -59,6 +59,8 @@ pub(crate) fn status(r: &Refusal) -> StatusCode {
         Refusal::UserExists(_) => StatusCode::CONFLICT,
         Refusal::PermissionNotAllowedForKind(_) => StatusCode::UNPROCESSABLE_ENTITY,
         Refusal::MailUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Refusal::BulkBatchNotFound => StatusCode::NOT_FOUND,
+        Refusal::BulkFileTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         Refusal::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -1,5 +1,6 @@
 //! The retailer-facing API (axum over rustls): login, submission of applications, and status.
 
+mod bulk;
 mod contractors;
 mod error;
 mod extract;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub limits: Arc<limits::Limits>,
     /// Submission of applications and 業務処理状況確認.
     pub submissions: crate::requests::Submissions,
+    /// Bulk applications (一括申請): upload, preview, confirm, follow.
+    pub bulk: crate::bulk::Bulk,
 }
 
 impl AppState {
@@ -62,6 +65,7 @@ impl AppState {
             codec.clone(),
             settings.clone(),
         );
+        let bulk = crate::bulk::Bulk::new(pool.clone());
         Ok(AppState {
             pool,
             publisher,
@@ -72,6 +76,7 @@ impl AppState {
                 settings.rate_limit_burst,
             )),
             submissions,
+            bulk,
             settings,
         })
     }
@@ -174,6 +179,28 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
             "POST",
             "/api/v1/intermediation-decisions",
             post(intermediation::decide_bulk),
+        ),
+        ("POST", "/api/v1/bulk/{function}", post(bulk::upload)),
+        (
+            "GET",
+            "/api/v1/bulk/{function}/template.csv",
+            get(bulk::template),
+        ),
+        (
+            "GET",
+            "/api/v1/bulk/{function}/sample.csv",
+            get(bulk::sample),
+        ),
+        ("GET", "/api/v1/bulk/batches/{batch_id}", get(bulk::one)),
+        (
+            "POST",
+            "/api/v1/bulk/batches/{batch_id}/confirm",
+            post(bulk::confirm),
+        ),
+        (
+            "GET",
+            "/api/v1/bulk/batches/{batch_id}/rows.csv",
+            get(bulk::rows_csv),
         ),
         ("POST", "/api/v1/{function}", post(submit::submit)),
         ("GET", "/openapi.json", get(openapi::openapi_json)),

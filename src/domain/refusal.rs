@@ -91,6 +91,10 @@ pub enum Refusal {
     NoticeNotFound,
     #[error("mail could not be sent: {0}")]
     MailUnavailable(String),
+    #[error("bulk batch not found")]
+    BulkBatchNotFound,
+    #[error("the file is larger than {0} bytes")]
+    BulkFileTooLarge(usize),
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
 }
@@ -151,6 +155,8 @@ impl Refusal {
             Refusal::ContractorRevoked => "contractor_revoked",
             Refusal::NoticeNotFound => "notice_not_found",
             Refusal::MailUnavailable(_) => "mail_unavailable",
+            Refusal::BulkBatchNotFound => "bulk_batch_not_found",
+            Refusal::BulkFileTooLarge(_) => "file_too_large",
             Refusal::Internal(_) => "internal_error",
         }
     }
@@ -322,6 +328,20 @@ impl Refusal {
             Refusal::MailUnavailable(_) => pair(
                 "メールを送信できないため処理を行いませんでした。しばらくしてから再度実行してください",
                 "mail could not be sent, so nothing was done; retry later",
+            ),
+            Refusal::BulkBatchNotFound => pair(
+                "指定された一括申請は見つかりません",
+                "no bulk batch with this id exists for your registration",
+            ),
+            Refusal::BulkFileTooLarge(limit) => (
+                format!(
+                    "ファイルが大きすぎます({}MBまで)。ファイルを分けてください",
+                    limit / (1024 * 1024)
+                ),
+                format!(
+                    "the file is larger than {} MiB; split it",
+                    limit / (1024 * 1024)
+                ),
             ),
             Refusal::Internal(_) => pair("システムエラーが発生しました", "internal error"),
         }

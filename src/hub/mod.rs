@@ -106,6 +106,10 @@ pub fn jobs(
             Box::pin(notices::run_mailer(s(), p(), t())),
         ),
         ("audit relay", Box::pin(audit::run_relay(s(), p(), t()))),
+        (
+            "bulk filing",
+            Box::pin(crate::bulk::run_filing(s(), p(), t())),
+        ),
     ]
 }
 

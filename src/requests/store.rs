@@ -181,6 +181,18 @@ pub async fn one<C: GenericClient>(
     Ok(row.map(view))
 }
 
+/// The requests of `company` among `ids` (a bulk batch's filed rows), in any order.
+pub async fn many<C: GenericClient>(
+    client: &C,
+    company: &CompanyCode,
+    ids: &[Uuid],
+) -> Result<Vec<RequestView>, tokio_postgres::Error> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM requests WHERE request_id = ANY($1) AND company_code = $2");
+    let rows = client.query(&sql, &[&ids, &company.as_str()]).await?;
+    Ok(rows.into_iter().map(view).collect())
+}
+
 /// Up to `limit` requests matching `f`, newest first, after `f`'s cursor.
 pub async fn list<C: GenericClient>(
     client: &C,

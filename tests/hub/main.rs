@@ -9,6 +9,8 @@ mod access_matrix;
 mod audit_relay;
 mod audit_trail;
 mod broker_restart;
+mod bulk;
+mod bulk_filing;
 mod connector_crash;
 mod connector_stall;
 mod contractors;

@@ -1,0 +1,172 @@
+//! The filing job (one entry of `hub::jobs`): files the good rows of every confirmed batch
+//! through `requests::Submissions`, as the user who confirmed it, exactly once.
+//!
+//! Exactly once, whatever stops it: each row is submitted with the idempotency key
+//! `bulk-<batch>-<line>` and the body stored at upload, so a row submitted again (after a
+//! crash before its request id was recorded, or by a second process) gets the request id of
+//! its first submission and is not produced again once its request row exists. A batch is
+//! filed by one process at a time (a PostgreSQL advisory lock held by a transaction). A row waits while the broker or database is unavailable, and keeps a refusal only
+//! a rule gave.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::Pool;
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::kind::BulkKind;
+use super::store::{self, Batch};
+use crate::accounts::sessions::acting_user;
+use crate::config::Settings;
+use crate::domain::{CompanyCode, Function, Refusal};
+use crate::kafka::Publisher;
+use crate::messages::Codec;
+use crate::requests::Submissions;
+
+/// How often the job looks for confirmed batches.
+const POLL: Duration = Duration::from_millis(300);
+/// Rows read and filed per round.
+const ROUND: i64 = 64;
+/// Rows in flight at once (each waits for the broker's acknowledgement).
+const IN_FLIGHT: usize = 16;
+
+/// Files confirmed batches until `shutdown`; a round cut short by shutdown resumes at the next
+/// start from the rows still pending.
+pub async fn run_filing(
+    settings: Settings,
+    pool: Pool,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let publisher = Publisher::new(
+        &settings.kafka_brokers,
+        Duration::from_secs(10),
+        settings.kafka_idempotence,
+    )?;
+    let submissions = Submissions::new(
+        pool.clone(),
+        publisher,
+        Arc::new(Codec::new()),
+        Arc::new(settings),
+    );
+    let mut tick = tokio::time::interval(POLL);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            _ = tick.tick() => {}
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            r = file_confirmed(&pool, &submissions) => if let Err(e) = r {
+                tracing::warn!(error = %e, "bulk filing paused; next round again");
+            }
+        }
+    }
+}
+
+/// One round over the confirmed batches.
+async fn file_confirmed(pool: &Pool, submissions: &Submissions) -> Result<(), Refusal> {
+    let batches = store::to_file(&pool.get().await?).await?;
+    for batch in batches {
+        // The lock lives in a transaction of its own, so it ends with it: on commit, on the
+        // rollback of a round dropped at shutdown, or with the connection of a process that died.
+        let mut lock = pool.get().await?;
+        let lock = lock.transaction().await?;
+        let mine: bool = lock
+            .query_one(
+                "SELECT pg_try_advisory_xact_lock($1)",
+                &[&lock_key(batch.batch_id)],
+            )
+            .await?
+            .get(0);
+        if mine {
+            file_batch(pool, submissions, &batch).await?;
+        }
+        lock.commit().await?;
+    }
+    Ok(())
+}
+
+/// The advisory lock of a batch: 64 bits of its id.
+fn lock_key(batch_id: Uuid) -> i64 {
+    let b = batch_id.as_bytes();
+    i64::from_be_bytes([b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]])
+}
+
+/// Files the pending rows of `batch` until none is left or one waits for a dependency.
+async fn file_batch(pool: &Pool, submissions: &Submissions, batch: &Batch) -> Result<(), Refusal> {
+    let function = BulkKind::parse(&batch.kind)
+        .ok_or_else(|| Refusal::Internal(anyhow::anyhow!("unknown bulk kind {}", batch.kind)))?
+        .function();
+    let company =
+        CompanyCode::parse(&batch.company_code).map_err(|e| Refusal::Internal(e.into()))?;
+    let user = batch.confirmed_by.as_deref().unwrap_or(&batch.user_id);
+    let certificate = batch.certificate.as_deref().unwrap_or_default();
+    let client = pool.get().await?;
+    let principal = acting_user(&client, &company, user, certificate).await;
+    loop {
+        let rows = store::pending(&client, batch.batch_id, ROUND).await?;
+        if rows.is_empty() {
+            store::finish_if_done(&client, batch.batch_id).await?;
+            return Ok(());
+        }
+        let principal = match &principal {
+            Ok(p) => p,
+            Err(refusal) if transient(refusal) => return Ok(()),
+            Err(refusal) => {
+                // The user who confirmed can no longer file: every row says why.
+                for (line, _) in rows {
+                    store::refused(&client, batch.batch_id, line, refusal).await?;
+                }
+                continue;
+            }
+        };
+        let outcomes: Vec<(i32, Result<_, Refusal>)> = futures::stream::iter(rows)
+            .map(|(line, body)| {
+                file_row(submissions, principal, function, batch.batch_id, line, body)
+            })
+            .buffer_unordered(IN_FLIGHT)
+            .collect()
+            .await;
+        let mut waiting = false;
+        for (line, outcome) in outcomes {
+            match outcome {
+                Ok(id) => store::filed(&client, batch.batch_id, line, id).await?,
+                Err(e) if transient(&e) => waiting = true,
+                Err(e) => store::refused(&client, batch.batch_id, line, &e).await?,
+            }
+        }
+        if waiting {
+            return Ok(());
+        }
+    }
+}
+
+async fn file_row(
+    submissions: &Submissions,
+    principal: &crate::accounts::Principal,
+    function: Function,
+    batch_id: Uuid,
+    line: i32,
+    body: serde_json::Value,
+) -> (i32, Result<Uuid, Refusal>) {
+    let key = format!("bulk-{batch_id}-{line}");
+    let outcome = submissions
+        .submit(principal, function, Ok(body), Some(key.as_bytes()))
+        .await
+        .map(|id| id.as_uuid());
+    (line, outcome)
+}
+
+/// A refusal that says nothing about the row: the row waits and is filed in a later round.
+fn transient(refusal: &Refusal) -> bool {
+    matches!(
+        refusal,
+        Refusal::BrokerUnavailable(_)
+            | Refusal::DatabaseUnavailable(_)
+            | Refusal::Internal(_)
+            | Refusal::RateLimited { .. }
+            | Refusal::Maintenance { .. }
+    )
+}

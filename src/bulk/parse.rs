@@ -1,0 +1,388 @@
+//! Reading a bulk file: its bytes (UTF-8 with or without a BOM, or Shift_JIS/CP932; CRLF or
+//! LF) into one checked application per line, or the reason the file as a whole cannot be
+//! read. Every row is checked by `requests::validate::submission`, the very check of a single
+//! application, so a row is refused with the same code and message as the API would give.
+//! Pure: no I/O.
+//!
+//! The file is read record by record from its bytes: the CSV structure (comma, quote, line
+//! end) is ASCII, and no Shift_JIS trail byte is ASCII punctuation, so the records are found
+//! before any decoding and each cell is decoded on its own, which lets a bad byte be named by
+//! its line and column.
+
+use chrono::NaiveDate;
+use csv::ByteRecord;
+use serde_json::{Map, Value};
+
+use super::kind::{BulkKind, Column};
+use crate::csv_text::CsvEncoding;
+use crate::domain::{CompanyCode, Refusal};
+use crate::messages::shape::Shape;
+use crate::requests::validate;
+
+/// The most data rows a file may hold (a larger upload is split by the user).
+pub const MAX_ROWS: usize = 50_000;
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Why one row will not be filed: the column at fault (when one is) and the refusal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowFault {
+    pub column: Option<String>,
+    pub code: String,
+    pub ja: String,
+    pub en: String,
+}
+
+impl RowFault {
+    fn of(kind: BulkKind, refusal: &Refusal) -> Self {
+        let column = match refusal {
+            Refusal::InvalidField { field, .. } => kind
+                .header_of(field)
+                .map(str::to_string)
+                .or_else(|| (!field.is_empty()).then(|| field.clone())),
+            _ => None,
+        };
+        let (ja, en) = refusal.messages();
+        RowFault {
+            column,
+            code: refusal.code().to_string(),
+            ja,
+            en,
+        }
+    }
+}
+
+/// One data line of a file: the point as written, and the application's JSON body or why not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// The line of the file the record starts on (the header is line 1).
+    pub line: u32,
+    pub point: String,
+    pub outcome: Result<Value, RowFault>,
+}
+
+/// A file read: the encoding it was read in and its rows.
+#[derive(Debug)]
+pub struct Parsed {
+    pub encoding: CsvEncoding,
+    pub rows: Vec<Row>,
+}
+
+/// A file that cannot be read at all: 422 with `code`, saying what and where.
+fn file_error(code: &'static str, ja: String, en: String) -> Refusal {
+    Refusal::invalid("file", code, ja, en)
+}
+
+/// Reads `bytes` as a file of `kind` uploaded by `company` on `today`. `declared` (a query
+/// parameter or the `charset`) wins over detection: valid UTF-8 is UTF-8, anything else
+/// Shift_JIS.
+pub fn parse(
+    kind: BulkKind,
+    bytes: &[u8],
+    declared: Option<CsvEncoding>,
+    company: &CompanyCode,
+    today: NaiveDate,
+) -> Result<Parsed, Refusal> {
+    let body = bytes.strip_prefix(BOM).unwrap_or(bytes);
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(file_error(
+            "empty_file",
+            "ファイルが空です".into(),
+            "the file is empty".into(),
+        ));
+    }
+    if let Some(at) = body.iter().position(|&b| b == 0 || b == 0x7F) {
+        return Err(file_error(
+            "binary_file",
+            format!(
+                "CSVではなくバイナリファイルです({}バイト目に制御文字)",
+                at + 1
+            ),
+            format!(
+                "this is a binary file, not CSV (a control byte at byte {})",
+                at + 1
+            ),
+        ));
+    }
+    if let Some(line) = open_quote(body) {
+        return Err(file_error(
+            "open_quote",
+            format!("{line}行目で始まる引用符(\")が閉じられていません"),
+            format!("the quote (\") opened on line {line} is never closed"),
+        ));
+    }
+    let (encoding, detected) = match declared {
+        Some(e) => (e, false),
+        None if std::str::from_utf8(body).is_ok() => (CsvEncoding::Utf8, true),
+        None => (CsvEncoding::ShiftJis, true),
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(body);
+    let mut records = reader.byte_records();
+    let header = match records.next() {
+        Some(Ok(h)) => h,
+        _ => return Err(wrong_header(kind, "(none)")),
+    };
+    let order = header_order(kind, &header, encoding)?;
+    let reading = Reading {
+        kind,
+        encoding,
+        detected,
+        company,
+        today,
+        order: &order,
+    };
+    let mut rows = Vec::new();
+    let mut lines = LineCounter::default();
+    for record in records {
+        let record = record.map_err(|e| {
+            file_error(
+                "invalid_csv",
+                format!("CSVとして読み取れません: {e}"),
+                format!("not readable as CSV: {e}"),
+            )
+        })?;
+        if record.iter().all(|c| c.iter().all(u8::is_ascii_whitespace)) {
+            continue; // a blank line, or a line of empty cells as spreadsheets leave
+        }
+        if rows.len() == MAX_ROWS {
+            return Err(file_error(
+                "too_many_rows",
+                format!("1ファイル{MAX_ROWS}行までです。ファイルを分けてください"),
+                format!("a file holds at most {MAX_ROWS} rows; split it"),
+            ));
+        }
+        let line = lines.line_at(body, record.position().map_or(0, |p| p.byte()) as usize);
+        rows.push(reading.row(line, &record)?);
+    }
+    if rows.is_empty() {
+        return Err(file_error(
+            "no_rows",
+            "ヘッダ行の後に申請の行がありません".into(),
+            "there are no rows after the header line".into(),
+        ));
+    }
+    Ok(Parsed { encoding, rows })
+}
+
+/// The line a quote is opened on and never closed, if one is: a field that swallows the rest
+/// of the file would otherwise be read as one long cell.
+fn open_quote(body: &[u8]) -> Option<usize> {
+    let (mut line, mut inside, mut opened) = (1, false, 0);
+    for &b in body {
+        match b {
+            b'"' => {
+                inside = !inside;
+                if inside {
+                    opened = line;
+                }
+            }
+            b'\n' => line += 1,
+            _ => {}
+        }
+    }
+    inside.then_some(opened)
+}
+
+/// The line a byte offset of the file is on, counted onward from the previous offset asked.
+#[derive(Default)]
+struct LineCounter {
+    offset: usize,
+    newlines: u32,
+}
+
+impl LineCounter {
+    /// `offset` is where the reader stood before the record: the previous record's line end
+    /// (and any blank lines) may still lie ahead of the record's first byte.
+    fn line_at(&mut self, body: &[u8], offset: usize) -> u32 {
+        let mut offset = offset.min(body.len());
+        while offset < body.len() && matches!(body[offset], b'\r' | b'\n') {
+            offset += 1;
+        }
+        if offset > self.offset {
+            let seen = body[self.offset..offset].iter().filter(|&&b| b == b'\n');
+            self.newlines += seen.count() as u32;
+            self.offset = offset;
+        }
+        self.newlines + 1
+    }
+}
+
+fn wrong_header(kind: BulkKind, found: &str) -> Refusal {
+    let expected: Vec<&str> = kind.columns().iter().map(|c| c.header).collect();
+    let expected = expected.join(",");
+    file_error(
+        "wrong_header",
+        format!(
+            "1行目(ヘッダ行)が{}の様式ではありません({found})。列名: {expected}",
+            kind.name_ja()
+        ),
+        format!(
+            "line 1 is not the header of {} ({found}); the columns are: {expected}",
+            kind.slug()
+        ),
+    )
+}
+
+/// For each cell position of the header, the column it is; every column must be named once.
+fn header_order(
+    kind: BulkKind,
+    header: &ByteRecord,
+    encoding: CsvEncoding,
+) -> Result<Vec<Column>, Refusal> {
+    let columns = kind.columns();
+    let mut order = Vec::new();
+    for (i, raw) in header.iter().enumerate() {
+        let name = decode_cell(raw, encoding).map_err(|_| {
+            wrong_header(
+                kind,
+                &format!("{}列目が{}ではありません", i + 1, encoding.charset()),
+            )
+        })?;
+        let name = name.trim();
+        let column = columns
+            .iter()
+            .find(|c| c.header == name)
+            .ok_or_else(|| wrong_header(kind, &format!("不明な列 unknown column「{name}」")))?;
+        if order.contains(column) {
+            return Err(wrong_header(kind, &format!("列「{name}」が重複 repeated")));
+        }
+        order.push(*column);
+    }
+    if let Some(missing) = columns.iter().find(|c| !order.contains(c)) {
+        return Err(wrong_header(
+            kind,
+            &format!("列「{}」がありません missing", missing.header),
+        ));
+    }
+    Ok(order)
+}
+
+fn decode_cell(raw: &[u8], encoding: CsvEncoding) -> Result<String, ()> {
+    let (text, malformed) = match encoding {
+        CsvEncoding::Utf8 => encoding_rs::UTF_8.decode_without_bom_handling(raw),
+        CsvEncoding::ShiftJis => encoding_rs::SHIFT_JIS.decode_without_bom_handling(raw),
+    };
+    if malformed {
+        Err(())
+    } else {
+        Ok(text.into_owned())
+    }
+}
+
+/// What reading each data row needs.
+struct Reading<'a> {
+    kind: BulkKind,
+    encoding: CsvEncoding,
+    /// The encoding was detected, not declared: a line in the other one is a mixed file.
+    detected: bool,
+    company: &'a CompanyCode,
+    today: NaiveDate,
+    order: &'a [Column],
+}
+
+impl Reading<'_> {
+    fn row(&self, line: u32, record: &ByteRecord) -> Result<Row, Refusal> {
+        if record.len() != self.order.len() {
+            return Err(file_error(
+                "cell_count",
+                format!(
+                    "{line}行目の列数が{}です(ヘッダは{}列)",
+                    record.len(),
+                    self.order.len()
+                ),
+                format!(
+                    "line {line} has {} cells; the header has {}",
+                    record.len(),
+                    self.order.len()
+                ),
+            ));
+        }
+        let raw_line: Vec<u8> = record.as_slice().to_vec();
+        if self.detected
+            && self.encoding == CsvEncoding::ShiftJis
+            && !raw_line.is_ascii()
+            && std::str::from_utf8(&raw_line).is_ok()
+        {
+            return Err(file_error(
+                "mixed_encoding",
+                format!("{line}行目はUTF-8、他の行はShift_JISです。文字コードを統一してください"),
+                format!("line {line} is UTF-8 while other lines are Shift_JIS; use one encoding"),
+            ));
+        }
+        let mut body = Map::new();
+        let mut point = String::new();
+        for (column, raw) in self.order.iter().zip(record.iter()) {
+            let text = decode_cell(raw, self.encoding).map_err(|()| {
+                file_error(
+                    "wrong_encoding",
+                    format!(
+                        "{line}行目の列「{}」が{}として読めません(encoding パラメータで指定できます)",
+                        column.header,
+                        self.encoding.charset()
+                    ),
+                    format!(
+                        "line {line}, column {}: not {} text (name the encoding with ?encoding=)",
+                        column.header,
+                        self.encoding.charset()
+                    ),
+                )
+            })?;
+            let text = text.trim();
+            if column.field == "supply_point_id" {
+                point = text.to_string();
+            }
+            if !text.is_empty() {
+                let shape = self.kind.shape_of(column.field);
+                body.insert(column.field.to_string(), cell_value(&shape, text));
+            }
+        }
+        let body = Value::Object(body);
+        let outcome = match validate::submission(
+            self.kind.function(),
+            self.company,
+            body.clone(),
+            self.today,
+        ) {
+            Ok(_) => Ok(body),
+            Err(refusal) => Err(RowFault::of(self.kind, &refusal)),
+        };
+        Ok(Row {
+            line,
+            point,
+            outcome,
+        })
+    }
+}
+
+/// A cell's text as the JSON value a single application would carry: numbers, booleans
+/// (1/0, true/false, はい/いいえ, 同意/不同意) and dates (`2026/12/10` as spreadsheets write
+/// them) converted; anything that does not convert stays text, so the single application's
+/// check refuses it with its own message.
+pub fn cell_value(shape: &Shape, text: &str) -> Value {
+    match shape {
+        Shape::Nullable(inner) => cell_value(inner, text),
+        Shape::Int | Shape::Long => text
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| text.into()),
+        Shape::Double => text
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number)
+            .unwrap_or_else(|| text.into()),
+        Shape::Bool => match text.to_ascii_lowercase().as_str() {
+            "1" | "true" | "はい" | "同意" | "○" => Value::Bool(true),
+            "0" | "false" | "いいえ" | "不同意" | "×" => Value::Bool(false),
+            _ => text.into(),
+        },
+        Shape::Date => NaiveDate::parse_from_str(text, "%Y/%m/%d")
+            .or_else(|_| NaiveDate::parse_from_str(text, "%Y-%m-%d"))
+            .map(|d| Value::from(d.to_string()))
+            .unwrap_or_else(|_| text.into()),
+        _ => text.into(),
+    }
+}

@@ -1,0 +1,198 @@
+//! The bulk file reader on good and bad files: each bad file is refused naming what and where,
+//! each bad row keeps the single application's code and message.
+
+use chrono::NaiveDate;
+
+use super::kind::BulkKind;
+use super::parse::{Row, parse};
+use super::{sample, template};
+use crate::csv_text::{self, CsvEncoding};
+use crate::domain::{CompanyCode, Refusal};
+
+fn me() -> CompanyCode {
+    CompanyCode::parse("A0001").unwrap()
+}
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()
+}
+
+fn start() -> BulkKind {
+    BulkKind::parse("switch-start").unwrap()
+}
+
+const HEADER: &str = "供給地点特定番号,スイッチング予定日,現小売事業者コード,現小売お客さま番号,需要者名義,需要者連絡先電話番号,契約電流,廃止取次番号,託送供給等約款への同意,契約決定方法,契約電力";
+
+fn file(lines: &[&str]) -> String {
+    let mut text = format!("{HEADER}\r\n");
+    for l in lines {
+        text.push_str(l);
+        text.push_str("\r\n");
+    }
+    text
+}
+
+const GOOD: &str = "0300000000000000000001,2026/12/10,Z0300,C-1,㈱髙橋商店①,03-1234-5678,,,1,,";
+const PAST: &str = "0300000000000000000002,2026/11/24,Z0300,C-2,山田 太郎,,,,1,,";
+const SHORT_POINT: &str = "030000000000000000003,2026/12/10,Z0300,C-3,山田 太郎,,,,1,,";
+
+fn rows(bytes: &[u8], declared: Option<CsvEncoding>) -> Vec<Row> {
+    parse(start(), bytes, declared, &me(), today())
+        .expect("a readable file")
+        .rows
+}
+
+fn refused(bytes: &[u8]) -> (String, String) {
+    match parse(start(), bytes, None, &me(), today()) {
+        Err(Refusal::InvalidField { code, en, .. }) => (code.to_string(), en),
+        other => panic!("expected a refused file, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_bad_row_keeps_the_single_applications_code_and_names_its_line_and_column() {
+    let rows = rows(file(&[GOOD, PAST, SHORT_POINT]).as_bytes(), None);
+    assert_eq!(rows.len(), 3);
+    assert!(rows[0].outcome.is_ok(), "{:?}", rows[0]);
+    assert_eq!(rows[0].line, 2);
+    let past = rows[1].outcome.as_ref().unwrap_err();
+    assert_eq!(
+        (rows[1].line, past.code.as_str()),
+        (3, "planned_date_in_past")
+    );
+    assert_eq!(past.column.as_deref(), Some("スイッチング予定日"));
+    let short = rows[2].outcome.as_ref().unwrap_err();
+    assert_eq!(short.code, "invalid_supply_point_id");
+    assert_eq!(short.column.as_deref(), Some("供給地点特定番号"));
+    assert_eq!(rows[2].point, "030000000000000000003");
+}
+
+#[test]
+fn a_good_row_becomes_the_single_applications_json_body() {
+    let rows = rows(file(&[GOOD]).as_bytes(), None);
+    let body = rows[0].outcome.as_ref().unwrap();
+    assert_eq!(body["planned_date"], "2026-12-10");
+    assert_eq!(body["agreed_to_grid_terms"], true);
+    assert_eq!(body["customer_name"], "㈱髙橋商店①");
+    assert!(
+        body.get("contract_ampere").is_none(),
+        "an empty cell is absent"
+    );
+}
+
+#[test]
+fn the_same_file_in_shift_jis_and_in_utf8_with_a_bom_gives_the_same_rows() {
+    let text = file(&[GOOD, PAST]);
+    let sjis = csv_text::encode(&text, CsvEncoding::ShiftJis);
+    let bom = csv_text::encode(&text, CsvEncoding::Utf8);
+    assert!(std::str::from_utf8(&sjis).is_err(), "CP932 bytes for ①㈱髙");
+    let from_sjis = parse(start(), &sjis, None, &me(), today()).unwrap();
+    assert_eq!(from_sjis.encoding, CsvEncoding::ShiftJis);
+    assert_eq!(from_sjis.rows, rows(&bom, None));
+    // LF instead of CRLF reads alike too.
+    assert_eq!(
+        rows(text.replace("\r\n", "\n").as_bytes(), None),
+        from_sjis.rows
+    );
+}
+
+#[test]
+fn a_declared_encoding_wins_and_a_wrong_one_names_the_line_and_column() {
+    let sjis = csv_text::encode(&file(&[GOOD]), CsvEncoding::ShiftJis);
+    let err = parse(start(), &sjis, Some(CsvEncoding::Utf8), &me(), today()).unwrap_err();
+    // The header is Shift_JIS too: it is not the header in UTF-8.
+    assert_eq!(err.code(), "wrong_header");
+    let mut utf8_header = format!("{HEADER}\r\n").into_bytes();
+    utf8_header.extend(csv_text::encode(
+        &format!("{GOOD}\r\n"),
+        CsvEncoding::ShiftJis,
+    ));
+    let err = parse(
+        start(),
+        &utf8_header,
+        Some(CsvEncoding::Utf8),
+        &me(),
+        today(),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "wrong_encoding");
+    assert!(
+        err.to_string().contains("line 2, column 需要者名義"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_file_mixing_utf8_and_shift_jis_lines_is_refused_naming_the_line() {
+    let mut bytes = csv_text::encode(&file(&[GOOD]), CsvEncoding::ShiftJis);
+    bytes.extend(format!("{PAST}\r\n").as_bytes());
+    let (code, en) = refused(&bytes);
+    assert_eq!(code, "mixed_encoding");
+    assert!(en.contains("line 3"), "{en}");
+}
+
+#[test]
+fn a_wrong_header_is_refused_naming_the_columns() {
+    let (code, en) = refused("user_id,name,mail\nx,y,z\n".as_bytes());
+    assert_eq!(code, "wrong_header");
+    assert!(en.contains("供給地点特定番号"), "{en}");
+    let missing = HEADER.replace(",契約電力", "");
+    let (code, en) = refused(format!("{missing}\n").as_bytes());
+    assert_eq!(code, "wrong_header");
+    assert!(en.contains("契約電力"), "{en}");
+}
+
+#[test]
+fn a_row_with_too_many_or_too_few_cells_is_refused_naming_the_line() {
+    let (code, en) = refused(file(&[GOOD, "0300000000000000000002,2026/12/10"]).as_bytes());
+    assert_eq!(code, "cell_count");
+    assert!(en.contains("line 3 has 2 cells"), "{en}");
+    let (code, _) = refused(file(&[&format!("{GOOD},extra")]).as_bytes());
+    assert_eq!(code, "cell_count");
+}
+
+#[test]
+fn a_quote_left_open_is_refused_naming_its_line() {
+    let open = "0300000000000000000002,2026/12/10,Z0300,\"C-2,山田,,,,1,,";
+    let (code, en) = refused(file(&[GOOD, open, GOOD]).as_bytes());
+    assert_eq!(code, "open_quote");
+    assert!(en.contains("line 3"), "{en}");
+    // A quoted cell with a comma and an escaped quote is fine.
+    let quoted = "0300000000000000000002,2026/12/10,Z0300,\"C-2,\"\"x\"\"\",山田 太郎,,,,1,,";
+    let rows = rows(file(&[quoted]).as_bytes(), None);
+    assert_eq!(
+        rows[0].outcome.as_ref().unwrap()["previous_customer_number"],
+        "C-2,\"x\""
+    );
+}
+
+#[test]
+fn a_binary_or_empty_file_is_refused() {
+    assert_eq!(
+        refused(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR").0,
+        "binary_file"
+    );
+    assert_eq!(refused(b"").0, "empty_file");
+    assert_eq!(refused(format!("{HEADER}\r\n").as_bytes()).0, "no_rows");
+    assert_eq!(refused(b"%PDF-1.4 not a csv").0, "wrong_header");
+}
+
+#[test]
+fn blank_lines_are_skipped_and_lines_keep_their_numbers() {
+    let text = file(&[GOOD, "", ",,,,,,,,,,", PAST]);
+    let rows = rows(text.as_bytes(), None);
+    assert_eq!(rows.iter().map(|r| r.line).collect::<Vec<_>>(), [2, 5]);
+}
+
+#[test]
+fn every_sample_file_reads_without_a_bad_row() {
+    for kind in BulkKind::ALL {
+        let text = sample(kind, today());
+        assert!(text.starts_with(&template(kind)));
+        let parsed = parse(kind, text.as_bytes(), None, &me(), today()).unwrap();
+        assert_eq!(parsed.rows.len(), 2, "{kind}");
+        for row in parsed.rows {
+            assert!(row.outcome.is_ok(), "{kind}: {row:?}");
+        }
+    }
+}

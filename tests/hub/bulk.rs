@@ -1,0 +1,459 @@
+//! Bulk applications (一括申請) end to end: a file's bad rows previewed with their messages and
+//! nothing filed, the good rows filed on confirm and answered by the operator, the download of
+//! every row's outcome, the same file in Shift_JIS and UTF-8 with a BOM, and bad files refused.
+
+use std::time::Duration;
+
+use kirikae::csv_text::{self, CsvEncoding};
+use kirikae::domain::{Area, SupplyPointId};
+use kirikae::tso_sim::register::{PointKind, incumbent_code};
+use serde_json::Value;
+
+use crate::harness::*;
+
+/// A retailer's session, for bulk calls.
+pub struct BulkClient<'a>(pub &'a Retailer);
+
+impl BulkClient<'_> {
+    /// Uploads `bytes` as a file of `function` (`query` e.g. `?encoding=shift_jis`).
+    pub async fn upload(&self, function: &str, query: &str, bytes: Vec<u8>) -> (u16, Value) {
+        let resp = self
+            .0
+            .http
+            .post(format!("{}/api/v1/bulk/{function}{query}", self.0.api))
+            .bearer_auth(&self.0.token)
+            .header("content-type", "text/csv")
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        (
+            resp.status().as_u16(),
+            resp.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    /// Uploads and expects 201; the preview.
+    pub async fn previewed(&self, function: &str, bytes: Vec<u8>) -> Value {
+        let (code, body) = self.upload(function, "", bytes).await;
+        assert_eq!(code, 201, "{body}");
+        body
+    }
+
+    pub async fn confirm(&self, batch: &Value, query: &str) -> (u16, Value) {
+        let resp = self
+            .0
+            .http
+            .post(format!(
+                "{}{}{query}",
+                self.0.api,
+                batch["confirm_url"].as_str().unwrap()
+            ))
+            .bearer_auth(&self.0.token)
+            .send()
+            .await
+            .unwrap();
+        (
+            resp.status().as_u16(),
+            resp.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    pub async fn batch(&self, batch: &Value) -> Value {
+        let id = batch["batch_id"].as_str().unwrap();
+        let (code, body) = self.0.get(&format!("/api/v1/bulk/batches/{id}")).await;
+        assert_eq!(code, 200, "{body}");
+        body
+    }
+
+    /// Polls the batch until `done` holds of it; the batch then.
+    pub async fn until(&self, batch: &Value, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            let now = self.batch(batch).await;
+            if done(&now) {
+                return now;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what} never happened: {now}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The download's rows (header dropped), read back from `encoding`.
+    pub async fn rows(&self, batch: &Value, encoding: CsvEncoding) -> Vec<Vec<String>> {
+        let query = match encoding {
+            CsvEncoding::Utf8 => "",
+            CsvEncoding::ShiftJis => "?encoding=shift_jis",
+        };
+        let resp = self
+            .0
+            .http
+            .get(format!(
+                "{}{}{query}",
+                self.0.api,
+                batch["rows_url"].as_str().unwrap()
+            ))
+            .bearer_auth(&self.0.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let bytes = resp.bytes().await.unwrap();
+        if encoding == CsvEncoding::Utf8 {
+            assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "UTF-8 with a BOM");
+        }
+        let text = csv_text::decode(&bytes, Some(encoding)).unwrap();
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        reader
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_string).collect())
+            .collect()
+    }
+}
+
+pub fn planned() -> String {
+    (chrono::Utc::now().date_naive() + chrono::Duration::days(14))
+        .format("%Y/%m/%d")
+        .to_string()
+}
+
+pub const START_HEADER: &str = "供給地点特定番号,スイッチング予定日,現小売事業者コード,現小売お客さま番号,需要者名義,需要者連絡先電話番号,契約電流,廃止取次番号,託送供給等約款への同意,契約決定方法,契約電力";
+pub const END_HEADER: &str =
+    "供給地点特定番号,スイッチング予定日,新小売事業者コード,お客さま番号,廃止取次番号";
+pub const CHANGE_HEADER: &str = "供給地点特定番号,変更日,需要者名義,連絡先電話番号,郵送先住所";
+
+pub fn start_line(point: &SupplyPointId, date: &str, current: &str) -> String {
+    format!(
+        "{},{date},{current},0012-3456-78,山田 太郎,03-1234-5678,,,1,,",
+        point.as_str()
+    )
+}
+
+pub fn change_line(point: &SupplyPointId, date: &str, name: &str) -> String {
+    format!("{},{date},{name},,東京都千代田区1-1", point.as_str())
+}
+
+pub fn csv_file(header: &str, lines: &[String]) -> String {
+    let mut text = format!("{header}\r\n");
+    for l in lines {
+        text.push_str(l);
+        text.push_str("\r\n");
+    }
+    text
+}
+
+/// The records on `area`'s request topic, as (request id, point).
+pub fn requests_on_topic(app: &TestApp, area: Area) -> Vec<(String, String)> {
+    let codec = kirikae::messages::Codec::new();
+    read_topic(
+        &app.settings.kafka_brokers,
+        &app.settings.requests_topic(area),
+    )
+    .iter()
+    .map(|b| codec.decode_request(b).expect("a request record"))
+    .map(|r| (r.request_id.to_string(), r.point_id.as_str().to_string()))
+    .collect()
+}
+
+#[tokio::test]
+async fn a_switch_start_file_previews_its_bad_rows_files_the_good_ones_on_confirm_and_the_download_shows_each_outcome()
+ {
+    let area = Area::Tokyo;
+    let app = spawn_app(&[area]).await;
+    let a = app.login(RETAILER_A).await;
+    let current = incumbent_code(area);
+    let points: Vec<SupplyPointId> = (20..23)
+        .map(|n| app.incumbent_point(area, PointKind::LowVoltage, n))
+        .collect();
+    let date = planned();
+    let mut lines: Vec<String> = points
+        .iter()
+        .map(|p| start_line(p, &date, &current))
+        .collect();
+    lines.insert(1, start_line(&points[0], "2020/01/06", &current)); // line 3: in the past
+    lines.push(format!(
+        "0300000000000000000001,{date},{RETAILER_A},C-9,山田 太郎,,,,1,,"
+    )); // line 6: a switch to oneself
+    let bulk = BulkClient(&a);
+    let preview = bulk
+        .previewed("switch-start", csv_file(START_HEADER, &lines).into_bytes())
+        .await;
+    assert_eq!(preview["state"], "previewed");
+    assert_eq!(preview["counts"]["rows"], 5, "{preview}");
+    assert_eq!(preview["counts"]["bad"], 2);
+    let bad = preview["bad_rows"].as_array().unwrap();
+    assert_eq!(bad[0]["line"], 3);
+    assert_eq!(bad[0]["code"], "planned_date_in_past");
+    assert_eq!(bad[0]["column"], "スイッチング予定日");
+    assert!(!bad[0]["message_ja"].as_str().unwrap().is_empty());
+    assert_eq!(bad[1]["line"], 6);
+    assert_eq!(bad[1]["code"], "switch_to_self");
+    // Before anything is filed: nothing on the topic, and a confirm with bad rows is refused.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(requests_on_topic(&app, area).is_empty());
+    let (code, refusal) = bulk.confirm(&preview, "").await;
+    assert_eq!(
+        (code, refusal["code"].as_str()),
+        (422, Some("bulk_has_bad_rows"))
+    );
+    assert!(requests_on_topic(&app, area).is_empty());
+
+    let (code, confirmed) = bulk.confirm(&preview, "?only_good=true").await;
+    assert_eq!(code, 202, "{confirmed}");
+    bulk.until(&preview, "the start rows filed", |b| {
+        b["counts"]["filed"] == 3
+    })
+    .await;
+    // The current retailer ends supply of the same points with 廃止一括申請: both halves match.
+    let z = app.login(&current).await;
+    let end_lines: Vec<String> = points
+        .iter()
+        .map(|p| format!("{},{date},{RETAILER_A},0012-3456-78,", p.as_str()))
+        .collect();
+    let zbulk = BulkClient(&z);
+    let ends = zbulk
+        .previewed("switch-end", csv_file(END_HEADER, &end_lines).into_bytes())
+        .await;
+    assert_eq!(ends["counts"]["bad"], 0, "{ends}");
+    assert_eq!(zbulk.confirm(&ends, "").await.0, 202);
+    let done = bulk
+        .until(&preview, "three completed", |b| {
+            b["counts"]["completed"] == 3
+        })
+        .await;
+    assert_eq!(done["state"], "filed");
+    zbulk
+        .until(&ends, "three ends completed", |b| {
+            b["counts"]["completed"] == 3
+        })
+        .await;
+
+    let rows = bulk.rows(&preview, CsvEncoding::Utf8).await;
+    assert_eq!(rows.len(), 5);
+    let by_line = |l: &str| rows.iter().find(|r| r[0] == l).unwrap().clone();
+    for line in ["2", "4", "5"] {
+        let r = by_line(line);
+        assert_eq!(r[2], "申請済 filed", "{r:?}");
+        assert_eq!(r[4], "completed", "{r:?}");
+        assert!(r[9].contains("application_number"), "the answer: {r:?}");
+        let (code, status) = a.status(&r[3]).await;
+        assert_eq!((code, status["status"].as_str()), (200, Some("completed")));
+    }
+    let past = by_line("3");
+    assert_eq!(past[2], "不備 bad");
+    assert_eq!(
+        (past[6].as_str(), past[7].as_str()),
+        ("スイッチング予定日", "planned_date_in_past")
+    );
+    assert!(past[3].is_empty(), "a bad row has no request");
+    assert_eq!(by_line("6")[7], "switch_to_self");
+    assert_eq!(
+        requests_on_topic(&app, area).len(),
+        6,
+        "three starts, three ends"
+    );
+}
+
+#[tokio::test]
+async fn the_same_file_in_shift_jis_and_in_utf8_with_a_bom_gives_the_same_rows() {
+    let area = Area::Tokyo;
+    let app = spawn_app_without_connectors(&[area]).await;
+    let z = app.login(&incumbent_code(area)).await;
+    let date = planned();
+    let lines: Vec<String> = (30..33)
+        .map(|n| app.incumbent_point(area, PointKind::LowVoltage, n))
+        .map(|p| change_line(&p, &date, "㈱髙橋商店①"))
+        // 19 digits: a bad point.
+        .chain([format!("0300000000000000000,{date},髙橋 一郎,,")])
+        .collect();
+    let text = csv_file(CHANGE_HEADER, &lines);
+    let bulk = BulkClient(&z);
+    let sjis = bulk
+        .previewed(
+            "customer-change",
+            csv_text::encode(&text, CsvEncoding::ShiftJis),
+        )
+        .await;
+    let bom = bulk
+        .previewed(
+            "customer-change",
+            csv_text::encode(&text, CsvEncoding::Utf8),
+        )
+        .await;
+    assert_eq!(sjis["encoding"], "Shift_JIS");
+    assert_eq!(bom["encoding"], "utf-8");
+    assert_eq!(sjis["counts"], bom["counts"]);
+    assert_eq!(sjis["bad_rows"], bom["bad_rows"]);
+    assert_eq!(sjis["counts"]["bad"], 1, "{sjis}");
+    assert_eq!(sjis["bad_rows"][0]["code"], "invalid_supply_point_id");
+    assert_eq!(
+        bulk.rows(&sjis, CsvEncoding::ShiftJis).await,
+        bulk.rows(&bom, CsvEncoding::Utf8).await
+    );
+    // The override names the encoding: Shift_JIS bytes declared UTF-8 are refused, not misread.
+    let (code, body) = bulk
+        .upload(
+            "customer-change",
+            "?encoding=utf-8",
+            csv_text::encode(&text, CsvEncoding::ShiftJis),
+        )
+        .await;
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(body["code"], "wrong_header");
+}
+
+#[tokio::test]
+async fn a_customer_change_file_is_filed_and_each_row_completes() {
+    let area = Area::Tokyo;
+    let app = spawn_app(&[area]).await;
+    let z = app.login(&incumbent_code(area)).await;
+    let date = planned();
+    let lines: Vec<String> = (40..43)
+        .map(|n| app.incumbent_point(area, PointKind::LowVoltage, n))
+        .map(|p| change_line(&p, &date, "=HYPERLINK(\"http://evil.example/\")"))
+        .collect();
+    let bulk = BulkClient(&z);
+    let batch = bulk
+        .previewed(
+            "customer-change",
+            csv_file(CHANGE_HEADER, &lines).into_bytes(),
+        )
+        .await;
+    assert_eq!(batch["counts"]["bad"], 0, "{batch}");
+    assert_eq!(bulk.confirm(&batch, "").await.0, 202);
+    bulk.until(&batch, "three completed", |b| b["counts"]["completed"] == 3)
+        .await;
+    for row in bulk.rows(&batch, CsvEncoding::ShiftJis).await {
+        assert_eq!(row[4], "completed", "{row:?}");
+        assert!(!row[3].is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_bad_file_is_refused_naming_what_and_where_and_nothing_is_stored_or_filed() {
+    let area = Area::Tokyo;
+    let app = spawn_app_without_connectors(&[area]).await;
+    let a = app.login(RETAILER_A).await;
+    let bulk = BulkClient(&a);
+    let point = app.incumbent_point(area, PointKind::LowVoltage, 50);
+    let good = start_line(&point, &planned(), &incumbent_code(area));
+    let cases: Vec<(Vec<u8>, u16, &str, &str)> = vec![
+        (
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR".to_vec(),
+            422,
+            "binary_file",
+            "byte",
+        ),
+        (
+            b"user_id,name,mail\na,b,c\n".to_vec(),
+            422,
+            "wrong_header",
+            "供給地点特定番号",
+        ),
+        (
+            csv_file(START_HEADER, &[good.clone(), "0300,2026/12/10".into()]).into_bytes(),
+            422,
+            "cell_count",
+            "line 3",
+        ),
+        (
+            csv_file(START_HEADER, &[good.clone(), format!("\"{good}")]).into_bytes(),
+            422,
+            "open_quote",
+            "line 3",
+        ),
+        (
+            vec![b'a'; kirikae::bulk::MAX_FILE_BYTES + 1],
+            413,
+            "file_too_large",
+            "MiB",
+        ),
+    ];
+    for (bytes, status, code, place) in cases {
+        let (got, body) = bulk.upload("switch-start", "", bytes).await;
+        assert_eq!((got, body["code"].as_str()), (status, Some(code)), "{body}");
+        assert!(
+            body["message_en"].as_str().unwrap().contains(place),
+            "{body}"
+        );
+        assert!(!body["message_ja"].as_str().unwrap().is_empty());
+    }
+    let (got, body) = bulk
+        .upload("switch-start", "?encoding=latin1", good.into_bytes())
+        .await;
+    assert_eq!(
+        (got, body["code"].as_str()),
+        (422, Some("invalid_encoding"))
+    );
+    let (got, _) = bulk.upload("facility-inquiry", "", b"x".to_vec()).await;
+    assert_eq!(got, 422, "not a bulk function");
+    // A demand-response contractor may not call スイッチング開始申請, so neither its bulk.
+    let dr = app.login(DR_CONTRACTOR).await;
+    let file = csv_file(START_HEADER, &[start_line(&point, &planned(), "Z0300")]);
+    let (got, body) = BulkClient(&dr)
+        .upload("switch-start", "", file.into_bytes())
+        .await;
+    assert_eq!(
+        (got, body["code"].as_str()),
+        (403, Some("function_not_allowed"))
+    );
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(requests_on_topic(&app, area).is_empty());
+}
+
+#[tokio::test]
+async fn only_the_batchs_own_company_may_see_confirm_or_download_it() {
+    let area = Area::Tokyo;
+    let app = spawn_app_without_connectors(&[area]).await;
+    let a = app.login(RETAILER_A).await;
+    let b = app.login(RETAILER_B).await;
+    let point = app.incumbent_point(area, PointKind::LowVoltage, 51);
+    let file = csv_file(START_HEADER, &[start_line(&point, &planned(), "Z0300")]);
+    let batch = BulkClient(&a)
+        .previewed("switch-start", file.into_bytes())
+        .await;
+    let id = batch["batch_id"].as_str().unwrap();
+    let (code, body) = b.get(&format!("/api/v1/bulk/batches/{id}")).await;
+    assert_eq!(
+        (code, body["code"].as_str()),
+        (404, Some("bulk_batch_not_found"))
+    );
+    let (code, _) = BulkClient(&b).confirm(&batch, "").await;
+    assert_eq!(code, 404);
+    let (code, _) = b.get(&format!("/api/v1/bulk/batches/{id}/rows.csv")).await;
+    assert_eq!(code, 404);
+    assert_eq!(BulkClient(&a).batch(&batch).await["state"], "previewed");
+}
+
+#[tokio::test]
+async fn each_bulk_function_publishes_its_template_and_a_sample_that_previews_without_a_bad_row() {
+    let app = spawn_app_without_connectors(&[Area::Tokyo]).await;
+    let a = app.login(RETAILER_A).await;
+    for kind in kirikae::bulk::BulkKind::ALL {
+        let slug = kind.slug();
+        let get = |path: String| {
+            let a = &a;
+            async move {
+                let resp = a
+                    .http
+                    .get(format!("{}{path}", a.api))
+                    .bearer_auth(&a.token)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(resp.status(), 200, "{path}");
+                resp.bytes().await.unwrap().to_vec()
+            }
+        };
+        let template = get(format!("/api/v1/bulk/{slug}/template.csv")).await;
+        let text = csv_text::decode(&template, None).unwrap();
+        assert_eq!(text, kirikae::bulk::template(kind), "{slug}");
+        let sample = get(format!("/api/v1/bulk/{slug}/sample.csv?encoding=shift_jis")).await;
+        let preview = BulkClient(&a).previewed(slug, sample).await;
+        assert_eq!(preview["counts"]["rows"], 2, "{slug}: {preview}");
+        assert_eq!(preview["counts"]["bad"], 0, "{slug}: {preview}");
+    }
+}

@@ -1,0 +1,121 @@
+//! Filing a confirmed batch exactly once: a confirm sent twice, and a hub stopped half way
+//! through filing and started again, each file every row once (counted on the request topic).
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use kirikae::domain::{Area, SupplyPointId};
+use kirikae::hub;
+use tokio_util::sync::CancellationToken;
+
+use crate::bulk::{BulkClient, CHANGE_HEADER, change_line, csv_file, planned, requests_on_topic};
+use crate::harness::*;
+
+/// `n` distinct Tokyo points (the requests are not sent on: no connector runs).
+fn points(n: usize) -> Vec<SupplyPointId> {
+    (1..=n)
+        .map(|i| SupplyPointId::parse(&format!("03{i:020}")).unwrap())
+        .collect()
+}
+
+fn change_file(n: usize) -> Vec<u8> {
+    let date = planned();
+    let lines: Vec<String> = points(n)
+        .iter()
+        .map(|p| change_line(p, &date, "山田 太郎"))
+        .collect();
+    csv_file(CHANGE_HEADER, &lines).into_bytes()
+}
+
+/// Each point's distinct request ids on the topic.
+fn ids_by_point(app: &TestApp) -> HashMap<String, HashSet<String>> {
+    let mut by_point: HashMap<String, HashSet<String>> = HashMap::new();
+    for (id, point) in requests_on_topic(app, Area::Tokyo) {
+        by_point.entry(point).or_default().insert(id);
+    }
+    by_point
+}
+
+#[tokio::test]
+async fn a_confirm_sent_twice_files_each_row_once() {
+    let app = spawn_app_without_connectors(&[Area::Tokyo]).await;
+    let a = app.login(RETAILER_A).await;
+    let bulk = BulkClient(&a);
+    let batch = bulk.previewed("customer-change", change_file(30)).await;
+    let (first, second) = tokio::join!(bulk.confirm(&batch, ""), bulk.confirm(&batch, ""));
+    assert_eq!((first.0, second.0), (202, 202), "{first:?} {second:?}");
+    bulk.until(&batch, "every row filed", |b| b["state"] == "filed")
+        .await;
+    // A confirm after the filing changes nothing either.
+    assert_eq!(bulk.confirm(&batch, "").await.0, 202);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let records = requests_on_topic(&app, Area::Tokyo);
+    assert_eq!(records.len(), 30, "one record per row");
+    let by_point = ids_by_point(&app);
+    assert_eq!(by_point.len(), 30);
+    assert!(by_point.values().all(|ids| ids.len() == 1));
+    let view = bulk.batch(&batch).await;
+    assert_eq!(view["counts"]["filed"], 30, "{view}");
+    assert_eq!(view["counts"]["pending"], 0);
+}
+
+#[tokio::test]
+async fn filing_resumes_after_the_hub_is_stopped_half_way_and_files_every_row_exactly_once() {
+    const ROWS: usize = 2000;
+    let app = spawn_app_without_connectors(&[Area::Tokyo]).await;
+    let a = app.login(RETAILER_A).await;
+    let bulk = BulkClient(&a);
+    let batch = bulk.previewed("customer-change", change_file(ROWS)).await;
+    assert_eq!(batch["counts"]["good"], ROWS as u64, "{batch}");
+    assert_eq!(bulk.confirm(&batch, "").await.0, 202);
+    let started = bulk
+        .until(&batch, "the first rows filed", |b| {
+            b["counts"]["filed"].as_u64() > Some(0)
+        })
+        .await;
+    // Stop the whole hub (its API, projector and jobs) in the middle of the filing.
+    app.shutdown.cancel();
+    assert!(
+        started["counts"]["pending"].as_u64() > Some(0),
+        "the filing was stopped before it finished: {started}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let filed_before = ids_by_point(&app).len();
+    assert!(
+        filed_before < ROWS,
+        "{filed_before} rows were on the topic at the stop"
+    );
+
+    // The hub starts again on the same database and topics; its job resumes the batch.
+    let pool = hub::pool(&app.settings).unwrap();
+    let restart = CancellationToken::new();
+    let placement = hub::Placement::Isolated {
+        batch_root: app.settings.tls_dir.join("batch"),
+    };
+    let again = hub::start(&app.settings, &pool, &[], &placement, false, &restart)
+        .await
+        .unwrap();
+    let a = a.on(&format!("https://localhost:{}", again.api.port()));
+    let bulk = BulkClient(&a);
+    let done = bulk
+        .until(&batch, "every row filed after the restart", |b| {
+            b["state"] == "filed"
+        })
+        .await;
+    assert_eq!(done["counts"]["filed"], ROWS as u64, "{done}");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let by_point = ids_by_point(&app);
+    assert_eq!(by_point.len(), ROWS, "every row reached the topic");
+    for (point, ids) in &by_point {
+        assert_eq!(ids.len(), 1, "{point} was filed as {ids:?}");
+    }
+    // The download names, for each row, the one request on the topic.
+    let rows = bulk
+        .rows(&batch, kirikae::csv_text::CsvEncoding::Utf8)
+        .await;
+    assert_eq!(rows.len(), ROWS);
+    for row in rows {
+        assert!(by_point[&row[1]].contains(&row[3]), "{row:?}");
+    }
+    restart.cancel();
+}
