@@ -43,6 +43,7 @@ pub mod api;
 pub mod connector;
 pub mod ops;
 pub mod projector;
+pub mod registry;
 pub mod replay;
 pub mod tso_sim;
 pub mod web;

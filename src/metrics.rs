@@ -27,6 +27,7 @@ struct Metrics {
     connector_stalled: IntGaugeVec,
     intermediations: IntCounterVec,
     intermediations_pending: IntGauge,
+    tls_expiry: IntGaugeVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -151,6 +152,12 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             &r,
             "kirikae_intermediations_pending",
             "Intermediations awaiting a decision, after each pass of the expiry job.",
+        ),
+        tls_expiry: gauge_vec(
+            &r,
+            "kirikae_tls_certificate_expiry_timestamp_seconds",
+            "When the API's TLS certificate expires (Unix time): `server`, or the earliest `ca`.",
+            &["certificate"],
         ),
         registry: r,
     }
@@ -330,5 +337,21 @@ pub struct IntermediationsPending {
 impl IntermediationsPending {
     pub fn emit(self) {
         METRICS.intermediations_pending.set(self.count);
+    }
+}
+
+/// When a certificate the API serves with or checks clients against expires, read at start:
+/// `certificate` is `server` or `ca` (the earliest of the CA bundle), so that an alert fires
+/// weeks before a handshake would fail.
+pub struct TlsCertificateExpiry<'a> {
+    pub certificate: &'a str,
+    pub not_after_unix: i64,
+}
+impl TlsCertificateExpiry<'_> {
+    pub fn emit(self) {
+        METRICS
+            .tls_expiry
+            .with_label_values(&[self.certificate])
+            .set(self.not_after_unix);
     }
 }

@@ -27,8 +27,12 @@ pub fn both(first: ReadyCheck, then: ReadyCheck) -> ReadyCheck {
     })
 }
 
+/// Besides the checks, the read-only schema registry ([`crate::registry`]): plain HTTP next to
+/// `/metrics`, since what it serves is public and the grid operators' tools reach it without a
+/// client certificate, from any process of the hub.
 pub fn router(ready: ReadyCheck) -> Router {
     Router::new()
+        .merge(crate::registry::router())
         .route("/metrics", get(|| async { crate::metrics::render() }))
         .route("/healthz", get(|| async { "ok" }))
         .route(

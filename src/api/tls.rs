@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use crate::domain::CompanyCode;
+use crate::metrics;
 
 /// Who the client certificate says is calling: its company (the certificate's common name) and
 /// its SHA-256 fingerprint.
@@ -63,8 +64,11 @@ pub fn server_config(dir: &Path) -> Result<rustls::ServerConfig, TlsError> {
         move |e| TlsError::Pem(shown, e)
     };
     let mut roots = RootCertStore::empty();
+    let mut ca_expiry: Option<i64> = None;
     for ca in CertificateDer::pem_file_iter(dir.join("ca.pem")).map_err(pem_err("ca.pem"))? {
-        roots.add(ca.map_err(pem_err("ca.pem"))?)?;
+        let ca = ca.map_err(pem_err("ca.pem"))?;
+        ca_expiry = earliest(ca_expiry, not_after(&ca));
+        roots.add(ca)?;
     }
     let chain = CertificateDer::pem_file_iter(dir.join("server.pem"))
         .map_err(pem_err("server.pem"))?
@@ -72,6 +76,18 @@ pub fn server_config(dir: &Path) -> Result<rustls::ServerConfig, TlsError> {
         .map_err(pem_err("server.pem"))?;
     let key =
         PrivateKeyDer::from_pem_file(dir.join("server.key")).map_err(pem_err("server.key"))?;
+    for (certificate, expiry) in [
+        ("server", chain.first().and_then(not_after)),
+        ("ca", ca_expiry),
+    ] {
+        if let Some(not_after_unix) = expiry {
+            metrics::TlsCertificateExpiry {
+                certificate,
+                not_after_unix,
+            }
+            .emit();
+        }
+    }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier =
         WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build()?;
@@ -81,6 +97,20 @@ pub fn server_config(dir: &Path) -> Result<rustls::ServerConfig, TlsError> {
         .with_single_cert(chain, key)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
+}
+
+/// A certificate's notAfter (Unix time); `None` when it does not parse (rustls then says why).
+fn not_after(der: &CertificateDer<'_>) -> Option<i64> {
+    x509_parser::parse_x509_certificate(der.as_ref())
+        .ok()
+        .map(|(_, c)| c.validity().not_after.timestamp())
+}
+
+fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// Accepts TLS connections until `shutdown`, serving `app` on each. A connection that does not

@@ -40,7 +40,7 @@ pub async fn run_filing(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let publisher = Publisher::new(
-        &settings.kafka_brokers,
+        &crate::kafka::Link::of(&settings),
         Duration::from_secs(10),
         settings.kafka_idempotence,
     )?;

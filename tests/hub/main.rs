@@ -25,6 +25,7 @@ mod ops;
 mod projector;
 mod protocol_families;
 mod registrations;
+mod registry;
 mod security;
 mod sessions;
 mod users;
