@@ -27,6 +27,7 @@ struct Metrics {
     connector_stalled: IntGaugeVec,
     intermediations: IntCounterVec,
     intermediations_pending: IntGauge,
+    connector_circuit: IntGaugeVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -151,6 +152,12 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             &r,
             "kirikae_intermediations_pending",
             "Intermediations awaiting a decision, after each pass of the expiry job.",
+        ),
+        connector_circuit: gauge_vec(
+            &r,
+            "kirikae_connector_circuit_state",
+            "The area's circuit breaker: 0 closed, 1 open (not calling the operator), 2 half-open (probing).",
+            &["area"],
         ),
         registry: r,
     }
@@ -330,5 +337,20 @@ pub struct IntermediationsPending {
 impl IntermediationsPending {
     pub fn emit(self) {
         METRICS.intermediations_pending.set(self.count);
+    }
+}
+
+/// The circuit breaker of an area's grid operator moved: `state` is 0 closed, 1 open, 2
+/// half-open.
+pub struct ConnectorCircuit<'a> {
+    pub area: &'a str,
+    pub state: i64,
+}
+impl ConnectorCircuit<'_> {
+    pub fn emit(self) {
+        METRICS
+            .connector_circuit
+            .with_label_values(&[self.area])
+            .set(self.state);
     }
 }

@@ -83,7 +83,12 @@ pub fn server_config(dir: &Path) -> Result<rustls::ServerConfig, TlsError> {
     Ok(config)
 }
 
-/// Accepts TLS connections until `shutdown`, serving `app` on each.
+/// How long a shutdown waits for the requests in flight to be answered.
+const DRAIN_WITHIN: Duration = Duration::from_secs(20);
+
+/// Accepts TLS connections until `shutdown`, serving `app` on each; then stops accepting,
+/// lets every connection finish the request in hand (idle ones close at once), and returns
+/// once they have, or after [`DRAIN_WITHIN`].
 pub async fn serve(
     listener: TcpListener,
     config: rustls::ServerConfig,
@@ -91,9 +96,10 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) {
     let acceptor = TlsAcceptor::from(Arc::new(config));
+    let connections = tokio_util::task::TaskTracker::new();
     loop {
         let (tcp, _) = tokio::select! {
-            _ = shutdown.cancelled() => return,
+            _ = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok(c) => c,
                 Err(e) => {
@@ -104,8 +110,8 @@ pub async fn serve(
             },
         };
         let _ = tcp.set_nodelay(true);
-        let (acceptor, app) = (acceptor.clone(), app.clone());
-        tokio::spawn(async move {
+        let (acceptor, app, shutdown) = (acceptor.clone(), app.clone(), shutdown.clone());
+        connections.spawn(async move {
             let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp));
             let tls = match handshake.await {
                 Ok(Ok(s)) => s,
@@ -124,9 +130,27 @@ pub async fn serve(
                 }
                 app.clone().oneshot(req.map(Body::new))
             });
-            let _ = auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(tls), service)
-                .await;
+            let builder = auto::Builder::new(TokioExecutor::new());
+            let connection = builder.serve_connection(TokioIo::new(tls), service);
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                _ = shutdown.cancelled() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
         });
+    }
+    drop(listener);
+    connections.close();
+    if tokio::time::timeout(DRAIN_WITHIN, connections.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            open = connections.len(),
+            "API connections still open at the end of the grace period"
+        );
     }
 }
