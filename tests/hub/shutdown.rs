@@ -67,7 +67,10 @@ async fn a_connector_stopped_by_sigterm_mid_load_finishes_its_calls_and_exits_cl
     eventually(90, "calls under way", || sim.applications() >= 8).await;
     terminate(&first);
     let status = exit_within(&mut first, Duration::from_secs(30)).await;
-    assert!(status.success(), "SIGTERM ends the connector cleanly: {status}");
+    assert!(
+        status.success(),
+        "SIGTERM ends the connector cleanly: {status}"
+    );
 
     // Every call that reached the operator (counted on arrival, so the ones in flight at the
     // signal too) was finished and has its result: none was cut off, none started after.
