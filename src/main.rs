@@ -282,7 +282,7 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
         Command::Up => up::run(s, shutdown).await,
         Command::Api { listen, ops_listen } => {
             let pool = hub::pool(&s)?;
-            let addr = hub::start_api(
+            let (addr, serving) = hub::spawn_api(
                 &s,
                 pool.clone(),
                 listen.unwrap_or(s.api_listen),
@@ -291,7 +291,8 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
             .await?;
             serve_ops(&s, ops_listen, Some(pool), &shutdown).await?;
             tracing::info!(%addr, "API listening (TLS)");
-            shutdown.cancelled().await;
+            // Returns once shutdown came and the requests in flight are answered.
+            serving.await?;
             Ok(())
         }
         Command::Connector {
@@ -620,10 +621,18 @@ async fn cancel_on_signal(token: CancellationToken) {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .expect("SIGTERM handler");
         tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+        tracing::info!("stopping: finishing the work in hand (a second signal stops at once)");
+        token.cancel();
+        tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term.recv() => {} }
     }
     #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    token.cancel();
+    {
+        let _ = ctrl_c.await;
+        token.cancel();
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::warn!("second signal: stopping without finishing the work in hand");
+    std::process::exit(130);
 }
 
 async fn notice_action(s: &Settings, action: NoticeAction) -> anyhow::Result<()> {

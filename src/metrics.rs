@@ -28,6 +28,7 @@ struct Metrics {
     intermediations: IntCounterVec,
     intermediations_pending: IntGauge,
     tls_expiry: IntGaugeVec,
+    connector_circuit: IntGaugeVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -158,6 +159,12 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             "kirikae_tls_certificate_expiry_timestamp_seconds",
             "When the API's TLS certificate expires (Unix time): `server`, or the earliest `ca`.",
             &["certificate"],
+        ),
+        connector_circuit: gauge_vec(
+            &r,
+            "kirikae_connector_circuit_state",
+            "The area's circuit breaker: 0 closed, 1 open (not calling the operator), 2 half-open (probing).",
+            &["area"],
         ),
         registry: r,
     }
@@ -353,5 +360,20 @@ impl TlsCertificateExpiry<'_> {
             .tls_expiry
             .with_label_values(&[self.certificate])
             .set(self.not_after_unix);
+    }
+}
+
+/// The circuit breaker of an area's grid operator moved: `state` is 0 closed, 1 open, 2
+/// half-open.
+pub struct ConnectorCircuit<'a> {
+    pub area: &'a str,
+    pub state: i64,
+}
+impl ConnectorCircuit<'_> {
+    pub fn emit(self) {
+        METRICS
+            .connector_circuit
+            .with_label_values(&[self.area])
+            .set(self.state);
     }
 }

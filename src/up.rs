@@ -109,6 +109,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     let ops_addr = hub::serve_ops(&settings, settings.ops_listen, Some(pool), &shutdown).await?;
     print_summary(&settings, started.api, ops_addr);
     shutdown.cancelled().await;
+    started.stopped().await;
     Ok(())
 }
 

@@ -256,10 +256,21 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<SocketAddr> {
+    let (addr, serving) = serving(state, listener, shutdown)?;
+    tokio::spawn(serving);
+    Ok(addr)
+}
+
+/// The API's address, and its server as a task to run: the task ends once `shutdown` has come
+/// and the requests in flight have been answered, so a process can wait for it before it exits.
+pub fn serving(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<(SocketAddr, impl Future<Output = ()> + Send + 'static)> {
     let config = tls::server_config(&state.settings.tls_dir)?;
     let addr = listener.local_addr()?;
     let header_timeout = Duration::from_millis(state.settings.http_header_timeout_ms);
     let app = router(state);
-    tokio::spawn(tls::serve(listener, config, app, header_timeout, shutdown));
-    Ok(addr)
+    Ok((addr, tls::serve(listener, config, app, header_timeout, shutdown)))
 }

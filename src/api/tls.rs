@@ -113,11 +113,15 @@ fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     }
 }
 
-/// Accepts TLS connections until `shutdown`, serving `app` on each. A connection that does not
-/// finish its handshake within 10 s, nor send a request's header within `header_timeout` of
-/// being ready for one (which also closes an idle kept-alive HTTP/1.1 connection), nor answer an
-/// HTTP/2 ping within it, is closed: a slow or silent client holds a socket and a task for a
-/// bounded time only.
+/// How long a shutdown waits for the requests in flight to be answered.
+const DRAIN_WITHIN: Duration = Duration::from_secs(20);
+
+/// Accepts TLS connections until `shutdown`, serving `app` on each; then stops accepting,
+/// lets every connection finish the request in hand (idle ones close at once), and returns
+/// once they have, or after [`DRAIN_WITHIN`]. A connection that does not finish its handshake
+/// within 10 s, nor send a request's header within `header_timeout` of being ready for one
+/// (which also closes an idle kept-alive HTTP/1.1 connection), nor answer an HTTP/2 ping within
+/// it, is closed: a slow or silent client holds a socket and a task for a bounded time only.
 pub async fn serve(
     listener: TcpListener,
     config: rustls::ServerConfig,
@@ -126,9 +130,10 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) {
     let acceptor = TlsAcceptor::from(Arc::new(config));
+    let connections = tokio_util::task::TaskTracker::new();
     loop {
         let (tcp, _) = tokio::select! {
-            _ = shutdown.cancelled() => return,
+            _ = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok(c) => c,
                 Err(e) => {
@@ -139,8 +144,8 @@ pub async fn serve(
             },
         };
         let _ = tcp.set_nodelay(true);
-        let (acceptor, app) = (acceptor.clone(), app.clone());
-        tokio::spawn(async move {
+        let (acceptor, app, shutdown) = (acceptor.clone(), app.clone(), shutdown.clone());
+        connections.spawn(async move {
             let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp));
             let tls = match handshake.await {
                 Ok(Ok(s)) => s,
@@ -177,7 +182,26 @@ pub async fn serve(
             } else {
                 builder.http1_only()
             };
-            let _ = builder.serve_connection(TokioIo::new(tls), service).await;
+            let connection = builder.serve_connection(TokioIo::new(tls), service);
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                _ = shutdown.cancelled() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
         });
+    }
+    drop(listener);
+    connections.close();
+    if tokio::time::timeout(DRAIN_WITHIN, connections.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            open = connections.len(),
+            "API connections still open at the end of the grace period"
+        );
     }
 }

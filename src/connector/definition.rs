@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::circuit::CircuitSettings;
 use crate::domain::Area;
 /// Re-exported: a definition names its family, which the connector and the simulator share.
 pub use crate::wire::ProtocolFamily;
@@ -34,6 +35,9 @@ pub struct ConnectorDefinition {
     #[serde(default)]
     pub poll_interval_ms: Option<u64>,
     pub retry: RetryBudget,
+    /// When to stop calling an operator that keeps failing (see [`CircuitSettings`]).
+    #[serde(default)]
+    pub circuit: CircuitSettings,
 }
 
 /// Exponential backoff with full jitter, bounded by attempts.

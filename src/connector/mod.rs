@@ -3,6 +3,8 @@
 //! the documents they send and read are [`crate::wire`]'s.
 
 pub mod batch;
+mod circuit;
+pub mod dead_letter;
 pub mod definition;
 pub mod json;
 mod ledger;
@@ -13,6 +15,7 @@ pub mod soap;
 mod transport;
 mod worker;
 
+pub use circuit::CircuitSettings;
 pub use ledger::Ledger;
 pub use offsets::OffsetTracker;
 pub use runtime::{Health, run, run_with_health};

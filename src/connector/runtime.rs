@@ -20,6 +20,7 @@ use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::circuit::Circuit;
 use super::definition::ConnectorDefinition;
 use super::ledger::Ledger;
 use super::offsets::OffsetTracker;
@@ -41,6 +42,9 @@ const REJOIN_AFTER: Duration = Duration::from_secs(20);
 const REJOIN_AT_MOST_EVERY: Duration = Duration::from_secs(300);
 /// How long the connector may take and finish nothing while requests wait before it is not ready.
 const PROGRESS_WITHIN: Duration = Duration::from_secs(30);
+/// How long a shutdown waits for the calls in flight to finish and their results to be
+/// produced: within the 30 s a supervisor (systemd, Kubernetes) gives before it kills.
+const DRAIN_WITHIN: Duration = Duration::from_secs(20);
 
 /// The connector's readiness beyond its broker: `Err(reason)` while it holds no partition with
 /// requests unread, or makes no progress with requests waiting. Clone it into the ops router
@@ -221,6 +225,8 @@ pub async fn run_with_health(
         ledger,
         results_topic,
         dlq_topic: settings.dlq_topic(area),
+        requests_topic: requests_topic.clone(),
+        circuit: Circuit::new(area.code(), def.circuit),
         shutdown: shutdown.clone(),
     });
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(i32, i64)>();
@@ -290,8 +296,34 @@ pub async fn run_with_health(
             }
         }
     }
+    // Stop taking work: the lanes finish the call in hand, drop what is queued (its offset
+    // stays unstored, so the next owner takes it), and end; the held applications give up.
     drop(lanes);
+    drop(done_tx);
+    let drained = tokio::time::timeout(DRAIN_WITHIN, async {
+        while let Some((partition, offset)) = done_rx.recv().await {
+            if let Some(safe) = tracker.finish(partition, offset) {
+                let _ = consumer.store_offset(&requests_topic, partition, safe);
+            }
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            area = area.code(),
+            in_flight = tracker.in_flight(),
+            "calls still in flight at the end of the grace period: the next owner redoes them"
+        );
+    }
     publisher.flush(Duration::from_secs(5));
+    // Commit what is stored, then leave the group so its partitions move at once.
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = consumer.commit_consumer_state(rdkafka::consumer::CommitMode::Sync) {
+            tracing::debug!(error = %e, "final commit: nothing stored or refused");
+        }
+        drop(consumer);
+    })
+    .await?;
     tracing::info!(area = area.code(), "connector stopped");
     Ok(())
 }
@@ -306,6 +338,10 @@ fn spawn_lane(worker: Arc<Worker>, done: mpsc::UnboundedSender<(i32, i64)>) -> m
     let (tx, mut rx) = mpsc::channel::<Job>(16);
     tokio::spawn(async move {
         while let Some(job) = rx.recv().await {
+            if worker.shutdown.is_cancelled() {
+                // Queued, not started: left to whoever takes the partition next.
+                continue;
+            }
             let (partition, offset) = (job.partition, job.offset);
             match worker.handle(&job).await {
                 Handled::Done => {

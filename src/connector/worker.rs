@@ -1,14 +1,16 @@
 //! One request's trip: skip it if it already has a result, report `sent`, call the grid operator
-//! with retries, and produce exactly one final result (and the dead-letter record on failure).
+//! with retries past its area's circuit breaker, and produce exactly one final result (and the
+//! dead-letter record, with the error and attempt history in its headers, on failure).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use backon::{ExponentialBuilder, Retryable};
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
+use super::circuit::Circuit;
+use super::dead_letter::{self, Failure, History, Source};
 use super::definition::RetryBudget;
 use super::ledger::Ledger;
 use super::protocol::{CallError, Protocol, TsoAnswer};
@@ -17,6 +19,7 @@ use crate::kafka::Publisher;
 use crate::messages::{Codec, RequestRecord, ResultRecord, ResultStatus};
 use crate::metrics;
 
+#[derive(Clone)]
 pub struct Job {
     pub partition: i32,
     pub offset: i64,
@@ -47,9 +50,8 @@ impl Handled {
 /// An application the operator holds, with what finishing it needs.
 pub struct Held {
     request: RequestRecord,
-    key: Vec<u8>,
-    payload: Vec<u8>,
-    attempts: i32,
+    job: Job,
+    history: History,
 }
 
 pub struct Worker {
@@ -63,7 +65,17 @@ pub struct Worker {
     pub ledger: Arc<Ledger>,
     pub results_topic: String,
     pub dlq_topic: String,
+    /// Where the jobs are consumed, named in dead letters' headers.
+    pub requests_topic: String,
+    pub circuit: Circuit,
     pub shutdown: CancellationToken,
+}
+
+/// Why the calls stopped before a final answer.
+enum Stop {
+    Call(CallError),
+    /// Shutting down while waiting at the open circuit: no call was made.
+    Shutdown,
 }
 
 impl Worker {
@@ -74,7 +86,11 @@ impl Worker {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = %e, offset = job.offset, "undecodable request: dead-lettered");
-                return Handled::done(self.dead_letter(&job.key, &job.payload).await);
+                let failure = Failure {
+                    kind: "undecodable",
+                    message: e.to_string(),
+                };
+                return Handled::done(self.dead_letter(job, &failure, &History::default()).await);
             }
         };
         if self.ledger.contains(request.request_id, request.replay) {
@@ -85,19 +101,18 @@ impl Worker {
             return Handled::Done;
         }
         self.report_sent(&request).await;
-        let (outcome, attempts) = self.call_with_retries(&request).await;
+        let Some((outcome, history)) = self.call_with_retries(&request, History::default()).await
+        else {
+            return Handled::NotDone;
+        };
         if matches!(outcome, Ok(TsoAnswer::Pending { .. })) {
             return Handled::Held(Box::new(Held {
                 request,
-                key: job.key.clone(),
-                payload: job.payload.clone(),
-                attempts,
+                job: job.clone(),
+                history,
             }));
         }
-        Handled::done(
-            self.finish(&request, &job.key, &job.payload, outcome, attempts)
-                .await,
-        )
+        Handled::done(self.finish(&request, job, outcome, &history).await)
     }
 
     /// Asks the operator again about an application it holds (a switch awaiting its
@@ -107,21 +122,20 @@ impl Worker {
     pub async fn hold(&self, held: Box<Held>) -> bool {
         let Held {
             request,
-            key,
-            payload,
-            mut attempts,
+            job,
+            mut history,
         } = *held;
         loop {
             tokio::select! {
                 _ = self.shutdown.cancelled() => return false,
                 _ = tokio::time::sleep(self.poll_interval) => {}
             }
-            let (outcome, more) = self.call_with_retries(&request).await;
-            attempts += more;
+            let Some((outcome, after)) = self.call_with_retries(&request, history).await else {
+                return false;
+            };
+            history = after;
             if !matches!(outcome, Ok(TsoAnswer::Pending { .. })) {
-                return self
-                    .finish(&request, &key, &payload, outcome, attempts)
-                    .await;
+                return self.finish(&request, &job, outcome, &history).await;
             }
         }
     }
@@ -130,13 +144,25 @@ impl Worker {
     async fn finish(
         &self,
         request: &RequestRecord,
-        key: &[u8],
-        payload: &[u8],
+        job: &Job,
         outcome: Result<TsoAnswer, CallError>,
-        attempts: i32,
+        history: &History,
     ) -> bool {
-        let result = self.result_of(request, outcome, attempts);
-        if result.status == ResultStatus::Failed && !self.dead_letter(key, payload).await {
+        let failure = match &outcome {
+            Err(e) => Some(Failure {
+                kind: e.kind(),
+                message: e.to_string(),
+            }),
+            Ok(TsoAnswer::Pending { stage }) => Some(Failure {
+                kind: "malformed",
+                message: format!("still pending at stage {stage}"),
+            }),
+            Ok(_) => None,
+        };
+        let result = self.result_of(request, outcome, history.attempts);
+        if let Some(failure) = failure
+            && !self.dead_letter(job, &failure, history).await
+        {
             return false;
         }
         if !self.publish_result(&result).await {
@@ -154,20 +180,31 @@ impl Worker {
         true
     }
 
+    /// Calls the operator until its answer is final or the retry budget is spent, each call
+    /// waiting at the circuit first: time at an open circuit spends no attempt. `None` when
+    /// shutdown came while waiting there.
     async fn call_with_retries(
         &self,
         request: &RequestRecord,
-    ) -> (Result<TsoAnswer, CallError>, i32) {
-        let attempts = AtomicI32::new(0);
+        before: History,
+    ) -> Option<(Result<TsoAnswer, CallError>, History)> {
+        let history = Mutex::new(before);
         let policy = ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(self.retry.initial_delay_ms))
             .with_max_delay(Duration::from_millis(self.retry.max_delay_ms))
             .with_max_times(self.retry.max_attempts.saturating_sub(1))
             .with_jitter();
         let call = || async {
-            attempts.fetch_add(1, Ordering::Relaxed);
+            let pass = self
+                .circuit
+                .pass(&self.shutdown)
+                .await
+                .ok_or(Stop::Shutdown)?;
+            history.lock().expect("history lock").called(Utc::now());
             let started = Instant::now();
             let answer = self.protocol.call(request).await;
+            self.circuit
+                .report(pass, answer.as_ref().is_err_and(CallError::is_transient));
             let outcome = match &answer {
                 Ok(TsoAnswer::Completed(_)) => "completed",
                 Ok(TsoAnswer::Refused { .. }) => "refused",
@@ -182,14 +219,23 @@ impl Worker {
                 seconds: started.elapsed().as_secs_f64(),
             }
             .emit();
-            answer
+            answer.map_err(Stop::Call)
         };
         let answer = call
             .retry(policy)
-            .when(CallError::is_transient)
-            .notify(|e, delay| tracing::warn!(error = %e, ?delay, request_id = %request.request_id, "retrying grid operator call"))
+            .when(|e| matches!(e, Stop::Call(c) if c.is_transient()))
+            .notify(|e, delay| {
+                if let Stop::Call(e) = e {
+                    tracing::warn!(error = %e, ?delay, request_id = %request.request_id, "retrying grid operator call");
+                }
+            })
             .await;
-        (answer, attempts.load(Ordering::Relaxed))
+        let history = *history.lock().expect("history lock");
+        match answer {
+            Ok(a) => Some((Ok(a), history)),
+            Err(Stop::Call(e)) => Some((Err(e), history)),
+            Err(Stop::Shutdown) => None,
+        }
     }
 
     fn result_of(
@@ -260,23 +306,43 @@ impl Worker {
             &self.results_topic,
             result.point_id.as_str().as_bytes(),
             &bytes,
+            &[],
         )
         .await
     }
 
-    async fn dead_letter(&self, key: &[u8], payload: &[u8]) -> bool {
+    /// Writes the consumed record unchanged to the dead-letter topic, with why and how in its
+    /// headers.
+    async fn dead_letter(&self, job: &Job, failure: &Failure, history: &History) -> bool {
         metrics::DeadLettered {
             area: self.area.code(),
         }
         .emit();
-        self.publish_until_done(&self.dlq_topic, key, payload).await
+        let source = Source {
+            topic: &self.requests_topic,
+            partition: job.partition,
+            offset: job.offset,
+        };
+        let headers = dead_letter::headers(failure, history, &source);
+        self.publish_until_done(&self.dlq_topic, &job.key, &job.payload, &headers)
+            .await
     }
 
-    async fn publish_until_done(&self, topic: &str, key: &[u8], payload: &[u8]) -> bool {
+    async fn publish_until_done(
+        &self,
+        topic: &str,
+        key: &[u8],
+        payload: &[u8],
+        headers: &[(&str, String)],
+    ) -> bool {
         let key = String::from_utf8_lossy(key);
         let mut delay = Duration::from_millis(100);
         loop {
-            match self.publisher.publish(topic, &key, payload).await {
+            let sent = self
+                .publisher
+                .publish_with_headers(topic, &key, payload, headers)
+                .await;
+            match sent {
                 Ok(_) => return true,
                 Err(e) => tracing::warn!(error = %e, topic, "produce failed; retrying"),
             }

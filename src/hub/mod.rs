@@ -68,6 +68,20 @@ pub async fn start_api(
     api::serve(state, listener, shutdown).await
 }
 
+/// [`start_api`] as a task: the address, and the task's handle, which ends once `shutdown`
+/// has come and the requests in flight are answered.
+pub async fn spawn_api(
+    settings: &Settings,
+    pool: Pool,
+    listen: SocketAddr,
+    shutdown: CancellationToken,
+) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
+    let state = api::AppState::new(settings.clone(), pool)?;
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let (addr, serving) = api::serving(state, listener, shutdown)?;
+    Ok((addr, tokio::spawn(serving)))
+}
+
 /// Runs `f` as a task that logs its failure; `what` names it in the log.
 fn supervised<F>(what: String, f: F) -> JoinHandle<()>
 where
@@ -225,6 +239,18 @@ pub async fn start_sim(
 pub struct Started {
     pub api: SocketAddr,
     pub sims: HashMap<Area, (SocketAddr, Arc<Simulator>)>,
+    /// The API, connectors and projector, each ending once shutdown has come and its work in
+    /// hand is done: a process awaits them before it exits.
+    pub stopped: Vec<JoinHandle<()>>,
+}
+
+impl Started {
+    /// Waits until every part has finished its work in hand after shutdown.
+    pub async fn stopped(self) {
+        for part in self.stopped {
+            let _ = part.await;
+        }
+    }
 }
 
 /// The hub in one process: the simulators of `areas` placed by `placement` (with their
@@ -238,25 +264,27 @@ pub async fn start(
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Started> {
     let mut sims = HashMap::new();
+    let mut stopped = Vec::new();
     for &area in areas {
         let listen = placement.sim_listen(settings, area);
         let batch = placement.batch_folder(settings, area)?;
         let (addr, sim) = start_sim(settings, area, listen, batch, shutdown.clone()).await?;
         if connectors {
             let endpoint = placement.endpoint(settings, area, addr)?;
-            start_connector(settings, area, endpoint, shutdown.clone());
+            stopped.push(start_connector(settings, area, endpoint, shutdown.clone()));
         }
         sims.insert(area, (addr, sim));
     }
-    start_projector(settings, pool.clone(), shutdown.clone());
-    let api = start_api(
+    stopped.push(start_projector(settings, pool.clone(), shutdown.clone()));
+    let (api, serving) = spawn_api(
         settings,
         pool.clone(),
         settings.api_listen,
         shutdown.clone(),
     )
     .await?;
-    Ok(Started { api, sims })
+    stopped.push(serving);
+    Ok(Started { api, sims, stopped })
 }
 
 /// Serves a process's `/metrics`, `/healthz` and `/readyz` on `listen`; ready once the broker

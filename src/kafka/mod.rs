@@ -10,7 +10,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::OwnedMessage;
+use rdkafka::message::{Header, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
@@ -151,7 +151,30 @@ impl Publisher {
         key: &str,
         payload: &[u8],
     ) -> Result<DeliveryFuture, BrokerError> {
+        self.enqueue_with_headers(topic, key, payload, &[]).await
+    }
+
+    /// [`Publisher::enqueue`] with headers: what a record says about itself beside its payload
+    /// (a dead letter's error and attempt history), so that its payload stays the original.
+    pub async fn enqueue_with_headers(
+        &self,
+        topic: &str,
+        key: &str,
+        payload: &[u8],
+        headers: &[(&str, String)],
+    ) -> Result<DeliveryFuture, BrokerError> {
         let mut record = FutureRecord::to(topic).key(key).payload(payload);
+        if !headers.is_empty() {
+            let owned = headers
+                .iter()
+                .fold(OwnedHeaders::new(), |h, (name, value)| {
+                    h.insert(Header {
+                        key: name,
+                        value: Some(value.as_bytes()),
+                    })
+                });
+            record = record.headers(owned);
+        }
         loop {
             match self.producer.send_result(record) {
                 Ok(f) => return Ok(f),
@@ -161,6 +184,24 @@ impl Publisher {
                 }
                 Err((e, _)) => return Err(e.into()),
             }
+        }
+    }
+
+    /// [`Publisher::publish`] with headers (see [`Publisher::enqueue_with_headers`]).
+    pub async fn publish_with_headers(
+        &self,
+        topic: &str,
+        key: &str,
+        payload: &[u8],
+        headers: &[(&str, String)],
+    ) -> Result<Delivery, BrokerError> {
+        let future = self
+            .enqueue_with_headers(topic, key, payload, headers)
+            .await?;
+        match future.await {
+            Ok(Ok(delivery)) => Ok(delivery),
+            Ok(Err((e, _))) => Err(e.into()),
+            Err(_) => Err(BrokerError::Canceled),
         }
     }
 

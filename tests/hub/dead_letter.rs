@@ -36,6 +36,65 @@ async fn an_operator_outage_beyond_the_retry_budget_fails_the_request_into_the_d
 }
 
 #[tokio::test]
+async fn a_dead_letter_carries_the_error_and_the_attempt_history_in_its_headers() {
+    use kirikae::connector::dead_letter::*;
+    use rdkafka::message::{Headers, Message};
+
+    let area = Area::Tokyo;
+    let app = spawn_app(&[area]).await;
+    app.set_sim_mode(area, json!({"mode": "fail"})).await;
+    let a = app.login(RETAILER_A).await;
+    let (point, _) = app.point(area, 3);
+    let id = a.facility_inquiry(&point).await;
+    assert_eq!(a.final_status(&id).await["status"], "failed");
+
+    let records = kirikae::kafka::read_to_end(
+        &kirikae::kafka::Link::of(&app.settings),
+        &app.settings.dlq_topic(area),
+        |low, _| low,
+    )
+    .unwrap();
+    assert_eq!(records.len(), 1);
+    let record = &records[0];
+    let headers = record.headers().expect("a dead letter has headers");
+    let get = |name: &str| {
+        headers
+            .iter()
+            .find(|h| h.key == name)
+            .and_then(|h| h.value)
+            .map(|v| String::from_utf8(v.to_vec()).unwrap())
+            .unwrap_or_else(|| panic!("no header {name}"))
+    };
+    assert_eq!(get(ERROR_KIND), "http_status");
+    assert!(get(ERROR_MESSAGE).contains("503"), "{}", get(ERROR_MESSAGE));
+    assert_eq!(get(ATTEMPTS), "6");
+    let time = |name| chrono::DateTime::parse_from_rfc3339(&get(name)).unwrap();
+    assert!(time(FIRST_ATTEMPT_AT) < time(LAST_ATTEMPT_AT));
+    assert_eq!(get(SOURCE_TOPIC), app.settings.requests_topic(area));
+    // The source coordinates name the very record consumed: it holds the same request.
+    let partition: i32 = get(SOURCE_PARTITION).parse().unwrap();
+    let offset: i64 = get(SOURCE_OFFSET).parse().unwrap();
+    let requests = kirikae::kafka::read_to_end(
+        &kirikae::kafka::Link::of(&app.settings),
+        &app.settings.requests_topic(area),
+        |low, _| low,
+    )
+    .unwrap();
+    let source = requests
+        .iter()
+        .find(|m| m.partition() == partition && m.offset() == offset)
+        .expect("the source record");
+    assert_eq!(
+        source.payload(),
+        record.payload(),
+        "the payload is the request unchanged"
+    );
+    let codec = kirikae::messages::Codec::new();
+    let request = codec.decode_request(record.payload().unwrap()).unwrap();
+    assert_eq!(request.request_id.to_string(), id);
+}
+
+#[tokio::test]
 async fn a_failed_request_replayed_after_the_outage_completes_once() {
     let area = Area::Chugoku; // a SOAP area: a batch area would wait out a file timeout per attempt
     let app = spawn_app(&[area]).await;
