@@ -59,6 +59,10 @@ pub(crate) fn status(r: &Refusal) -> StatusCode {
         Refusal::UserExists(_) => StatusCode::CONFLICT,
         Refusal::PermissionNotAllowedForKind(_) => StatusCode::UNPROCESSABLE_ENTITY,
         Refusal::MailUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Refusal::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        Refusal::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        Refusal::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        Refusal::BadRequest(_) => StatusCode::BAD_REQUEST,
         Refusal::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -117,9 +121,70 @@ pub(crate) fn seconds_until(t: chrono::DateTime<chrono::Utc>) -> u64 {
     ms.div_ceil(1000)
 }
 
-/// A request body as JSON of `T`, or 400 `malformed_json` saying why not.
+/// A request body as JSON of `T`, or 400 `malformed_json` saying why not. A key twice in one
+/// object is refused too: serde would keep the last silently, and a client that meant the
+/// first would have an application it did not send.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    serde::Deserializer::deserialize_any(&mut de, UniqueKeys)
+        .and_then(|()| de.end())
+        .map_err(|e| Refusal::MalformedJson(e.to_string()))?;
     serde_json::from_slice(body).map_err(|e| Refusal::MalformedJson(e.to_string()))
+}
+
+/// Walks a JSON document and fails on an object that names a key twice.
+struct UniqueKeys;
+
+impl<'de> serde::de::DeserializeSeed<'de> for UniqueKeys {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeys {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(UniqueKeys)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate key \"{key}\""
+                )));
+            }
+            map.next_value_seed(UniqueKeys)?;
+        }
+        Ok(())
+    }
 }
 
 /// A query string axum could not read into the handler's filters: 422 `invalid_query`.
@@ -130,4 +195,34 @@ pub fn bad_query(e: axum::extract::rejection::QueryRejection) -> Refusal {
         "検索条件の指定が正しくありません",
         e.body_text(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_twice_in_one_object_is_malformed_json() {
+        for body in [
+            &br#"{"a": 1, "a": 2}"#[..],
+            br#"{"outer": {"b": true, "b": false}}"#,
+            br#"[{"c": null}, {"c": "x", "c": "y"}]"#,
+        ] {
+            match parse_json::<serde_json::Value>(body) {
+                Err(Refusal::MalformedJson(why)) => assert!(why.contains("duplicate key"), "{why}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        let ok: serde_json::Value =
+            parse_json(br#"{"a": {"x": 1}, "b": {"x": 2}, "c": [{"x": 3}, {"x": 4}]}"#).unwrap();
+        assert_eq!(ok["c"][1]["x"], 4);
+    }
+
+    #[test]
+    fn trailing_bytes_after_the_document_are_malformed_json() {
+        assert!(matches!(
+            parse_json::<serde_json::Value>(b"{} {}"),
+            Err(Refusal::MalformedJson(_))
+        ));
+    }
 }

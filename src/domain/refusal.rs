@@ -87,6 +87,14 @@ pub enum Refusal {
     NoticeNotFound,
     #[error("mail could not be sent: {0}")]
     MailUnavailable(String),
+    #[error("the body is not application/json")]
+    UnsupportedMediaType(&'static str),
+    #[error("the body is over the limit of {0} bytes")]
+    BodyTooLarge(usize),
+    #[error("the path does not take this method")]
+    MethodNotAllowed,
+    #[error("the request could not be read: {0}")]
+    BadRequest(String),
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
 }
@@ -146,6 +154,10 @@ impl Refusal {
             Refusal::ContractorRevoked => "contractor_revoked",
             Refusal::NoticeNotFound => "notice_not_found",
             Refusal::MailUnavailable(_) => "mail_unavailable",
+            Refusal::UnsupportedMediaType(_) => "unsupported_media_type",
+            Refusal::BodyTooLarge(_) => "body_too_large",
+            Refusal::MethodNotAllowed => "method_not_allowed",
+            Refusal::BadRequest(_) => "bad_request",
             Refusal::Internal(_) => "internal_error",
         }
     }
@@ -313,6 +325,22 @@ impl Refusal {
             Refusal::MailUnavailable(_) => pair(
                 "メールを送信できないため処理を行いませんでした。しばらくしてから再度実行してください",
                 "mail could not be sent, so nothing was done; retry later",
+            ),
+            Refusal::UnsupportedMediaType(expected) => (
+                format!("リクエスト本文は Content-Type: {expected} で送信してください"),
+                format!("send the request body with Content-Type: {expected}"),
+            ),
+            Refusal::BodyTooLarge(limit) => (
+                format!("リクエスト本文が上限({limit}バイト)を超えています"),
+                format!("the request body is over the limit of {limit} bytes"),
+            ),
+            Refusal::MethodNotAllowed => pair(
+                "このパスはこのメソッドを受け付けません",
+                "this path does not take this method",
+            ),
+            Refusal::BadRequest(why) => (
+                "リクエストを解釈できません".into(),
+                format!("the request could not be read: {why}"),
             ),
             Refusal::Internal(_) => pair("システムエラーが発生しました", "internal error"),
         }
