@@ -213,12 +213,30 @@ pub fn https_client(ca_dir: &Path, cert_dir: &Path, cert: Option<&str>) -> reqwe
         .use_rustls_tls()
         .tls_built_in_root_certs(false)
         .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
-        .timeout(Duration::from_secs(30));
+        .timeout(Duration::from_secs(30))
+        // As before reqwest could speak HTTP/2; `http_client` picks the protocol.
+        .http1_only();
     if let Some(stem) = cert {
         let mut pem = std::fs::read(cert_dir.join(format!("{stem}.pem"))).unwrap();
         pem.extend(std::fs::read(cert_dir.join(format!("{stem}.key"))).unwrap());
         b = b.identity(reqwest::Identity::from_pem(&pem).unwrap());
     }
+    b.build().unwrap()
+}
+
+/// Like [`https_client`] for `company`, speaking HTTP/2 (negotiated by ALPN) or HTTP/1.1 only.
+pub fn http_client(app: &TestApp, company: &str, http2: bool) -> reqwest::Client {
+    let ca = std::fs::read(app.certs.path().join("ca.pem")).unwrap();
+    let stem = format!("client-{company}");
+    let mut pem = std::fs::read(app.certs.path().join(format!("{stem}.pem"))).unwrap();
+    pem.extend(std::fs::read(app.certs.path().join(format!("{stem}.key"))).unwrap());
+    let b = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .identity(reqwest::Identity::from_pem(&pem).unwrap())
+        .timeout(Duration::from_secs(30));
+    let b = if http2 { b } else { b.http1_only() };
     b.build().unwrap()
 }
 
