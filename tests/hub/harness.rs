@@ -36,8 +36,68 @@ pub struct TestApp {
 }
 
 impl Drop for TestApp {
+    /// Stops the hub and leaves the broker as the test found it: its topics and consumer
+    /// groups (all named `<prefix>.…`) are deleted, so they do not pile up and slow the
+    /// broker that `kirikae up` shares. The groups empty only once the test's runtime has
+    /// dropped the consumers, so the deletion runs on its own thread and retries meanwhile.
     fn drop(&mut self) {
         self.shutdown.cancel();
+        let brokers = self.settings.kafka_brokers.clone();
+        let prefix = format!("{}.", self.settings.topic_prefix);
+        std::thread::spawn(move || delete_broker_state(&brokers, &prefix));
+    }
+}
+
+/// Deletes every topic and consumer group whose name starts with `prefix`.
+pub fn delete_broker_state(brokers: &str, prefix: &str) {
+    use rdkafka::admin::{AdminClient, AdminOptions};
+    use rdkafka::client::DefaultClientContext;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let timeout = Duration::from_secs(10);
+    let config = {
+        let mut c = rdkafka::ClientConfig::new();
+        c.set("bootstrap.servers", brokers);
+        c
+    };
+    let (Ok(admin), Ok(probe)) = (
+        config.create::<AdminClient<DefaultClientContext>>(),
+        config.create::<BaseConsumer>(),
+    ) else {
+        return;
+    };
+    let opts = AdminOptions::new().operation_timeout(Some(timeout));
+    let topics: Vec<String> = probe
+        .fetch_metadata(None, timeout)
+        .map(|m| {
+            m.topics()
+                .iter()
+                .map(|t| t.name().to_string())
+                .filter(|n| n.starts_with(prefix))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !topics.is_empty() {
+        let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+        let _ = futures::executor::block_on(admin.delete_topics(&names, &opts));
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let groups: Vec<String> = probe
+            .fetch_group_list(None, timeout)
+            .map(|l| {
+                l.groups()
+                    .iter()
+                    .map(|g| g.name().to_string())
+                    .filter(|n| n.starts_with(prefix))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if groups.is_empty() {
+            return;
+        }
+        let names: Vec<&str> = groups.iter().map(String::as_str).collect();
+        let _ = futures::executor::block_on(admin.delete_groups(&names, &opts));
+        std::thread::sleep(Duration::from_millis(500));
     }
 }
 

@@ -25,3 +25,4 @@ mod security;
 mod sessions;
 mod users;
 mod validation;
+mod cleanup;
