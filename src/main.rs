@@ -146,8 +146,12 @@ enum Command {
     },
     /// Prints the API's OpenAPI 3.1 document (also served at /openapi.json).
     Openapi,
-    /// Prints docs/functions.md: every function's fields and answer, from the schemas.
-    Docs,
+    /// Prints docs/functions.md (every function's fields and answer, from the schemas), or with
+    /// `configuration` docs/configuration.md (every setting, its default and who reads it).
+    Docs {
+        #[arg(default_value = "functions", value_parser = ["functions", "configuration"])]
+        document: String,
+    },
     /// Prints the composed (self-contained) schema of a top-level record as messages carry its
     /// fingerprint: Request, Result or IntermediationEvent. Before a schema change, its output
     /// is kept in schemas/previous/.
@@ -298,11 +302,12 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
             endpoint,
             ops_listen,
         } => {
-            let listen = ops_listen.unwrap_or(s.ops_listen);
+            let listen = ops_listen.unwrap_or(s.connector_ops_listen(area));
             hub::run_connector(s, area, endpoint, listen, shutdown).await
         }
         Command::Projector { ops_listen } => {
             let pool = hub::pool(&s)?;
+            let ops_listen = Some(ops_listen.unwrap_or(s.projector_ops_listen()));
             serve_ops(&s, ops_listen, Some(pool.clone()), &shutdown).await?;
             hub::run_projector(s, pool, shutdown).await
         }
@@ -533,8 +538,11 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
             );
             Ok(())
         }
-        Command::Docs => {
-            print!("{}", kirikae::docs::functions_markdown());
+        Command::Docs { document } => {
+            match document.as_str() {
+                "configuration" => print!("{}", kirikae::docs::configuration_markdown()),
+                _ => print!("{}", kirikae::docs::functions_markdown()),
+            }
             Ok(())
         }
         Command::SimPoints { area, count } => {
