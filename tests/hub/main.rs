@@ -22,6 +22,7 @@ mod ops;
 mod projector;
 mod protocol_families;
 mod registrations;
+mod schemas;
 mod security;
 mod sessions;
 mod users;
