@@ -14,6 +14,7 @@ mod contractors;
 mod dead_letter;
 mod end_to_end;
 mod functions;
+mod held;
 mod idempotency;
 mod intermediation;
 mod notices;
