@@ -277,6 +277,14 @@ impl Modify for CommonRefusals {
                         p.schema = Some(idempotency_key_schema().into());
                     }
                 }
+                // A response must say what it is; utoipa leaves a bare `body = T` without one.
+                for response in op.responses.responses.values_mut() {
+                    if let RefOr::T(r) = response {
+                        if r.description.is_empty() {
+                            r.description = "Done".into();
+                        }
+                    }
+                }
                 let has_body = op.request_body.is_some();
                 let responses = &mut op.responses.responses;
                 if op.security.is_some() && !responses.contains_key("401") {
@@ -547,6 +555,28 @@ mod tests {
                 assert!(ids.insert(id.clone()), "{id} repeats ({method} {path})");
                 for p in op["parameters"].as_array().into_iter().flatten() {
                     assert!(p["schema"].is_object(), "{method} {path}: {p}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_response_has_a_description_and_every_path_parameter_is_in_its_path() {
+        let json = serde_json::to_value(document()).unwrap();
+        for (path, item) in json["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                for (code, r) in op["responses"].as_object().unwrap() {
+                    let said = r["description"].as_str().unwrap_or_default();
+                    assert!(!said.is_empty(), "{method} {path} {code}");
+                }
+                for p in op["parameters"].as_array().into_iter().flatten() {
+                    if p["in"] == "path" {
+                        let name = p["name"].as_str().unwrap();
+                        assert!(
+                            path.contains(&format!("{{{name}}}")),
+                            "{method} {path} {name}"
+                        );
+                    }
                 }
             }
         }

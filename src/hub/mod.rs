@@ -145,12 +145,16 @@ pub async fn start_mail_sink(
     shutdown: CancellationToken,
 ) -> anyhow::Result<SocketAddr> {
     let ip: std::net::IpAddr = settings.smtp_host.parse()?;
-    crate::mail::sink::start(
-        SocketAddr::new(ip, settings.smtp_port),
-        &settings.mail_dir,
-        shutdown,
-    )
-    .await
+    let listen = SocketAddr::new(ip, settings.smtp_port);
+    crate::mail::sink::start(listen, &settings.mail_dir, shutdown)
+        .await
+        .with_context(|| {
+            cannot_listen(
+                "the local mail sink",
+                listen,
+                "set smtp_host and smtp_port (KIRIKAE_SMTP_HOST, KIRIKAE_SMTP_PORT)",
+            )
+        })
 }
 
 /// `kirikae connector`: `area`'s connector until shutdown; `endpoint` overrides its

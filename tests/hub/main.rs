@@ -17,6 +17,7 @@ mod functions;
 mod held;
 mod idempotency;
 mod intermediation;
+mod listeners;
 mod notices;
 mod openapi;
 mod ops;
