@@ -132,7 +132,17 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refu
     serde_json::from_slice(body).map_err(|e| Refusal::MalformedJson(e.to_string()))
 }
 
-/// Walks a JSON document and fails on an object that names a key twice.
+/// A string holding U+0000, which no text column can store: refused as malformed rather
+/// than failing in the database.
+fn no_nul<E: serde::de::Error>(s: &str) -> Result<(), E> {
+    if s.contains('\0') {
+        return Err(E::custom("a string holds the character U+0000"));
+    }
+    Ok(())
+}
+
+/// Walks a JSON document and fails on an object that names a key twice, or on a string
+/// holding U+0000.
 struct UniqueKeys;
 
 impl<'de> serde::de::DeserializeSeed<'de> for UniqueKeys {
@@ -161,8 +171,8 @@ impl<'de> serde::de::Visitor<'de> for UniqueKeys {
     fn visit_f64<E>(self, _: f64) -> Result<(), E> {
         Ok(())
     }
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<(), E> {
+        no_nul(s)
     }
     fn visit_unit<E>(self) -> Result<(), E> {
         Ok(())
@@ -176,6 +186,7 @@ impl<'de> serde::de::Visitor<'de> for UniqueKeys {
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let mut seen = std::collections::HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
+            no_nul(&key)?;
             if !seen.insert(key.clone()) {
                 return Err(serde::de::Error::custom(format_args!(
                     "duplicate key \"{key}\""
@@ -216,6 +227,16 @@ mod tests {
         let ok: serde_json::Value =
             parse_json(br#"{"a": {"x": 1}, "b": {"x": 2}, "c": [{"x": 3}, {"x": 4}]}"#).unwrap();
         assert_eq!(ok["c"][1]["x"], 4);
+    }
+
+    #[test]
+    fn a_string_holding_nul_is_malformed_json() {
+        for body in [&br#"{"user_id": "a\u0000b"}"#[..], br#"{"a\u0000": 1}"#] {
+            assert!(matches!(
+                parse_json::<serde_json::Value>(body),
+                Err(Refusal::MalformedJson(_))
+            ));
+        }
     }
 
     #[test]
