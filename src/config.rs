@@ -62,10 +62,14 @@ pub struct Settings {
     /// PEM file of the CA(s) the database server's certificate is checked against
     /// (`verify-full`).
     pub database_ca_file: Option<PathBuf>,
+    /// Connections each process keeps to PostgreSQL at most.
     pub database_pool_size: usize,
     /// Where the API listens (TLS only).
     pub api_listen: SocketAddr,
-    /// Where `/metrics`, `/healthz` and `/readyz` listen (plain HTTP, for Prometheus).
+    /// Where `/metrics`, `/healthz` and `/readyz` listen (plain HTTP, for Prometheus): the API's
+    /// (and `up`'s) here, the projector's on the next port, the connector of area N on this
+    /// port + 10 + N (9111–9120 by default), so every process can run side by side on one
+    /// machine; `--ops-listen` moves one process's.
     pub ops_listen: SocketAddr,
     /// The folder holding `ca.pem`, `server.pem`, `server.key` (written by `kirikae certs`).
     pub tls_dir: PathBuf,
@@ -105,6 +109,7 @@ pub struct Settings {
     pub rate_limit_burst: u32,
     /// The SMTP server that mail to users (user ids, initial passwords, notices) goes through.
     pub smtp_host: String,
+    /// The SMTP server's port (2525: the local mail sink of `kirikae up`).
     pub smtp_port: u16,
     /// TLS to the SMTP server: `none` (a relay on loopback, the local default), `starttls`
     /// (required, usually port 587) or `tls` (from the first byte, usually port 465). The
@@ -273,6 +278,26 @@ impl Settings {
         }
     }
 
+    /// The projector's ops listener: the port after [`Settings::ops_listen`]'s.
+    pub fn projector_ops_listen(&self) -> SocketAddr {
+        self.ops_listen_plus(1)
+    }
+
+    /// The ops listener of `area`'s connector: [`Settings::ops_listen`]'s port + 10 + the
+    /// area's number.
+    pub fn connector_ops_listen(&self, area: Area) -> SocketAddr {
+        self.ops_listen_plus(10 + area.number())
+    }
+
+    /// `ops_listen` moved by `offset` ports; port 0 (any free port) stays 0.
+    fn ops_listen_plus(&self, offset: u16) -> SocketAddr {
+        let mut addr = self.ops_listen;
+        if addr.port() != 0 {
+            addr.set_port(addr.port().saturating_add(offset));
+        }
+        addr
+    }
+
     pub fn requests_topic(&self, area: Area) -> String {
         format!("{}.requests.{}", self.topic_prefix, area.code())
     }
@@ -346,6 +371,20 @@ mod tests {
             assert_eq!(s.requests_topic(Area::Tokyo), "kirikae.requests.03");
             Ok(())
         });
+    }
+
+    #[test]
+    fn every_process_kind_has_its_own_default_ops_port() {
+        let s = Settings::default();
+        let mut ports = vec![s.ops_listen.port(), s.projector_ops_listen().port()];
+        ports.extend(Area::ALL.map(|a| s.connector_ops_listen(a).port()));
+        assert_eq!(ports[..3], [9100, 9101, 9111]);
+        let mut unique = ports.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), ports.len(), "{ports:?}");
+        let sims: Vec<u16> = Area::ALL.map(|a| s.sim_base_port + a.number()).to_vec();
+        assert!(sims.iter().all(|p| !ports.contains(p)) && s.api_listen.port() != 9100);
     }
 
     #[test]

@@ -147,14 +147,25 @@ enum Command {
     },
     /// Prints the API's OpenAPI 3.1 document (also served at /openapi.json).
     Openapi,
-    /// Prints docs/functions.md: every function's fields and answer, from the schemas.
-    Docs,
+    /// Prints docs/functions.md (every function's fields and answer, from the schemas), or with
+    /// `configuration` docs/configuration.md (every setting, its default and who reads it).
+    Docs {
+        #[arg(default_value = "functions", value_parser = ["functions", "configuration", "schemas"])]
+        document: String,
+    },
     /// Prints the composed (self-contained) schema of a top-level record as messages carry its
     /// fingerprint: Request, Result or IntermediationEvent. Before a schema change, its output
     /// is kept in schemas/previous/.
     Schema {
-        #[arg(value_parser = ["Request", "Result", "IntermediationEvent"])]
+        #[arg(value_parser = ["Request", "Result", "IntermediationEvent", "AuditRecord"])]
         record: String,
+        /// Print its Parsing Canonical Form instead (what the fingerprint is computed over).
+        #[arg(long)]
+        canonical: bool,
+        /// Print its fingerprints instead: the one messages carry, and the specification
+        /// form's (fastavro, Java); docs/schemas.md explains the difference.
+        #[arg(long)]
+        fingerprint: bool,
     },
     /// Lists supply points of an area's simulated register, with their current retailer.
     SimPoints {
@@ -300,11 +311,12 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
             endpoint,
             ops_listen,
         } => {
-            let listen = ops_listen.unwrap_or(s.ops_listen);
+            let listen = ops_listen.unwrap_or(s.connector_ops_listen(area));
             hub::run_connector(s, area, endpoint, listen, shutdown).await
         }
         Command::Projector { ops_listen } => {
             let pool = hub::pool(&s)?;
+            let ops_listen = Some(ops_listen.unwrap_or(s.projector_ops_listen()));
             serve_ops(&s, ops_listen, Some(pool.clone()), &shutdown).await?;
             hub::run_projector(s, pool, shutdown).await
         }
@@ -454,8 +466,24 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
             Ok(())
         }
         Command::Notice { action } => notice_action(&s, action).await,
-        Command::Schema { record } => {
+        Command::Schema {
+            record,
+            canonical,
+            fingerprint,
+        } => {
             let json = kirikae::messages::composed_schema_json(&format!("jp.kirikae.{record}"));
+            if canonical || fingerprint {
+                let f = kirikae::docs::fingerprints(&json);
+                if canonical {
+                    println!("{}", f.canonical);
+                }
+                if fingerprint {
+                    let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
+                    println!("carried {}", hex(&f.carried));
+                    println!("spec-form {}", hex(&f.spec));
+                }
+                return Ok(());
+            }
             let value: serde_json::Value = serde_json::from_str(&json)?;
             println!("{}", serde_json::to_string_pretty(&value)?);
             Ok(())
@@ -551,8 +579,12 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
             );
             Ok(())
         }
-        Command::Docs => {
-            print!("{}", kirikae::docs::functions_markdown());
+        Command::Docs { document } => {
+            match document.as_str() {
+                "configuration" => print!("{}", kirikae::docs::configuration_markdown()),
+                "schemas" => print!("{}", kirikae::docs::schemas_markdown()),
+                _ => print!("{}", kirikae::docs::functions_markdown()),
+            }
             Ok(())
         }
         Command::SimPoints { area, count } => {

@@ -5,8 +5,7 @@
 use std::sync::LazyLock;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 struct Metrics {
@@ -19,14 +18,14 @@ struct Metrics {
     dead_lettered: IntCounterVec,
     redeliveries: IntCounterVec,
     projected: IntCounterVec,
-    projector_lag: IntGauge,
-    notice_mails_unsent: IntGauge,
-    notice_mails_overdue: IntGauge,
-    audit_backlog: IntGauge,
+    projector_lag: OwnedGauge,
+    notice_mails_unsent: OwnedGauge,
+    notice_mails_overdue: OwnedGauge,
+    audit_backlog: OwnedGauge,
     connector_assigned: IntGaugeVec,
     connector_stalled: IntGaugeVec,
     intermediations: IntCounterVec,
-    intermediations_pending: IntGauge,
+    intermediations_pending: OwnedGauge,
     tls_expiry: IntGaugeVec,
     connector_circuit: IntGaugeVec,
 }
@@ -41,10 +40,19 @@ fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterV
     c
 }
 
-fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
-    let g = IntGauge::new(name, help).expect("valid metric");
-    r.register(Box::new(g.clone())).expect("unique metric");
-    g
+/// A gauge without labels that is exported only once its process has set it: the process
+/// that does the work owns it, and the others (which every metric is registered in) show no
+/// misleading constant 0 — `kirikae_projector_lag_seconds` only on the projector's `/metrics`.
+struct OwnedGauge(IntGaugeVec);
+
+impl OwnedGauge {
+    fn set(&self, v: i64) {
+        self.0.with_label_values(&[] as &[&str]).set(v);
+    }
+}
+
+fn gauge(r: &Registry, name: &str, help: &str) -> OwnedGauge {
+    OwnedGauge(gauge_vec(r, name, help, &[]))
 }
 
 fn gauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
@@ -375,5 +383,21 @@ impl ConnectorCircuit<'_> {
             .connector_circuit
             .with_label_values(&[self.area])
             .set(self.state);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gauge_is_exported_only_by_the_process_that_sets_it() {
+        let r = Registry::new();
+        let g = gauge(&r, "kirikae_test_gauge", "A gauge of this test.");
+        assert!(r.gather().is_empty(), "exported before it was set");
+        g.set(0);
+        let families = r.gather();
+        assert_eq!(families.len(), 1);
+        assert_eq!(families[0].get_metric()[0].get_gauge().get_value(), 0.0);
     }
 }

@@ -61,6 +61,10 @@ pub(crate) fn status(r: &Refusal) -> StatusCode {
         Refusal::MailUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         Refusal::BulkBatchNotFound => StatusCode::NOT_FOUND,
         Refusal::BulkFileTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        Refusal::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        Refusal::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        Refusal::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        Refusal::BadRequest(_) => StatusCode::BAD_REQUEST,
         Refusal::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -119,9 +123,81 @@ pub(crate) fn seconds_until(t: chrono::DateTime<chrono::Utc>) -> u64 {
     ms.div_ceil(1000)
 }
 
-/// A request body as JSON of `T`, or 400 `malformed_json` saying why not.
+/// A request body as JSON of `T`, or 400 `malformed_json` saying why not. A key twice in one
+/// object is refused too: serde would keep the last silently, and a client that meant the
+/// first would have an application it did not send.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    serde::Deserializer::deserialize_any(&mut de, UniqueKeys)
+        .and_then(|()| de.end())
+        .map_err(|e| Refusal::MalformedJson(e.to_string()))?;
     serde_json::from_slice(body).map_err(|e| Refusal::MalformedJson(e.to_string()))
+}
+
+/// A string holding U+0000, which no text column can store: refused as malformed rather
+/// than failing in the database.
+fn no_nul<E: serde::de::Error>(s: &str) -> Result<(), E> {
+    if s.contains('\0') {
+        return Err(E::custom("a string holds the character U+0000"));
+    }
+    Ok(())
+}
+
+/// Walks a JSON document and fails on an object that names a key twice, or on a string
+/// holding U+0000.
+struct UniqueKeys;
+
+impl<'de> serde::de::DeserializeSeed<'de> for UniqueKeys {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeys {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<(), E> {
+        no_nul(s)
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(UniqueKeys)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            no_nul(&key)?;
+            if !seen.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate key \"{key}\""
+                )));
+            }
+            map.next_value_seed(UniqueKeys)?;
+        }
+        Ok(())
+    }
 }
 
 /// A query string axum could not read into the handler's filters: 422 `invalid_query`.
@@ -132,4 +208,44 @@ pub fn bad_query(e: axum::extract::rejection::QueryRejection) -> Refusal {
         "検索条件の指定が正しくありません",
         e.body_text(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_twice_in_one_object_is_malformed_json() {
+        for body in [
+            &br#"{"a": 1, "a": 2}"#[..],
+            br#"{"outer": {"b": true, "b": false}}"#,
+            br#"[{"c": null}, {"c": "x", "c": "y"}]"#,
+        ] {
+            match parse_json::<serde_json::Value>(body) {
+                Err(Refusal::MalformedJson(why)) => assert!(why.contains("duplicate key"), "{why}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        let ok: serde_json::Value =
+            parse_json(br#"{"a": {"x": 1}, "b": {"x": 2}, "c": [{"x": 3}, {"x": 4}]}"#).unwrap();
+        assert_eq!(ok["c"][1]["x"], 4);
+    }
+
+    #[test]
+    fn a_string_holding_nul_is_malformed_json() {
+        for body in [&br#"{"user_id": "a\u0000b"}"#[..], br#"{"a\u0000": 1}"#] {
+            assert!(matches!(
+                parse_json::<serde_json::Value>(body),
+                Err(Refusal::MalformedJson(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn trailing_bytes_after_the_document_are_malformed_json() {
+        assert!(matches!(
+            parse_json::<serde_json::Value>(b"{} {}"),
+            Err(Refusal::MalformedJson(_))
+        ));
+    }
 }

@@ -221,6 +221,8 @@ pub fn router(state: AppState) -> Router {
         })
         .merge(web_screens(&state))
         .fallback(|| async { Refusal::UnknownFunction("(no such path)".into()) })
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn(extract::strict_input))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limits::enforce,

@@ -6,15 +6,14 @@
 //! integrator needs; `every_function_of_the_catalogue_has_its_path` keeps the two in step.
 
 use serde::Deserialize;
+use utoipa::openapi::RefOr;
 use utoipa::openapi::path::{
     HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem,
 };
 use utoipa::openapi::request_body::RequestBodyBuilder;
-use utoipa::openapi::schema::AllOfBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{
-    ComponentsBuilder, ContentBuilder, Ref, Required, ResponseBuilder, ResponsesBuilder,
-};
+use utoipa::openapi::{ContentBuilder, Ref, Required, ResponseBuilder, ResponsesBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::error::ErrorBody;
@@ -57,40 +56,38 @@ struct FunctionPaths;
 
 impl Modify for FunctionPaths {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let extra = ComponentsBuilder::new()
-            .schema_from::<SubmissionEnvelope>()
-            .schema_from::<SearchEnvelope>()
-            .schema_from::<PointSearch>()
-            .schema_from::<PointSearchResult>()
-            .schema_from::<FacilityInquiry>()
-            .schema_from::<UsagePassword>()
-            .schema_from::<UsageInquiry>()
-            .schema_from::<Reconnection>()
-            .schema_from::<Abolition>()
-            .schema_from::<SwitchStart>()
-            .schema_from::<SwitchEnd>()
-            .schema_from::<CustomerChange>()
-            .schema_from::<AmpereChange>()
-            .schema_from::<HvUsageRequest>()
-            .schema_from::<HvUsageInquiry>()
-            .schema_from::<FacilityInquiryResult>()
-            .schema_from::<SwitchStartResult>()
-            .schema_from::<UsagePasswordResult>()
-            .schema_from::<UsageResult>()
-            .schema_from::<ApplicationResult>()
-            .build();
+        let mut extra = Vec::new();
+        nested::<SubmissionEnvelope>(&mut extra);
+        nested::<SearchEnvelope>(&mut extra);
+        nested::<PointSearch>(&mut extra);
+        nested::<PointSearchResult>(&mut extra);
+        nested::<FacilityInquiry>(&mut extra);
+        nested::<UsagePassword>(&mut extra);
+        nested::<UsageInquiry>(&mut extra);
+        nested::<Reconnection>(&mut extra);
+        nested::<Abolition>(&mut extra);
+        nested::<SwitchStart>(&mut extra);
+        nested::<SwitchEnd>(&mut extra);
+        nested::<CustomerChange>(&mut extra);
+        nested::<AmpereChange>(&mut extra);
+        nested::<HvUsageRequest>(&mut extra);
+        nested::<HvUsageInquiry>(&mut extra);
+        nested::<FacilityInquiryResult>(&mut extra);
+        nested::<SwitchStartResult>(&mut extra);
+        nested::<UsagePasswordResult>(&mut extra);
+        nested::<UsageResult>(&mut extra);
+        nested::<ApplicationResult>(&mut extra);
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.schemas.extend(extra.schemas);
+        components.schemas.extend(extra);
         for spec in SPECS {
-            let body = AllOfBuilder::new()
-                .item(Ref::from_schema_name(
-                    if spec.function == crate::domain::Function::PointSearch {
-                        "SearchEnvelope"
-                    } else {
-                        "SubmissionEnvelope"
-                    },
-                ))
-                .item(Ref::from_schema_name(spec.payload_record));
+            let envelope = if spec.function == crate::domain::Function::PointSearch {
+                "SearchEnvelope"
+            } else {
+                "SubmissionEnvelope"
+            };
+            let body_name = format!("{}Submission", spec.payload_record);
+            let merged = submission_body(&components.schemas, envelope, spec.payload_record);
+            components.schemas.insert(body_name.clone(), merged);
             let error = |d: &str| {
                 ResponseBuilder::new().description(d).content(
                     "application/json",
@@ -115,7 +112,7 @@ impl Modify for FunctionPaths {
                                 .build(),
                         ),
                 )
-                .response("400", error("malformed_json, invalid_idempotency_key"))
+                .response("400", error("malformed_json (also a key twice in one object), invalid_idempotency_key"))
                 .response("401", error("unauthenticated"))
                 .response("403", error("function_not_allowed (a DR contractor calling a retailer-only function), function_not_permitted (not in the user's permissions)"))
                 .response("409", error("idempotency_key_reused, original_finished"))
@@ -150,8 +147,10 @@ impl Modify for FunctionPaths {
                         .name("Idempotency-Key")
                         .parameter_in(ParameterIn::Header)
                         .required(Required::False)
+                        .schema(Some(idempotency_key_schema()))
                         .description(Some(
-                            "A retry with the same key and body returns the first answer",
+                            "1–128 visible ASCII characters. A retry with the same key and body \
+                             returns the first answer, even while the first is still in flight",
                         )),
                 )
                 .request_body(Some(
@@ -160,7 +159,7 @@ impl Modify for FunctionPaths {
                         .content(
                             "application/json",
                             ContentBuilder::new()
-                                .schema(Some(utoipa::openapi::Schema::AllOf(body.build())))
+                                .schema(Some(Ref::from_schema_name(body_name)))
                                 .build(),
                         )
                         .build(),
@@ -175,6 +174,52 @@ impl Modify for FunctionPaths {
     }
 }
 
+/// `T`'s schema and every schema it refers to, so no `$ref` of the document points nowhere.
+fn nested<T: ToSchema>(into: &mut Vec<(String, RefOr<Schema>)>) {
+    into.push((T::name().into_owned(), T::schema()));
+    T::schemas(into);
+}
+
+/// The schema of an `Idempotency-Key` header: what [`crate::requests::IdempotencyKey`] takes.
+pub fn idempotency_key_schema() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(128))
+        .pattern(Some("^[!-~]+$"))
+}
+
+/// A submission's body as one object: the envelope's fields and the payload record's, as the
+/// handler reads them. (An `allOf` of the two would let no body through: each part forbids
+/// the other's fields.)
+fn submission_body(
+    schemas: &std::collections::BTreeMap<String, RefOr<Schema>>,
+    envelope: &str,
+    payload: &str,
+) -> RefOr<Schema> {
+    let mut merged = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(
+            utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
+        ));
+    let mut description = None;
+    for name in [envelope, payload] {
+        let Some(RefOr::T(Schema::Object(part))) = schemas.get(name) else {
+            panic!("{name} is not an object schema in the components");
+        };
+        if name == payload {
+            description = part.description.clone();
+        }
+        for (field, schema) in &part.properties {
+            merged = merged.property(field.clone(), schema.clone());
+        }
+        for field in &part.required {
+            merged = merged.required(field.clone());
+        }
+    }
+    RefOr::T(Schema::Object(merged.description(description).build()))
+}
+
 /// The refusals every call can meet whatever its own rules, added to each operation so no
 /// path forgets them: the registration gate (403) on every authenticated call, and the limits
 /// (429 rate limit, 503 maintenance) on every call at all.
@@ -187,7 +232,6 @@ pub const GATE_REFUSALS: &str = "certificate_company_mismatch, certificate_not_r
 
 impl Modify for CommonRefusals {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::RefOr;
         use utoipa::openapi::header::HeaderBuilder;
         use utoipa::openapi::schema::{ObjectBuilder, Type};
         let error = |d: String, retry_after: bool| {
@@ -216,8 +260,75 @@ impl Modify for CommonRefusals {
                 &mut item.delete,
                 &mut item.patch,
             ];
-            for op in operations.into_iter().flatten() {
+            for (method, op) in ["get", "put", "post", "delete", "patch"]
+                .into_iter()
+                .zip(operations)
+                .filter_map(|(m, op)| op.as_mut().map(|op| (m, op)))
+            {
                 let gated = op.security.is_some() || path == "/api/v1/session";
+                // One stable, unique name per operation for generated clients; a function's
+                // submission keeps its slug.
+                if !path.strip_prefix("/api/v1/").is_some_and(is_function_slug) {
+                    op.operation_id = Some(operation_id(method, path));
+                }
+                for p in op.parameters.iter_mut().flatten() {
+                    let RefOr::T(p) = p else { continue };
+                    if p.name.eq_ignore_ascii_case("idempotency-key") {
+                        p.schema = Some(idempotency_key_schema().into());
+                    }
+                }
+                // A response must say what it is; utoipa leaves a bare `body = T` without one.
+                for response in op.responses.responses.values_mut() {
+                    if let RefOr::T(r) = response {
+                        if r.description.is_empty() {
+                            r.description = "Done".into();
+                        }
+                    }
+                }
+                let has_body = op.request_body.is_some();
+                let responses = &mut op.responses.responses;
+                if op.security.is_some() && !responses.contains_key("401") {
+                    responses.insert(
+                        "401".into(),
+                        error(
+                            "unauthenticated: no bearer token, or one that is invalid or expired"
+                                .into(),
+                            false,
+                        ),
+                    );
+                }
+                if has_body {
+                    let malformed = "malformed_json: the body is not JSON of the expected shape, or names a key twice";
+                    match responses.get_mut("400") {
+                        Some(RefOr::T(r)) if !r.description.contains("malformed_json") => {
+                            r.description = format!("{}; {malformed}", r.description)
+                        }
+                        Some(_) => {}
+                        None => {
+                            responses.insert("400".into(), error(malformed.into(), false));
+                        }
+                    }
+                    responses.insert(
+                        "413".into(),
+                        error(
+                            format!(
+                                "body_too_large: the body is over {} bytes",
+                                super::extract::BODY_LIMIT
+                            ),
+                            false,
+                        ),
+                    );
+                    responses.insert(
+                        "415".into(),
+                        error(
+                            format!(
+                                "unsupported_media_type: send the body as Content-Type: {}",
+                                super::extract::media_type_of(path)
+                            ),
+                            false,
+                        ),
+                    );
+                }
                 let responses = &mut op.responses.responses;
                 if gated {
                     match responses.get_mut("403") {
@@ -246,6 +357,22 @@ impl Modify for CommonRefusals {
             }
         }
     }
+}
+
+fn is_function_slug(s: &str) -> bool {
+    SPECS.iter().any(|spec| spec.slug == s)
+}
+
+/// `get_admin_users_user_id` for `GET /api/v1/admin/users/{user_id}`: unique because the
+/// method and path are, and stable while the route is.
+fn operation_id(method: &str, path: &str) -> String {
+    let words: Vec<String> = path
+        .trim_start_matches("/api/v1")
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect();
+    format!("{method}_{}", words.join("_"))
 }
 
 /// Bearer tokens come from `POST /api/v1/session`.
@@ -351,21 +478,144 @@ mod tests {
     #[test]
     fn every_function_of_the_catalogue_has_its_path() {
         let ops = operations();
+        let json = serde_json::to_value(document()).unwrap();
         for f in Function::ALL {
             let op = ("POST".to_string(), format!("/api/v1/{}", f.slug()));
-            let json = serde_json::to_value(document()).unwrap();
-            let body = &json["paths"][&op.1]["post"]["requestBody"]["content"]["application/json"];
-            let record = f.spec().payload_record;
-            assert!(
-                body.to_string()
-                    .contains(&format!("#/components/schemas/{record}")),
-                "{op:?} does not document its payload {record}"
-            );
-            assert!(
-                json["components"]["schemas"][record].is_object(),
-                "{record} is not in the components"
-            );
             assert!(ops.contains(&op), "{op:?} is missing from /openapi.json");
+            let record = f.spec().payload_record;
+            let body = body_schema(&json, &op.1);
+            let payload = &json["components"]["schemas"][record];
+            assert!(payload.is_object(), "{record} is not in the components");
+            for field in payload["properties"].as_object().into_iter().flatten() {
+                assert!(
+                    body["properties"][field.0].is_object(),
+                    "{op:?} does not take {record}'s {}",
+                    field.0
+                );
+            }
+        }
+    }
+
+    /// The schema a function's body must satisfy, its `$ref` followed.
+    fn body_schema(json: &serde_json::Value, path: &str) -> serde_json::Value {
+        let body =
+            &json["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"];
+        let name = body["$ref"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            .unwrap_or_else(|| panic!("{path}: {body}"));
+        json["components"]["schemas"][name].clone()
+    }
+
+    #[test]
+    fn a_submission_body_takes_the_point_and_the_functions_own_fields_together() {
+        let json = serde_json::to_value(document()).unwrap();
+        let body = body_schema(&json, "/api/v1/switch-start");
+        assert!(body.get("allOf").is_none(), "{body}");
+        let required: Vec<&str> = body["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        assert!(required.contains(&"supply_point_id"), "{body}");
+        assert!(body["properties"]["planned_date"].is_object(), "{body}");
+        assert_eq!(body["additionalProperties"], false, "{body}");
+    }
+
+    #[test]
+    fn every_ref_of_the_document_points_to_a_component() {
+        fn refs(v: &serde_json::Value, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    if let Some(r) = m.get("$ref").and_then(|r| r.as_str()) {
+                        out.push(r.to_string());
+                    }
+                    m.values().for_each(|v| refs(v, out));
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+                _ => {}
+            }
+        }
+        let json = serde_json::to_value(document()).unwrap();
+        let mut found = Vec::new();
+        refs(&json, &mut found);
+        assert!(found.len() > 20, "{found:?}");
+        for r in found {
+            let name = r.strip_prefix("#/components/schemas/").unwrap_or(&r);
+            assert!(
+                json["components"]["schemas"][name].is_object(),
+                "{r} points nowhere"
+            );
+        }
+    }
+
+    #[test]
+    fn operation_ids_are_unique_and_every_header_parameter_has_a_schema() {
+        let json = serde_json::to_value(document()).unwrap();
+        let mut ids = std::collections::HashSet::new();
+        for (path, item) in json["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let id = op["operationId"].as_str().unwrap_or_default().to_string();
+                assert!(!id.is_empty(), "{method} {path} has no operationId");
+                assert!(ids.insert(id.clone()), "{id} repeats ({method} {path})");
+                for p in op["parameters"].as_array().into_iter().flatten() {
+                    assert!(p["schema"].is_object(), "{method} {path}: {p}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_response_has_a_description_and_every_path_parameter_is_in_its_path() {
+        let json = serde_json::to_value(document()).unwrap();
+        for (path, item) in json["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                for (code, r) in op["responses"].as_object().unwrap() {
+                    let said = r["description"].as_str().unwrap_or_default();
+                    assert!(!said.is_empty(), "{method} {path} {code}");
+                }
+                for p in op["parameters"].as_array().into_iter().flatten() {
+                    if p["in"] == "path" {
+                        let name = p["name"].as_str().unwrap();
+                        assert!(
+                            path.contains(&format!("{{{name}}}")),
+                            "{method} {path} {name}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_request_list_is_documented_as_a_list_of_requests() {
+        let json = serde_json::to_value(document()).unwrap();
+        let answer = &json["paths"]["/api/v1/requests"]["get"]["responses"]["200"]["content"]["application/json"]
+            ["schema"]["$ref"];
+        let name = answer.as_str().unwrap().rsplit('/').next().unwrap();
+        let items = &json["components"]["schemas"][name]["properties"]["items"]["items"];
+        assert_eq!(
+            items["$ref"], "#/components/schemas/RequestView",
+            "{name}: {items}"
+        );
+    }
+
+    #[test]
+    fn every_authenticated_call_documents_401_and_every_body_413_and_415() {
+        let json = serde_json::to_value(document()).unwrap();
+        for (path, item) in json["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let r = &op["responses"];
+                if op.get("security").is_some() {
+                    assert!(r["401"].is_object(), "{method} {path}");
+                }
+                if op.get("requestBody").is_some() {
+                    for code in ["400", "413", "415"] {
+                        assert!(r[code].is_object(), "{method} {path} lacks {code}");
+                    }
+                }
+            }
         }
     }
 

@@ -47,6 +47,20 @@ impl Handled {
     }
 }
 
+/// The code of a `sent` status whose application the operator holds.
+pub const HELD: &str = "held";
+
+/// What a held application waits for, by the operator's 受付工程 (reception stage).
+pub fn held_message(stage: &str) -> String {
+    match stage {
+        "05" => "照合待ち (受付工程 05): the operator holds it until the counterpart application \
+                 (the switch-end of the current retailer, or the switch-start of the new one) \
+                 arrives"
+            .to_string(),
+        other => format!("保留中 (受付工程 {other}): the operator holds it at this stage"),
+    }
+}
+
 /// An application the operator holds, with what finishing it needs.
 pub struct Held {
     request: RequestRecord,
@@ -105,7 +119,8 @@ impl Worker {
         else {
             return Handled::NotDone;
         };
-        if matches!(outcome, Ok(TsoAnswer::Pending { .. })) {
+        if let Ok(TsoAnswer::Pending { stage }) = &outcome {
+            self.report_held(&request, stage).await;
             return Handled::Held(Box::new(Held {
                 request,
                 job: job.clone(),
@@ -290,6 +305,27 @@ impl Worker {
         };
         if let Err(e) = queued {
             tracing::warn!(error = %e, request_id = %request.request_id, "sent event not reported");
+        }
+    }
+
+    /// Enqueues a `sent` event saying what the operator holds the application for (code
+    /// `held`, the 受付工程 in the message), so its status reads "waiting for …" rather than
+    /// "stuck". Informative like `report_sent`: not waited for.
+    async fn report_held(&self, request: &RequestRecord, stage: &str) {
+        let mut held = ResultRecord::for_request(request, ResultStatus::Sent, 0);
+        held.code = Some(HELD.into());
+        held.message = Some(held_message(stage));
+        let queued = match self.codec.encode_result(&held) {
+            Ok(bytes) => self
+                .publisher
+                .enqueue(&self.results_topic, held.point_id.as_str(), &bytes)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = queued {
+            tracing::warn!(error = %e, request_id = %request.request_id, "held event not reported");
         }
     }
 

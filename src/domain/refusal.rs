@@ -95,6 +95,14 @@ pub enum Refusal {
     BulkBatchNotFound,
     #[error("the file is larger than {0} bytes")]
     BulkFileTooLarge(usize),
+    #[error("the body is not application/json")]
+    UnsupportedMediaType(&'static str),
+    #[error("the body is over the limit of {0} bytes")]
+    BodyTooLarge(usize),
+    #[error("the path does not take this method")]
+    MethodNotAllowed,
+    #[error("the request could not be read: {0}")]
+    BadRequest(String),
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
 }
@@ -157,6 +165,10 @@ impl Refusal {
             Refusal::MailUnavailable(_) => "mail_unavailable",
             Refusal::BulkBatchNotFound => "bulk_batch_not_found",
             Refusal::BulkFileTooLarge(_) => "file_too_large",
+            Refusal::UnsupportedMediaType(_) => "unsupported_media_type",
+            Refusal::BodyTooLarge(_) => "body_too_large",
+            Refusal::MethodNotAllowed => "method_not_allowed",
+            Refusal::BadRequest(_) => "bad_request",
             Refusal::Internal(_) => "internal_error",
         }
     }
@@ -342,6 +354,22 @@ impl Refusal {
                     "the file is larger than {} MiB; split it",
                     limit / (1024 * 1024)
                 ),
+            ),
+            Refusal::UnsupportedMediaType(expected) => (
+                format!("リクエスト本文は Content-Type: {expected} で送信してください"),
+                format!("send the request body with Content-Type: {expected}"),
+            ),
+            Refusal::BodyTooLarge(limit) => (
+                format!("リクエスト本文が上限({limit}バイト)を超えています"),
+                format!("the request body is over the limit of {limit} bytes"),
+            ),
+            Refusal::MethodNotAllowed => pair(
+                "このパスはこのメソッドを受け付けません",
+                "this path does not take this method",
+            ),
+            Refusal::BadRequest(why) => (
+                "リクエストを解釈できません".into(),
+                format!("the request could not be read: {why}"),
             ),
             Refusal::Internal(_) => pair("システムエラーが発生しました", "internal error"),
         }

@@ -5,6 +5,7 @@
 
 mod placement;
 
+use anyhow::Context;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -64,7 +65,15 @@ pub async fn start_api(
     shutdown: CancellationToken,
 ) -> anyhow::Result<SocketAddr> {
     let state = api::AppState::new(settings.clone(), pool)?;
-    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| {
+            cannot_listen(
+                "the API",
+                listen,
+                "set api_listen (KIRIKAE_API_LISTEN) or pass --listen",
+            )
+        })?;
     api::serve(state, listener, shutdown).await
 }
 
@@ -164,12 +173,16 @@ pub async fn start_mail_sink(
     shutdown: CancellationToken,
 ) -> anyhow::Result<SocketAddr> {
     let ip: std::net::IpAddr = settings.smtp_host.parse()?;
-    crate::mail::sink::start(
-        SocketAddr::new(ip, settings.smtp_port),
-        &settings.mail_dir,
-        shutdown,
-    )
-    .await
+    let listen = SocketAddr::new(ip, settings.smtp_port);
+    crate::mail::sink::start(listen, &settings.mail_dir, shutdown)
+        .await
+        .with_context(|| {
+            cannot_listen(
+                "the local mail sink",
+                listen,
+                "set smtp_host and smtp_port (KIRIKAE_SMTP_HOST, KIRIKAE_SMTP_PORT)",
+            )
+        })
 }
 
 /// `kirikae connector`: `area`'s connector until shutdown; `endpoint` overrides its
@@ -185,7 +198,9 @@ pub async fn run_connector(
     // share of the requests.
     let health = connector::Health::default();
     let ready = ops::both(ready_check(&settings, None)?, health.check());
-    let addr = ops::serve(ops_listen, ready, shutdown.clone()).await?;
+    let addr = ops::serve(ops_listen, ready, shutdown.clone())
+        .await
+        .with_context(|| cannot_listen(OPS, ops_listen, OPS_HOW))?;
     tracing::info!(%addr, "ops endpoints listening");
     connector::run_with_health(settings, area, endpoint, health, shutdown).await
 }
@@ -221,7 +236,13 @@ pub async fn start_sim(
             .sim_match_window_ms
             .map(std::time::Duration::from_millis),
     });
-    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| {
+        cannot_listen(
+            &format!("the simulator of area {}", area.code()),
+            listen,
+            "set sim_base_port (KIRIKAE_SIM_BASE_PORT; area N listens on it + N) or pass --listen",
+        )
+    })?;
     let addr = listener.local_addr()?;
     if let Some(dir) = batch {
         tokio::spawn(tso_sim::serve_batch(dir, sim.clone(), shutdown.clone()));
@@ -295,7 +316,19 @@ pub async fn serve_ops(
     pool: Option<Pool>,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<SocketAddr> {
-    Ok(ops::serve(listen, ready_check(settings, pool)?, shutdown.clone()).await?)
+    ops::serve(listen, ready_check(settings, pool)?, shutdown.clone())
+        .await
+        .with_context(|| cannot_listen(OPS, listen, OPS_HOW))
+}
+
+/// The ops listener in [`cannot_listen`]'s words.
+const OPS: &str = "the ops endpoints (/metrics, /healthz, /readyz)";
+const OPS_HOW: &str = "set ops_listen (KIRIKAE_OPS_LISTEN; the projector takes its port + 1, \
+    the connector of area N its port + 10 + N) or pass --ops-listen";
+
+/// What a process says when it cannot bind `addr`: which listener, and what moves it.
+pub fn cannot_listen(what: &str, addr: SocketAddr, how: &str) -> String {
+    format!("cannot listen on {addr} for {what}; {how}")
 }
 
 /// Readiness: the broker answers metadata and the database answers a query.

@@ -3,7 +3,6 @@
 //! id (and a record lost before the broker's acknowledgement is produced again under that id,
 //! which the connector deduplicates); the same key with another body is refused.
 
-use deadpool_postgres::GenericClient;
 use sha2::{Digest, Sha256};
 
 use crate::domain::{CompanyCode, Function, Refusal, RequestId};
@@ -31,48 +30,119 @@ pub fn body_hash(function: Function, body: &serde_json::Value) -> Vec<u8> {
     Sha256::digest(format!("{}\n{body}", function.slug())).to_vec()
 }
 
-/// A claimed key: the request id under it, and whether it was claimed before (a retry).
+/// How long an attempt holds its key while it produces: longer than the publisher waits for
+/// the broker (10 s), so a live attempt is never overtaken by a retry.
+pub const LEASE_SECS: f64 = 30.0;
+
+/// How often a retry that found its key's first attempt in flight looks again.
+const POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// A claimed key: the request id under it, and whether this attempt must produce the record
+/// (the first, or one taking over from an attempt that failed) or only answer with the id.
 pub struct Claim {
     pub request_id: RequestId,
-    pub retry: bool,
+    pub produce: bool,
 }
 
-/// Claims `key` of `company` for a body with `hash`.
-pub async fn claim<C: GenericClient>(
-    client: &C,
+/// Claims `key` of `company` for a body with `hash`. A retry while the key's first attempt is
+/// still producing waits for it (however many retries race, one record is produced); once
+/// that attempt is done the retry answers with its id, and if it failed or died (its lease
+/// ran out) the retry takes over and produces under the same id.
+pub async fn claim(
+    pool: &deadpool_postgres::Pool,
     company: &CompanyCode,
     key: &IdempotencyKey,
     hash: &[u8],
 ) -> Result<Claim, Refusal> {
-    let fresh = RequestId::new();
-    let inserted = client
-        .execute(
-            "INSERT INTO idempotency_keys (company_code, key, body_sha256, request_id)
-             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-            &[&company.as_str(), &key.as_str(), &hash, &fresh.as_uuid()],
-        )
-        .await?;
-    if inserted == 1 {
-        return Ok(Claim {
-            request_id: fresh,
-            retry: false,
-        });
+    loop {
+        let client = pool.get().await?;
+        let fresh = RequestId::new();
+        let inserted = client
+            .execute(
+                "INSERT INTO idempotency_keys
+                     (company_code, key, body_sha256, request_id, lease_until)
+                 VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))
+                 ON CONFLICT DO NOTHING",
+                &[
+                    &company.as_str(),
+                    &key.as_str(),
+                    &hash,
+                    &fresh.as_uuid(),
+                    &LEASE_SECS,
+                ],
+            )
+            .await?;
+        if inserted == 1 {
+            return Ok(Claim {
+                request_id: fresh,
+                produce: true,
+            });
+        }
+        let row = client
+            .query_one(
+                "SELECT body_sha256, request_id, produced,
+                        coalesce(lease_until > now(), false) AS leased
+                 FROM idempotency_keys WHERE company_code = $1 AND key = $2",
+                &[&company.as_str(), &key.as_str()],
+            )
+            .await?;
+        let stored: Vec<u8> = row.get(0);
+        if stored != hash {
+            return Err(Refusal::IdempotencyConflict);
+        }
+        let request_id = RequestId::from(row.get::<_, uuid::Uuid>(1));
+        let (produced, leased): (bool, bool) = (row.get(2), row.get(3));
+        if produced || super::store::exists(&client, request_id).await? {
+            return Ok(Claim {
+                request_id,
+                produce: false,
+            });
+        }
+        if !leased {
+            let took = client
+                .execute(
+                    "UPDATE idempotency_keys SET lease_until = now() + make_interval(secs => $3)
+                     WHERE company_code = $1 AND key = $2 AND NOT produced
+                       AND (lease_until IS NULL OR lease_until <= now())",
+                    &[&company.as_str(), &key.as_str(), &LEASE_SECS],
+                )
+                .await?;
+            if took == 1 {
+                return Ok(Claim {
+                    request_id,
+                    produce: true,
+                });
+            }
+        }
+        drop(client);
+        tokio::time::sleep(POLL).await;
     }
-    let row = client
-        .query_one(
-            "SELECT body_sha256, request_id FROM idempotency_keys
-             WHERE company_code = $1 AND key = $2",
-            &[&company.as_str(), &key.as_str()],
-        )
-        .await?;
-    let stored: Vec<u8> = row.get(0);
-    if stored != hash {
-        return Err(Refusal::IdempotencyConflict);
+}
+
+/// Ends the lease of the attempt that claimed `key`: `produced` when the broker acknowledged
+/// its record (retries answer with its id), otherwise released so the next retry produces at
+/// once. A failure here is only logged: the lease then runs out by itself.
+pub async fn settle(
+    pool: &deadpool_postgres::Pool,
+    company: &CompanyCode,
+    key: &IdempotencyKey,
+    produced: bool,
+) {
+    let result = async {
+        pool.get()
+            .await?
+            .execute(
+                "UPDATE idempotency_keys SET produced = produced OR $3, lease_until = NULL
+                 WHERE company_code = $1 AND key = $2",
+                &[&company.as_str(), &key.as_str(), &produced],
+            )
+            .await?;
+        Ok::<_, Refusal>(())
     }
-    Ok(Claim {
-        request_id: RequestId::from(row.get::<_, uuid::Uuid>(1)),
-        retry: true,
-    })
+    .await;
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "idempotency key not settled; its lease will run out");
+    }
 }
 
 #[cfg(test)]

@@ -46,7 +46,11 @@ const UPSERT_RESULT: &str = "
                          ELSE COALESCE(r.sent_at, EXCLUDED.sent_at) END,
           finished_at = EXCLUDED.finished_at, replay = EXCLUDED.replay, updated_at = now()
       WHERE r.replay < EXCLUDED.replay
-         OR (r.replay = EXCLUDED.replay AND r.status_rank < EXCLUDED.status_rank)";
+         OR (r.replay = EXCLUDED.replay AND r.status_rank < EXCLUDED.status_rank)
+         -- A `sent` event with a code (held by the operator, and at which stage) says more
+         -- than the plain `sent` before it.
+         OR (r.replay = EXCLUDED.replay AND r.status_rank = EXCLUDED.status_rank
+             AND EXCLUDED.status = 'sent' AND EXCLUDED.code IS NOT NULL)";
 
 const COLUMNS: &str = "request_id, function, service_id, area, point_id, update_flag, status, code,
     message, attempts, result, user_id, accepted_at, sent_at, finished_at, replay";

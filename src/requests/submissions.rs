@@ -84,13 +84,13 @@ impl Submissions {
         }
         self.check_quoted_intermediation(principal, &submission)
             .await?;
-        let request_id = match key.map(IdempotencyKey::parse).transpose()? {
+        let key = key.map(IdempotencyKey::parse).transpose()?;
+        let request_id = match &key {
             None => RequestId::new(),
             Some(key) => {
-                let client = self.pool.get().await?;
                 let claim =
-                    idempotency::claim(&client, &principal.company, &key, &body_hash).await?;
-                if claim.retry && store::exists(&client, claim.request_id).await? {
+                    idempotency::claim(&self.pool, &principal.company, key, &body_hash).await?;
+                if !claim.produce {
                     return Ok(claim.request_id);
                 }
                 claim.request_id
@@ -109,8 +109,11 @@ impl Submissions {
             payload: submission.payload,
             replay: 0,
         };
-        self.send(principal, &record).await?;
-        Ok(request_id)
+        let sent = self.send(principal, &record).await;
+        if let Some(key) = &key {
+            idempotency::settle(&self.pool, &principal.company, key, sent.is_ok()).await;
+        }
+        sent.map(|()| request_id)
     }
 
     /// A switch-start or switch-end that quotes a 廃止取次番号 must quote an approved

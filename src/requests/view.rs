@@ -18,7 +18,12 @@ pub struct RequestView {
     pub update_flag: String,
     pub status: String,
     pub status_ja: &'static str,
+    /// The operator's code of a refusal (E1001…), the hub's of a failure, or `held` while the
+    /// status is `sent` and the operator holds the application (a switch awaiting its
+    /// counterpart).
     pub code: Option<String>,
+    /// What the code means; for `held`, the operator's 受付工程 and what it waits for
+    /// (`照合待ち (受付工程 05): …`).
     pub message: Option<String>,
     pub attempts: i32,
     /// How often an operator replayed it from the dead-letter topic.

@@ -105,3 +105,37 @@ async fn the_same_key_of_another_company_is_its_own() {
     assert_eq!(code, 200, "{seen}");
     assert_eq!(seen["request_id"], id_b.as_str());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_racing_retries_of_one_key_produce_one_record() {
+    let app = spawn_app(&[]).await;
+    let a = std::sync::Arc::new(app.login(RETAILER_A).await);
+    let body = json!({"supply_point_id": "0300000000000000000007"});
+    let attempts = (0..50).map(|_| {
+        let (a, body) = (a.clone(), body.clone());
+        tokio::spawn(async move {
+            let resp = a
+                .submit_with_key("facility-inquiry", body, Some("race-1"))
+                .await;
+            let status = resp.status().as_u16();
+            let body: Value = resp.json().await.unwrap_or(Value::Null);
+            assert_eq!(status, 202, "{body}");
+            body["request_id"].as_str().unwrap().to_string()
+        })
+    });
+    let mut ids: Vec<String> = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let topic = app.settings.requests_topic(kirikae::domain::Area::Tokyo);
+    let codec = kirikae::messages::Codec::new();
+    let records: Vec<String> = read_topic(&app.settings.kafka_brokers, &topic)
+        .iter()
+        .map(|b| codec.decode_request(b).unwrap().request_id.to_string())
+        .collect();
+    assert_eq!(records, vec![ids[0].clone()], "one record on {topic}");
+}

@@ -150,6 +150,7 @@ impl From<Intermediation> for IntermediationView {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = IntermediationList)]
 pub struct ListAnswer {
     pub(super) items: Vec<IntermediationView>,
     /// Pass as `cursor` to get the next page; absent on the last page.
@@ -220,6 +221,7 @@ impl BulkResult {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = IntermediationBulkAnswer)]
 pub struct BulkAnswer {
     pub(super) items: Vec<BulkResult>,
 }

@@ -185,6 +185,7 @@ pub struct PermissionsBody {
 
 /// `?encoding=` of a CSV download or upload: `utf-8` (default) or `shift_jis`.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CsvQuery {
     pub encoding: Option<String>,
 }
