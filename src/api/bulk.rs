@@ -19,12 +19,14 @@ use crate::domain::{Refusal, today_jst};
 
 /// `?encoding=`: `utf-8` or `shift_jis` (also `sjis`, `cp932`, `windows-31j`).
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EncodingQuery {
     encoding: Option<String>,
 }
 
 /// `?only_good=true`: file the good rows although some are bad.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ConfirmQuery {
     #[serde(default)]
     only_good: bool,

@@ -62,24 +62,49 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 /// beyond this the connection is simply dropped.
 const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
-/// The media type a path's body must have: the bulk user upload takes CSV, every other body
-/// is JSON.
+/// The media type a path's body must have: the bulk uploads (users, and applications under
+/// `/api/v1/bulk/`) take CSV, every other body is JSON.
 pub fn media_type_of(path: &str) -> &'static str {
-    if path == "/api/v1/admin/users/bulk" {
+    if path == "/api/v1/admin/users/bulk" || is_bulk_upload(path) {
         "text/csv"
     } else {
         "application/json"
     }
 }
 
-/// Strict input in front of every route: the body is read up to [`BODY_LIMIT`] (413
-/// `body_too_large`), a non-empty body must be of the path's media type (415
-/// `unsupported_media_type`), and whatever 4xx the router itself answers (405, a rejection of
-/// axum's own) is rewritten into the API's error format, so every refusal is JSON.
+/// A bulk application file (`POST /api/v1/bulk/{function}`), read up to the bulk limit.
+fn is_bulk_upload(path: &str) -> bool {
+    path.strip_prefix("/api/v1/bulk/")
+        .is_some_and(|rest| !rest.contains('/'))
+}
+
+/// The largest body a path takes, and its refusal beyond that.
+fn limit_of(path: &str) -> (usize, Refusal) {
+    if is_bulk_upload(path) {
+        let limit = crate::bulk::MAX_FILE_BYTES;
+        (limit, Refusal::BulkFileTooLarge(limit))
+    } else {
+        (BODY_LIMIT, Refusal::BodyTooLarge(BODY_LIMIT))
+    }
+}
+
+/// Strict input in front of every API route: the body is read up to the path's limit (413
+/// `body_too_large`, or `file_too_large` for a bulk file), a non-empty body must be of the
+/// path's media type (415 `unsupported_media_type`), and whatever 4xx the router itself answers
+/// (405, a rejection of axum's own) is rewritten into the API's error format, so every refusal
+/// is JSON. The web screens have their own (form) bodies and are not behind it.
 pub async fn strict_input(req: Request, next: axum::middleware::Next) -> axum::response::Response {
     use axum::response::IntoResponse;
     let (parts, body) = req.into_parts();
-    let bytes = match read_limited(body).await {
+    let (limit, too_large) = limit_of(parts.uri.path());
+    let announced = parts
+        .headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if announced.is_some_and(|n| n > limit) {
+        return too_large.into_response();
+    }
+    let bytes = match read_limited(body, limit, too_large).await {
         Ok(b) => b,
         Err(refusal) => return refusal.into_response(),
     };
@@ -102,9 +127,14 @@ fn has_media_type(headers: &axum::http::HeaderMap, expected: &str) -> bool {
         .is_some_and(|essence| essence.trim().eq_ignore_ascii_case(expected))
 }
 
-/// The whole body, or 413 once it passes [`BODY_LIMIT`] (after draining what the client sends,
-/// up to [`DRAIN_LIMIT`]), or 400 when the connection breaks mid-body.
-async fn read_limited(mut body: axum::body::Body) -> Result<Bytes, Refusal> {
+/// The whole body; `too_large` once it passes `limit` (after draining what the client sends,
+/// up to [`DRAIN_LIMIT`], so that the 413 reaches the client as an answer), or 400 when the
+/// connection breaks mid-body.
+async fn read_limited(
+    mut body: axum::body::Body,
+    limit: usize,
+    too_large: Refusal,
+) -> Result<Bytes, Refusal> {
     use http_body_util::BodyExt;
     let mut buf = Vec::new();
     let mut seen = 0usize;
@@ -112,15 +142,15 @@ async fn read_limited(mut body: axum::body::Body) -> Result<Bytes, Refusal> {
         let frame = frame.map_err(|e| Refusal::BadRequest(e.to_string()))?;
         if let Ok(data) = frame.into_data() {
             seen += data.len();
-            if seen <= BODY_LIMIT {
+            if seen <= limit {
                 buf.extend_from_slice(&data);
             } else if seen > DRAIN_LIMIT {
                 break;
             }
         }
     }
-    if seen > BODY_LIMIT {
-        return Err(Refusal::BodyTooLarge(BODY_LIMIT));
+    if seen > limit {
+        return Err(too_large);
     }
     Ok(Bytes::from(buf))
 }

@@ -219,10 +219,11 @@ pub fn router(state: AppState) -> Router {
         .fold(Router::new(), |r, (_, path, handler)| {
             r.route(path, handler)
         })
-        .merge(web_screens(&state))
         .fallback(|| async { Refusal::UnknownFunction("(no such path)".into()) })
         .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn(extract::strict_input))
+        // The screens post forms, not JSON: they are merged after the API's strict input.
+        .merge(web_screens(&state))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limits::enforce,
@@ -274,5 +275,8 @@ pub fn serving(
     let addr = listener.local_addr()?;
     let header_timeout = Duration::from_millis(state.settings.http_header_timeout_ms);
     let app = router(state);
-    Ok((addr, tls::serve(listener, config, app, header_timeout, shutdown)))
+    Ok((
+        addr,
+        tls::serve(listener, config, app, header_timeout, shutdown),
+    ))
 }

@@ -37,7 +37,7 @@ fn fill(template: &str, user: &str) -> String {
         .replace("{function}", "facility-inquiry")
 }
 
-/// What a request of the route carries: JSON, or CSV text for the bulk upload.
+/// What a request of the route carries: JSON, or CSV text for the bulk uploads.
 enum Payload {
     Json(Value),
     Csv(&'static str),
@@ -53,6 +53,8 @@ fn payload(method: &str, template: &str, user: &str) -> Option<Payload> {
         ("POST", "/api/v1/admin/users/bulk") => Payload::Csv(
             "user_id,name,mail,administrator,permissions\nbulk.matrix,一括 一郎,bulk.matrix@example.jp,false,\n",
         ),
+        // Refused before the file is read, so any CSV will do.
+        ("POST", "/api/v1/bulk/{function}") => Payload::Csv("地点特定番号\n"),
         ("PATCH", "/api/v1/admin/users/{user_id}") => Payload::Json(json!({"name": "切替 三郎"})),
         ("POST", "/api/v1/admin/users/{user_id}/enabled") => {
             Payload::Json(json!({"enabled": true}))

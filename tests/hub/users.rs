@@ -646,6 +646,7 @@ async fn bulk_registration_answers_per_line() {
         .http
         .post(format!("{}/api/v1/admin/users/bulk", admin.api))
         .bearer_auth(&admin.token)
+        .header("content-type", "text/csv")
         .body("a,b,c\n")
         .send()
         .await
