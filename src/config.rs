@@ -41,7 +41,9 @@ pub struct Settings {
     pub kafka_security_protocol: KafkaSecurityProtocol,
     /// The SASL mechanism with `sasl_ssl`: `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`.
     pub kafka_sasl_mechanism: KafkaSaslMechanism,
+    /// The SASL login's user name with `sasl_ssl`.
     pub kafka_sasl_username: Option<String>,
+    /// The SASL login's password with `sasl_ssl` (from a secret, never in a file in the image).
     pub kafka_sasl_password: Option<String>,
     /// PEM file of the CA(s) the brokers' certificates are checked against (`ssl.ca.location`);
     /// unset: the system's trusted CAs.
@@ -117,7 +119,9 @@ pub struct Settings {
     pub smtp_tls: SmtpTls,
     /// PEM file of a CA the SMTP server's certificate is checked against, in addition.
     pub smtp_ca_file: Option<PathBuf>,
+    /// The SMTP login's user name, when the server asks for one.
     pub smtp_username: Option<String>,
+    /// The SMTP login's password (from a secret).
     pub smtp_password: Option<String>,
     /// The sender of every mail.
     pub mail_from: String,

@@ -164,6 +164,48 @@ const READERS: &[(&str, &str)] = &[
     ("terms_mail_days", "projector (the notice mailer), notice"),
     ("notice_mail_interval_ms", "projector (the notice mailer)"),
     ("audit_gap_patience_ms", "projector (the audit relay)"),
+    ("request_retention_ms", "migrate"),
+    (
+        "kafka_security_protocol",
+        "api, projector, connector, migrate, replay, bench",
+    ),
+    (
+        "kafka_sasl_mechanism",
+        "api, projector, connector, migrate, replay, bench",
+    ),
+    (
+        "kafka_sasl_username",
+        "api, projector, connector, migrate, replay, bench",
+    ),
+    (
+        "kafka_sasl_password",
+        "api, projector, connector, migrate, replay, bench",
+    ),
+    (
+        "kafka_ca_file",
+        "api, projector, connector, migrate, replay, bench",
+    ),
+    ("database_owner", "migrate (and `up`, which migrates first)"),
+    (
+        "database_owner_password",
+        "migrate (and `up`, which migrates first)",
+    ),
+    (
+        "database_sslmode",
+        "api, projector, migrate, and the operator's commands",
+    ),
+    (
+        "database_ca_file",
+        "api, projector, migrate, and the operator's commands",
+    ),
+    ("web_idle_secs", "api (the web screens)"),
+    ("smtp_tls", "api, projector (the notice mailer)"),
+    ("smtp_ca_file", "api, projector (the notice mailer)"),
+    ("smtp_username", "api, projector (the notice mailer)"),
+    ("smtp_password", "api, projector (the notice mailer)"),
+    ("login_per_user_per_min", "api"),
+    ("login_per_certificate_per_min", "api"),
+    ("http_header_timeout_ms", "api"),
 ];
 
 /// One setting as `src/config.rs` declares it.

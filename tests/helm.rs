@@ -841,13 +841,15 @@ fn series_of(expr: &str) -> Vec<String> {
 
 #[test]
 fn docs_metrics_md_lists_every_metric_the_code_registers_and_no_other() {
-    let code = read(&repo().join("src/metrics.rs"));
+    let source = read(&repo().join("src/metrics.rs"));
+    // The metrics the hub registers, not those its own unit tests make up.
+    let code = source.split("#[cfg(test)]").next().unwrap();
     let registered = regex::Regex::new(
         r#"(?s)(counter|gauge|gauge_vec|histogram)\(\s*&r,\s*"(kirikae_[a-z0-9_]+)""#,
     )
     .unwrap();
     let in_code: BTreeMap<String, String> = registered
-        .captures_iter(&code)
+        .captures_iter(code)
         .map(|c| {
             let kind = match &c[1] {
                 "gauge_vec" => "gauge",

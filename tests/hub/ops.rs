@@ -57,7 +57,8 @@ async fn a_process_whose_broker_does_not_answer_is_not_ready() {
 }
 
 #[tokio::test]
-async fn the_hubs_topics_are_created_to_be_kept_for_good() {
+async fn request_topics_expire_after_the_request_retention_and_the_audit_topic_is_kept_for_good()
+{
     use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
     use rdkafka::client::DefaultClientContext;
     let app = spawn_app(&[]).await;
@@ -75,12 +76,14 @@ async fn the_hubs_topics_are_created_to_be_kept_for_good() {
         .describe_configs(&specs, &AdminOptions::new())
         .await
         .unwrap();
-    for (topic, answer) in topics.iter().zip(answers) {
+    let expected = [app.settings.request_retention_ms.to_string(), "-1".to_string()];
+    assert_ne!(expected[0], "-1", "request topics hold usage passwords: not for good");
+    for ((topic, answer), expected) in topics.iter().zip(answers).zip(&expected) {
         let resource = answer.unwrap_or_else(|e| panic!("{topic}: {e}"));
         let retention = resource.get("retention.ms").and_then(|e| e.value.clone());
         assert_eq!(
             retention.as_deref(),
-            Some("-1"),
+            Some(expected.as_str()),
             "{topic}: {:?}",
             resource.entries
         );
