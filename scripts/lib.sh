@@ -142,6 +142,29 @@ ensure_broker() {
   wait_port 127.0.0.1 9092 60 "the tansu broker"
 }
 
+# The test suite's own broker: fresh data on its own port, stopped and removed when the script
+# exits. The tests make hundreds of topics; on the broker `up` uses they would pile up (tansu
+# slows as they do), and deleting each test's topics while other tests' clients run crashed
+# librdkafka. Skipped when KIRIKAE_KAFKA_BROKERS names another cluster.
+start_test_broker() {
+  [ "$KIRIKAE_KAFKA_BROKERS" = "127.0.0.1:9092" ] || return 0
+  local port=19092 dir="$STATE/test-broker"
+  if port_open 127.0.0.1 "$port"; then
+    say "port $port (the test broker) is taken; stop what listens there"; return 1
+  fi
+  ensure_tansu
+  rm -rf "$dir" && mkdir -p "$dir"
+  say "starting the tests' own tansu broker on 127.0.0.1:$port (data in .kirikae/test-broker)"
+  (cd "$dir" && exec "$TANSU" broker \
+      --listener-url "tcp://127.0.0.1:$port" \
+      --advertised-listener-url "tcp://127.0.0.1:$port" \
+      --storage-engine sqlite://tansu.db >tansu.log 2>&1) &
+  TEST_BROKER_PID=$!
+  trap 'kill "$TEST_BROKER_PID" 2>/dev/null; wait "$TEST_BROKER_PID" 2>/dev/null; rm -rf "$STATE/test-broker"' EXIT
+  wait_port 127.0.0.1 "$port" 60 "the test broker"
+  export KIRIKAE_KAFKA_BROKERS="127.0.0.1:$port"
+}
+
 # The web tests drive a real headless Chromium over WebDriver; its client certificate goes into
 # an NSS database made with certutil/pk12util (tests/hub/web_browser.rs).
 ensure_browser() {
@@ -150,6 +173,16 @@ ensure_browser() {
     && command -v openssl >/dev/null && fc-list :lang=ja | grep -q . && return 0
   say "installing Chromium, its WebDriver and the NSS tools (for the web tests)"
   apt_install chromium chromium-driver libnss3-tools openssl fonts-noto-cjk
+}
+
+# Independent checkers the tests run: fastavro decodes topic messages with only what the
+# schema registry serves; openapi-spec-validator checks /openapi.json.
+ensure_python_tools() {
+  python3 -c 'import fastavro, openapi_spec_validator' 2>/dev/null && return 0
+  say "installing fastavro and openapi-spec-validator (PyPI, for the tests)"
+  command -v pip3 >/dev/null || python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+  python3 -m pip install --quiet fastavro openapi-spec-validator \
+    || python3 -m pip install --quiet --break-system-packages fastavro openapi-spec-validator
 }
 
 ensure_everything() {

@@ -36,83 +36,11 @@ pub struct TestApp {
 }
 
 impl Drop for TestApp {
-    /// Stops the hub and leaves the broker as the test found it: its topics and consumer
-    /// groups (all named `<prefix>.…`) are deleted, so they do not pile up and slow the
-    /// broker that `kirikae up` shares. The groups empty only once the test's runtime has
-    /// dropped the consumers, so the deletion runs on its own thread, after a pause: a
-    /// producer of the stopping hub that still flushes into a deleted topic makes tansu 0.6's
-    /// storage panic ("more or less than one row"), which stops the broker for everyone.
+    /// Stops the hub. Its topics stay: `scripts/test` runs the suite on a broker of its own and
+    /// removes it afterwards, because deleting a finished test's topics while other tests'
+    /// clients run crashed librdkafka (a metadata update with a vanished topic) and tansu.
     fn drop(&mut self) {
         self.shutdown.cancel();
-        let brokers = self.settings.kafka_brokers.clone();
-        let prefix = format!("{}.", self.settings.topic_prefix);
-        std::thread::spawn(move || {
-            std::thread::sleep(CLEANUP_PAUSE);
-            delete_broker_state(&brokers, &prefix)
-        });
-    }
-}
-
-/// How long a dropped hub's producers and consumers get to stop before its topics go.
-const CLEANUP_PAUSE: Duration = Duration::from_secs(20);
-
-/// Deletes every topic and consumer group whose name starts with `prefix`.
-pub fn delete_broker_state(brokers: &str, prefix: &str) {
-    use rdkafka::admin::{AdminClient, AdminOptions};
-    use rdkafka::client::DefaultClientContext;
-    use rdkafka::consumer::{BaseConsumer, Consumer};
-    let timeout = Duration::from_secs(10);
-    let config = {
-        let mut c = rdkafka::ClientConfig::new();
-        c.set("bootstrap.servers", brokers);
-        c
-    };
-    let (Ok(admin), Ok(probe)) = (
-        config.create::<AdminClient<DefaultClientContext>>(),
-        config.create::<BaseConsumer>(),
-    ) else {
-        return;
-    };
-    let opts = AdminOptions::new().operation_timeout(Some(timeout));
-    let topics: Vec<String> = probe
-        .fetch_metadata(None, timeout)
-        .map(|m| {
-            m.topics()
-                .iter()
-                .map(|t| t.name().to_string())
-                .filter(|n| n.starts_with(prefix))
-                .collect()
-        })
-        .unwrap_or_default();
-    if !topics.is_empty() {
-        let names: Vec<&str> = topics.iter().map(String::as_str).collect();
-        let _ = futures::executor::block_on(admin.delete_topics(&names, &opts));
-    }
-    // The groups by name (the projector's and each area's connector's): tansu 0.6 cannot list
-    // groups once one has stored state. A group still with members is refused; retry until
-    // the stopped hub's consumers have left.
-    let mut groups: Vec<String> = kirikae::domain::Area::ALL
-        .iter()
-        .map(|a| format!("{prefix}connector.{}", a.code()))
-        .chain([format!("{prefix}projector")])
-        .collect();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !groups.is_empty() && Instant::now() < deadline {
-        let names: Vec<&str> = groups.iter().map(String::as_str).collect();
-        let Ok(results) = futures::executor::block_on(admin.delete_groups(&names, &opts)) else {
-            std::thread::sleep(Duration::from_millis(500));
-            continue;
-        };
-        let done: Vec<String> = results
-            .into_iter()
-            .filter_map(|r| match r {
-                Ok(name) => Some(name),
-                Err((name, rdkafka::types::RDKafkaErrorCode::GroupIdNotFound)) => Some(name),
-                Err(_) => None,
-            })
-            .collect();
-        groups.retain(|g| !done.contains(g));
-        std::thread::sleep(Duration::from_millis(500));
     }
 }
 

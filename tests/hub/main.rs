@@ -12,7 +12,6 @@ mod broker_restart;
 mod bulk;
 mod bulk_filing;
 mod circuit;
-mod cleanup;
 mod connector_crash;
 mod connector_stall;
 mod contractors;
