@@ -2,9 +2,11 @@
 //! (its own port and data folder, so the other tests keep theirs), which is killed with
 //! SIGKILL while requests are in flight and started again on the same data.
 //!
-//! The producers run without idempotence here: tansu 0.6 panics on the first idempotent produce
-//! after its own restart ("more or less than one row" in idempotent_message_check) and then
-//! refuses every request, so with it `kafka_idempotence = false` is the setting that survives.
+//! The producers run without idempotence here. Stock tansu 0.6 panics on an idempotent produce
+//! it cannot place ("more or less than one row" in idempotent_message_check) and then refuses
+//! every request; our patched build (docs/broker.md) answers UNKNOWN_PRODUCER_ID instead and
+//! stays up, but with idempotence on the hub's producer was still not accepting again 60 s after
+//! the restart (tried 2026-11-27), so `kafka_idempotence = false` is the setting that survives.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
