@@ -57,8 +57,7 @@ async fn a_process_whose_broker_does_not_answer_is_not_ready() {
 }
 
 #[tokio::test]
-async fn request_topics_expire_after_the_request_retention_and_the_audit_topic_is_kept_for_good()
-{
+async fn request_topics_expire_after_the_request_retention_and_the_audit_topic_is_kept_for_good() {
     use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
     use rdkafka::client::DefaultClientContext;
     let app = spawn_app(&[]).await;
@@ -76,8 +75,14 @@ async fn request_topics_expire_after_the_request_retention_and_the_audit_topic_i
         .describe_configs(&specs, &AdminOptions::new())
         .await
         .unwrap();
-    let expected = [app.settings.request_retention_ms.to_string(), "-1".to_string()];
-    assert_ne!(expected[0], "-1", "request topics hold usage passwords: not for good");
+    let expected = [
+        app.settings.request_retention_ms.to_string(),
+        "-1".to_string(),
+    ];
+    assert_ne!(
+        expected[0], "-1",
+        "request topics hold usage passwords: not for good"
+    );
     for ((topic, answer), expected) in topics.iter().zip(answers).zip(&expected) {
         let resource = answer.unwrap_or_else(|e| panic!("{topic}: {e}"));
         let retention = resource.get("retention.ms").and_then(|e| e.value.clone());
