@@ -178,11 +178,11 @@ ensure_browser() {
 # Independent checkers the tests run: fastavro decodes topic messages with only what the
 # schema registry serves; openapi-spec-validator checks /openapi.json.
 ensure_python_tools() {
-  python3 -c 'import fastavro, openapi_spec_validator' 2>/dev/null && return 0
-  say "installing fastavro and openapi-spec-validator (PyPI, for the tests)"
+  python3 -c 'import fastavro, openapi_spec_validator, openapi_python_client' 2>/dev/null && return 0
+  say "installing fastavro, openapi-spec-validator and openapi-python-client (PyPI, for the tests)"
   command -v pip3 >/dev/null || python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
-  python3 -m pip install --quiet fastavro openapi-spec-validator \
-    || python3 -m pip install --quiet --break-system-packages fastavro openapi-spec-validator
+  python3 -m pip install --quiet fastavro openapi-spec-validator openapi-python-client \
+    || python3 -m pip install --quiet --break-system-packages fastavro openapi-spec-validator openapi-python-client
 }
 
 ensure_everything() {

@@ -3,7 +3,9 @@
 //! an event on the topic, and the unique index `intermediations_one_open` makes a concurrent
 //! second registration of the same point by the same retailer wait for the first, then fail.
 //! With an `Idempotency-Key` the event's identity is claimed first (`keys`), so a retry
-//! produces the same event again, which the projector recognises by its id.
+//! produces the same event again, which the projector recognises by its id. A retry racing
+//! its first attempt waits on that event id's row until the first commits (then it is a
+//! duplicate and produces nothing) or rolls back (then it produces in the first's place).
 
 use chrono::{SubsecRound, Utc};
 use deadpool_postgres::{GenericClient, Object};

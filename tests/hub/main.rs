@@ -18,6 +18,7 @@ mod contractors;
 mod dead_letter;
 mod end_to_end;
 mod functions;
+mod generated_client;
 mod held;
 mod idempotency;
 mod intermediation;

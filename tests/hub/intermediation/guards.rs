@@ -130,6 +130,43 @@ async fn concurrent_registrations_of_a_point_by_one_retailer_open_only_one() {
     assert_eq!(count_intermediations(&app).await, 1);
 }
 
+/// Retries racing the first attempt of one key (still producing, its row not yet committed)
+/// wait for it and answer as it did: one registration, one event on the topic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_retries_of_one_registration_key_produce_one_event() {
+    let area = Area::Tokyo;
+    let app = spawn_app(&[area]).await;
+    let new = Arc::new(app.login(RETAILER_A).await);
+    let point = app.incumbent_point(area, PointKind::LowVoltage, 33);
+    let body = registration(&point, &incumbent_code(area), "lv");
+    let attempts = (0..20).map(|_| {
+        let (new, body) = (new.clone(), body.clone());
+        tokio::spawn(async move { register_with_key(&new, body, "reg-race").await })
+    });
+    let mut answers = Vec::new();
+    for a in futures::future::join_all(attempts).await {
+        let (code, answer) = a.unwrap();
+        assert_eq!(code, 202, "{answer}");
+        answers.push(answer);
+    }
+    assert!(answers.iter().all(|a| *a == answers[0]), "{answers:?}");
+    assert_eq!(count_intermediations(&app).await, 1);
+    let topic = app.settings.intermediations_topic();
+    let codec = kirikae::messages::Codec::new();
+    let events: Vec<String> = read_topic(&app.settings.kafka_brokers, &topic)
+        .iter()
+        .map(|b| {
+            codec
+                .decode_intermediation(b)
+                .unwrap()
+                .intermediation_id
+                .to_string()
+        })
+        .collect();
+    let id = answers[0]["intermediation_id"].as_str().unwrap_or_default();
+    assert_eq!(events, vec![id.to_string()], "one event on {topic}");
+}
+
 #[tokio::test]
 async fn the_inbox_can_be_filtered_by_point_class() {
     let area = Area::Kansai;
