@@ -556,13 +556,21 @@ mod procs {
             .find_map(|l| l.strip_prefix("VmHWM:"))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .unwrap_or(0);
+        // PostgreSQL and the broker as one line each (PostgreSQL rewrites its backends'
+        // command lines); kirikae by its subcommand (`kirikae connector --area 03`, …).
+        if !comm.starts_with("kirikae") {
+            return Some(Proc {
+                label: comm.to_string(),
+                cpu_ticks,
+                peak_kib,
+            });
+        }
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         let args: Vec<String> = cmdline
             .split(|&b| b == 0)
             .filter(|a| !a.is_empty())
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect();
-        // The program's base name and its subcommand (`kirikae connector --area 03`, …).
         let mut label = args
             .first()
             .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
