@@ -46,11 +46,7 @@ pub async fn run(
             ),
         }
     }
-    let publisher = Publisher::new(
-        &crate::kafka::Link::of(settings),
-        Duration::from_secs(30),
-        settings.kafka_idempotence,
-    )?;
+    let publisher = Publisher::of(settings, Duration::from_secs(30))?;
     let client = pool.get().await?;
     let mut replayed = Vec::new();
     for mut record in latest.into_values() {

@@ -183,13 +183,25 @@ pub async fn template(
     principal: Principal,
     Filters(query): Filters<EncodingQuery>,
 ) -> Result<Response, Refusal> {
-    let kind = Bulk::kind_for(&principal, &function)?;
+    published_file(&principal, &function, &query, "template", bulk::template)
+}
+
+/// A file published for a bulk function (`what`: `template` or `sample`), as the caller may see
+/// that function and in the encoding asked for.
+fn published_file(
+    principal: &Principal,
+    function: &str,
+    query: &EncodingQuery,
+    what: &str,
+    make: impl FnOnce(bulk::BulkKind) -> String,
+) -> Result<Response, Refusal> {
+    let kind = Bulk::kind_for(principal, function)?;
     let encoding = encoding_of(query.encoding.as_deref())?.unwrap_or_default();
-    let bytes = csv_text::encode(&bulk::template(kind), encoding);
+    let bytes = csv_text::encode(&make(kind), encoding);
     Ok(csv_response(
         bytes,
         encoding,
-        &format!("{function}-template.csv"),
+        &format!("{function}-{what}.csv"),
     ))
 }
 
@@ -203,12 +215,7 @@ pub async fn sample(
     principal: Principal,
     Filters(query): Filters<EncodingQuery>,
 ) -> Result<Response, Refusal> {
-    let kind = Bulk::kind_for(&principal, &function)?;
-    let encoding = encoding_of(query.encoding.as_deref())?.unwrap_or_default();
-    let bytes = csv_text::encode(&bulk::sample(kind, today_jst()), encoding);
-    Ok(csv_response(
-        bytes,
-        encoding,
-        &format!("{function}-sample.csv"),
-    ))
+    published_file(&principal, &function, &query, "sample", |kind| {
+        bulk::sample(kind, today_jst())
+    })
 }

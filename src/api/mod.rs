@@ -51,11 +51,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(settings: Settings, pool: Pool) -> anyhow::Result<Self> {
         // A submission waits at most this long for the broker before answering 503.
-        let publisher = Publisher::new(
-            &crate::kafka::Link::of(&settings),
-            Duration::from_secs(10),
-            settings.kafka_idempotence,
-        )?;
+        let publisher = Publisher::of(&settings, Duration::from_secs(10))?;
         let codec = Arc::new(Codec::new());
         let accounts = Arc::new(crate::accounts::Accounts::new(&settings, pool.clone()));
         let settings = Arc::new(settings);

@@ -14,11 +14,7 @@ pub async fn run_relay(
     pool: deadpool_postgres::Pool,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<()> {
-    let publisher = crate::kafka::Publisher::new(
-        &crate::kafka::Link::of(&settings),
-        std::time::Duration::from_secs(10),
-        settings.kafka_idempotence,
-    )?;
+    let publisher = crate::kafka::Publisher::of(&settings, std::time::Duration::from_secs(10))?;
     let codec = crate::messages::Codec::new();
     let topic = settings.audit_topic();
     let mut gap = Gap {

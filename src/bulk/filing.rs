@@ -39,11 +39,7 @@ pub async fn run_filing(
     pool: Pool,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let publisher = Publisher::new(
-        &crate::kafka::Link::of(&settings),
-        Duration::from_secs(10),
-        settings.kafka_idempotence,
-    )?;
+    let publisher = Publisher::of(&settings, Duration::from_secs(10))?;
     let submissions = Submissions::new(
         pool.clone(),
         publisher,

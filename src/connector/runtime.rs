@@ -163,11 +163,7 @@ pub async fn run_with_health(
     }
     let protocol = Protocol::build(&def).context("connector definition")?;
     let codec = Arc::new(Codec::new());
-    let publisher = Publisher::new(
-        &crate::kafka::Link::of(&settings),
-        Duration::from_secs(30),
-        settings.kafka_idempotence,
-    )?;
+    let publisher = Publisher::of(&settings, Duration::from_secs(30))?;
     let ledger = Arc::new(Ledger::default());
     let results_topic = settings.results_topic(area);
     let loaded = {

@@ -333,11 +333,7 @@ pub fn cannot_listen(what: &str, addr: SocketAddr, how: &str) -> String {
 
 /// Readiness: the broker answers metadata and the database answers a query.
 pub fn ready_check(settings: &Settings, pool: Option<Pool>) -> anyhow::Result<ReadyCheck> {
-    let publisher = kafka::Publisher::new(
-        &crate::kafka::Link::of(settings),
-        std::time::Duration::from_secs(5),
-        settings.kafka_idempotence,
-    )?;
+    let publisher = crate::kafka::Publisher::of(settings, std::time::Duration::from_secs(5))?;
     Ok(Arc::new(move || {
         let (publisher, pool) = (publisher.clone(), pool.clone());
         Box::pin(async move {

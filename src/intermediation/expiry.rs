@@ -30,11 +30,7 @@ pub async fn run(
     pool: Pool,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let publisher = Publisher::new(
-        &crate::kafka::Link::of(&settings),
-        Duration::from_secs(10),
-        settings.kafka_idempotence,
-    )?;
+    let publisher = Publisher::of(&settings, Duration::from_secs(10))?;
     let codec = Codec::new();
     let topic = settings.intermediations_topic();
     let interval = poll_interval(&settings);

@@ -101,6 +101,16 @@ pub struct Publisher {
 }
 
 impl Publisher {
+    /// The hub's producer as the settings say (brokers, TLS, idempotence); `delivery_timeout`
+    /// bounds how long a send may wait for the broker before it is an error.
+    pub fn of(settings: &Settings, delivery_timeout: Duration) -> Result<Self, BrokerError> {
+        Self::new(
+            &Link::of(settings),
+            delivery_timeout,
+            settings.kafka_idempotence,
+        )
+    }
+
     /// `delivery_timeout` bounds how long a send may wait for the broker before it is an error.
     pub fn new(
         link: &Link,

@@ -158,15 +158,7 @@ fn generate_client(doc: &Path, dir: &Path) {
 async fn a_client_generated_from_the_document_submits_every_function_and_reads_its_status() {
     let area = Area::Tokyo;
     let app = spawn_app(&[area]).await;
-    let doc = app
-        .client_for(RETAILER_A)
-        .get(format!("{}/openapi.json", app.api))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let doc = app.openapi_document().await;
     let dir = tempfile::tempdir().unwrap();
     let doc_file = dir.path().join("openapi.json");
     std::fs::write(&doc_file, &doc).unwrap();

@@ -257,6 +257,18 @@ pub struct Retailer {
 }
 
 impl TestApp {
+    /// The API's description as it serves it (`/openapi.json`), as text.
+    pub async fn openapi_document(&self) -> String {
+        self.client_for(RETAILER_A)
+            .get(format!("{}/openapi.json", self.api))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub fn client_for(&self, company: &str) -> reqwest::Client {
         https_client(
             self.certs.path(),

@@ -66,15 +66,7 @@ pub fn python(module: &str, package: &str, script: &str, args: &[&str]) -> Strin
 #[tokio::test]
 async fn the_served_document_passes_an_independent_openapi_validator() {
     let app = spawn_app(&[]).await;
-    let doc = app
-        .client_for(RETAILER_A)
-        .get(format!("{}/openapi.json", app.api))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let doc = app.openapi_document().await;
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), &doc).unwrap();
     let script = "import json, sys\n\
