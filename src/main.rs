@@ -543,7 +543,6 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
             let new = accounts::NewUser {
                 name,
                 mail,
-                administrator: false,
                 must_change_password: true,
             };
             let accounts = Accounts::new(&s, hub::pool(&s)?);

@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::accounts::{self, Accounts, CompanyKind, certificates, registrations};
+use crate::accounts::{Accounts, CompanyKind, certificates, registrations};
 use crate::config::Settings;
-use crate::domain::{Area, CompanyCode, CorporateNumber, Refusal, UserId};
+use crate::domain::{Area, CompanyCode, CorporateNumber, UserId};
 use crate::{certs, hub};
 
 /// The demonstration registrations `up` creates: (company code, name, user id, kind). Z0300
@@ -58,7 +58,6 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     // 法人番号 (terms 2.1.1), with its own code, administrator, certificate and users.
     let aoba = CorporateNumber::with_check_digit(DEMO_AOBA_NUMBER)?;
     let accounts = Accounts::new(&settings, pool.clone());
-    let operator = registrations::operator();
     for ((_, name, user, kind), code) in DEMO_COMPANIES.iter().zip(&codes) {
         let contact = format!("{user}@example.jp");
         let number = matches!(code.as_str(), "A0001" | "D0003").then_some(&aoba);
@@ -79,19 +78,15 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
             std::slice::from_ref(code),
         )
         .await?;
-        // The registration's administrator, its password already chosen (no forced change).
-        let demo = accounts::NewUser {
-            name: format!("{name} 管理者"),
-            mail: format!("{user}@example.jp"),
-            administrator: true,
-            must_change_password: false,
-        };
+        // The registration's one administrator ID (its mail the contact's), its password
+        // already chosen (no forced change); issued once, so a second `up` keeps it.
         let user = UserId::parse(user)?;
+        let admin_name = format!("{name} 管理者");
         match accounts
-            .issue_user(&operator, code, &user, DEMO_PASSWORD, &demo)
+            .issue_admin_with_chosen_password(code, &user, &admin_name, DEMO_PASSWORD)
             .await
         {
-            Ok(()) | Err(Refusal::UserExists(_)) => {}
+            Ok(()) | Err(registrations::RegistrationError::AdminAlreadyIssued(..)) => {}
             Err(e) => return Err(e.into()),
         }
     }

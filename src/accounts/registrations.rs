@@ -11,7 +11,7 @@
 
 use deadpool_postgres::Pool;
 
-use super::users::NewUser;
+use super::users::{Issued, NewUser};
 use super::{Accounts, passwords};
 use crate::audit;
 use crate::domain::{CompanyCode, CompanyKind, CorporateNumber, Refusal, UserId};
@@ -282,6 +282,30 @@ impl Accounts {
         name: &str,
         password: &str,
     ) -> Result<(), RegistrationError> {
+        self.issue_admin_as(code, user, name, password, true).await
+    }
+
+    /// The same once-only issue with a password the person already chose (no forced change):
+    /// `up`'s demo registrations and the tests' log in with it at once. It is still the
+    /// registration's one administrator ID, so it cannot make a second one.
+    pub async fn issue_admin_with_chosen_password(
+        &self,
+        code: &CompanyCode,
+        user: &UserId,
+        name: &str,
+        password: &str,
+    ) -> Result<(), RegistrationError> {
+        self.issue_admin_as(code, user, name, password, false).await
+    }
+
+    async fn issue_admin_as(
+        &self,
+        code: &CompanyCode,
+        user: &UserId,
+        name: &str,
+        password: &str,
+        must_change_password: bool,
+    ) -> Result<(), RegistrationError> {
         self.check_policy("password", password)?;
         let hash = passwords::hash(password.to_string()).await?;
         let mut client = self.pool.get().await?;
@@ -312,13 +336,19 @@ impl Accounts {
         let new = NewUser {
             name: name.to_string(),
             mail: mail.unwrap_or_default(),
-            administrator: true,
-            // Issued by the operator: an initial password, changed at the first login.
-            must_change_password: true,
+            must_change_password,
         };
         let operator = operator();
-        self.insert_issued(&tx, &operator, code, user, &hash, &new)
-            .await?;
+        self.insert_issued(
+            &tx,
+            &operator,
+            code,
+            user,
+            &hash,
+            &new,
+            Issued::Administrator,
+        )
+        .await?;
         let detail = serde_json::json!({});
         let (company, subject) = (code.as_str(), user.as_str());
         audit::record_as(

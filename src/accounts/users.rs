@@ -33,16 +33,34 @@ pub struct User {
     pub contractor: Option<String>,
 }
 
-/// How the hub operator issues a user besides its id and password.
+/// How the hub operator issues a user besides its id and password. It has no administrator
+/// flag: the operator makes a registration's one administrator only by
+/// [`Accounts::issue_admin`] (once, terms 3.2), so no other door of the operator's (`kirikae
+/// user`, `up`, a test) can create a second one.
+///
+/// ```compile_fail
+/// // There is no flag to set: this does not compile.
+/// let _ = kirikae::accounts::NewUser { administrator: true, ..Default::default() };
+/// ```
+/// ```
+/// let _ = kirikae::accounts::NewUser { must_change_password: true, ..Default::default() };
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct NewUser {
     /// The natural person the id is issued to.
     pub name: String,
     pub mail: String,
-    /// The registration's administrator (issues and administers its users).
-    pub administrator: bool,
     /// The password is an initial one: every call but changing it is refused until it is.
     pub must_change_password: bool,
+}
+
+/// What the operator's issue makes of the user: one of the registration's people, or (only
+/// through `issue_admin`, which reserves the registration's one administrator ID first) its
+/// administrator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Issued {
+    Person,
+    Administrator,
 }
 
 /// A user row as it is inserted: the one INSERT of `users`.
@@ -167,9 +185,9 @@ pub(super) async fn kind_of(
 }
 
 impl Accounts {
-    /// The hub operator (CLI, `up`, a registration's administrator ID) issues `user_id` to a
-    /// person of `company` with a password already chosen, which must meet the configured
-    /// policy; `operator` is who the audit trail names.
+    /// The hub operator (CLI, `up`, tests) issues `user_id` to a person of `company` with a
+    /// password already chosen, which must meet the configured policy; `operator` is who the
+    /// audit trail names. The user is never an administrator (see [`NewUser`]).
     pub async fn issue_user(
         &self,
         operator: &str,
@@ -182,7 +200,7 @@ impl Accounts {
         let hash = passwords::hash(password.to_string()).await?;
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        self.insert_issued(&tx, operator, company, user_id, &hash, new)
+        self.insert_issued(&tx, operator, company, user_id, &hash, new, Issued::Person)
             .await?;
         tx.commit().await?;
         Ok(())
@@ -190,6 +208,7 @@ impl Accounts {
 
     /// Inserts a user the operator issues (its password already checked and hashed) in the
     /// caller's transaction, and audits it there.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn insert_issued(
         &self,
         tx: &impl GenericClient,
@@ -198,7 +217,9 @@ impl Accounts {
         user_id: &UserId,
         hash: &str,
         new: &NewUser,
+        issued: Issued,
     ) -> Result<(), Refusal> {
+        let administrator = issued == Issued::Administrator;
         if kind_of(tx, company).await?.is_none() {
             return Err(Refusal::invalid(
                 "company",
@@ -213,14 +234,14 @@ impl Accounts {
             hash,
             name: &new.name,
             mail: &new.mail,
-            administrator: new.administrator,
+            administrator,
             must_change_password: new.must_change_password,
             permissions: None,
             contractor: None,
         };
         insert(tx, &row, self.password_history).await?;
         let detail = serde_json::json!({
-            "name": new.name, "mail": new.mail, "administrator": new.administrator,
+            "name": new.name, "mail": new.mail, "administrator": administrator,
         });
         audit::record_as(
             tx,

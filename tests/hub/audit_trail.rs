@@ -129,8 +129,10 @@ async fn the_operator_cli_audits_the_users_it_issues_and_issues_no_second_admini
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
+    // The harness's registrations have their administrator already.
+    let fresh = app.register_without_administrator("C0004").await;
     let user = |id: &str, admin: bool| {
-        let mut args = vec!["user", "--company", RETAILER_A, "--user-id", id];
+        let mut args = vec!["user", "--company", fresh.as_str(), "--user-id", id];
         if admin {
             args.push("--admin");
         }
@@ -152,7 +154,7 @@ async fn the_operator_cli_audits_the_users_it_issues_and_issues_no_second_admini
              WHERE company_code = $1 AND action = 'user.create'
                AND subject_id IN ('first.admin', 'second.admin', 'plain.user')
              ORDER BY id",
-            &[&RETAILER_A],
+            &[&fresh.as_str()],
         )
         .await
         .unwrap()

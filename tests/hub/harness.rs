@@ -139,13 +139,15 @@ async fn start_tweaked(
     certs::generate(certs.path(), "kirikae test CA", &codes).unwrap();
     // The same functions the operator's CLI uses, so tests meet the production rules.
     let accounts = Accounts::new(&settings, pool.clone());
-    let operator = registrations::operator();
     for (code, (_, kind)) in codes.iter().zip(&registrations) {
+        let user = UserId::parse(&user_of(code.as_str())).unwrap();
+        let admin_mail = format!("{}@example.jp", user.as_str());
         let registration = NewRegistration {
             code,
             name: "テスト電力",
             kind: *kind,
-            contact_email: None,
+            // The administrator's mail (the one administrator ID's mail is the contact's).
+            contact_email: Some(&admin_mail),
             corporate_number: None,
         };
         registrations::register_company(&pool, &registration)
@@ -155,16 +157,10 @@ async fn start_tweaked(
         certificates::register_dev_certificates(&pool, certs.path(), std::slice::from_ref(code))
             .await
             .unwrap();
-        // The registration's administrator, its password already chosen (no forced change).
-        let user = UserId::parse(&user_of(code.as_str())).unwrap();
-        let admin = accounts::NewUser {
-            name: "テスト 管理者".into(),
-            mail: format!("{}@example.jp", user.as_str()),
-            administrator: true,
-            must_change_password: false,
-        };
+        // The registration's one administrator ID, as the operator issues it, its password
+        // already chosen (no forced change).
         accounts
-            .issue_user(&operator, code, &user, PASSWORD, &admin)
+            .issue_admin_with_chosen_password(code, &user, "テスト 管理者", PASSWORD)
             .await
             .unwrap();
     }
@@ -289,6 +285,24 @@ impl TestApp {
         format!("https://localhost:{}", addr.port())
     }
 
+    /// Registers `company` as a retailer with no administrator ID issued yet (every registration
+    /// the harness makes has its one administrator already), for tests of that issue.
+    pub async fn register_without_administrator(&self, company: &str) -> CompanyCode {
+        let code = CompanyCode::parse(company).unwrap();
+        let pool = hub::pool(&self.settings).unwrap();
+        let registration = NewRegistration {
+            code: &code,
+            name: "テスト新電力",
+            kind: CompanyKind::Retailer,
+            contact_email: None,
+            corporate_number: None,
+        };
+        registrations::register_company(&pool, &registration)
+            .await
+            .unwrap();
+        code
+    }
+
     /// Logs in the ordinary (non-administrator) user of `company` ([`ordinary_of`]), issuing it
     /// first if need be (by the operator's function, its password already chosen), so the
     /// paths refused to non-administrators are exercised with a real session.
@@ -308,7 +322,6 @@ impl TestApp {
             let staff = accounts::NewUser {
                 name: "テスト 担当者".into(),
                 mail: format!("{}@example.jp", user.as_str()),
-                administrator: false,
                 must_change_password: false,
             };
             Accounts::new(&self.settings, pool)

@@ -62,7 +62,9 @@ async fn list_with(app: &TestApp, http: &reqwest::Client, token: &str) -> (u16, 
 async fn the_administrator_id_is_issued_once() {
     let app = spawn_app(&[]).await;
     let pool = kirikae::hub::pool(&app.settings).unwrap();
-    let a = code(RETAILER_A);
+    // The harness's registrations have theirs already: two new ones.
+    let a = app.register_without_administrator("C0004").await;
+    let b = app.register_without_administrator("C0005").await;
     let admin = UserId::parse("admin-a0001").unwrap();
     Accounts::new(&app.settings, pool.clone())
         .issue_admin(&a, &admin, "管理 太郎", "Admin-Password-2026")
@@ -92,7 +94,7 @@ async fn the_administrator_id_is_issued_once() {
     // Another registration still gets its own, and both issues are in the audit trail.
     Accounts::new(&app.settings, pool.clone())
         .issue_admin(
-            &code(RETAILER_B),
+            &b,
             &UserId::parse("admin-b0002").unwrap(),
             "",
             "Admin-Password-2026",
@@ -101,7 +103,7 @@ async fn the_administrator_id_is_issued_once() {
         .expect("B's first issue");
     let trail = kirikae::audit::audit_log(
         &pool,
-        Some(RETAILER_A),
+        Some(a.as_str()),
         Utc::now() - chrono::Duration::hours(1),
     )
     .await

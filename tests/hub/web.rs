@@ -30,7 +30,6 @@ async fn clerk_on_initial_password(app: &TestApp, company: &str, user: &str) {
     let clerk = accounts::NewUser {
         name: "テスト 担当者".into(),
         mail: format!("{user}@example.jp"),
-        administrator: false,
         must_change_password: true,
     };
     accounts
