@@ -154,6 +154,9 @@ pub struct Settings {
     /// ready for one (HTTP/1.1; also how long an idle kept-alive connection stays open), and
     /// an HTTP/2 client must answer a ping within it; otherwise the connection is closed.
     pub http_header_timeout_ms: u64,
+    /// A request's whole body must arrive within this long of its header; a client that
+    /// dribbles or stops is answered 408 `request_timeout` and its connection closed.
+    pub http_body_timeout_ms: u64,
 }
 
 impl Default for Settings {
@@ -214,6 +217,7 @@ impl Default for Settings {
             login_per_user_per_min: 20,
             login_per_certificate_per_min: 120,
             http_header_timeout_ms: 10_000,
+            http_body_timeout_ms: 60_000,
         }
     }
 }

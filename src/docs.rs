@@ -206,6 +206,7 @@ const READERS: &[(&str, &str)] = &[
     ("login_per_user_per_min", "api"),
     ("login_per_certificate_per_min", "api"),
     ("http_header_timeout_ms", "api"),
+    ("http_body_timeout_ms", "api"),
 ];
 
 /// One setting as `src/config.rs` declares it.

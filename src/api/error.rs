@@ -40,6 +40,7 @@ pub(crate) fn status(r: &Refusal) -> StatusCode {
         Refusal::ContractorNotAuthorised(_) => StatusCode::UNPROCESSABLE_ENTITY,
         Refusal::ContractorNotFound | Refusal::NoticeNotFound => StatusCode::NOT_FOUND,
         Refusal::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Refusal::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
         Refusal::Maintenance { .. } => StatusCode::SERVICE_UNAVAILABLE,
         Refusal::OriginalNotFound | Refusal::OriginalMismatch => StatusCode::UNPROCESSABLE_ENTITY,
         Refusal::OriginalFinished(_) => StatusCode::CONFLICT,

@@ -2,6 +2,7 @@
 
 mod bulk;
 mod contractors;
+mod deadline;
 mod error;
 mod extract;
 mod intermediation;
@@ -269,10 +270,10 @@ pub fn serving(
 ) -> anyhow::Result<(SocketAddr, impl Future<Output = ()> + Send + 'static)> {
     let config = tls::server_config(&state.settings.tls_dir)?;
     let addr = listener.local_addr()?;
-    let header_timeout = Duration::from_millis(state.settings.http_header_timeout_ms);
+    let timeouts = tls::Timeouts {
+        header: Duration::from_millis(state.settings.http_header_timeout_ms),
+        body: Duration::from_millis(state.settings.http_body_timeout_ms),
+    };
     let app = router(state);
-    Ok((
-        addr,
-        tls::serve(listener, config, app, header_timeout, shutdown),
-    ))
+    Ok((addr, tls::serve(listener, config, app, timeouts, shutdown)))
 }

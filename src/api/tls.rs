@@ -20,6 +20,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
+use super::deadline::TimedBody;
 use crate::domain::CompanyCode;
 use crate::metrics;
 
@@ -113,6 +114,13 @@ fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     }
 }
 
+/// How long a client may take over a request's header, and over its body.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub header: Duration,
+    pub body: Duration,
+}
+
 /// How long a shutdown waits for the requests in flight to be answered.
 const DRAIN_WITHIN: Duration = Duration::from_secs(20);
 
@@ -122,11 +130,12 @@ const DRAIN_WITHIN: Duration = Duration::from_secs(20);
 /// within 10 s, nor send a request's header within `header_timeout` of being ready for one
 /// (which also closes an idle kept-alive HTTP/1.1 connection), nor answer an HTTP/2 ping within
 /// it, is closed: a slow or silent client holds a socket and a task for a bounded time only.
+/// A request's body must arrive within `timeouts.body` of its header (see [`TimedBody`]).
 pub async fn serve(
     listener: TcpListener,
     config: rustls::ServerConfig,
     app: Router,
-    header_timeout: Duration,
+    timeouts: Timeouts,
     shutdown: CancellationToken,
 ) {
     let acceptor = TlsAcceptor::from(Arc::new(config));
@@ -158,25 +167,32 @@ pub async fn serve(
                 .peer_certificates()
                 .and_then(|c| c.first())
                 .map(ClientIdentity::from_der);
+            // The protocol is the one ALPN agreed (HTTP/1.1 without ALPN), so no byte is read
+            // without a timeout to guess it.
+            let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
             let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
                 if let Some(id) = &identity {
                     req.extensions_mut().insert(id.clone());
                 }
-                app.clone().oneshot(req.map(Body::new))
+                let (parts, body) = req.into_parts();
+                let (body, expired) = TimedBody::new(body, timeouts.body);
+                let req = hyper::Request::from_parts(parts, Body::new(body));
+                let answered = app.clone().oneshot(req);
+                async move {
+                    let response = answered.await?;
+                    Ok::<_, std::convert::Infallible>(expired.answer(response, timeouts.body, !h2))
+                }
             });
-            // The protocol is the one ALPN agreed (HTTP/1.1 without ALPN), so no byte is read
-            // without a timeout to guess it.
-            let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
             let mut builder = auto::Builder::new(TokioExecutor::new());
             builder
                 .http1()
                 .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout);
+                .header_read_timeout(timeouts.header);
             builder
                 .http2()
                 .timer(TokioTimer::new())
-                .keep_alive_interval(header_timeout)
-                .keep_alive_timeout(header_timeout);
+                .keep_alive_interval(timeouts.header)
+                .keep_alive_timeout(timeouts.header);
             let builder = if h2 {
                 builder.http2_only()
             } else {

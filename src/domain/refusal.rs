@@ -32,6 +32,8 @@ pub enum Refusal {
     RegistrationEnded,
     #[error("rate limited; retry after {retry_after_secs}s")]
     RateLimited { retry_after_secs: u64 },
+    #[error("the request's body did not arrive within {0} ms")]
+    RequestTimeout(u64),
     #[error("closed for maintenance until {until}")]
     Maintenance {
         until: chrono::DateTime<chrono::Utc>,
@@ -136,6 +138,7 @@ impl Refusal {
             Refusal::RegistrationSuspended => "registration_suspended",
             Refusal::RegistrationEnded => "registration_ended",
             Refusal::RateLimited { .. } => "rate_limited",
+            Refusal::RequestTimeout(_) => "request_timeout",
             Refusal::Maintenance { .. } => "maintenance",
             Refusal::RequestNotFound => "request_not_found",
             Refusal::FunctionNotAllowed(_) => "function_not_allowed",
@@ -212,6 +215,12 @@ impl Refusal {
             Refusal::RegistrationEnded => pair(
                 "この事業者の利用契約は終了しています",
                 "this registration has ended; every call is refused",
+            ),
+            Refusal::RequestTimeout(ms) => (
+                format!("リクエスト本文が{ms}ミリ秒以内に届きませんでした。接続を閉じます"),
+                format!(
+                    "the request's body did not arrive within {ms} ms; the connection is closed"
+                ),
             ),
             Refusal::RateLimited { retry_after_secs } => (
                 format!("リクエストが多すぎます。{retry_after_secs}秒後に再送してください"),

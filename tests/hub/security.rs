@@ -188,7 +188,9 @@ async fn login_bursts_for_one_user_or_one_certificate_are_refused_429_with_a_cod
 }
 
 /// A TLS connection to the API as company A's certificate, offering HTTP/1.1 only.
-async fn raw_connection(app: &TestApp) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+pub(crate) async fn raw_connection(
+    app: &TestApp,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
     let dir = app.certs.path();
@@ -221,7 +223,7 @@ async fn raw_connection(app: &TestApp) -> tokio_rustls::client::TlsStream<tokio:
 
 /// Reads until the server closes the connection (or 30 s pass: then it never did): what it
 /// sent before closing.
-async fn until_closed(
+pub(crate) async fn until_closed(
     tls: &mut tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
 ) -> Result<String, &'static str> {
     use tokio::io::AsyncReadExt;
