@@ -2,16 +2,24 @@
 //! with the planned end and `Retry-After`) and a per-registration rate limit (429
 //! `rate_limited` with `Retry-After`), keyed by the company of the client certificate.
 //! The ops endpoints (`/healthz`, `/readyz`, `/metrics`) listen elsewhere and are not affected.
+//!
+//! The rate limit is the hub's, not each process's: every API process announces itself in
+//! `api_processes` every [`BEAT`] ([`heartbeat`]) and takes an equal share of the limit and
+//! the burst among the processes seen within [`GONE_AFTER`], so N processes together allow
+//! what one would. A process that stops (or dies) leaves the others' shares small for at most
+//! [`GONE_AFTER`]; while the database cannot be reached a process keeps the share it had.
 
 use std::num::NonZeroU32;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use deadpool_postgres::Pool;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tokio_util::sync::CancellationToken;
 
 use super::AppState;
 use super::tls::ClientIdentity;
@@ -21,34 +29,67 @@ use crate::domain::Refusal;
 /// How long the maintenance look-up is trusted.
 const MAINTENANCE_TTL: Duration = Duration::from_millis(1000);
 
+/// How often an API process refreshes its row and counts its peers.
+pub const BEAT: Duration = Duration::from_secs(2);
+
+/// A process whose row was not refreshed for this long no longer counts (three beats missed).
+pub const GONE_AFTER: Duration = Duration::from_secs(6);
+
 pub struct Limits {
-    limiter: DefaultKeyedRateLimiter<String>,
+    per_sec: u32,
+    burst: u32,
+    /// The API processes sharing the limit (this one included), and this one's limiter.
+    share: RwLock<(u32, DefaultKeyedRateLimiter<String>)>,
     clock: DefaultClock,
     maintenance: Mutex<Option<(Instant, Option<MaintenanceWindow>)>>,
 }
 
+/// One process's limiter when `peers` processes share `per_sec` and `burst`: the rate as a
+/// period (so a share below one a second stays exact), the burst rounded down (at least one).
+fn share_of(per_sec: u32, burst: u32, peers: u32) -> DefaultKeyedRateLimiter<String> {
+    let (per_sec, peers) = (per_sec.max(1), peers.max(1));
+    let period = Duration::from_secs_f64(f64::from(peers) / f64::from(per_sec));
+    let burst = NonZeroU32::new(burst / peers).unwrap_or(NonZeroU32::MIN);
+    let quota = Quota::with_period(period)
+        .expect("a positive period")
+        .allow_burst(burst);
+    RateLimiter::keyed(quota)
+}
+
 impl Limits {
     pub fn new(per_sec: u32, burst: u32) -> Self {
-        let per_sec = NonZeroU32::new(per_sec).unwrap_or(NonZeroU32::MIN);
-        let burst = NonZeroU32::new(burst).unwrap_or(per_sec);
+        let burst = if burst == 0 { per_sec } else { burst };
         Limits {
-            limiter: RateLimiter::keyed(Quota::per_second(per_sec).allow_burst(burst)),
+            per_sec,
+            burst,
+            share: RwLock::new((1, share_of(per_sec, burst, 1))),
             clock: DefaultClock::default(),
             maintenance: Mutex::new(None),
         }
     }
 
+    /// Takes `peers` processes' share from now on. A change starts every key's allowance
+    /// afresh (at the new, smaller or larger, share); peers come and go rarely.
+    pub fn set_peers(&self, peers: u32) {
+        let peers = peers.max(1);
+        let mut share = self.share.write().unwrap_or_else(|e| e.into_inner());
+        if share.0 != peers {
+            tracing::info!(peers, "API processes sharing the rate limit");
+            *share = (peers, share_of(self.per_sec, self.burst, peers));
+        }
+    }
+
     /// Takes one request of `key`'s allowance, or says how many seconds to wait.
     fn take(&self, key: &str) -> Result<(), u64> {
-        if self.limiter.len() > 100_000 {
-            self.limiter.retain_recent();
+        let share = self.share.read().unwrap_or_else(|e| e.into_inner());
+        let limiter = &share.1;
+        if limiter.len() > 100_000 {
+            limiter.retain_recent();
         }
-        self.limiter
-            .check_key(&key.to_string())
-            .map_err(|not_until| {
-                let wait = not_until.wait_time_from(self.clock.now());
-                wait.as_millis().div_ceil(1000).max(1) as u64
-            })
+        limiter.check_key(&key.to_string()).map_err(|not_until| {
+            let wait = not_until.wait_time_from(self.clock.now());
+            wait.as_millis().div_ceil(1000).max(1) as u64
+        })
     }
 
     fn cached_maintenance(&self) -> Option<Option<MaintenanceWindow>> {
@@ -102,6 +143,71 @@ pub async fn enforce(State(state): State<AppState>, req: Request, next: Next) ->
     next.run(req).await
 }
 
+/// Announces this API process in `api_processes` every [`BEAT`] and sets `limits` to the
+/// share of the processes seen within [`GONE_AFTER`], until `shutdown`; then removes its row,
+/// so the others take its share at their next beat.
+pub async fn heartbeat(limits: Arc<Limits>, pool: Pool, shutdown: CancellationToken) {
+    let me = uuid::Uuid::now_v7();
+    let mut tick = tokio::time::interval(BEAT);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        if let Err(e) = beat(&limits, &pool, me).await {
+            tracing::warn!(error = %e, "rate-limit heartbeat failed; keeping the current share");
+        }
+    }
+    let gone = async {
+        let client = pool.get().await?;
+        client
+            .execute("DELETE FROM api_processes WHERE process_id = $1", &[&me])
+            .await?;
+        anyhow::Ok(())
+    };
+    if let Err(e) = gone.await {
+        tracing::debug!(error = %e, "the API process row stays until it is stale");
+    }
+}
+
+/// One beat: refresh this process's row, count the live ones, take that share, and say so in
+/// the row (`peers`, written once the share is taken).
+async fn beat(limits: &Limits, pool: &Pool, me: uuid::Uuid) -> anyhow::Result<()> {
+    let client = pool.get().await?;
+    client
+        .execute(
+            "INSERT INTO api_processes (process_id) VALUES ($1)
+             ON CONFLICT (process_id) DO UPDATE SET seen_at = now()",
+            &[&me],
+        )
+        .await?;
+    let live: i64 = client
+        .query_one(
+            "SELECT count(*) FROM api_processes
+             WHERE seen_at > now() - make_interval(secs => $1)",
+            &[&GONE_AFTER.as_secs_f64()],
+        )
+        .await?
+        .get(0);
+    let peers = u32::try_from(live).unwrap_or(u32::MAX).max(1);
+    limits.set_peers(peers);
+    client
+        .execute(
+            "UPDATE api_processes SET peers = $2 WHERE process_id = $1",
+            &[&me, &(peers as i32)],
+        )
+        .await?;
+    // Rows of processes long gone are of no use to anyone.
+    client
+        .execute(
+            "DELETE FROM api_processes WHERE seen_at < now() - interval '1 hour'",
+            &[],
+        )
+        .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,5 +220,20 @@ mod tests {
         }
         assert_eq!(limits.take("A0001"), Err(1));
         assert!(limits.take("B0002").is_ok());
+    }
+
+    #[test]
+    fn two_processes_each_take_half_the_burst_and_together_no_more_than_one() {
+        let (a, b) = (Limits::new(1, 10), Limits::new(1, 10));
+        a.set_peers(2);
+        b.set_peers(2);
+        let allowed = (0..20)
+            .filter(|_| a.take("A0001").is_ok())
+            .chain((0..20).filter(|_| b.take("A0001").is_ok()))
+            .count();
+        assert_eq!(allowed, 10);
+        // Alone again: the whole burst.
+        a.set_peers(1);
+        assert_eq!((0..20).filter(|_| a.take("A0001").is_ok()).count(), 10);
     }
 }

@@ -274,6 +274,13 @@ pub fn serving(
         header: Duration::from_millis(state.settings.http_header_timeout_ms),
         body: Duration::from_millis(state.settings.http_body_timeout_ms),
     };
+    // The rate limit is shared with the other API processes for as long as this one serves.
+    let heartbeat = limits::heartbeat(state.limits.clone(), state.pool.clone(), shutdown.clone());
     let app = router(state);
-    Ok((addr, tls::serve(listener, config, app, timeouts, shutdown)))
+    let serve = tls::serve(listener, config, app, timeouts, shutdown);
+    Ok((addr, async move {
+        let heartbeat = tokio::spawn(heartbeat);
+        serve.await;
+        let _ = heartbeat.await;
+    }))
 }
