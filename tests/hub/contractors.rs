@@ -9,7 +9,7 @@ use crate::harness::*;
 use crate::users::{call, change_password, login_as, mail_of, mailed_password, register};
 
 /// 法人番号 of the contractor in these tests (a made-up number with a valid check digit).
-fn contractor() -> String {
+pub(crate) fn contractor() -> String {
     CorporateNumber::with_check_digit("123456789012")
         .unwrap()
         .to_string()
@@ -26,7 +26,7 @@ async fn post(who: &Retailer, body: Value) -> (u16, Value) {
     call(who, "POST", "/api/v1/admin/users", Some(body)).await
 }
 
-async fn authorise(admin: &Retailer, number: &str, name: &str) -> (u16, Value) {
+pub(crate) async fn authorise(admin: &Retailer, number: &str, name: &str) -> (u16, Value) {
     call(
         admin,
         "PUT",
@@ -38,7 +38,12 @@ async fn authorise(admin: &Retailer, number: &str, name: &str) -> (u16, Value) {
 
 /// Registers `user` of A working for `number`, logs in with the mailed password and changes
 /// it: the session.
-async fn contractor_user(app: &TestApp, admin: &Retailer, user: &str, number: &str) -> Retailer {
+pub(crate) async fn contractor_user(
+    app: &TestApp,
+    admin: &Retailer,
+    user: &str,
+    number: &str,
+) -> Retailer {
     let view = register(admin, user, json!({"contractor": number})).await;
     assert_eq!(view["contractor"], number, "{view}");
     let initial = mailed_password(app, &mail_of(user));

@@ -234,3 +234,139 @@ async fn a_password_change_ends_the_users_other_sessions_on_every_api_process_bu
     let (status, _) = crate::users::login_as(&app, RETAILER_A, "changing.user", PASSWORD).await;
     assert_eq!(status, 401);
 }
+
+/// A contractor's (受託者's) user logged in on the second API process; its registration's
+/// administrator revokes the contractor through the first. Within two seconds the second
+/// refuses the token: `403 contractor_revoked` while it still holds the session, `401
+/// unauthenticated` once it has read that the revocation ended it (docs/api.md, Contractors),
+/// and never anything else; logging in again there is refused `403 contractor_revoked`.
+#[tokio::test]
+async fn a_revoked_contractors_live_session_is_refused_on_every_api_process_within_two_seconds() {
+    use crate::contractors::{authorise, contractor, contractor_user};
+    let app = spawn_app(&[]).await;
+    let second = app.second_api().await;
+    let admin = app.login(RETAILER_A).await;
+    let number = contractor();
+    assert_eq!(
+        authorise(&admin, &number, "切替業務受託株式会社").await.0,
+        200
+    );
+    // Its password chosen through the first process; its session opened on the second.
+    contractor_user(&app, &admin, "itaku.remote", &number).await;
+    let resp = app
+        .client_for(RETAILER_A)
+        .post(format!("{second}/api/v1/session"))
+        .json(&json!({"user_id": "itaku.remote", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    let there = Retailer {
+        http: app.client_for(RETAILER_A),
+        token: body["token"].as_str().unwrap().into(),
+        api: second.clone(),
+    };
+    allowed(&there, "GET", "/api/v1/requests", None).await;
+    let path = format!("/api/v1/admin/contractors/{number}");
+    let (status, body) = call(&admin, "DELETE", &path, None).await;
+    assert_eq!(status, 200, "{body}");
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        let (got, answer) = call(&there, "GET", "/api/v1/requests", None).await;
+        match (got, answer["code"].as_str()) {
+            (403, Some("contractor_revoked")) | (401, Some("unauthenticated")) => break,
+            (200..300, _) => assert!(
+                Instant::now() < deadline,
+                "the revoked contractor's session still works on the second process"
+            ),
+            other => panic!("refused with an undocumented answer: {other:?} {answer}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let resp = there
+        .http
+        .post(format!("{second}/api/v1/session"))
+        .json(&json!({"user_id": "itaku.remote", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], "contractor_revoked", "{body}");
+}
+
+/// The per-registration rate limit is the hub's, not each process's: with two API processes
+/// on one database, a burst sent to both is allowed no more than the limit lets one process
+/// allow (the burst, plus what the rate refills while the burst is sent); the rest is `429
+/// rate_limited`. Each process takes half once both have announced themselves.
+#[tokio::test]
+async fn two_api_processes_together_allow_no_more_than_the_registrations_rate_limit() {
+    const PER_SEC: u32 = 1;
+    const BURST: u32 = 10;
+    let app = spawn_app_tweaked(&[], |s| {
+        s.rate_limit_per_sec = PER_SEC;
+        s.rate_limit_burst = BURST;
+    })
+    .await;
+    let second = app.second_api().await;
+    // Both processes have taken their share (each says so in its row once it has).
+    let pool = pool(&app);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let shares: Vec<i32> = pool
+            .get()
+            .await
+            .unwrap()
+            .query("SELECT peers FROM api_processes", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if shares == [2, 2] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "processes' shares: {shares:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let http = app.client_for(RETAILER_A);
+    let started = Instant::now();
+    let (mut allowed, mut limited) = (0u32, 0u32);
+    for _ in 0..20 {
+        for api in [&app.api, &second] {
+            let resp = http
+                .get(format!("{api}/api/v1/requests"))
+                .send()
+                .await
+                .unwrap();
+            match resp.status().as_u16() {
+                429 => {
+                    let body: Value = resp.json().await.unwrap();
+                    assert_eq!(body["code"], "rate_limited", "{body}");
+                    limited += 1;
+                }
+                // No token: past the limit, refused by the session check.
+                401 => allowed += 1,
+                other => panic!("unexpected {other}"),
+            }
+        }
+    }
+    // What one process would allow: the burst, and one more per second the burst took.
+    let refilled = started.elapsed().as_secs() as u32 * PER_SEC + 1;
+    assert!(
+        allowed <= BURST + refilled,
+        "{allowed} allowed by two processes; the limit allows {BURST} + {refilled}"
+    );
+    assert!(limited > 0);
+    // Allowed: another registration has its own allowance on both.
+    let other = app.client_for(RETAILER_B);
+    for api in [&app.api, &second] {
+        let resp = other
+            .get(format!("{api}/api/v1/requests"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 401);
+    }
+}
