@@ -332,9 +332,10 @@ pub async fn run_mailer(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let mailer = Mailer::new(&settings);
-    let mut tick = tokio::time::interval(std::time::Duration::from_millis(
-        settings.notice_mail_interval_ms.max(10),
-    ));
+    // The first round one interval after the start, not at once: a process (or a test) that
+    // starts the mailer knows no round runs before then.
+    let every = std::time::Duration::from_millis(settings.notice_mail_interval_ms.max(10));
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
