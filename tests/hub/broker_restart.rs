@@ -18,7 +18,7 @@ use serde_json::json;
 
 use crate::harness::*;
 
-fn tansu_binary() -> PathBuf {
+pub(crate) fn tansu_binary() -> PathBuf {
     if let Ok(p) = std::env::var("TANSU_BINARY") {
         return p.into();
     }
@@ -32,7 +32,7 @@ fn tansu_binary() -> PathBuf {
 }
 
 /// A private broker process, killed when dropped (also when the test fails).
-struct Broker(Child);
+pub(crate) struct Broker(pub(crate) Child);
 
 impl Drop for Broker {
     fn drop(&mut self) {
@@ -42,7 +42,7 @@ impl Drop for Broker {
 }
 
 /// The broker's log, kept beside its data (printed when the test fails).
-fn log(dir: &Path) -> Stdio {
+pub(crate) fn log(dir: &Path) -> Stdio {
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

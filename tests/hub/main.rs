@@ -22,6 +22,7 @@ mod generated_client;
 mod held;
 mod idempotency;
 mod intermediation;
+mod kafka_tls;
 mod listeners;
 mod notices;
 mod openapi;
