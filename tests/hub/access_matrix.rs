@@ -385,3 +385,38 @@ async fn a_correction_of_another_companys_request_is_original_not_found_and_of_a
     let resp = a.submit("switch-start", withdrawal(&point)).await;
     assert_eq!(resp.status().as_u16(), 202);
 }
+
+/// Every catalogue function the DR registrations may not call, walked from the function table
+/// itself (a function added is walked the day it is added): a DR registration's submission is
+/// `403 function_not_allowed`, before its body is judged; a retailer's same submission is not
+/// refused for its kind (its empty body is judged instead).
+#[tokio::test]
+async fn every_retailer_only_function_refuses_a_dr_registration_and_not_a_retailer() {
+    use kirikae::domain::Function;
+    let app = spawn_app(&[]).await;
+    let dr = app.login(DR_CONTRACTOR).await;
+    let a = app.login(RETAILER_A).await;
+    let retailer_only: Vec<Function> = Function::ALL
+        .iter()
+        .copied()
+        .filter(|f| !f.open_to_dr())
+        .collect();
+    assert!(retailer_only.len() > 5, "{retailer_only:?}");
+    for f in retailer_only {
+        let path = format!("/api/v1/{}", f.slug());
+        let answer = call(&dr, "POST", &path, Some(json!({}))).await;
+        assert_eq!(
+            (answer.0, answer.1["code"].as_str()),
+            (403, Some("function_not_allowed")),
+            "{path} by a DR registration: {}",
+            answer.1
+        );
+        let answer = call(&a, "POST", &path, Some(json!({}))).await;
+        assert!(
+            answer.0 != 403 && answer.0 != 202,
+            "{path} by a retailer with an empty body: {} {}",
+            answer.0,
+            answer.1
+        );
+    }
+}

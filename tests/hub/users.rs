@@ -965,3 +965,59 @@ async fn the_user_list_downloads_for_excel_in_utf8_with_a_bom_or_in_shift_jis() 
         "{text}"
     );
 }
+
+/// User ids are one namespace for the hub (a login names only the id), so an id another
+/// registration holds cannot be issued again; the refusal must tell the caller no more than
+/// that. It is the very answer an id taken in its own registration gets: the same status,
+/// code and messages, and nothing of the holder's user changes, nor is anything mailed.
+#[tokio::test]
+async fn an_id_taken_in_another_registration_is_refused_exactly_as_one_taken_in_ones_own() {
+    let app = app().await;
+    let a = app.login(RETAILER_A).await;
+    let b = app.login(RETAILER_B).await;
+    register(&a, "taken.here", json!({})).await;
+    register(&b, "taken.there", json!({"name": "別社 太郎"})).await;
+    let attempt =
+        |id: &str| json!({"user_id": id, "name": "新規 花子", "mail": mail_of("attempt")});
+    let (here_status, here) = call(
+        &a,
+        "POST",
+        "/api/v1/admin/users",
+        Some(attempt("taken.here")),
+    )
+    .await;
+    let (there_status, there) = call(
+        &a,
+        "POST",
+        "/api/v1/admin/users",
+        Some(attempt("taken.there")),
+    )
+    .await;
+    assert_eq!(
+        (here_status, here["code"].as_str()),
+        (409, Some("user_exists"))
+    );
+    // The same answer, but for the id it repeats back.
+    let neutral = |v: &Value, id: &str| v.to_string().replace(id, "<id>");
+    assert_eq!(
+        (there_status, neutral(&there, "taken.there")),
+        (here_status, neutral(&here, "taken.here"))
+    );
+    assert!(!there.to_string().contains(RETAILER_B), "{there}");
+    assert!(
+        mailbox(&app, &mail_of("attempt")).is_empty(),
+        "nothing mailed"
+    );
+    // B's user is as B made it, and still B's.
+    let (status, user) = call(&b, "GET", "/api/v1/admin/users/taken.there", None).await;
+    assert_eq!(
+        (status, user["name"].as_str()),
+        (200, Some("別社 太郎")),
+        "{user}"
+    );
+    let (status, _) = call(&a, "GET", "/api/v1/admin/users/taken.there", None).await;
+    assert_eq!(status, 404);
+    // Allowed: an id nobody holds.
+    let (status, body) = call(&a, "POST", "/api/v1/admin/users", Some(attempt("free.id"))).await;
+    assert_eq!(status, 201, "{body}");
+}
