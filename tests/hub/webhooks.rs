@@ -88,36 +88,40 @@ pub async fn start_receiver(app: &TestApp, fail_first: usize) -> Receiver {
                 let Ok(tls) = acceptor.accept(tcp).await else {
                     return;
                 };
-                let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let (got, failures) = (got.clone(), failures.clone());
-                    async move {
-                        let header = |n: &str| {
-                            req.headers()
-                                .get(n)
-                                .map(|v| v.to_str().unwrap().to_string())
-                                .unwrap_or_default()
-                        };
-                        let (event_id, signature) =
-                            (header("kirikae-event-id"), header("kirikae-signature"));
-                        let body = req.into_body().collect().await.unwrap().to_bytes();
-                        let fail = failures
-                            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                            .is_ok();
-                        got.lock().unwrap().push(Received {
-                            event_id,
-                            signature,
-                            body: body.to_vec(),
-                            accepted: !fail,
-                        });
-                        let status = if fail { 500 } else { 204 };
-                        Ok::<_, std::convert::Infallible>(
-                            hyper::Response::builder()
-                                .status(status)
-                                .body(http_body_util::Empty::<hyper::body::Bytes>::new())
-                                .unwrap(),
-                        )
-                    }
-                });
+                let service = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        let (got, failures) = (got.clone(), failures.clone());
+                        async move {
+                            let header = |n: &str| {
+                                req.headers()
+                                    .get(n)
+                                    .map(|v| v.to_str().unwrap().to_string())
+                                    .unwrap_or_default()
+                            };
+                            let (event_id, signature) =
+                                (header("kirikae-event-id"), header("kirikae-signature"));
+                            let body = req.into_body().collect().await.unwrap().to_bytes();
+                            let fail = failures
+                                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                                    n.checked_sub(1)
+                                })
+                                .is_ok();
+                            got.lock().unwrap().push(Received {
+                                event_id,
+                                signature,
+                                body: body.to_vec(),
+                                accepted: !fail,
+                            });
+                            let status = if fail { 500 } else { 204 };
+                            Ok::<_, std::convert::Infallible>(
+                                hyper::Response::builder()
+                                    .status(status)
+                                    .body(http_body_util::Empty::<hyper::body::Bytes>::new())
+                                    .unwrap(),
+                            )
+                        }
+                    },
+                );
                 let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(tls), service)
                     .await;
