@@ -157,6 +157,18 @@ pub struct Settings {
     /// A request's whole body must arrive within this long of its header; a client that
     /// dribbles or stops is answered 408 `request_timeout` and its connection closed.
     pub http_body_timeout_ms: u64,
+    /// A PEM file of a CA trusted for webhook endpoints besides the public roots (a private
+    /// PKI, or the tests' own CA).
+    pub webhook_ca_file: Option<PathBuf>,
+    /// How long a webhook event is retried before it is recorded `failed` and the next one is
+    /// delivered (a day by default).
+    pub webhook_retry_for_secs: u64,
+    /// The first retry delay of a failed webhook delivery; each next one doubles (with jitter).
+    pub webhook_retry_min_ms: u64,
+    /// The longest delay between two attempts at one webhook event.
+    pub webhook_retry_max_ms: u64,
+    /// How often the webhook delivery job looks for new events when it has nothing to do.
+    pub webhook_poll_ms: u64,
 }
 
 impl Default for Settings {
@@ -218,6 +230,11 @@ impl Default for Settings {
             login_per_certificate_per_min: 120,
             http_header_timeout_ms: 10_000,
             http_body_timeout_ms: 60_000,
+            webhook_ca_file: None,
+            webhook_retry_for_secs: 24 * 3600,
+            webhook_retry_min_ms: 1_000,
+            webhook_retry_max_ms: 3_600_000,
+            webhook_poll_ms: 250,
         }
     }
 }

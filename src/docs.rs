@@ -164,6 +164,11 @@ const READERS: &[(&str, &str)] = &[
     ("terms_mail_days", "projector (the notice mailer), notice"),
     ("notice_mail_interval_ms", "projector (the notice mailer)"),
     ("audit_gap_patience_ms", "projector (the audit relay)"),
+    ("webhook_ca_file", "projector (the webhook delivery)"),
+    ("webhook_retry_for_secs", "projector (the webhook delivery)"),
+    ("webhook_retry_min_ms", "projector (the webhook delivery)"),
+    ("webhook_retry_max_ms", "projector (the webhook delivery)"),
+    ("webhook_poll_ms", "projector (the webhook delivery)"),
     ("request_retention_ms", "migrate"),
     (
         "kafka_security_protocol",

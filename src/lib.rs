@@ -9,7 +9,7 @@
 //! 3. **Wire dialects** of the grid operators: `wire` (SOAP/XML, JSON, batch files), shared by
 //!    the connector (client side) and the simulator (server side).
 //! 4. **Services**, one owner per aggregate, called alike by every front end: `audit`,
-//!    `accounts`, `requests`, `intermediation`, `notices`, `bulk`.
+//!    `accounts`, `requests`, `intermediation`, `notices`, `bulk`, `push`.
 //! 5. **Processes and front ends**: `api` (HTTP only), `connector`, `projector`, `tso_sim`,
 //!    `replay`, `ops` (health and metrics endpoints), `web` (the screens, mounted by `api`).
 //! 6. **Assembly**: `hub` (the one builder of every process and job), `up`, `bench`, `docs`.
@@ -36,6 +36,7 @@ pub mod audit;
 pub mod bulk;
 pub mod intermediation;
 pub mod notices;
+pub mod push;
 pub mod requests;
 
 // 5. Processes and front ends

@@ -28,6 +28,8 @@ struct Metrics {
     intermediations_pending: OwnedGauge,
     tls_expiry: IntGaugeVec,
     connector_circuit: IntGaugeVec,
+    webhook_deliveries: IntCounterVec,
+    webhook_backlog: OwnedGauge,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -173,6 +175,17 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             "kirikae_connector_circuit_state",
             "The area's circuit breaker: 0 closed, 1 open (not calling the operator), 2 half-open (probing).",
             &["area"],
+        ),
+        webhook_deliveries: counter(
+            &r,
+            "kirikae_webhook_deliveries_total",
+            "Webhook delivery attempts, by outcome: delivered, retrying (failed, tried again later), failed (given up).",
+            &["outcome"],
+        ),
+        webhook_backlog: gauge(
+            &r,
+            "kirikae_webhook_backlog",
+            "Events not yet delivered to the registrations' webhooks, after each idle pass of the delivery job.",
         ),
         registry: r,
     }
@@ -383,6 +396,29 @@ impl ConnectorCircuit<'_> {
             .connector_circuit
             .with_label_values(&[self.area])
             .set(self.state);
+    }
+}
+
+/// One webhook delivery attempt: `outcome` is `delivered`, `retrying` or `failed`.
+pub struct WebhookDelivered<'a> {
+    pub outcome: &'a str,
+}
+impl WebhookDelivered<'_> {
+    pub fn emit(self) {
+        METRICS
+            .webhook_deliveries
+            .with_label_values(&[self.outcome])
+            .inc();
+    }
+}
+
+/// Events the webhooks still have to deliver, after an idle pass of the delivery job.
+pub struct WebhookBacklog {
+    pub events: i64,
+}
+impl WebhookBacklog {
+    pub fn emit(self) {
+        METRICS.webhook_backlog.set(self.events);
     }
 }
 

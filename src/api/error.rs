@@ -39,6 +39,8 @@ pub(crate) fn status(r: &Refusal) -> StatusCode {
         | Refusal::ContractorRevoked => StatusCode::FORBIDDEN,
         Refusal::ContractorNotAuthorised(_) => StatusCode::UNPROCESSABLE_ENTITY,
         Refusal::ContractorNotFound | Refusal::NoticeNotFound => StatusCode::NOT_FOUND,
+        Refusal::InvalidEventCursor(_) => StatusCode::BAD_REQUEST,
+        Refusal::WebhookNotFound => StatusCode::NOT_FOUND,
         Refusal::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         Refusal::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
         Refusal::Maintenance { .. } => StatusCode::SERVICE_UNAVAILABLE,

@@ -4,6 +4,7 @@ mod bulk;
 mod contractors;
 mod deadline;
 mod error;
+mod events;
 mod extract;
 mod intermediation;
 pub mod limits;
@@ -149,6 +150,20 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
             get(status::one_of_class),
         ),
         ("GET", "/api/v1/operators", get(operators::list)),
+        ("GET", "/api/v1/events", get(events::feed)),
+        ("GET", "/api/v1/events/stream", get(events::stream)),
+        ("PUT", "/api/v1/admin/webhook", put(events::put_webhook)),
+        ("GET", "/api/v1/admin/webhook", get(events::get_webhook)),
+        (
+            "DELETE",
+            "/api/v1/admin/webhook",
+            delete(events::delete_webhook),
+        ),
+        (
+            "GET",
+            "/api/v1/admin/webhook/deliveries",
+            get(events::deliveries),
+        ),
         ("GET", "/api/v1/notices", get(notices::list)),
         ("GET", "/api/v1/notices/{id}", get(notices::one)),
         (

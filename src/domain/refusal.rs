@@ -91,6 +91,10 @@ pub enum Refusal {
     ContractorRevoked,
     #[error("notice not found")]
     NoticeNotFound,
+    #[error("malformed event cursor {0:?}")]
+    InvalidEventCursor(String),
+    #[error("no webhook is registered")]
+    WebhookNotFound,
     #[error("mail could not be sent: {0}")]
     MailUnavailable(String),
     #[error("bulk batch not found")]
@@ -165,6 +169,8 @@ impl Refusal {
             Refusal::ContractorNotFound => "contractor_not_found",
             Refusal::ContractorRevoked => "contractor_revoked",
             Refusal::NoticeNotFound => "notice_not_found",
+            Refusal::InvalidEventCursor(_) => "invalid_event_cursor",
+            Refusal::WebhookNotFound => "webhook_not_found",
             Refusal::MailUnavailable(_) => "mail_unavailable",
             Refusal::BulkBatchNotFound => "bulk_batch_not_found",
             Refusal::BulkFileTooLarge(_) => "file_too_large",
@@ -345,6 +351,16 @@ impl Refusal {
             Refusal::NoticeNotFound => pair(
                 "指定されたインフォメーションは見つかりません",
                 "no notice with this id exists",
+            ),
+            Refusal::InvalidEventCursor(c) => (
+                format!("イベントの位置指定(after / Last-Event-ID)が正しくありません: {c}"),
+                format!(
+                    "the event cursor (after / Last-Event-ID) must be an event id or next as the feed gave it, not {c:?}"
+                ),
+            ),
+            Refusal::WebhookNotFound => pair(
+                "通知先(Webhook)は登録されていません",
+                "no webhook is registered for your registration",
             ),
             Refusal::MailUnavailable(_) => pair(
                 "メールを送信できないため処理を行いませんでした。しばらくしてから再度実行してください",

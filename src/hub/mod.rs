@@ -133,6 +133,10 @@ pub fn jobs(
             "bulk filing",
             Box::pin(crate::bulk::run_filing(s(), p(), t())),
         ),
+        (
+            "webhook delivery",
+            Box::pin(crate::push::run_delivery(s(), p(), t())),
+        ),
     ]
 }
 

@@ -114,6 +114,7 @@ pub async fn apply<C: GenericClient>(
         )
         .await?;
     }
+    crate::push::events::append_intermediation(tx, e.intermediation_id).await?;
     tx.execute(
         "UPDATE intermediation_events SET applied = true WHERE event_id = $1",
         &[&e.event_id],

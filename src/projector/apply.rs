@@ -40,6 +40,7 @@ pub async fn apply_batch(
             match codec.decode_result(bytes) {
                 Ok(r) => store::upsert_result(&tx, &r)
                     .await
+                    .and(crate::push::events::append_request(&tx, r.request_id.as_uuid()).await)
                     .map(|_| results += 1)
                     .map_err(Into::into),
                 Err(e) => Err(e.into()),
@@ -48,6 +49,7 @@ pub async fn apply_batch(
             match codec.decode_request(bytes) {
                 Ok(r) => store::insert_request(&tx, &r)
                     .await
+                    .and(crate::push::events::append_request(&tx, r.request_id.as_uuid()).await)
                     .map(|_| requests += 1)
                     .map_err(Into::into),
                 Err(e) => Err(e.into()),

@@ -65,6 +65,9 @@ fn payload(method: &str, template: &str, user: &str) -> Option<Payload> {
         ("PUT", "/api/v1/admin/contractors/{corporate_number}") => {
             Payload::Json(json!({"name": "切替業務受託株式会社"}))
         }
+        ("PUT", "/api/v1/admin/webhook") => {
+            Payload::Json(json!({"url": "https://localhost:9/hook"}))
+        }
         ("POST", "/api/v1/session/password") => Payload::Json(
             json!({"old_password": PASSWORD, "new_password": "Another-test-password-2"}),
         ),
