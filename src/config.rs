@@ -154,6 +154,10 @@ pub struct Settings {
     /// ready for one (HTTP/1.1; also how long an idle kept-alive connection stays open), and
     /// an HTTP/2 client must answer a ping within it; otherwise the connection is closed.
     pub http_header_timeout_ms: u64,
+    /// How every process writes its log lines to stderr: `text` (for a person at a terminal)
+    /// or `json` (one object a line, for a log collector). Each line about an HTTP request
+    /// carries its `request_id` and `trace_id` either way.
+    pub log_format: LogFormat,
 }
 
 impl Default for Settings {
@@ -214,6 +218,7 @@ impl Default for Settings {
             login_per_user_per_min: 20,
             login_per_certificate_per_min: 120,
             http_header_timeout_ms: 10_000,
+            log_format: LogFormat::Text,
         }
     }
 }
@@ -246,6 +251,14 @@ pub enum DatabaseSslMode {
     Prefer,
     Require,
     VerifyFull,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// How mail reaches the SMTP server.

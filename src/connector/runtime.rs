@@ -13,6 +13,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::telemetry::TraceContext;
 use anyhow::Context;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::KafkaResult;
@@ -203,6 +204,7 @@ pub async fn run_with_health(
         kafka::assigned_consumer_config(&kafka::Link::of(&settings), &group).create()?;
     tokio::spawn(watch(
         area,
+        group.clone(),
         Arc::new(probe),
         requests_topic.clone(),
         holding.clone(),
@@ -277,6 +279,7 @@ pub async fn run_with_health(
                     offset: msg.offset(),
                     key: msg.key().map(<[u8]>::to_vec).unwrap_or_default(),
                     payload: msg.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+                    trace: crate::telemetry::from_record(&msg),
                 };
                 tracker.start(job.partition, job.offset);
                 {
@@ -339,18 +342,22 @@ fn spawn_lane(worker: Arc<Worker>, done: mpsc::UnboundedSender<(i32, i64)>) -> m
                 continue;
             }
             let (partition, offset) = (job.partition, job.offset);
-            match worker.handle(&job).await {
+            let trace = job
+                .trace
+                .map(|t| t.child())
+                .unwrap_or_else(TraceContext::root);
+            match crate::telemetry::in_trace(trace, worker.handle(&job)).await {
                 Handled::Done => {
                     let _ = done.send((partition, offset));
                 }
                 Handled::NotDone => {}
                 Handled::Held(held) => {
                     let (worker, done) = (worker.clone(), done.clone());
-                    tokio::spawn(async move {
+                    tokio::spawn(crate::telemetry::in_trace(trace, async move {
                         if worker.hold(held).await {
                             let _ = done.send((partition, offset));
                         }
-                    });
+                    }));
                 }
             }
         }
@@ -363,6 +370,7 @@ fn spawn_lane(worker: Arc<Worker>, done: mpsc::UnboundedSender<(i32, i64)>) -> m
 /// rejoin the group when holding nothing has lasted.
 async fn watch(
     area: Area,
+    group: String,
     probe: Arc<BaseConsumer>,
     topic: String,
     holding: Shared,
@@ -387,6 +395,15 @@ async fn watch(
             }
             Err(_) => continue,
         };
+        for e in &ends {
+            metrics::ConsumerLag {
+                group: &group,
+                topic: &topic,
+                partition: e.partition,
+                records: (e.end - e.committed).max(0),
+            }
+            .emit();
+        }
         let now = Instant::now();
         let seen = Seen::of(&holding.lock().expect("holding lock"), &ends, now);
         let verdict = judge.judge(now, &seen);
