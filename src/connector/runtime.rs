@@ -203,10 +203,12 @@ pub async fn run_with_health(
     let probe: BaseConsumer =
         kafka::assigned_consumer_config(&kafka::Link::of(&settings), &group).create()?;
     tokio::spawn(watch(
-        area,
-        group.clone(),
+        Watched {
+            area,
+            group: group.clone(),
+            topic: requests_topic.clone(),
+        },
         Arc::new(probe),
-        requests_topic.clone(),
         holding.clone(),
         health,
         rejoin_tx,
@@ -369,15 +371,14 @@ fn spawn_lane(worker: Arc<Worker>, done: mpsc::UnboundedSender<(i32, i64)>) -> m
 /// what the connector holds, and keeps `health` and the metrics current; asks the main loop to
 /// rejoin the group when holding nothing has lasted.
 async fn watch(
-    area: Area,
-    group: String,
+    watched: Watched,
     probe: Arc<BaseConsumer>,
-    topic: String,
     holding: Shared,
     health: Health,
     rejoin: mpsc::UnboundedSender<()>,
     shutdown: CancellationToken,
 ) {
+    let Watched { area, group, topic } = watched;
     let mut judge = Judge::default();
     let mut said_not_ready = false;
     loop {
@@ -434,6 +435,13 @@ async fn watch(
         }
         health.set(verdict.state);
     }
+}
+
+/// What the watch looks at: the area's consumer group on its request topic.
+struct Watched {
+    area: Area,
+    group: String,
+    topic: String,
 }
 
 /// One partition of the request topic: the group's committed offset (the log start when it has
