@@ -169,6 +169,10 @@ pub struct Settings {
     pub webhook_retry_max_ms: u64,
     /// How often the webhook delivery job looks for new events when it has nothing to do.
     pub webhook_poll_ms: u64,
+    /// How every process writes its log lines to stderr: `text` (for a person at a terminal)
+    /// or `json` (one object a line, for a log collector). Each line about an HTTP request
+    /// carries its `request_id` and `trace_id` either way.
+    pub log_format: LogFormat,
 }
 
 impl Default for Settings {
@@ -235,6 +239,7 @@ impl Default for Settings {
             webhook_retry_min_ms: 1_000,
             webhook_retry_max_ms: 3_600_000,
             webhook_poll_ms: 250,
+            log_format: LogFormat::Text,
         }
     }
 }
@@ -267,6 +272,14 @@ pub enum DatabaseSslMode {
     Prefer,
     Require,
     VerifyFull,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// How mail reaches the SMTP server.

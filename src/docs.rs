@@ -212,6 +212,7 @@ const READERS: &[(&str, &str)] = &[
     ("login_per_certificate_per_min", "api"),
     ("http_header_timeout_ms", "api"),
     ("http_body_timeout_ms", "api"),
+    ("log_format", "every process"),
 ];
 
 /// One setting as `src/config.rs` declares it.
@@ -300,14 +301,14 @@ pub const MESSAGE_RECORDS: [&str; 4] = ["Request", "Result", "IntermediationEven
 /// A schema's Parsing Canonical Form and fingerprints (CRC-64-AVRO, the bytes as a message
 /// carries them after `C3 01`).
 pub struct Fingerprints {
+    /// The specification's Parsing Canonical Form (`messages::canonical`), as fastavro and the
+    /// Java library write it.
     pub canonical: String,
-    /// Over the canonical form as apache-avro (Rust) and Apache Avro's Python library write it,
-    /// where a primitive that had a logical type stays an object: `{"type":"long"}`. This is
-    /// what the hub's messages carry.
+    /// Over that form: what the hub's messages carry and any standard tool computes.
     pub carried: Vec<u8>,
-    /// Over the form the specification's [PRIMITIVES] rule gives, `"long"`, as fastavro and
-    /// the Java library write it.
-    pub spec: Vec<u8>,
+    /// Over apache-avro 0.21's own canonical form, where a primitive that had a logical type
+    /// stays an object (`{"type":"long"}`): what the hub wrote before; still read.
+    pub legacy: Vec<u8>,
 }
 
 /// The canonical form and both fingerprints of the schema `json`.
@@ -315,24 +316,10 @@ pub fn fingerprints(json: &str) -> Fingerprints {
     use apache_avro::Schema;
     use apache_avro::rabin::Rabin;
     let schema = Schema::parse_str(json).expect("a valid schema");
-    let canonical = schema.canonical_form();
-    let mut strict = canonical.clone();
-    for primitive in [
-        "null", "boolean", "int", "long", "float", "double", "bytes", "string",
-    ] {
-        strict = strict.replace(
-            &format!("{{\"type\":\"{primitive}\"}}"),
-            &format!("\"{primitive}\""),
-        );
-    }
-    let spec = Schema::parse_str(&strict)
-        .expect("the canonical form is a schema")
-        .fingerprint::<Rabin>()
-        .bytes;
     Fingerprints {
-        carried: schema.fingerprint::<Rabin>().bytes,
-        spec,
-        canonical,
+        canonical: crate::messages::canonical::parsing_canonical_form(&schema),
+        carried: crate::messages::canonical::fingerprint(&schema).to_vec(),
+        legacy: schema.fingerprint::<Rabin>().bytes,
     }
 }
 
@@ -351,18 +338,17 @@ pub fn schemas_markdown() -> String {
          prints the composed schema (every named record inlined, so any Avro tool can use it), \
          `--canonical` its Parsing Canonical Form and `--fingerprint` the fingerprints below.\n\n\
          ## Which canonical form\n\n\
-         The fingerprint is over the Parsing Canonical Form as apache-avro (Rust) and Apache \
-         Avro's own Python library (`avro`) write it. The libraries differ on one point: a field \
-         whose type is a primitive with a logical type (`{\"type\": \"long\", \"logicalType\": \
-         \"timestamp-millis\"}`, as `accepted_at` is) loses the logical type in both, but stays \
-         an object, `{\"type\":\"long\"}`, in these two, while the specification's [PRIMITIVES] \
-         rule, fastavro and the Java library write the simple form `\"long\"`. The same schema \
-         therefore has two fingerprints; messages carry the first (\"carried\"). A reader using \
-         fastavro or Java recognises a message by the second (\"spec form\") or, simpler, by the \
-         carried fingerprint listed here, and decodes the datum (from byte 10) with the schema \
-         `kirikae schema` prints; a test decodes a message off the topic with fastavro this way.\n\n\
+         The fingerprint is over the Avro specification's Parsing Canonical Form, as fastavro \
+         and the Java library compute it (`src/messages/canonical.rs`; a test compares it with \
+         fastavro's for every schema). Until this release the hub wrote the fingerprint over \
+         apache-avro 0.21's canonical form, which differs on one point: a primitive with a \
+         logical type (`{\"type\": \"long\", \"logicalType\": \"timestamp-millis\"}`, as \
+         `accepted_at` is) stays an object, `{\"type\":\"long\"}`, where the specification's \
+         [PRIMITIVES] rule writes `\"long\"`. Messages written then carry the \"legacy\" \
+         fingerprint below; the hub still reads them, and a reader of old records can match it \
+         here.\n\n\
          Fingerprints are the 8 bytes as they follow `C3 01` in a message (little-endian), in hex.\n\n\
-         | schema | carried fingerprint | spec-form fingerprint |\n|---|---|---|\n",
+         | schema | fingerprint | legacy fingerprint (read, no longer written) |\n|---|---|---|\n",
     );
     for record in MESSAGE_RECORDS {
         let f = fingerprints(&crate::messages::composed_schema_json(&format!(
@@ -372,7 +358,7 @@ pub fn schemas_markdown() -> String {
             out,
             "| `{record}` (current) | `{}` | `{}` |",
             hex(&f.carried),
-            hex(&f.spec)
+            hex(&f.legacy)
         );
     }
     for (file, json) in crate::messages::PREVIOUS {
@@ -381,7 +367,7 @@ pub fn schemas_markdown() -> String {
             out,
             "| `schemas/previous/{file}` (read, no longer written) | `{}` | `{}` |",
             hex(&f.carried),
-            hex(&f.spec)
+            hex(&f.legacy)
         );
     }
     out
@@ -460,7 +446,7 @@ mod tests {
         let f = fingerprints(&crate::messages::composed_schema_json("jp.kirikae.Request"));
         assert_eq!(bytes[2..10], f.carried[..]);
         assert_ne!(
-            f.carried, f.spec,
+            f.carried, f.legacy,
             "the request has a timestamp-millis field"
         );
         assert!(!f.canonical.contains("logicalType"), "{}", f.canonical);

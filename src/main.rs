@@ -162,8 +162,8 @@ enum Command {
         /// Print its Parsing Canonical Form instead (what the fingerprint is computed over).
         #[arg(long)]
         canonical: bool,
-        /// Print its fingerprints instead: the one messages carry, and the specification
-        /// form's (fastavro, Java); docs/schemas.md explains the difference.
+        /// Print its fingerprints instead: the specification's, which messages carry, and the
+        /// legacy one older messages carry; docs/schemas.md explains the difference.
         #[arg(long)]
         fingerprint: bool,
     },
@@ -274,15 +274,9 @@ fn parse_area(s: &str) -> Result<Area, String> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,rdkafka=warn,librdkafka=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
     let settings = Settings::load(cli.config.as_deref())?;
+    kirikae::telemetry::init_logging(settings.log_format);
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     run(cli.command, settings, shutdown).await
@@ -479,8 +473,8 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
                 }
                 if fingerprint {
                     let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
-                    println!("carried {}", hex(&f.carried));
-                    println!("spec-form {}", hex(&f.spec));
+                    println!("fingerprint {}", hex(&f.carried));
+                    println!("legacy {}", hex(&f.legacy));
                 }
                 return Ok(());
             }

@@ -25,11 +25,16 @@ struct Metrics {
     connector_assigned: IntGaugeVec,
     connector_stalled: IntGaugeVec,
     intermediations: IntCounterVec,
-    intermediations_pending: OwnedGauge,
+    intermediations_pending: IntGaugeVec,
     tls_expiry: IntGaugeVec,
     connector_circuit: IntGaugeVec,
     webhook_deliveries: IntCounterVec,
     webhook_backlog: OwnedGauge,
+    http_requests: IntCounterVec,
+    http_duration: HistogramVec,
+    logins: IntCounterVec,
+    lockouts: IntCounterVec,
+    consumer_lag: IntGaugeVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -159,10 +164,11 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             "Intermediation commands and expiries, by action and outcome (accepted or the refusal code).",
             &["action", "outcome"],
         ),
-        intermediations_pending: gauge(
+        intermediations_pending: gauge_vec(
             &r,
             "kirikae_intermediations_pending",
-            "Intermediations awaiting a decision, after each pass of the expiry job.",
+            "Intermediations awaiting a decision, by age since registration (lt_1d, 1d_3d, gt_3d), after each pass of the expiry job.",
+            &["age"],
         ),
         tls_expiry: gauge_vec(
             &r,
@@ -186,6 +192,36 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             &r,
             "kirikae_webhook_backlog",
             "Events not yet delivered to the registrations' webhooks, after each idle pass of the delivery job.",
+        ),
+        http_requests: counter(
+            &r,
+            "kirikae_http_requests_total",
+            "HTTP requests answered, by route template, method and status code.",
+            &["route", "method", "status"],
+        ),
+        http_duration: histogram(
+            &r,
+            "kirikae_http_request_duration_seconds",
+            "From a request's arrival to its answer, by route template.",
+            &["route", "method"],
+        ),
+        logins: counter(
+            &r,
+            "kirikae_logins_total",
+            "Login attempts, by outcome (ok, wrong_password, locked, or the refusal's code).",
+            &["outcome"],
+        ),
+        lockouts: counter(
+            &r,
+            "kirikae_account_lockouts_total",
+            "Accounts locked by a run of wrong passwords.",
+            &[],
+        ),
+        consumer_lag: gauge_vec(
+            &r,
+            "kirikae_consumer_lag_records",
+            "Records of a partition its consumer group has not yet finished.",
+            &["group", "topic", "partition"],
         ),
         registry: r,
     }
@@ -358,13 +394,19 @@ impl IntermediationHandled<'_> {
     }
 }
 
-/// How many intermediations await a decision, after each pass of the expiry job.
+/// How many intermediations await a decision, by age since registration, after each pass of
+/// the expiry job.
 pub struct IntermediationsPending {
-    pub count: i64,
+    pub under_1d: i64,
+    pub from_1d_to_3d: i64,
+    pub over_3d: i64,
 }
 impl IntermediationsPending {
     pub fn emit(self) {
-        METRICS.intermediations_pending.set(self.count);
+        let g = &METRICS.intermediations_pending;
+        g.with_label_values(&["lt_1d"]).set(self.under_1d);
+        g.with_label_values(&["1d_3d"]).set(self.from_1d_to_3d);
+        g.with_label_values(&["gt_3d"]).set(self.over_3d);
     }
 }
 
@@ -419,6 +461,64 @@ pub struct WebhookBacklog {
 impl WebhookBacklog {
     pub fn emit(self) {
         METRICS.webhook_backlog.set(self.events);
+    }
+}
+
+/// One HTTP request answered: `route` is the matched route template (`/api/v1/requests/{request_id}`)
+/// or `unmatched`, never the raw path, so the label set stays small.
+pub struct HttpRequestServed<'a> {
+    pub route: &'a str,
+    pub method: &'a str,
+    pub status: u16,
+    pub seconds: f64,
+}
+impl HttpRequestServed<'_> {
+    pub fn emit(self) {
+        let status = self.status.to_string();
+        METRICS
+            .http_requests
+            .with_label_values(&[self.route, self.method, &status])
+            .inc();
+        METRICS
+            .http_duration
+            .with_label_values(&[self.route, self.method])
+            .observe(self.seconds);
+    }
+}
+
+/// One login attempt: `outcome` is `ok`, `wrong_password`, `locked`, or the refusal's code
+/// (`rate_limited`, `busy`, `account_disabled`, …: a fixed set).
+pub struct LoginAttempted<'a> {
+    pub outcome: &'a str,
+}
+impl LoginAttempted<'_> {
+    pub fn emit(self) {
+        METRICS.logins.with_label_values(&[self.outcome]).inc();
+    }
+}
+
+/// A run of wrong passwords locked an account.
+pub struct AccountLockedOut;
+impl AccountLockedOut {
+    pub fn emit(self) {
+        METRICS.lockouts.with_label_values(&[] as &[&str]).inc();
+    }
+}
+
+/// How far a consumer group is behind on one partition: the log end less its position.
+pub struct ConsumerLag<'a> {
+    pub group: &'a str,
+    pub topic: &'a str,
+    pub partition: i32,
+    pub records: i64,
+}
+impl ConsumerLag<'_> {
+    pub fn emit(self) {
+        let partition = self.partition.to_string();
+        METRICS
+            .consumer_lag
+            .with_label_values(&[self.group, self.topic, &partition])
+            .set(self.records);
     }
 }
 

@@ -909,6 +909,10 @@ fn the_dashboard_loads_as_a_grafana_dashboard_and_queries_only_metrics_that_exis
     }
     // What an operations team looks at first is on it.
     for wanted in [
+        "kirikae_consumer_lag_records",
+        "kirikae_connector_circuit_state",
+        "kirikae_http_requests_total",
+        "kirikae_logins_total",
         "kirikae_requests_accepted_total",
         "kirikae_request_e2e_seconds",
         "kirikae_requests_refused_total",
@@ -925,6 +929,66 @@ fn the_dashboard_loads_as_a_grafana_dashboard_and_queries_only_metrics_that_exis
     let shipped: Json =
         serde_json::from_str(cm.body["data"]["kirikae.json"].as_str().unwrap()).unwrap();
     assert_eq!(shipped, dash);
+}
+
+/// Grafana's own dashboard JSON schema (`tests/data/grafana-dashboard.jsonschema.json`, from
+/// Grafana's dashboard kind; its source is in `tests/data/README.md`), applied by Python's
+/// `jsonschema` (draft-07, installed with the test tools): the dashboard is what Grafana
+/// accepts on import, every panel with its `gridPos`, `type`, `targets` and `datasource` typed
+/// as Grafana types them, and no key Grafana does not know.
+#[test]
+fn the_dashboard_is_valid_against_grafanas_dashboard_json_schema() {
+    let schema = repo().join("tests/data/grafana-dashboard.jsonschema.json");
+    let dashboard = chart().join("dashboards/kirikae.json");
+    let errors = grafana_schema_errors(&schema, &dashboard);
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+
+    // The check can fail: a panel without its height, or with a key Grafana does not know.
+    let mut broken: Json = serde_json::from_str(&read(&dashboard)).unwrap();
+    broken["panels"][0]["gridPos"]
+        .as_object_mut()
+        .unwrap()
+        .remove("h");
+    broken["panels"][1]["legend"] = Json::Bool(true);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.json");
+    std::fs::write(&path, broken.to_string()).unwrap();
+    assert_eq!(grafana_schema_errors(&schema, &path).len(), 2);
+}
+
+/// The schema's complaints about `document`, one line each.
+fn grafana_schema_errors(schema: &Path, document: &Path) -> Vec<String> {
+    let script = "import json, sys, jsonschema\n\
+        schema = json.load(open(sys.argv[1]))\n\
+        doc = json.load(open(sys.argv[2]))\n\
+        for e in jsonschema.Draft7Validator(schema).iter_errors(doc):\n    \
+            print(list(e.absolute_path), e.message[:300])\n";
+    let present = std::process::Command::new("python3")
+        .args(["-c", "import jsonschema"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !present {
+        let installed = std::process::Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "jsonschema"])
+            .status()
+            .expect("pip");
+        assert!(installed.success(), "pip install jsonschema failed");
+    }
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(schema)
+        .arg(document)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]

@@ -98,6 +98,23 @@ impl Accounts {
         password: String,
         cert: Option<Presented<'_>>,
     ) -> Result<Session, Refusal> {
+        let answer = self.check_login(user_id, password, cert).await;
+        let outcome = match &answer {
+            Ok(_) => "ok",
+            Err(Refusal::InvalidCredentials) => "wrong_password",
+            Err(Refusal::AccountLocked) => "locked",
+            Err(refusal) => refusal.code(),
+        };
+        crate::metrics::LoginAttempted { outcome }.emit();
+        answer
+    }
+
+    async fn check_login(
+        &self,
+        user_id: &str,
+        password: String,
+        cert: Option<Presented<'_>>,
+    ) -> Result<Session, Refusal> {
         self.login_rate
             .take(user_id, cert.as_ref().map_or("", |c| c.fingerprint))?;
         let user = match self.stored(user_id).await? {
@@ -162,16 +179,22 @@ impl Accounts {
     /// One more failure in a row; `lockout_after` of them lock the account until the
     /// administrator unlocks it.
     async fn count_failure(&self, user_id: &str) -> Result<(), Refusal> {
-        self.pool
+        let locked: Option<bool> = self
+            .pool
             .get()
             .await?
-            .execute(
+            .query_opt(
                 "UPDATE users SET failed_logins = failed_logins + 1,
                                   locked = failed_logins + 1 >= $2
-                 WHERE user_id = $1",
+                 WHERE user_id = $1 RETURNING locked",
                 &[&user_id, &self.lockout_after],
             )
-            .await?;
+            .await?
+            .map(|r| r.get(0));
+        // Called only for a user not yet locked: this failure is the one that locked it.
+        if locked == Some(true) {
+            crate::metrics::AccountLockedOut.emit();
+        }
         Ok(())
     }
 

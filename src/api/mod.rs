@@ -240,6 +240,8 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             limits::enforce,
         ))
+        // Outermost: every answer, refusals of the layers above included, is named and counted.
+        .layer(axum::middleware::from_fn(crate::telemetry::http_layer))
         .with_state(state)
 }
 

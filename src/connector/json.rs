@@ -33,9 +33,7 @@ impl JsonClient {
     /// application.
     pub async fn call(&self, request: &RequestRecord) -> Result<TsoAnswer, CallError> {
         let service_id = request.function.service_id();
-        let response = self
-            .http
-            .post(self.url_of(service_id))
+        let response = crate::telemetry::traced(self.http.post(self.url_of(service_id)))
             .header(IDEMPOTENCY_KEY, request.request_id.to_string())
             .header(reqwest::header::ACCEPT, "application/json")
             .json(&build_body(request))

@@ -13,6 +13,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::telemetry::TraceContext;
 use anyhow::Context;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::KafkaResult;
@@ -202,9 +203,12 @@ pub async fn run_with_health(
     let probe: BaseConsumer =
         kafka::assigned_consumer_config(&kafka::Link::of(&settings), &group).create()?;
     tokio::spawn(watch(
-        area,
+        Watched {
+            area,
+            group: group.clone(),
+            topic: requests_topic.clone(),
+        },
         Arc::new(probe),
-        requests_topic.clone(),
         holding.clone(),
         health,
         rejoin_tx,
@@ -277,6 +281,7 @@ pub async fn run_with_health(
                     offset: msg.offset(),
                     key: msg.key().map(<[u8]>::to_vec).unwrap_or_default(),
                     payload: msg.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+                    trace: crate::telemetry::from_record(&msg),
                 };
                 tracker.start(job.partition, job.offset);
                 {
@@ -339,18 +344,22 @@ fn spawn_lane(worker: Arc<Worker>, done: mpsc::UnboundedSender<(i32, i64)>) -> m
                 continue;
             }
             let (partition, offset) = (job.partition, job.offset);
-            match worker.handle(&job).await {
+            let trace = job
+                .trace
+                .map(|t| t.child())
+                .unwrap_or_else(TraceContext::root);
+            match crate::telemetry::in_trace(trace, worker.handle(&job)).await {
                 Handled::Done => {
                     let _ = done.send((partition, offset));
                 }
                 Handled::NotDone => {}
                 Handled::Held(held) => {
                     let (worker, done) = (worker.clone(), done.clone());
-                    tokio::spawn(async move {
+                    tokio::spawn(crate::telemetry::in_trace(trace, async move {
                         if worker.hold(held).await {
                             let _ = done.send((partition, offset));
                         }
-                    });
+                    }));
                 }
             }
         }
@@ -362,14 +371,14 @@ fn spawn_lane(worker: Arc<Worker>, done: mpsc::UnboundedSender<(i32, i64)>) -> m
 /// what the connector holds, and keeps `health` and the metrics current; asks the main loop to
 /// rejoin the group when holding nothing has lasted.
 async fn watch(
-    area: Area,
+    watched: Watched,
     probe: Arc<BaseConsumer>,
-    topic: String,
     holding: Shared,
     health: Health,
     rejoin: mpsc::UnboundedSender<()>,
     shutdown: CancellationToken,
 ) {
+    let Watched { area, group, topic } = watched;
     let mut judge = Judge::default();
     let mut said_not_ready = false;
     loop {
@@ -387,6 +396,15 @@ async fn watch(
             }
             Err(_) => continue,
         };
+        for e in &ends {
+            metrics::ConsumerLag {
+                group: &group,
+                topic: &topic,
+                partition: e.partition,
+                records: (e.end - e.committed).max(0),
+            }
+            .emit();
+        }
         let now = Instant::now();
         let seen = Seen::of(&holding.lock().expect("holding lock"), &ends, now);
         let verdict = judge.judge(now, &seen);
@@ -417,6 +435,13 @@ async fn watch(
         }
         health.set(verdict.state);
     }
+}
+
+/// What the watch looks at: the area's consumer group on its request topic.
+struct Watched {
+    area: Area,
+    group: String,
+    topic: String,
 }
 
 /// One partition of the request topic: the group's committed offset (the log start when it has

@@ -30,9 +30,7 @@ impl SoapClient {
     /// RequestId in the header, so a retried call never files a second application.
     pub async fn call(&self, request: &RequestRecord) -> Result<TsoAnswer, CallError> {
         let service_id = request.function.service_id();
-        let response = self
-            .http
-            .post(self.endpoint.clone())
+        let response = crate::telemetry::traced(self.http.post(self.endpoint.clone()))
             .header(header::CONTENT_TYPE, "text/xml; charset=utf-8")
             .header("SOAPAction", format!("\"{service_id}\""))
             .body(build_envelope(request))

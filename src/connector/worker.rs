@@ -25,6 +25,9 @@ pub struct Job {
     pub offset: i64,
     pub key: Vec<u8>,
     pub payload: Vec<u8>,
+    /// The trace the request record carried (`traceparent` header), continued by the call
+    /// and the result.
+    pub trace: Option<crate::telemetry::TraceContext>,
 }
 
 /// What became of one record.

@@ -107,13 +107,22 @@ async fn expire_due(
         .emit();
         expired += 1;
     }
-    let pending: i64 = client
+    // By age since registration, so that a backlog of old undecided ones stands out.
+    let pending = client
         .query_one(
-            "SELECT count(*) FROM intermediations WHERE state = 'awaiting_decision'",
+            "SELECT count(*) FILTER (WHERE registered_at > now() - interval '1 day'),
+                    count(*) FILTER (WHERE registered_at <= now() - interval '1 day'
+                                       AND registered_at > now() - interval '3 days'),
+                    count(*) FILTER (WHERE registered_at <= now() - interval '3 days')
+             FROM intermediations WHERE state = 'awaiting_decision'",
             &[],
         )
-        .await?
-        .get(0);
-    crate::metrics::IntermediationsPending { count: pending }.emit();
+        .await?;
+    crate::metrics::IntermediationsPending {
+        under_1d: pending.get(0),
+        from_1d_to_3d: pending.get(1),
+        over_3d: pending.get(2),
+    }
+    .emit();
     Ok(expired)
 }

@@ -174,6 +174,20 @@ impl Publisher {
         headers: &[(&str, String)],
     ) -> Result<DeliveryFuture, BrokerError> {
         let mut record = FutureRecord::to(topic).key(key).payload(payload);
+        // The trace the producing task works for travels with the record (W3C traceparent).
+        let trace = crate::telemetry::current().map(|t| t.child().header());
+        let traced;
+        let headers = match trace {
+            Some(t)
+                if !headers
+                    .iter()
+                    .any(|(k, _)| *k == crate::telemetry::TRACEPARENT) =>
+            {
+                traced = [headers, &[(crate::telemetry::TRACEPARENT, t)]].concat();
+                &traced[..]
+            }
+            _ => headers,
+        };
         if !headers.is_empty() {
             let owned = headers
                 .iter()

@@ -53,6 +53,7 @@ impl Codec {
 
     pub fn decode_request(&self, bytes: &[u8]) -> Result<RequestRecord, CodecError> {
         let s = &self.schemas;
+        let bytes = &*s.with_current_fingerprint(bytes);
         let value = match decode(&s.request, s.request_fingerprint, bytes) {
             Err(CodecError::UnknownSchema(fp)) => {
                 read_previous(&s.previous_requests, &s.request, bytes)
@@ -74,6 +75,7 @@ impl Codec {
 
     pub fn decode_result(&self, bytes: &[u8]) -> Result<ResultRecord, CodecError> {
         let s = &self.schemas;
+        let bytes = &*s.with_current_fingerprint(bytes);
         let value = match decode(&s.result, s.result_fingerprint, bytes) {
             Err(CodecError::UnknownSchema(fp)) => {
                 read_previous(&s.previous_results, &s.result, bytes)
@@ -104,6 +106,7 @@ impl Codec {
 
     pub fn decode_audit(&self, bytes: &[u8]) -> Result<crate::messages::AuditRecord, CodecError> {
         let s = &self.schemas;
+        let bytes = &*s.with_current_fingerprint(bytes);
         let value = decode(&s.audit, s.audit_fingerprint, bytes)?;
         let json = from_avro(value, shapes().known("AuditRecord"))
             .map_err(|e| CodecError::Shape(e.to_string()))?;
@@ -112,6 +115,7 @@ impl Codec {
 
     pub fn decode_intermediation(&self, bytes: &[u8]) -> Result<IntermediationEvent, CodecError> {
         let s = &self.schemas;
+        let bytes = &*s.with_current_fingerprint(bytes);
         let value = decode(&s.intermediation, s.intermediation_fingerprint, bytes)?;
         let json = from_avro(value, shapes().known("IntermediationEvent"))
             .map_err(|e| CodecError::Shape(e.to_string()))?;

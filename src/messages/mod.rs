@@ -3,6 +3,7 @@
 //! The `.avsc` files in `schemas/` are the contract with the grid-operator teams; the Rust types
 //! here are the hub's view of them, converted by hand so that every field is visible in review.
 
+pub mod canonical;
 mod codec;
 #[cfg(test)]
 mod compatibility;

@@ -4,6 +4,7 @@
 //! fingerprint of a complete schema so that any Avro tool can decode it, so named references are
 //! inlined here, at first use, exactly as the Avro spec's canonical form expects.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use apache_avro::Schema;
@@ -149,6 +150,10 @@ pub struct SchemaSet {
     pub audit_fingerprint: [u8; 8],
     pub previous_requests: Vec<Previous>,
     pub previous_results: Vec<Previous>,
+    /// Each schema's fingerprint under apache-avro's own canonical form (what the hub wrote
+    /// before it computed the specification's), paired with its current fingerprint: messages
+    /// already on the topics carry these and are still read.
+    pub legacy_fingerprints: Vec<([u8; 8], [u8; 8])>,
 }
 
 impl SchemaSet {
@@ -177,9 +182,18 @@ impl SchemaSet {
                 })
                 .collect()
         };
+        let (previous_requests, previous_results): (Vec<Previous>, Vec<Previous>) =
+            (previous("request."), previous("result."));
+        let legacy_fingerprints = [&request, &result, &intermediation, &audit]
+            .into_iter()
+            .chain(previous_requests.iter().map(|p: &Previous| &p.schema))
+            .chain(previous_results.iter().map(|p: &Previous| &p.schema))
+            .map(|s| (legacy_fingerprint(s), fingerprint(s)))
+            .collect();
         SchemaSet {
-            previous_requests: previous("request."),
-            previous_results: previous("result."),
+            legacy_fingerprints,
+            previous_requests,
+            previous_results,
             request_fingerprint: fingerprint(&request),
             result_fingerprint: fingerprint(&result),
             intermediation_fingerprint: fingerprint(&intermediation),
@@ -190,10 +204,37 @@ impl SchemaSet {
             intermediation,
         }
     }
+
+    /// `message` with a legacy fingerprint in its header replaced by the schema's current one,
+    /// so that the codec's lookup by fingerprint finds records written before the change.
+    pub fn with_current_fingerprint<'a>(&self, message: &'a [u8]) -> Cow<'a, [u8]> {
+        let Some(written) = message.get(2..10) else {
+            return Cow::Borrowed(message);
+        };
+        match self
+            .legacy_fingerprints
+            .iter()
+            .find(|(old, _)| old == written)
+        {
+            Some((old, new)) if old != new => {
+                let mut owned = message.to_vec();
+                owned[2..10].copy_from_slice(new);
+                Cow::Owned(owned)
+            }
+            _ => Cow::Borrowed(message),
+        }
+    }
 }
 
-/// The CRC-64-AVRO (Rabin) fingerprint of the schema's canonical form, little-endian.
+/// The CRC-64-AVRO fingerprint of the schema's Parsing Canonical Form as the Avro
+/// specification defines it (`canonical`), little-endian: what fastavro or Java computes.
 pub fn fingerprint(schema: &Schema) -> [u8; 8] {
+    super::canonical::fingerprint(schema)
+}
+
+/// The fingerprint the hub wrote before: over apache-avro 0.21's canonical form, which keeps a
+/// logical-typed primitive as an object. Only for reading old messages.
+pub fn legacy_fingerprint(schema: &Schema) -> [u8; 8] {
     let bytes = schema.fingerprint::<Rabin>().bytes;
     bytes.try_into().expect("Rabin fingerprints are 8 bytes")
 }
@@ -268,5 +309,31 @@ mod tests {
         assert_ne!(set.intermediation_fingerprint, set.result_fingerprint);
         let json = composed_schema_json("jp.kirikae.Request");
         assert!(json.contains("SwitchStart") && json.contains("planned_date"));
+    }
+
+    #[test]
+    fn a_record_written_with_the_legacy_fingerprint_is_still_read() {
+        let set = SchemaSet::load();
+        let codec = crate::messages::Codec::new();
+        let record = crate::messages::fixtures::request(crate::domain::Function::SwitchStart, true);
+        let mut bytes = codec.encode_request(&record).unwrap();
+        let legacy = legacy_fingerprint(&set.request);
+        assert_ne!(
+            legacy, set.request_fingerprint,
+            "accepted_at is timestamp-millis"
+        );
+        bytes[2..10].copy_from_slice(&legacy);
+        assert_eq!(codec.decode_request(&bytes).unwrap(), record);
+        // Every kept version's legacy fingerprint leads to its current one.
+        for p in set.previous_requests.iter().chain(&set.previous_results) {
+            let mut old = vec![0xC3, 0x01];
+            old.extend_from_slice(&legacy_fingerprint(&p.schema));
+            assert_eq!(
+                set.with_current_fingerprint(&old)[2..10],
+                p.fingerprint,
+                "{}",
+                p.file
+            );
+        }
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use deadpool_postgres::Pool;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::{Consumer as _, StreamConsumer};
 use rdkafka::message::OwnedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
@@ -22,6 +22,9 @@ use crate::messages::Codec;
 
 const BATCH_MAX: usize = 500;
 const BATCH_WAIT: Duration = Duration::from_millis(20);
+const LAG_EVERY_MS: &str = "5000";
+
+type Consumer = StreamConsumer<crate::telemetry::LagFromStatistics>;
 
 /// Runs the projector until `shutdown`.
 pub async fn run(
@@ -31,8 +34,10 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let codec = Codec::new();
     let group = format!("{}.projector", settings.topic_prefix);
-    let consumer: StreamConsumer =
-        kafka::assigned_consumer_config(&kafka::Link::of(&settings), &group).create()?;
+    // librdkafka's statistics give each partition's lag (kirikae_consumer_lag_records).
+    let consumer: Consumer = kafka::assigned_consumer_config(&kafka::Link::of(&settings), &group)
+        .set("statistics.interval.ms", LAG_EVERY_MS)
+        .create_with_context(crate::telemetry::LagFromStatistics::new(&group))?;
     let topics: Vec<String> = Area::ALL
         .into_iter()
         .flat_map(|a| [settings.requests_topic(a), settings.results_topic(a)])
@@ -62,13 +67,19 @@ pub async fn run(
                 _ = tokio::time::sleep(backoff) => backoff = (backoff * 2).min(Duration::from_secs(5)),
             }
         }
+        // The last hop of each record's trace.
+        for m in &batch {
+            if let Some(trace) = crate::telemetry::from_record(m) {
+                tracing::debug!(trace_id = %trace.trace_id_hex(), topic = m.topic(), offset = m.offset(), "projected");
+            }
+        }
     }
     Ok(())
 }
 
 /// Every partition of every topic, starting where the database says the projector stopped.
 async fn assignment(
-    consumer: &StreamConsumer,
+    consumer: &Consumer,
     pool: &Pool,
     topics: &[String],
 ) -> anyhow::Result<TopicPartitionList> {
@@ -102,7 +113,7 @@ async fn assignment(
 /// the log means the log is not the one the database followed (a rebuilt cluster, a recreated
 /// topic): it is read again from its beginning, which every write here tolerates.
 fn start_at(
-    consumer: &StreamConsumer,
+    consumer: &Consumer,
     topic: &str,
     partition: i32,
     stored: i64,
@@ -122,7 +133,7 @@ fn start_at(
 }
 
 /// Waits for one record, then takes whatever else arrives within a few milliseconds.
-async fn next_batch(consumer: &StreamConsumer) -> Vec<OwnedMessage> {
+async fn next_batch(consumer: &Consumer) -> Vec<OwnedMessage> {
     let mut batch = Vec::new();
     match consumer.recv().await {
         Ok(m) => batch.push(m.detach()),

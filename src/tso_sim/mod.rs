@@ -29,6 +29,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::State;
 use axum::routing::{get, post};
 use chrono::{NaiveDate, TimeDelta, Utc};
 use tokio::sync::watch;
@@ -83,6 +84,8 @@ pub struct Simulator {
     mode: watch::Sender<Mode>,
     calls: AtomicU64,
     ledger: Mutex<Ledger>,
+    /// The W3C `traceparent` of every call that carried one, in arrival order.
+    traceparents: Mutex<Vec<String>>,
 }
 
 /// What the operator has been told and has done.
@@ -130,6 +133,7 @@ impl Simulator {
             mode: watch::Sender::new(Mode::Normal),
             calls: AtomicU64::new(0),
             ledger: Mutex::new(Ledger::default()),
+            traceparents: Mutex::new(Vec::new()),
         })
     }
 
@@ -156,6 +160,11 @@ impl Simulator {
     /// Operator calls received in either family, counted on arrival (a hung call counts).
     pub fn calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
+    }
+
+    /// The `traceparent` headers the operator's endpoints were called with, oldest first.
+    pub fn traceparents(&self) -> Vec<String> {
+        self.traceparents.lock().expect("traceparents lock").clone()
     }
 
     /// Distinct applications completed (look-ups are not applications).
@@ -527,7 +536,31 @@ fn routes(app: App) -> Router {
         .route("/sim/control", post(control::set_mode))
         .route("/sim/stats", get(control::stats))
         .route("/sim/mail", get(mailbox::mail))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            record_traceparent,
+        ))
         .with_state(app)
+}
+
+/// Keeps the `traceparent` a call came with, as a real operator's tracing would see it.
+async fn record_traceparent(
+    State(app): State<App>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if let Some(value) = request
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+    {
+        app.sim
+            .traceparents
+            .lock()
+            .expect("traceparents lock")
+            .push(value.to_string());
+    }
+    next.run(request).await
 }
 
 /// Where the simulator serves `family`: the endpoint of a definition of that family is

@@ -36,6 +36,7 @@ mod schemas;
 mod security;
 mod sessions;
 mod shutdown;
+mod tracing;
 mod users;
 mod validation;
 mod web;

@@ -70,14 +70,9 @@ async fn fastavro_decodes_a_request_from_its_topic_with_the_schema_the_registry_
     assert_eq!(decoded["datum"]["point_id"], json!(point));
 }
 
-/// Ignored: it finds a defect it cannot mend here. The fingerprint the hub writes is
-/// apache-avro 0.21's, whose canonical form keeps a logical-typed primitive as `{"type":"long"}`
-/// where the Avro specification reduces it to `"long"`; fastavro (like Java's
-/// `BinaryMessageDecoder`) computes the specification's fingerprint of the served schema, so it
-/// finds no match (`Request`: written `a5cd85e57d0441be`, specification `447d3c08fb8225e9`).
-/// Un-ignore once `messages` writes the specification's fingerprint (and still reads the old).
+/// fastavro (like Java's `BinaryMessageDecoder`) computes the specification's fingerprint of each
+/// schema the registry serves and matches it with the one the message carries.
 #[tokio::test]
-#[ignore = "the hub's Avro fingerprints are not the specification's (apache-avro 0.21), see above"]
 async fn a_standard_avro_reader_finds_a_records_schema_in_the_registry_by_its_fingerprint() {
     let (id, _, decoded) = decode_a_request_with_fastavro(None).await;
     assert_eq!(decoded["subject"], "jp.kirikae.Request");
@@ -128,4 +123,52 @@ async fn the_registry_answers_an_unknown_subject_version_or_id_as_confluents_doe
     let (status, bad) = get("/subjects/jp.kirikae.Result/versions/x").await;
     assert_eq!((status, bad["error_code"].as_u64()), (422, Some(42202)));
     stop.cancel();
+}
+
+/// The hub's Parsing Canonical Form and fingerprint of every schema a message may carry, current
+/// or kept, are fastavro's (`to_parsing_canonical_form`, `fingerprint(..., "CRC-64-AVRO")`).
+#[test]
+fn every_schemas_fingerprint_is_the_one_fastavro_computes() {
+    let mut schemas: Vec<(String, String)> = kirikae::docs::MESSAGE_RECORDS
+        .iter()
+        .map(|r| {
+            let name = format!("jp.kirikae.{r}");
+            (name.clone(), kirikae::messages::composed_schema_json(&name))
+        })
+        .collect();
+    schemas.extend(
+        kirikae::messages::PREVIOUS
+            .iter()
+            .map(|(file, text)| (file.to_string(), text.to_string())),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let list: Vec<Value> = schemas
+        .iter()
+        .map(|(name, text)| json!({"name": name, "schema": serde_json::from_str::<Value>(text).unwrap()}))
+        .collect();
+    let path = dir.path().join("schemas.json");
+    std::fs::write(&path, Value::Array(list).to_string()).unwrap();
+    let script = "import json, sys\n\
+        from fastavro.schema import parse_schema, to_parsing_canonical_form, fingerprint\n\
+        out = {}\n\
+        for s in json.load(open(sys.argv[1])):\n    \
+            form = to_parsing_canonical_form(parse_schema(s['schema']))\n    \
+            out[s['name']] = [form, fingerprint(form, 'CRC-64-AVRO')]\n\
+        print(json.dumps(out))\n";
+    let out = crate::openapi::python("fastavro", "fastavro", script, &[path.to_str().unwrap()]);
+    let theirs: Value = serde_json::from_str(out.trim()).unwrap();
+    for (name, text) in &schemas {
+        let ours = kirikae::docs::fingerprints(text);
+        assert_eq!(
+            theirs[name][0],
+            json!(ours.canonical),
+            "{name}: canonical form"
+        );
+        assert_eq!(
+            theirs[name][1],
+            json!(hex::encode(&ours.carried)),
+            "{name}: fingerprint"
+        );
+    }
+    assert_eq!(schemas.len(), 4 + kirikae::messages::PREVIOUS.len());
 }
