@@ -43,7 +43,6 @@ pub async fn run_filing(
 ) -> anyhow::Result<()> {
     let publisher = Publisher::of(&settings, Duration::from_secs(10))?;
     let filers = Filers::new(pool.clone(), publisher, settings);
-    let gate = Gate::new();
     let mut tick = tokio::time::interval(POLL);
     loop {
         tokio::select! {
@@ -52,7 +51,7 @@ pub async fn run_filing(
         }
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
-            r = file_confirmed(&pool, &filers, &gate) => if let Err(e) = r {
+            r = file_confirmed(&pool, &filers) => if let Err(e) = r {
                 tracing::warn!(error = %e, "bulk filing paused; next round again");
             }
         }
@@ -60,7 +59,7 @@ pub async fn run_filing(
 }
 
 /// One round over the confirmed batches.
-async fn file_confirmed(pool: &Pool, filers: &Filers, gate: &Gate) -> Result<(), Refusal> {
+async fn file_confirmed(pool: &Pool, filers: &Filers) -> Result<(), Refusal> {
     let batches = store::to_file(&pool.get().await?).await?;
     for batch in batches {
         // The lock lives in a transaction of its own, so it ends with it: on commit, on the
@@ -75,7 +74,7 @@ async fn file_confirmed(pool: &Pool, filers: &Filers, gate: &Gate) -> Result<(),
             .await?
             .get(0);
         if mine {
-            file_batch(pool, filers, gate, &batch).await?;
+            file_batch(pool, filers, &batch).await?;
         }
         lock.commit().await?;
     }
@@ -91,35 +90,31 @@ fn lock_key(batch_id: Uuid) -> i64 {
 /// The user who confirmed `batch` as it is now, if it may still act: the user re-read (a user
 /// disabled meanwhile is refused) and the registration gate checked again with the
 /// certificate of the confirm (a registration suspended or ended, a certificate expired, a
-/// contractor revoked meanwhile: refused with the gate's code, as the API would).
+/// contractor revoked meanwhile: refused with the gate's code, as the API would). The gate is
+/// read afresh, not from a cache: one look-up per round of rows.
 async fn confirming_user(
     pool: &Pool,
-    gate: &Gate,
     batch: &Batch,
     company: &CompanyCode,
 ) -> Result<Principal, Refusal> {
     let user = batch.confirmed_by.as_deref().unwrap_or(&batch.user_id);
     let certificate = batch.certificate.as_deref().unwrap_or_default();
     let principal = acting_user(&pool.get().await?, company, user, certificate).await?;
-    gate.check(pool, company, principal.contractor.as_ref(), certificate)
+    Gate::new()
+        .check(pool, company, principal.contractor.as_ref(), certificate)
         .await?;
     Ok(principal)
 }
 
 /// Files the pending rows of `batch` until none is left or one waits for a dependency.
-async fn file_batch(
-    pool: &Pool,
-    filers: &Filers,
-    gate: &Gate,
-    batch: &Batch,
-) -> Result<(), Refusal> {
+async fn file_batch(pool: &Pool, filers: &Filers, batch: &Batch) -> Result<(), Refusal> {
     let kind = BulkKind::parse(&batch.kind)
         .ok_or_else(|| Refusal::Internal(anyhow::anyhow!("unknown bulk kind {}", batch.kind)))?;
     let company =
         CompanyCode::parse(&batch.company_code).map_err(|e| Refusal::Internal(e.into()))?;
     let client = pool.get().await?;
     loop {
-        let principal = confirming_user(pool, gate, batch, &company).await;
+        let principal = confirming_user(pool, batch, &company).await;
         let rows = store::pending(&client, batch.batch_id, ROUND).await?;
         if rows.is_empty() {
             store::finish_if_done(&client, batch.batch_id).await?;

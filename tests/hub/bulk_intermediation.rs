@@ -189,15 +189,20 @@ async fn an_intermediation_decision_file_decides_each_good_row_once_with_the_dec
         (Some(2), Some(1)),
         "{done}"
     );
-    let states: Vec<(String, String)> = inbox(&current)
-        .await
-        .into_iter()
-        .map(|(id, _, state)| (id, state))
-        .collect();
-    let state_of = |id: &str| states.iter().find(|(i, _)| i == id).unwrap().1.clone();
-    assert_eq!(state_of(&ids[0]), "approved");
-    assert_eq!(state_of(&ids[1]), "declined");
-    assert_eq!(state_of(&ids[2]), "awaiting_decision");
+    // The projector applies each decision's event.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let state_of = |states: &[(String, String, String)], id: &str| {
+        states.iter().find(|(i, _, _)| i == id).unwrap().2.clone()
+    };
+    loop {
+        let states = inbox(&current).await;
+        let now: Vec<String> = ids.iter().map(|id| state_of(&states, id)).collect();
+        if now == ["approved", "declined", "awaiting_decision"] {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{now:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let rows = bulk.rows(&preview, CsvEncoding::Utf8).await;
     assert_eq!(rows[1][4], "declined", "{rows:?}");
     assert_eq!(
