@@ -55,7 +55,12 @@ pub struct BenchArgs {
     /// How long to wait for every result.
     #[arg(long, default_value_t = 300)]
     pub wait_secs: u64,
+    /// Instead: one 一括申請 file of `--n` rows, its preview and filing rates (`bench/bulk.rs`).
+    #[arg(long)]
+    pub bulk: bool,
 }
+
+mod bulk;
 
 #[derive(Deserialize)]
 struct Accepted {
@@ -73,6 +78,9 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
     let dir = args.tls_dir.clone().unwrap_or(settings.tls_dir.clone());
     let client = https_client(&dir, &args.company)?;
     let token = login(&client, &args).await?;
+    if args.bulk {
+        return bulk::run(&settings, &args, &client, &token).await;
+    }
     let pace = match args.rate {
         Some(rate) => format!(
             "open loop at {rate:.0}/s, at most {} in flight",

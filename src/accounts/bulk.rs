@@ -2,11 +2,13 @@
 //! out. Only text here; the bytes (UTF-8 or Shift_JIS) are `csv_text`'s, so the API and a web
 //! upload read the same file the same way.
 
+use serde_json::Value;
+
 use super::enrolment::UserRequest;
 use super::users::User;
 use super::{Accounts, Principal};
 use crate::csv_text;
-use crate::domain::Refusal;
+use crate::domain::{CompanyKind, Refusal};
 
 /// The columns of the user list, in order.
 const LIST_HEADER: [&str; 11] = [
@@ -152,6 +154,34 @@ pub fn read_requests(text: &str) -> Result<Vec<CsvLine>, Refusal> {
         });
     }
     Ok(lines)
+}
+
+/// A row of a ユーザ一括登録 file on the bulk machinery (`bulk`, kind `users`): its JSON body
+/// (`user_id`, `name`, `mail`, `administrator`, `permissions` as a list, `contractor`) as the
+/// request [`Accounts::register_user`] takes, checked by every rule of a registration that
+/// needs no database, for an administrator of a registration of `kind`.
+pub fn user_request_of(kind: CompanyKind, body: &Value) -> Result<UserRequest, Refusal> {
+    let text = |f: &str| body[f].as_str().unwrap_or_default().to_string();
+    let administrator = match &body["administrator"] {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        _ => return Err(bad_administrator()),
+    };
+    let permissions = body["permissions"].as_array().map(|a| {
+        a.iter()
+            .filter_map(|p| p.as_str().map(str::to_string))
+            .collect()
+    });
+    let request = UserRequest {
+        user_id: text("user_id"),
+        name: text("name"),
+        mail: text("mail"),
+        administrator,
+        permissions,
+        contractor: body["contractor"].as_str().map(str::to_string),
+    };
+    super::enrolment::check_request_of(kind, &request)?;
+    Ok(request)
 }
 
 impl Accounts {

@@ -73,7 +73,7 @@ pub(super) fn check_name_and_mail(name: &str, mail_address: &str) -> Result<(), 
 }
 
 /// A request's fields as the rules read them.
-struct Checked {
+pub(super) struct Checked {
     user_id: UserId,
     permissions: Option<Vec<String>>,
     contractor: Option<CorporateNumber>,
@@ -82,12 +82,18 @@ struct Checked {
 /// Every rule of a request that needs no database: the id's form, the name and mail, the
 /// permissions within the kind, and a contractor's user never an administrator.
 fn check_request(admin: &Principal, r: &UserRequest) -> Result<Checked, Refusal> {
+    check_request_of(admin.kind, r)
+}
+
+/// [`check_request`] for an administrator of a registration of `kind` (a bulk file's row,
+/// checked before it is filed).
+pub(super) fn check_request_of(kind: CompanyKind, r: &UserRequest) -> Result<Checked, Refusal> {
     let user_id = user_id_of(&r.user_id)?;
     check_name_and_mail(&r.name, &r.mail)?;
     let permissions = r
         .permissions
         .as_deref()
-        .map(|p| permissions_of(admin.kind, p))
+        .map(|p| permissions_of(kind, p))
         .transpose()?;
     let contractor = r
         .contractor

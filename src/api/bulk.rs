@@ -13,7 +13,7 @@ use super::AppState;
 use super::error::ErrorBody;
 use super::extract::Filters;
 use crate::accounts::Principal;
-use crate::bulk::{self, BatchView, Bulk, MAX_FILE_BYTES};
+use crate::bulk::{self, BatchView, MAX_FILE_BYTES};
 use crate::csv_text::{self, CsvEncoding};
 use crate::domain::{Refusal, today_jst};
 
@@ -88,7 +88,7 @@ pub async fn upload(
     Filters(query): Filters<EncodingQuery>,
     request: Request,
 ) -> Result<(StatusCode, Json<BatchView>), Refusal> {
-    Bulk::kind_for(&principal, &function)?;
+    state.bulk.kind_for(&principal, &function).await?;
     let charset = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -179,23 +179,24 @@ pub async fn rows_csv(
     responses((status = 200, description = "text/csv: the header line", content_type = "text/csv", body = String)),
     security(("bearer" = [])))]
 pub async fn template(
+    State(state): State<AppState>,
     Path(function): Path<String>,
     principal: Principal,
     Filters(query): Filters<EncodingQuery>,
 ) -> Result<Response, Refusal> {
-    published_file(&principal, &function, &query, "template", bulk::template)
+    let kind = state.bulk.kind_for(&principal, &function).await?;
+    published_file(kind, &query, "template", bulk::template)
 }
 
 /// A file published for a bulk function (`what`: `template` or `sample`), as the caller may see
 /// that function and in the encoding asked for.
 fn published_file(
-    principal: &Principal,
-    function: &str,
+    kind: bulk::BulkKind,
     query: &EncodingQuery,
     what: &str,
     make: impl FnOnce(bulk::BulkKind) -> String,
 ) -> Result<Response, Refusal> {
-    let kind = Bulk::kind_for(principal, function)?;
+    let function = kind.slug();
     let encoding = encoding_of(query.encoding.as_deref())?.unwrap_or_default();
     let bytes = csv_text::encode(&make(kind), encoding);
     Ok(csv_response(
@@ -211,11 +212,13 @@ fn published_file(
     responses((status = 200, description = "text/csv: the header and two rows", content_type = "text/csv", body = String)),
     security(("bearer" = [])))]
 pub async fn sample(
+    State(state): State<AppState>,
     Path(function): Path<String>,
     principal: Principal,
     Filters(query): Filters<EncodingQuery>,
 ) -> Result<Response, Refusal> {
-    published_file(&principal, &function, &query, "sample", |kind| {
+    let kind = state.bulk.kind_for(&principal, &function).await?;
+    published_file(kind, &query, "sample", |kind| {
         bulk::sample(kind, today_jst())
     })
 }

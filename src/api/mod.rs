@@ -252,6 +252,7 @@ fn web_screens(state: &AppState) -> Router<AppState> {
     let web = crate::web::WebState {
         accounts: state.accounts.clone(),
         submissions: state.submissions.clone(),
+        bulk: state.bulk.clone(),
         idle: chrono::Duration::seconds(state.settings.web_idle_secs as i64),
     };
     crate::web::router(web).layer(axum::middleware::from_fn(

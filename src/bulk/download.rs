@@ -7,12 +7,14 @@ use std::collections::HashMap;
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
+use super::kind::BulkKind;
 use super::store::{self, Batch, BatchState, StoredRow};
 use crate::csv_text;
 use crate::domain::{CompanyCode, Refusal};
 use crate::requests::RequestView;
 
-/// The download's columns, in order.
+/// The download's columns, in order (the second is the bulk function's point column: 廃止取次ID
+/// for decisions).
 pub const HEADER: [&str; 10] = [
     "行番号",
     "地点特定番号",
@@ -41,7 +43,11 @@ pub async fn rows_csv<C: GenericClient>(
         .collect();
     let internal = |e: csv::Error| Refusal::Internal(e.into());
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(HEADER).map_err(internal)?;
+    let mut header = HEADER;
+    if let Some(kind) = BulkKind::parse(&batch.kind) {
+        header[1] = kind.point_column().header;
+    }
+    w.write_record(header).map_err(internal)?;
     for row in &rows {
         let cells = cells(batch, row, row.request_id.and_then(|id| requests.get(&id)));
         w.write_record(cells.iter().map(|c| csv_text::neutralise(c).into_owned()))
@@ -96,7 +102,15 @@ fn cells(batch: &Batch, row: &StoredRow, request: Option<&RequestView>) -> [Stri
             r.status_ja.to_string(),
             r.result.as_ref().map(|v| v.to_string()).unwrap_or_default(),
         ),
-        (Some(_), None) => ("accepted".into(), "受付".into(), String::new()),
+        (Some(_), None) => match &row.outcome {
+            // A registration or decision: the state its filing left the intermediation in.
+            Some(o) => (
+                o["state"].as_str().unwrap_or_default().to_string(),
+                o["state_ja"].as_str().unwrap_or_default().to_string(),
+                o.to_string(),
+            ),
+            None => ("accepted".into(), "受付".into(), String::new()),
+        },
         (None, None) => Default::default(),
     };
     [

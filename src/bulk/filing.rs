@@ -1,14 +1,15 @@
 //! The filing job (one entry of `hub::jobs`): files the good rows of every confirmed batch
-//! through `requests::Submissions`, as the user who confirmed it, exactly once.
+//! through their bulk function's service (`filers`), as the user who confirmed it, exactly
+//! once. Each round re-reads that user and re-checks the registration gate, so a batch
+//! confirmed before a suspension is not filed after it.
 //!
-//! Exactly once, whatever stops it: each row is submitted with the idempotency key
-//! `bulk-<batch>-<line>` and the body stored at upload, so a row submitted again (after a
-//! crash before its request id was recorded, or by a second process) gets the request id of
-//! its first submission and is not produced again once its request row exists. A batch is
+//! Exactly once, whatever stops it: each row is filed with the body stored at upload and, where
+//! the service takes one, the idempotency key `bulk-<batch>-<line>`, so a row filed again
+//! (after a crash before its id was recorded, or by a second process) gets the id of its first
+//! filing and is not produced again (see `filers` for decisions, which take no key). A batch is
 //! filed by one process at a time (a PostgreSQL advisory lock held by a transaction). A row waits while the broker or database is unavailable, and keeps a refusal only
 //! a rule gave.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
@@ -16,14 +17,15 @@ use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::filers::Filers;
 use super::kind::BulkKind;
 use super::store::{self, Batch};
+use crate::accounts::Principal;
+use crate::accounts::gate::Gate;
 use crate::accounts::sessions::acting_user;
 use crate::config::Settings;
-use crate::domain::{CompanyCode, Function, Refusal};
+use crate::domain::{CompanyCode, Refusal};
 use crate::kafka::Publisher;
-use crate::messages::Codec;
-use crate::requests::Submissions;
 
 /// How often the job looks for confirmed batches.
 const POLL: Duration = Duration::from_millis(300);
@@ -40,12 +42,7 @@ pub async fn run_filing(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let publisher = Publisher::of(&settings, Duration::from_secs(10))?;
-    let submissions = Submissions::new(
-        pool.clone(),
-        publisher,
-        Arc::new(Codec::new()),
-        Arc::new(settings),
-    );
+    let filers = Filers::new(pool.clone(), publisher, settings);
     let mut tick = tokio::time::interval(POLL);
     loop {
         tokio::select! {
@@ -54,7 +51,7 @@ pub async fn run_filing(
         }
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
-            r = file_confirmed(&pool, &submissions) => if let Err(e) = r {
+            r = file_confirmed(&pool, &filers) => if let Err(e) = r {
                 tracing::warn!(error = %e, "bulk filing paused; next round again");
             }
         }
@@ -62,7 +59,7 @@ pub async fn run_filing(
 }
 
 /// One round over the confirmed batches.
-async fn file_confirmed(pool: &Pool, submissions: &Submissions) -> Result<(), Refusal> {
+async fn file_confirmed(pool: &Pool, filers: &Filers) -> Result<(), Refusal> {
     let batches = store::to_file(&pool.get().await?).await?;
     for batch in batches {
         // The lock lives in a transaction of its own, so it ends with it: on commit, on the
@@ -77,7 +74,7 @@ async fn file_confirmed(pool: &Pool, submissions: &Submissions) -> Result<(), Re
             .await?
             .get(0);
         if mine {
-            file_batch(pool, submissions, &batch).await?;
+            file_batch(pool, filers, &batch).await?;
         }
         lock.commit().await?;
     }
@@ -90,18 +87,34 @@ fn lock_key(batch_id: Uuid) -> i64 {
     i64::from_be_bytes([b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]])
 }
 
-/// Files the pending rows of `batch` until none is left or one waits for a dependency.
-async fn file_batch(pool: &Pool, submissions: &Submissions, batch: &Batch) -> Result<(), Refusal> {
-    let function = BulkKind::parse(&batch.kind)
-        .ok_or_else(|| Refusal::Internal(anyhow::anyhow!("unknown bulk kind {}", batch.kind)))?
-        .function();
-    let company =
-        CompanyCode::parse(&batch.company_code).map_err(|e| Refusal::Internal(e.into()))?;
+/// The user who confirmed `batch` as it is now, if it may still act: the user re-read (a user
+/// disabled meanwhile is refused) and the registration gate checked again with the
+/// certificate of the confirm (a registration suspended or ended, a certificate expired, a
+/// contractor revoked meanwhile: refused with the gate's code, as the API would). The gate is
+/// read afresh, not from a cache: one look-up per round of rows.
+async fn confirming_user(
+    pool: &Pool,
+    batch: &Batch,
+    company: &CompanyCode,
+) -> Result<Principal, Refusal> {
     let user = batch.confirmed_by.as_deref().unwrap_or(&batch.user_id);
     let certificate = batch.certificate.as_deref().unwrap_or_default();
+    let principal = acting_user(&pool.get().await?, company, user, certificate).await?;
+    Gate::new()
+        .check(pool, company, principal.contractor.as_ref(), certificate)
+        .await?;
+    Ok(principal)
+}
+
+/// Files the pending rows of `batch` until none is left or one waits for a dependency.
+async fn file_batch(pool: &Pool, filers: &Filers, batch: &Batch) -> Result<(), Refusal> {
+    let kind = BulkKind::parse(&batch.kind)
+        .ok_or_else(|| Refusal::Internal(anyhow::anyhow!("unknown bulk kind {}", batch.kind)))?;
+    let company =
+        CompanyCode::parse(&batch.company_code).map_err(|e| Refusal::Internal(e.into()))?;
     let client = pool.get().await?;
-    let principal = acting_user(&client, &company, user, certificate).await;
     loop {
+        let principal = confirming_user(pool, batch, &company).await;
         let rows = store::pending(&client, batch.batch_id, ROUND).await?;
         if rows.is_empty() {
             store::finish_if_done(&client, batch.batch_id).await?;
@@ -112,15 +125,25 @@ async fn file_batch(pool: &Pool, submissions: &Submissions, batch: &Batch) -> Re
             Err(refusal) if transient(refusal) => return Ok(()),
             Err(refusal) => {
                 // The user who confirmed can no longer file: every row says why.
-                for (line, _) in rows {
-                    store::refused(&client, batch.batch_id, line, refusal).await?;
+                for row in rows {
+                    store::refused(&client, batch.batch_id, row.line, refusal).await?;
                 }
                 continue;
             }
         };
-        let outcomes: Vec<(i32, Result<_, Refusal>)> = futures::stream::iter(rows)
-            .map(|(line, body)| {
-                file_row(submissions, principal, function, batch.batch_id, line, body)
+        let outcomes: Vec<_> = futures::stream::iter(rows)
+            .map(|row| async move {
+                let outcome = filers
+                    .file(
+                        principal,
+                        kind,
+                        batch.batch_id,
+                        row.line,
+                        row.body,
+                        row.attempted,
+                    )
+                    .await;
+                (row.line, outcome)
             })
             .buffer_unordered(IN_FLIGHT)
             .collect()
@@ -128,7 +151,9 @@ async fn file_batch(pool: &Pool, submissions: &Submissions, batch: &Batch) -> Re
         let mut waiting = false;
         for (line, outcome) in outcomes {
             match outcome {
-                Ok(id) => store::filed(&client, batch.batch_id, line, id).await?,
+                Ok(f) => {
+                    store::filed(&client, batch.batch_id, line, f.id, f.outcome.as_ref()).await?
+                }
                 Err(e) if transient(&e) => waiting = true,
                 Err(e) => store::refused(&client, batch.batch_id, line, &e).await?,
             }
@@ -137,22 +162,6 @@ async fn file_batch(pool: &Pool, submissions: &Submissions, batch: &Batch) -> Re
             return Ok(());
         }
     }
-}
-
-async fn file_row(
-    submissions: &Submissions,
-    principal: &crate::accounts::Principal,
-    function: Function,
-    batch_id: Uuid,
-    line: i32,
-    body: serde_json::Value,
-) -> (i32, Result<Uuid, Refusal>) {
-    let key = format!("bulk-{batch_id}-{line}");
-    let outcome = submissions
-        .submit(principal, function, Ok(body), Some(key.as_bytes()))
-        .await
-        .map(|id| id.as_uuid());
-    (line, outcome)
 }
 
 /// A refusal that says nothing about the row: the row waits and is filed in a later round.

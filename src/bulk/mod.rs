@@ -7,16 +7,18 @@
 //! No HTTP here: the API and the web screens call [`Bulk`] alike.
 
 mod download;
+mod filers;
 pub mod filing;
 pub mod kind;
 pub mod parse;
+pub mod row;
 mod service;
 pub mod store;
 mod template;
 mod view;
 
 pub use filing::run_filing;
-pub use kind::BulkKind;
+pub use kind::{BulkKind, Filer};
 pub use service::{Bulk, MAX_FILE_BYTES};
 pub use template::{sample, template};
 pub use view::{BadRow, BatchView, Counts};

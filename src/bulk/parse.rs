@@ -1,7 +1,7 @@
 //! Reading a bulk file: its bytes (UTF-8 with or without a BOM, or Shift_JIS/CP932; CRLF or
-//! LF) into one checked application per line, or the reason the file as a whole cannot be
-//! read. Every row is checked by `requests::validate::submission`, the very check of a single
-//! application, so a row is refused with the same code and message as the API would give.
+//! LF) into one checked row per line, or the reason the file as a whole cannot be read. Every
+//! row is checked by the single call's own rules (`row::check`), so a row is refused with the
+//! same code and message as the API would give.
 //! Pure: no I/O.
 //!
 //! The file is read record by record from its bytes: the CSV structure (comma, quote, line
@@ -15,9 +15,8 @@ use serde_json::{Map, Value};
 
 use super::kind::{BulkKind, Column};
 use crate::csv_text::CsvEncoding;
-use crate::domain::{CompanyCode, Refusal};
+use crate::domain::{CompanyCode, CompanyKind, Refusal};
 use crate::messages::shape::Shape;
-use crate::requests::validate;
 
 /// The most data rows a file may hold (a larger upload is split by the user).
 pub const MAX_ROWS: usize = 50_000;
@@ -68,19 +67,27 @@ pub struct Parsed {
     pub rows: Vec<Row>,
 }
 
+/// Who uploads a file: its rows are checked as this company's single calls.
+#[derive(Debug, Clone)]
+pub struct Uploader {
+    pub company: CompanyCode,
+    /// The registration's kind (a user row's permissions are checked against it).
+    pub kind: CompanyKind,
+}
+
 /// A file that cannot be read at all: 422 with `code`, saying what and where.
 fn file_error(code: &'static str, ja: String, en: String) -> Refusal {
     Refusal::invalid("file", code, ja, en)
 }
 
-/// Reads `bytes` as a file of `kind` uploaded by `company` on `today`. `declared` (a query
+/// Reads `bytes` as a file of `kind` uploaded by `uploader` on `today`. `declared` (a query
 /// parameter or the `charset`) wins over detection: valid UTF-8 is UTF-8, anything else
 /// Shift_JIS.
 pub fn parse(
     kind: BulkKind,
     bytes: &[u8],
     declared: Option<CsvEncoding>,
-    company: &CompanyCode,
+    uploader: &Uploader,
     today: NaiveDate,
 ) -> Result<Parsed, Refusal> {
     let body = bytes.strip_prefix(BOM).unwrap_or(bytes);
@@ -130,7 +137,7 @@ pub fn parse(
         kind,
         encoding,
         detected,
-        company,
+        uploader,
         today,
         order: &order,
     };
@@ -157,6 +164,7 @@ pub fn parse(
         let line = lines.line_at(body, record.position().map_or(0, |p| p.byte()) as usize);
         rows.push(reading.row(line, &record)?);
     }
+    super::row::one_customer(kind, &mut rows);
     if rows.is_empty() {
         return Err(file_error(
             "no_rows",
@@ -278,7 +286,7 @@ struct Reading<'a> {
     encoding: CsvEncoding,
     /// The encoding was detected, not declared: a line in the other one is a mixed file.
     detected: bool,
-    company: &'a CompanyCode,
+    uploader: &'a Uploader,
     today: NaiveDate,
     order: &'a [Column],
 }
@@ -331,24 +339,16 @@ impl Reading<'_> {
                 )
             })?;
             let text = text.trim();
-            if column.field == "supply_point_id" {
+            if *column == self.kind.point_column() {
                 point = text.to_string();
             }
             if !text.is_empty() {
-                let shape = self.kind.shape_of(column.field);
-                body.insert(column.field.to_string(), cell_value(&shape, text));
+                let value = super::row::cell(self.kind, column.field, text);
+                body.insert(column.field.to_string(), value);
             }
         }
-        let body = Value::Object(body);
-        let outcome = match validate::submission(
-            self.kind.function(),
-            self.company,
-            body.clone(),
-            self.today,
-        ) {
-            Ok(_) => Ok(body),
-            Err(refusal) => Err(RowFault::of(self.kind, &refusal)),
-        };
+        let outcome = super::row::check(self.kind, self.uploader, body, self.today)
+            .map_err(|refusal| RowFault::of(self.kind, &refusal));
         Ok(Row {
             line,
             point,

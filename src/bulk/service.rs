@@ -1,15 +1,16 @@
 //! The bulk service: upload (read, check, store), the batch's view, confirm, and the download,
-//! each for the batch's own company and for users who may call the batch's single function.
+//! each for the batch's own company and for users who may call the batch's single function
+//! (an application, or a 廃止取次 registration or decision).
 
 use chrono::Utc;
 use deadpool_postgres::Pool;
 use uuid::Uuid;
 
-use super::kind::BulkKind;
+use super::kind::{BulkKind, Filer};
 use super::store::{self, Batch, BatchState, NewBatch};
 use super::view::BatchView;
 use super::{download, parse};
-use crate::accounts::Principal;
+use crate::accounts::{Principal, access};
 use crate::csv_text::CsvEncoding;
 use crate::domain::{Refusal, today_jst};
 use crate::requests::may_submit;
@@ -41,10 +42,16 @@ impl Bulk {
         Bulk { pool }
     }
 
-    /// The bulk function of `slug`, if `principal` may call its single function.
-    pub fn kind_for(principal: &Principal, slug: &str) -> Result<BulkKind, Refusal> {
+    /// The bulk function of `slug`, if `principal` may call its single function (the
+    /// function's permission, as the single call checks it).
+    pub async fn kind_for(&self, principal: &Principal, slug: &str) -> Result<BulkKind, Refusal> {
         let kind = BulkKind::parse(slug).ok_or_else(|| unknown_kind(slug))?;
-        may_submit(principal, kind.function())?;
+        match (kind.filer(), kind.hub_function()) {
+            (Filer::Submission(f), _) => may_submit(principal, f)?,
+            (Filer::Users, _) => crate::accounts::require_admin(principal)?,
+            (_, Some(h)) => access::may(&self.pool, principal, h).await?,
+            (_, None) => return Err(unknown_kind(slug)),
+        }
         Ok(kind)
     }
 
@@ -57,11 +64,14 @@ impl Bulk {
         bytes: Vec<u8>,
         declared: Option<CsvEncoding>,
     ) -> Result<BatchView, Refusal> {
-        let kind = Self::kind_for(principal, slug)?;
-        let company = principal.company.clone();
+        let kind = self.kind_for(principal, slug).await?;
+        let uploader = parse::Uploader {
+            company: principal.company.clone(),
+            kind: principal.kind,
+        };
         // Checking 10,000 rows is CPU work: off the async threads.
         let parsed = tokio::task::spawn_blocking(move || {
-            parse::parse(kind, &bytes, declared, &company, today_jst())
+            parse::parse(kind, &bytes, declared, &uploader, today_jst())
         })
         .await
         .map_err(|e| Refusal::Internal(e.into()))??;
@@ -90,7 +100,7 @@ impl Bulk {
         let batch = store::batch(&client, &principal.company, batch_id)
             .await?
             .ok_or(Refusal::BulkBatchNotFound)?;
-        let kind = Self::kind_for(principal, &batch.kind)?;
+        let kind = self.kind_for(principal, &batch.kind).await?;
         Ok((batch, kind))
     }
 

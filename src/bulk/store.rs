@@ -208,35 +208,58 @@ pub async fn to_file<C: GenericClient>(client: &C) -> Result<Vec<Batch>, Refusal
     Ok(rows.iter().map(batch_of).collect())
 }
 
-/// Up to `limit` good rows of a batch not yet filed, by line.
+/// A good row waiting to be filed: its line, its body, and whether a filing was attempted.
+pub struct Pending {
+    pub line: i32,
+    pub body: Value,
+    pub attempted: bool,
+}
+
+/// Up to `limit` good rows of a batch not yet filed, by line, each marked attempted from now
+/// on (so a retry knows an earlier filing may have reached the broker).
 pub async fn pending<C: GenericClient>(
     client: &C,
     batch_id: Uuid,
     limit: i64,
-) -> Result<Vec<(i32, Value)>, Refusal> {
+) -> Result<Vec<Pending>, Refusal> {
     let rows = client
         .query(
-            "SELECT line, body FROM bulk_rows
-             WHERE batch_id = $1 AND body IS NOT NULL AND request_id IS NULL
-                   AND refusal_code IS NULL
-             ORDER BY line LIMIT $2",
+            "WITH due AS (
+                 SELECT line, attempted_at IS NOT NULL AS attempted FROM bulk_rows
+                 WHERE batch_id = $1 AND body IS NOT NULL AND request_id IS NULL
+                       AND refusal_code IS NULL
+                 ORDER BY line LIMIT $2)
+             UPDATE bulk_rows r SET attempted_at = coalesce(r.attempted_at, now())
+             FROM due WHERE r.batch_id = $1 AND r.line = due.line
+             RETURNING r.line, r.body, due.attempted",
             &[&batch_id, &limit],
         )
         .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    let mut due: Vec<Pending> = rows
+        .iter()
+        .map(|r| Pending {
+            line: r.get(0),
+            body: r.get(1),
+            attempted: r.get(2),
+        })
+        .collect();
+    due.sort_by_key(|p| p.line);
+    Ok(due)
 }
 
-/// Records the request a row was filed as.
+/// Records what a row was filed as: the request's (or intermediation's) id, and what else the
+/// filing answered.
 pub async fn filed<C: GenericClient>(
     client: &C,
     batch_id: Uuid,
     line: i32,
     request_id: Uuid,
+    outcome: Option<&Value>,
 ) -> Result<(), Refusal> {
     client
         .execute(
-            "UPDATE bulk_rows SET request_id = $3 WHERE batch_id = $1 AND line = $2",
-            &[&batch_id, &line, &request_id],
+            "UPDATE bulk_rows SET request_id = $3, outcome = $4 WHERE batch_id = $1 AND line = $2",
+            &[&batch_id, &line, &request_id, &outcome],
         )
         .await?;
     Ok(())
@@ -289,6 +312,8 @@ pub struct StoredRow {
     pub refusal_code: Option<String>,
     pub refusal_ja: Option<String>,
     pub refusal_en: Option<String>,
+    /// What a filing other than a submission answered (see `Filer`).
+    pub outcome: Option<Value>,
 }
 
 /// Rows of a batch by line: all of them, or only the bad ones; at most `limit`.
@@ -301,7 +326,7 @@ pub async fn rows<C: GenericClient>(
     let rows = client
         .query(
             "SELECT line, supply_point_id, body IS NOT NULL, bad_column, bad_code, bad_ja,
-                    bad_en, request_id, refusal_code, refusal_ja, refusal_en
+                    bad_en, request_id, refusal_code, refusal_ja, refusal_en, outcome
              FROM bulk_rows WHERE batch_id = $1 AND (NOT $2 OR body IS NULL)
              ORDER BY line LIMIT $3",
             &[&batch_id, &only_bad, &limit],
@@ -321,6 +346,7 @@ pub async fn rows<C: GenericClient>(
             refusal_code: r.get(8),
             refusal_ja: r.get(9),
             refusal_en: r.get(10),
+            outcome: r.get(11),
         })
         .collect())
 }

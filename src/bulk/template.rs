@@ -15,13 +15,19 @@ pub fn template(kind: BulkKind) -> String {
 /// A sample file of `kind`: two rows dated two weeks after `today`.
 pub fn sample(kind: BulkKind, today: NaiveDate) -> String {
     let date = (today + Duration::days(14)).format("%Y/%m/%d").to_string();
-    let class_digit = match kind.function().class() {
+    let class_digit = match kind.class() {
         PointClass::LowVoltage => "0",
         PointClass::HighVoltage => "1",
         PointClass::Generation => "2",
     };
     let mut text = template(kind);
-    for (n, name) in [(1, "山田 太郎"), (2, "株式会社髙橋商店")] {
+    // A usage application of one corporate customer names it on every row.
+    let first = if kind.one_customer() {
+        "株式会社髙橋商店"
+    } else {
+        "山田 太郎"
+    };
+    for (n, name) in [(1, first), (2, "株式会社髙橋商店")] {
         let point = format!("03{class_digit}000000000000000{:04}", 4750 + n);
         let cells: Vec<String> = kind
             .columns()
@@ -37,13 +43,26 @@ pub fn sample(kind: BulkKind, today: NaiveDate) -> String {
 fn sample_cell(field: &str, point: &str, date: &str, name: &str, n: usize) -> String {
     match field {
         "supply_point_id" => point.into(),
-        "planned_date" | "effective_date" => date.into(),
-        "previous_retailer_code" => "Z0300".into(),
+        "planned_date" | "effective_date" | "desired_switch_date" => date.into(),
+        "previous_retailer_code" | "current_retailer_code" => "Z0300".into(),
+        "id" => format!("0193a5c0-0000-7000-8000-00000000000{n}"),
+        "decision" if n == 1 => "承諾".into(),
+        "decision" => "否認".into(),
+        "reasons" if n == 2 => "契約名義不一致".into(),
+        "contract_name" => name.into(),
+        "supply_address" => "東京都千代田区丸の内1-1-1".into(),
         "new_retailer_code" => "B0002".into(),
         "previous_customer_number" | "customer_number" => format!("0012-3456-{n:02}"),
         "customer_name" => name.into(),
         "customer_phone" => "03-1234-5678".into(),
         "agreed_to_grid_terms" => "1".into(),
+        "user_id" => format!("kirikae.user{n}"),
+        "name" if n == 1 => "切替 太郎".into(),
+        "name" => "髙橋 花子".into(),
+        "mail" => format!("user{n}@example.jp"),
+        "administrator" => "0".into(),
+        "voltage_class" => "HV_BELOW_500KW".into(),
+        "consent_reference" => format!("同意書-2026-{n:04}"),
         "mailing_address" => "東京都千代田区丸の内1-1-1".into(),
         _ => String::new(),
     }

@@ -4,13 +4,16 @@
 use chrono::NaiveDate;
 
 use super::kind::BulkKind;
-use super::parse::{Row, parse};
+use super::parse::{Row, Uploader, parse};
 use super::{sample, template};
 use crate::csv_text::{self, CsvEncoding};
-use crate::domain::{CompanyCode, Refusal};
+use crate::domain::{CompanyCode, CompanyKind, Refusal};
 
-fn me() -> CompanyCode {
-    CompanyCode::parse("A0001").unwrap()
+fn me() -> Uploader {
+    Uploader {
+        company: CompanyCode::parse("A0001").unwrap(),
+        kind: CompanyKind::Retailer,
+    }
 }
 
 fn today() -> NaiveDate {
@@ -195,4 +198,29 @@ fn every_sample_file_reads_without_a_bad_row() {
             assert!(row.outcome.is_ok(), "{kind}: {row:?}");
         }
     }
+}
+
+#[test]
+fn a_usage_application_of_one_corporate_customer_refuses_rows_of_another_customer_or_area() {
+    let kind = BulkKind::parse("usage-password").unwrap();
+    let text = "供給地点特定番号,需要者名義,需要者連絡先電話番号\r\n\
+                0300000000000000000001,株式会社髙橋商店,\r\n\
+                0300000000000000000002,山田 太郎,\r\n\
+                0400000000000000000003,株式会社髙橋商店,\r\n\
+                0300000000000000000004,株式会社髙橋商店,03-1234-5678\r\n";
+    let rows = parse(kind, text.as_bytes(), None, &me(), today())
+        .unwrap()
+        .rows;
+    let codes: Vec<Option<&str>> = rows
+        .iter()
+        .map(|r| r.outcome.as_ref().err().map(|f| f.code.as_str()))
+        .collect();
+    assert_eq!(
+        codes,
+        [None, Some("not_one_customer"), Some("not_one_area"), None]
+    );
+    assert_eq!(
+        rows[1].outcome.as_ref().unwrap_err().column.as_deref(),
+        Some("需要者名義")
+    );
 }

@@ -108,7 +108,12 @@ pub async fn counts<C: GenericClient>(
         refused,
         ..Counts::default()
     };
-    if filed > 0 {
+    let submitted = BulkKind::parse(&batch.kind)
+        .is_some_and(|k| matches!(k.filer(), super::kind::Filer::Submission(_)));
+    if filed > 0 && !submitted {
+        // A registration or decision is the hub's own: on the broker, it is done.
+        c.completed = filed;
+    } else if filed > 0 {
         let ids: Vec<Uuid> = store::rows(client, batch.batch_id, false, i64::MAX)
             .await?
             .into_iter()

@@ -8,6 +8,7 @@
 //! request's certificate over as a [`Certificate`].
 
 mod apply;
+mod bulk;
 mod page;
 mod session;
 mod signin;
@@ -29,6 +30,8 @@ use crate::requests::Submissions;
 pub struct WebState {
     pub accounts: Arc<Accounts>,
     pub submissions: Submissions,
+    /// 一括申請 (`web/bulk`).
+    pub bulk: crate::bulk::Bulk,
     /// A session unused this long ends (`web_idle_secs`).
     pub idle: chrono::Duration,
 }
@@ -60,6 +63,11 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: WebState) -> Router<S> {
         .route("/web/requests.csv", get(status::list_csv))
         .route("/web/requests/{id}", get(status::one))
         .route("/web/requests/{id}/events", get(status::events))
+        .route("/web/bulk", get(bulk::form).post(bulk::upload))
+        .route("/web/bulk/{id}", get(bulk::batch))
+        .route("/web/bulk/{id}/confirm", post(bulk::confirm))
+        .route("/web/bulk/{id}/rows.csv", get(bulk::rows_csv))
+        .route("/web/bulk-files/{function}", get(bulk::published))
         .with_state(state)
 }
 
