@@ -235,6 +235,10 @@ fn web_screens(state: &AppState) -> Router<AppState> {
         accounts: state.accounts.clone(),
         submissions: state.submissions.clone(),
         idle: chrono::Duration::seconds(state.settings.web_idle_secs as i64),
+        pool: state.pool.clone(),
+        publisher: state.publisher.clone(),
+        codec: state.codec.clone(),
+        settings: state.settings.clone(),
     };
     crate::web::router(web).layer(axum::middleware::from_fn(
         |mut req: axum::extract::Request, next: axum::middleware::Next| async move {

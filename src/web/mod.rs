@@ -8,10 +8,15 @@
 //! request's certificate over as a [`Certificate`].
 
 mod apply;
+mod intermediation;
+mod list;
+mod notices;
 mod page;
+mod search;
 mod session;
 mod signin;
 mod status;
+mod usage;
 
 use std::sync::Arc;
 
@@ -21,7 +26,10 @@ use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 
 use crate::accounts::Accounts;
+use crate::config::Settings;
 use crate::domain::CompanyCode;
+use crate::kafka::Publisher;
+use crate::messages::Codec;
 use crate::requests::Submissions;
 
 /// What every screen shares: the services it calls.
@@ -31,6 +39,11 @@ pub struct WebState {
     pub submissions: Submissions,
     /// A session unused this long ends (`web_idle_secs`).
     pub idle: chrono::Duration,
+    /// What `intermediation::Intermediations` and `notices` are made of, as the API's are.
+    pub pool: deadpool_postgres::Pool,
+    pub publisher: Publisher,
+    pub codec: Arc<Codec>,
+    pub settings: Arc<Settings>,
 }
 
 /// The client certificate of the connection a request came on, as the TLS listener read it.
@@ -55,11 +68,30 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: WebState) -> Router<S> {
             "/web/password",
             get(signin::password_form).post(signin::change_password),
         )
+        .route("/web/apply", get(apply::start))
         .route("/web/apply/{task}", get(apply::form).post(apply::submit))
-        .route("/web/requests", get(status::list))
-        .route("/web/requests.csv", get(status::list_csv))
+        .route("/web/requests", get(list::list))
+        .route("/web/requests.csv", get(list::list_csv))
         .route("/web/requests/{id}", get(status::one))
         .route("/web/requests/{id}/events", get(status::events))
+        .route("/web/search", get(search::form).post(search::submit))
+        .route("/web/notices", get(notices::list))
+        .route("/web/notices/{id}", get(notices::one))
+        .route("/web/intermediations/sent", get(intermediation::sent))
+        .route("/web/intermediations/inbox", get(intermediation::inbox))
+        .route(
+            "/web/intermediations/new",
+            get(intermediation::form).post(intermediation::submit),
+        )
+        .route(
+            "/web/intermediations/decisions",
+            post(intermediation::decide),
+        )
+        .route("/web/intermediations/{id}", get(intermediation::one))
+        .route(
+            "/web/intermediations/{id}/withdrawal",
+            post(intermediation::withdraw),
+        )
         .with_state(state)
 }
 

@@ -38,3 +38,7 @@ mod users;
 mod validation;
 mod web;
 mod web_browser;
+mod web_http;
+mod web_screens;
+mod web_search;
+mod web_switch;
