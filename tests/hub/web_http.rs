@@ -26,7 +26,7 @@ impl Screen {
         let tag = &self.html[tag_start..tag_end];
         let at = tag.find(&format!(" {attr}=\""))? + attr.len() + 3;
         let value = &tag[at..at + tag[at..].find('"')?];
-        Some(value.replace("&amp;", "&").replace("&#x3D;", "="))
+        Some(value.replace("&#38;", "&").replace("&amp;", "&"))
     }
 }
 
