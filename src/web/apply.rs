@@ -10,10 +10,10 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::WebState;
+use super::amend::{Amendment, amendment_of};
 use super::page::{Chrome, html, refused};
 use super::session::{Visitor, random_token};
 use super::signin::Shown;
@@ -147,7 +147,7 @@ fn inputs(task: &Task, values: &[(String, String)]) -> Vec<Input> {
         .collect()
 }
 
-fn task_of(slug: &str) -> Result<Task, Refusal> {
+pub fn task_of(slug: &str) -> Result<Task, Refusal> {
     tasks()
         .into_iter()
         .find(|t| t.slug == slug)
@@ -159,29 +159,6 @@ pub fn task_of_function(function: Function) -> Option<Task> {
     tasks()
         .into_iter()
         .find(|t| t.functions.contains(&function))
-}
-
-/// A correction (訂正) or withdrawal (取消) the form files, quoting the original application.
-pub struct Amendment {
-    pub flag: &'static str,
-    pub label: &'static str,
-    pub original: String,
-}
-
-/// The amendment `values` ask for (`update_flag` correct or withdraw and the original's id);
-/// `None` for a registration. Whether it may amend that original is the service's to say.
-fn amendment_of(values: &[(String, String)]) -> Option<Amendment> {
-    let get = |n: &str| values.iter().find(|(k, _)| k == n).map(|(_, v)| v.trim());
-    let (flag, label) = match get("update_flag")? {
-        "correct" => ("correct", "訂正"),
-        "withdraw" => ("withdraw", "取消"),
-        _ => return None,
-    };
-    Some(Amendment {
-        flag,
-        label,
-        original: get("original_request_id").unwrap_or_default().to_string(),
-    })
 }
 
 fn page(
@@ -246,23 +223,6 @@ pub async fn form(
         Ok(p) => html(StatusCode::OK, &p),
         Err(r) => refused(&r),
     }
-}
-
-#[derive(Deserialize)]
-pub struct StartQuery {
-    task: String,
-    supply_point_id: Option<String>,
-}
-
-/// From a point picked on a 特定地点検索's answer to the chosen task's form, the point filled.
-pub async fn start(_visitor: Visitor, Query(q): Query<StartQuery>) -> Response {
-    let task = match task_of(&q.task) {
-        Ok(t) => t,
-        Err(r) => return refused(&r),
-    };
-    let query = [("supply_point_id", q.supply_point_id.unwrap_or_default())];
-    let query = serde_urlencoded::to_string(query).unwrap_or_default();
-    Redirect::to(&format!("/web/apply/{}?{query}", task.slug)).into_response()
 }
 
 /// Files the form through `Submissions::submit`; on success, the application's own page.

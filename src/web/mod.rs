@@ -7,6 +7,7 @@
 //! The web knows nothing of the API module: the API's router mounts [`router`] and hands each
 //! request's certificate over as a [`Certificate`].
 
+mod amend;
 mod apply;
 mod intermediation;
 mod list;
@@ -68,7 +69,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: WebState) -> Router<S> {
             "/web/password",
             get(signin::password_form).post(signin::change_password),
         )
-        .route("/web/apply", get(apply::start))
+        .route("/web/apply", get(search::start))
         .route("/web/apply/{task}", get(apply::form).post(apply::submit))
         .route("/web/requests", get(list::list))
         .route("/web/requests.csv", get(list::list_csv))

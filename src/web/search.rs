@@ -6,9 +6,10 @@
 
 use askama::Template;
 use axum::Form;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::WebState;
@@ -133,6 +134,23 @@ pub async fn submit(
         ),
         Err(r) => refused(&r),
     }
+}
+
+#[derive(Deserialize)]
+pub struct StartQuery {
+    task: String,
+    supply_point_id: Option<String>,
+}
+
+/// From a point picked on a 特定地点検索's answer to the chosen task's form, the point filled.
+pub async fn start(_visitor: Visitor, Query(q): Query<StartQuery>) -> Response {
+    let task = match super::apply::task_of(&q.task) {
+        Ok(t) => t,
+        Err(r) => return refused(&r),
+    };
+    let query = [("supply_point_id", q.supply_point_id.unwrap_or_default())];
+    let query = serde_urlencoded::to_string(query).unwrap_or_default();
+    Redirect::to(&format!("/web/apply/{}?{query}", task.slug)).into_response()
 }
 
 /// One point of a search's answer, with the forms the clerk may open for it.

@@ -39,6 +39,7 @@ mod validation;
 mod web;
 mod web_browser;
 mod web_http;
+mod web_intermediation;
 mod web_screens;
 mod web_search;
 mod web_switch;
