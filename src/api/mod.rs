@@ -254,6 +254,10 @@ fn web_screens(state: &AppState) -> Router<AppState> {
         submissions: state.submissions.clone(),
         bulk: state.bulk.clone(),
         idle: chrono::Duration::seconds(state.settings.web_idle_secs as i64),
+        pool: state.pool.clone(),
+        publisher: state.publisher.clone(),
+        codec: state.codec.clone(),
+        settings: state.settings.clone(),
     };
     crate::web::router(web).layer(axum::middleware::from_fn(
         |mut req: axum::extract::Request, next: axum::middleware::Next| async move {

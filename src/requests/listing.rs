@@ -1,7 +1,7 @@
 //! The filters of 業務処理状況確認(複数件): checked one by one from the words a caller gave
 //! (a query string, a web form), each refusal naming its field.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -22,6 +22,10 @@ pub struct ListQuery {
     pub function: Option<String>,
     pub area: Option<String>,
     pub supply_point_id: Option<String>,
+    /// 受付日 from (YYYY-MM-DD, a day in Japan): only requests accepted on or after it.
+    pub accepted_from: Option<String>,
+    /// 受付日 to (YYYY-MM-DD, a day in Japan): only requests accepted on or before it.
+    pub accepted_to: Option<String>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
@@ -43,6 +47,10 @@ pub struct ListFilters {
     pub function: Option<Function>,
     pub area: Option<Area>,
     pub point: Option<SupplyPointId>,
+    /// Accepted at or after this instant (the start of the `accepted_from` day in Japan).
+    pub accepted_since: Option<DateTime<Utc>>,
+    /// Accepted before this instant (the end of the `accepted_to` day in Japan).
+    pub accepted_before: Option<DateTime<Utc>>,
     /// The cursor's (accepted_at, request_id): the page starts after it.
     pub after: Option<(DateTime<Utc>, Uuid)>,
     pub limit: i64,
@@ -59,6 +67,16 @@ impl ListFilters {
             function: q.function.as_deref().map(function).transpose()?,
             area: q.area.as_deref().map(area).transpose()?,
             point: q.supply_point_id.as_deref().map(point).transpose()?,
+            accepted_since: q
+                .accepted_from
+                .as_deref()
+                .map(|d| day("accepted_from", d).map(start_of_day_jst))
+                .transpose()?,
+            accepted_before: q
+                .accepted_to
+                .as_deref()
+                .map(|d| day("accepted_to", d).map(|d| start_of_day_jst(d + Duration::days(1))))
+                .transpose()?,
             after: q.cursor.as_deref().map(cursor::after).transpose()?,
         })
     }
@@ -117,4 +135,54 @@ fn point(p: &str) -> Result<SupplyPointId, Refusal> {
             e.to_string(),
         )
     })
+}
+
+/// A day given as `YYYY-MM-DD`, or the field's refusal.
+fn day(field: &'static str, d: &str) -> Result<NaiveDate, Refusal> {
+    crate::messages::strict_day(d).ok_or_else(|| {
+        Refusal::invalid(
+            field,
+            "invalid_date",
+            format!("日付 {d} は YYYY-MM-DD で指定してください"),
+            format!("{field} must be a date YYYY-MM-DD"),
+        )
+    })
+}
+
+/// 00:00 of `day` in Japan: the hub's days are Japan's, whatever the server's zone.
+fn start_of_day_jst(day: NaiveDate) -> DateTime<Utc> {
+    let jst = FixedOffset::east_opt(9 * 3600).expect("valid offset");
+    jst.from_local_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight exists"))
+        .single()
+        .expect("JST has no gaps")
+        .with_timezone(&Utc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_accepted_date_filters_are_whole_days_in_japan() {
+        let q = ListQuery {
+            accepted_from: Some("2026-11-01".into()),
+            accepted_to: Some("2026-11-30".into()),
+            ..ListQuery::default()
+        };
+        let f = ListFilters::parse(&q, &CompanyCode::parse("A0001").unwrap()).unwrap();
+        assert_eq!(
+            f.accepted_since.unwrap().to_rfc3339(),
+            "2026-10-31T15:00:00+00:00"
+        );
+        assert_eq!(
+            f.accepted_before.unwrap().to_rfc3339(),
+            "2026-11-30T15:00:00+00:00"
+        );
+        let bad = ListQuery {
+            accepted_to: Some("2026/11/30".into()),
+            ..ListQuery::default()
+        };
+        let refused = ListFilters::parse(&bad, &CompanyCode::parse("A0001").unwrap());
+        assert_eq!(refused.err().map(|r| r.code()), Some("invalid_date"));
+    }
 }

@@ -226,6 +226,14 @@ pub async fn list<C: GenericClient>(
     if let Some(p) = &f.point {
         w.eq("point_id", p.to_string());
     }
+    if let Some(since) = f.accepted_since {
+        let p = w.bind(since);
+        w.clauses.push(format!("accepted_at >= {p}"));
+    }
+    if let Some(before) = f.accepted_before {
+        let p = w.bind(before);
+        w.clauses.push(format!("accepted_at < {p}"));
+    }
     if let Some((at, id)) = f.after {
         let (at, id) = (w.bind(at), w.bind(id));
         w.clauses

@@ -10,10 +10,10 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::WebState;
+use super::amend::{Amendment, amendment_of};
 use super::page::{Chrome, html, refused};
 use super::session::{Visitor, random_token};
 use super::signin::Shown;
@@ -88,6 +88,7 @@ struct ApplyPage {
     classes: Vec<ClassChoice>,
     inputs: Vec<Input>,
     idempotency_key: String,
+    amendment: Option<Amendment>,
     error: Option<Shown>,
 }
 
@@ -146,16 +147,18 @@ fn inputs(task: &Task, values: &[(String, String)]) -> Vec<Input> {
         .collect()
 }
 
-fn task_of(slug: &str) -> Result<Task, Refusal> {
+pub fn task_of(slug: &str) -> Result<Task, Refusal> {
     tasks()
         .into_iter()
         .find(|t| t.slug == slug)
         .ok_or_else(|| Refusal::UnknownFunction(slug.to_string()))
 }
 
-#[derive(Deserialize)]
-pub struct ClassQuery {
-    class: Option<String>,
+/// The task `function` is filed under.
+pub fn task_of_function(function: Function) -> Option<Task> {
+    tasks()
+        .into_iter()
+        .find(|t| t.functions.contains(&function))
 }
 
 fn page(
@@ -174,8 +177,11 @@ fn page(
             .unwrap_or(Refusal::UnknownFunction(task.slug.into())));
     };
     let chosen = chosen.unwrap_or(first.slug());
+    let amendment = amendment_of(values);
     let classes = allowed
         .iter()
+        // An amendment is of the original's function: its class is not a choice.
+        .filter(|f| amendment.is_none() || f.slug() == chosen)
         .map(|f| ClassChoice {
             slug: f.slug(),
             label: class_label(f.class()),
@@ -189,6 +195,7 @@ fn page(
         classes,
         inputs: inputs(task, values),
         idempotency_key: random_token(),
+        amendment,
         error,
     })
 }
@@ -201,13 +208,17 @@ fn class_label(c: PointClass) -> &'static str {
     }
 }
 
-/// The task's form; `?class=lv|hv|gen` preselects a class.
+/// The task's form; `?class=lv|hv|gen` or `?function=<slug>` preselects a class, and any
+/// field of the form given in the query is prefilled (a point picked from a 特定地点検索, the
+/// 廃止取次番号 of an approved intermediation, the original a 訂正 or 取消 quotes).
 pub async fn form(
     visitor: Visitor,
     Path(slug): Path<String>,
-    Query(q): Query<ClassQuery>,
+    Query(values): Query<Vec<(String, String)>>,
 ) -> Response {
-    let built = task_of(&slug).and_then(|t| page(&visitor, &t, q.class.as_deref(), &[], None));
+    let get = |n: &str| values.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+    let chosen = get("function").or(get("class"));
+    let built = task_of(&slug).and_then(|t| page(&visitor, &t, chosen, &values, None));
     match built {
         Ok(p) => html(StatusCode::OK, &p),
         Err(r) => refused(&r),
@@ -267,8 +278,10 @@ pub async fn submit(
 fn body_of(task: &Task, values: &[(String, String)]) -> Value {
     let get = |n: &str| values.iter().find(|(k, _)| k == n).map(|(_, v)| v.trim());
     let mut body = Map::new();
-    if let Some(p) = get("supply_point_id").filter(|p| !p.is_empty()) {
-        body.insert("supply_point_id".into(), Value::String(p.into()));
+    for name in ["supply_point_id", "update_flag", "original_request_id"] {
+        if let Some(v) = get(name).filter(|v| !v.is_empty()) {
+            body.insert(name.into(), Value::String(v.into()));
+        }
     }
     for field in &shapes().known(task.record.into()).fields {
         let inner = match &field.shape {
@@ -352,6 +365,21 @@ mod tests {
                 "contract_ampere": 30,
                 "agreed_to_grid_terms": true
             })
+        );
+        let correction = body_of(
+            &task,
+            &form(&[
+                ("update_flag", "correct"),
+                (
+                    "original_request_id",
+                    "0190c0de-0000-7000-8000-000000000000",
+                ),
+            ]),
+        );
+        assert_eq!(correction["update_flag"], "correct");
+        assert_eq!(
+            correction["original_request_id"],
+            "0190c0de-0000-7000-8000-000000000000"
         );
         let unticked = body_of(&task, &form(&[("contract_ampere", "thirty")]));
         assert_eq!(unticked["agreed_to_grid_terms"], false);

@@ -7,12 +7,18 @@
 //! The web knows nothing of the API module: the API's router mounts [`router`] and hands each
 //! request's certificate over as a [`Certificate`].
 
+mod amend;
 mod apply;
 mod bulk;
+mod intermediation;
+mod list;
+mod notices;
 mod page;
+mod search;
 mod session;
 mod signin;
 mod status;
+mod usage;
 
 use std::sync::Arc;
 
@@ -22,7 +28,10 @@ use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 
 use crate::accounts::Accounts;
+use crate::config::Settings;
 use crate::domain::CompanyCode;
+use crate::kafka::Publisher;
+use crate::messages::Codec;
 use crate::requests::Submissions;
 
 /// What every screen shares: the services it calls.
@@ -34,6 +43,11 @@ pub struct WebState {
     pub bulk: crate::bulk::Bulk,
     /// A session unused this long ends (`web_idle_secs`).
     pub idle: chrono::Duration,
+    /// What `intermediation::Intermediations` and `notices` are made of, as the API's are.
+    pub pool: deadpool_postgres::Pool,
+    pub publisher: Publisher,
+    pub codec: Arc<Codec>,
+    pub settings: Arc<Settings>,
 }
 
 /// The client certificate of the connection a request came on, as the TLS listener read it.
@@ -58,9 +72,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: WebState) -> Router<S> {
             "/web/password",
             get(signin::password_form).post(signin::change_password),
         )
+        .route("/web/apply", get(search::start))
         .route("/web/apply/{task}", get(apply::form).post(apply::submit))
-        .route("/web/requests", get(status::list))
-        .route("/web/requests.csv", get(status::list_csv))
+        .route("/web/requests", get(list::list))
+        .route("/web/requests.csv", get(list::list_csv))
         .route("/web/requests/{id}", get(status::one))
         .route("/web/requests/{id}/events", get(status::events))
         .route("/web/bulk", get(bulk::form).post(bulk::upload))
@@ -68,6 +83,24 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: WebState) -> Router<S> {
         .route("/web/bulk/{id}/confirm", post(bulk::confirm))
         .route("/web/bulk/{id}/rows.csv", get(bulk::rows_csv))
         .route("/web/bulk-files/{function}", get(bulk::published))
+        .route("/web/search", get(search::form).post(search::submit))
+        .route("/web/notices", get(notices::list))
+        .route("/web/notices/{id}", get(notices::one))
+        .route("/web/intermediations/sent", get(intermediation::sent))
+        .route("/web/intermediations/inbox", get(intermediation::inbox))
+        .route(
+            "/web/intermediations/new",
+            get(intermediation::form).post(intermediation::submit),
+        )
+        .route(
+            "/web/intermediations/decisions",
+            post(intermediation::decide),
+        )
+        .route("/web/intermediations/{id}", get(intermediation::one))
+        .route(
+            "/web/intermediations/{id}/withdrawal",
+            post(intermediation::withdraw),
+        )
         .with_state(state)
 }
 

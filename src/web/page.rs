@@ -8,7 +8,7 @@ use axum::response::{Html, IntoResponse, Response};
 use super::apply;
 use super::session::Visitor;
 use crate::accounts::Principal;
-use crate::domain::{HubFunction, PointClass, Refusal};
+use crate::domain::{Function, HubFunction, IntermediationStep, PointClass, Refusal};
 
 /// The frame around every signed-in screen.
 pub struct Chrome {
@@ -89,6 +89,36 @@ pub fn menu_items(principal: &Principal) -> Vec<MenuItem> {
             label: "業務処理状況確認(複数件)".into(),
         });
     }
+    items.extend(more_items(principal));
+    items
+}
+
+/// The screens beyond the forms: 特定地点検索, the intermediation screens of the kinds that
+/// take part in them, and the notices every user reads.
+fn more_items(principal: &Principal) -> Vec<MenuItem> {
+    let item = |href: &str, label: &str| MenuItem {
+        href: href.into(),
+        label: label.into(),
+    };
+    let mut items = vec![];
+    if crate::requests::may_submit(principal, Function::PointSearch).is_ok() {
+        items.push(item("/web/search", "特定地点検索"));
+    }
+    let step = |s| HubFunction::Intermediation(s, PointClass::LowVoltage).open_to(principal.kind);
+    if step(IntermediationStep::Register) {
+        items.push(item("/web/intermediations/new", "スイッチング廃止取次登録"));
+        items.push(item(
+            "/web/intermediations/sent",
+            "スイッチング廃止取次結果照会",
+        ));
+    }
+    if step(IntermediationStep::Inbox) {
+        items.push(item(
+            "/web/intermediations/inbox",
+            "スイッチング廃止取次照会",
+        ));
+    }
+    items.push(item("/web/notices", "インフォメーション"));
     items
 }
 
@@ -101,7 +131,13 @@ fn status_of(r: &Refusal) -> StatusCode {
         | Refusal::MailUnavailable(_)
         | Refusal::Maintenance { .. } => StatusCode::SERVICE_UNAVAILABLE,
         Refusal::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-        Refusal::RequestNotFound | Refusal::UnknownFunction(_) => StatusCode::NOT_FOUND,
+        Refusal::RequestNotFound
+        | Refusal::UnknownFunction(_)
+        | Refusal::NoticeNotFound
+        | Refusal::IntermediationNotFound => StatusCode::NOT_FOUND,
+        Refusal::IntermediationAlreadyDecided | Refusal::IntermediationAlreadyOpen => {
+            StatusCode::CONFLICT
+        }
         Refusal::Unauthenticated | Refusal::InvalidCredentials => StatusCode::UNAUTHORIZED,
         Refusal::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::FORBIDDEN,

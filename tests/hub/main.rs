@@ -45,3 +45,8 @@ mod web;
 mod web_browser;
 mod webhooks;
 mod web_bulk;
+mod web_http;
+mod web_intermediation;
+mod web_screens;
+mod web_search;
+mod web_switch;

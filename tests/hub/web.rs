@@ -17,7 +17,7 @@ use super::harness::{
 };
 use super::web_browser::Browser;
 
-async fn screenshot(b: &Browser, name: &str) {
+pub(super) async fn screenshot(b: &Browser, name: &str) {
     if std::env::var_os("KIRIKAE_SCREENSHOTS").is_some() {
         b.screenshot(name).await;
     }
@@ -45,7 +45,7 @@ async fn clerk_on_initial_password(app: &TestApp, company: &str, user: &str) {
 }
 
 /// Sets a form control's value as a script would (date inputs take keys by locale).
-async fn set_value(b: &Browser, id: &str, value: &str) {
+pub(super) async fn set_value(b: &Browser, id: &str, value: &str) {
     b.client
         .execute(
             "document.getElementById(arguments[0]).value = arguments[1];",
@@ -56,7 +56,7 @@ async fn set_value(b: &Browser, id: &str, value: &str) {
 }
 
 /// Fills the 再点 form for `point` and files it.
-async fn file_reconnection(b: &Browser, app: &TestApp, point: &str) {
+pub(super) async fn file_reconnection(b: &Browser, app: &TestApp, point: &str) {
     b.goto(&format!("{}/web/apply/reconnection", app.api)).await;
     b.fill("supply_point_id", point).await;
     let date = chrono::Utc::now().date_naive() + chrono::Duration::days(3);
