@@ -154,6 +154,13 @@ pub struct Settings {
     /// ready for one (HTTP/1.1; also how long an idle kept-alive connection stays open), and
     /// an HTTP/2 client must answer a ping within it; otherwise the connection is closed.
     pub http_header_timeout_ms: u64,
+    /// The key ring of master keys that wrap the data keys of the records' personal fields
+    /// (JSON, docs/security.md): the API, the projector and every connector read the same one.
+    pub field_keys_file: PathBuf,
+    /// With no file at `field_keys_file`, write a fresh local key ring there (a development
+    /// machine). Off (Helm), a missing key ring stops the process rather than let it write
+    /// personal data in clear.
+    pub field_keys_create: bool,
 }
 
 impl Default for Settings {
@@ -214,6 +221,8 @@ impl Default for Settings {
             login_per_user_per_min: 20,
             login_per_certificate_per_min: 120,
             http_header_timeout_ms: 10_000,
+            field_keys_file: ".kirikae/keys/field-keys.json".into(),
+            field_keys_create: true,
         }
     }
 }

@@ -37,6 +37,7 @@ pub mod bulk;
 pub mod intermediation;
 pub mod notices;
 pub mod requests;
+pub mod vault;
 
 // 5. Processes and front ends
 pub mod api;

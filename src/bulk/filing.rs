@@ -45,7 +45,7 @@ pub async fn run_filing(
         publisher,
         Arc::new(Codec::new()),
         Arc::new(settings),
-    );
+    )?;
     let mut tick = tokio::time::interval(POLL);
     loop {
         tokio::select! {

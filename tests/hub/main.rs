@@ -17,6 +17,7 @@ mod connector_stall;
 mod contractors;
 mod dead_letter;
 mod end_to_end;
+mod field_encryption;
 mod functions;
 mod generated_client;
 mod held;
