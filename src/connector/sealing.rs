@@ -5,13 +5,16 @@ use super::worker::Job;
 use crate::messages::ResultRecord;
 use crate::vault::{self, Keys, RecordKey};
 
+/// The headers a result is produced with.
+pub type Headers = Vec<(&'static str, String)>;
+
 /// `result` sealed with the data key in `job`'s header, and the headers to produce it with;
 /// as it is for a request from before sealing (no header).
 pub fn sealed(
     keys: &Keys,
     result: &ResultRecord,
     job: &Job,
-) -> Result<(ResultRecord, Vec<(&'static str, String)>), String> {
+) -> Result<(ResultRecord, Headers), String> {
     let Some(header) = &job.field_key else {
         return Ok((result.clone(), Vec::new()));
     };
