@@ -173,6 +173,13 @@ pub struct Settings {
     /// or `json` (one object a line, for a log collector). Each line about an HTTP request
     /// carries its `request_id` and `trace_id` either way.
     pub log_format: LogFormat,
+    /// The key ring of master keys that wrap the data keys of the records' personal fields
+    /// (JSON, docs/security.md): the API, the projector and every connector read the same one.
+    pub field_keys_file: PathBuf,
+    /// With no file at `field_keys_file`, write a fresh local key ring there (a development
+    /// machine). Off (Helm), a missing key ring stops the process rather than let it write
+    /// personal data in clear.
+    pub field_keys_create: bool,
 }
 
 impl Default for Settings {
@@ -240,6 +247,8 @@ impl Default for Settings {
             webhook_retry_max_ms: 3_600_000,
             webhook_poll_ms: 250,
             log_format: LogFormat::Text,
+            field_keys_file: ".kirikae/keys/field-keys.json".into(),
+            field_keys_create: true,
         }
     }
 }

@@ -213,6 +213,8 @@ const READERS: &[(&str, &str)] = &[
     ("http_header_timeout_ms", "api"),
     ("http_body_timeout_ms", "api"),
     ("log_format", "every process"),
+    ("field_keys_file", "api, projector, connector, keys"),
+    ("field_keys_create", "api, projector, connector"),
 ];
 
 /// One setting as `src/config.rs` declares it.
@@ -370,7 +372,32 @@ pub fn schemas_markdown() -> String {
             hex(&f.legacy)
         );
     }
+    out.push_str(&sealed_fields_markdown());
     out
+}
+
+/// The part of `docs/schemas.md` on personal fields sealed in the records (docs/security.md).
+fn sealed_fields_markdown() -> String {
+    let fields: Vec<String> = crate::vault::fields::PERSONAL
+        .iter()
+        .map(|f| format!("`{f}`"))
+        .collect();
+    format!(
+        "\n## Personal fields, encrypted\n\n\
+         In the `Request` and `Result` records (payloads at any depth, as \
+         `matches[].supply_address`) these fields are encrypted one by one: {}. The schemas do \
+         not change: such a field is still a `string`, holding `{}` + base64(12-byte nonce ‖ \
+         ciphertext ‖ 16-byte tag), AES-256-GCM, the associated data the request id and the \
+         field name joined by a NUL. A value without that prefix is plain (records from before, \
+         which every kept schema version still reads). The data key is in the record's `{}` \
+         header, wrapped by a master key of the hub's key ring; a consumer without the ring sees \
+         every other field as before. Once a period's key is destroyed the hub reads such fields \
+         as `{}`. docs/security.md tells the scheme, the keys and their procedures.\n",
+        fields.join(", "),
+        crate::vault::seal::MARKER,
+        crate::vault::KEY_HEADER,
+        crate::vault::fields::SHREDDED,
+    )
 }
 
 #[cfg(test)]

@@ -39,6 +39,7 @@ pub mod intermediation;
 pub mod notices;
 pub mod push;
 pub mod requests;
+pub mod vault;
 
 // 5. Processes and front ends
 pub mod api;

@@ -145,6 +145,12 @@ enum Command {
         #[arg(long = "request-id")]
         request_ids: Vec<String>,
     },
+    /// The master keys of the records' personal fields (docs/security.md): rotation and
+    /// crypto-shredding.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Prints the API's OpenAPI 3.1 document (also served at /openapi.json).
     Openapi,
     /// Prints docs/functions.md (every function's fields and answer, from the schemas), or with
@@ -176,6 +182,26 @@ enum Command {
     },
     /// Measures the hub: submissions over HTTPS with mTLS, and the same records straight to Kafka.
     Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Adds a fresh master key to field_keys_file for the periods from `--from` on (rotation;
+    /// the older keys stay, to read what they wrapped).
+    Add {
+        #[arg(long)]
+        id: String,
+        /// The first period (YYYY-MM, JST) whose new data keys it wraps.
+        #[arg(long)]
+        from: String,
+    },
+    /// Crypto-shredding: destroys a past period's data keys and retires every master key that
+    /// then wraps nothing live, so that period's records on the log become unreadable.
+    Destroy {
+        /// YYYY-MM (JST), a month already over.
+        #[arg(long)]
+        period: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -549,6 +575,7 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
             );
             Ok(())
         }
+        Command::Keys { action } => keys_action(&s, action).await,
         Command::Replay { area, request_ids } => {
             let only = request_ids
                 .iter()
@@ -703,6 +730,46 @@ async fn notice_action(s: &Settings, action: NoticeAction) -> anyhow::Result<()>
                     n.title,
                     n.unsent_mails
                 );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn keys_action(s: &Settings, action: KeysAction) -> anyhow::Result<()> {
+    use kirikae::vault::{Period, shred};
+    let period =
+        |p: &str| Period::parse(p).ok_or_else(|| anyhow::anyhow!("{p}: a period is YYYY-MM"));
+    match action {
+        KeysAction::Add { id, from } => {
+            shred::add_master_key(&s.field_keys_file, &id, &period(&from)?)?;
+            println!(
+                "master key {id} added to {} for the periods from {from}; give the same file \
+                 to every process (the API, the projector, the connectors)",
+                s.field_keys_file.display()
+            );
+        }
+        KeysAction::Destroy { period: p } => {
+            let p = period(&p)?;
+            let pool = hub::pool(s)?;
+            let done = shred::destroy_period(
+                &pool,
+                &s.field_keys_file,
+                &p,
+                chrono::Utc::now(),
+                &registrations::operator(),
+            )
+            .await?;
+            println!("the data keys of {p} are destroyed");
+            for id in &done.retired {
+                println!(
+                    "master key {id} retired in {}: copy this file to every process and \
+                     remove the key from its backups",
+                    s.field_keys_file.display()
+                );
+            }
+            for (id, why) in &done.kept {
+                println!("master key {id} kept: {why}; the records of {p} stay readable with it");
             }
         }
     }

@@ -13,6 +13,7 @@ use crate::config::Settings;
 use crate::domain::{Area, RequestId};
 use crate::kafka::{self, Publisher};
 use crate::messages::{Codec, RequestRecord};
+use crate::vault;
 
 /// Replays the failed requests of `area` (only those in `only`, when it is not empty);
 /// returns the ids replayed.
@@ -27,16 +28,20 @@ pub async fn run(
     let records =
         tokio::task::spawn_blocking(move || kafka::read_to_end(&link, &topic, |low, _| low))
             .await??;
-    // The newest generation of each request the dead-letter topic holds.
-    let mut latest: HashMap<RequestId, RequestRecord> = HashMap::new();
+    // The newest generation of each request the dead-letter topic holds, with its key header.
+    // Its personal fields stay sealed: they are bound to the request id, not the generation,
+    // so the record goes back as it came, its wrapped key with it, and replay needs no key.
+    let mut latest: HashMap<RequestId, (RequestRecord, Option<String>)> = HashMap::new();
     for m in &records {
         match m.payload().map(|b| codec.decode_request(b)) {
             Some(Ok(r)) if only.is_empty() || only.contains(&r.request_id) => {
                 if latest
                     .get(&r.request_id)
-                    .is_none_or(|seen| seen.replay < r.replay)
+                    .is_none_or(|(seen, _)| seen.replay < r.replay)
                 {
-                    latest.insert(r.request_id, r);
+                    let key = vault::header_of(m, vault::KEY_HEADER)
+                        .map(|h| String::from_utf8_lossy(h).into_owned());
+                    latest.insert(r.request_id, (r, key));
                 }
             }
             Some(Ok(_)) => {}
@@ -49,15 +54,17 @@ pub async fn run(
     let publisher = Publisher::of(settings, Duration::from_secs(30))?;
     let client = pool.get().await?;
     let mut replayed = Vec::new();
-    for mut record in latest.into_values() {
+    for (mut record, key) in latest.into_values() {
         if !crate::requests::store::failed_in(&client, record.request_id, record.replay).await? {
             continue;
         }
         record.replay += 1;
         let bytes = codec.encode_request(&record)?;
         let topic = settings.requests_topic(area);
+        let headers: Vec<(&str, String)> =
+            key.map(|k| (vault::KEY_HEADER, k)).into_iter().collect();
         publisher
-            .publish(&topic, record.point_id.as_str(), &bytes)
+            .publish_with_headers(&topic, record.point_id.as_str(), &bytes, &headers)
             .await?;
         tracing::info!(request_id = %record.request_id, replay = record.replay, "replayed");
         replayed.push(record.request_id);

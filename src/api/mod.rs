@@ -62,7 +62,7 @@ impl AppState {
             publisher.clone(),
             codec.clone(),
             settings.clone(),
-        );
+        )?;
         let bulk = crate::bulk::Bulk::new(pool.clone());
         Ok(AppState {
             pool,

@@ -47,7 +47,7 @@ pub struct Filers {
 }
 
 impl Filers {
-    pub fn new(pool: Pool, publisher: Publisher, settings: Settings) -> Self {
+    pub fn new(pool: Pool, publisher: Publisher, settings: Settings) -> anyhow::Result<Self> {
         let accounts = Accounts::new(&settings, pool.clone());
         let codec = Arc::new(Codec::new());
         let settings = Arc::new(settings);
@@ -56,15 +56,15 @@ impl Filers {
             publisher.clone(),
             codec.clone(),
             settings.clone(),
-        );
-        Filers {
+        )?;
+        Ok(Filers {
             pool,
             publisher,
             codec,
             settings,
             submissions,
             accounts,
-        }
+        })
     }
 
     fn intermediations(&self) -> Intermediations<'_> {

@@ -42,7 +42,7 @@ pub async fn run_filing(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let publisher = Publisher::of(&settings, Duration::from_secs(10))?;
-    let filers = Filers::new(pool.clone(), publisher, settings);
+    let filers = Filers::new(pool.clone(), publisher, settings)?;
     let mut tick = tokio::time::interval(POLL);
     loop {
         tokio::select! {

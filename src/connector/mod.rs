@@ -11,6 +11,7 @@ mod ledger;
 mod offsets;
 pub mod protocol;
 mod runtime;
+mod sealing;
 pub mod soap;
 mod transport;
 mod worker;

@@ -164,6 +164,7 @@ pub async fn run_with_health(
     }
     let protocol = Protocol::build(&def).context("connector definition")?;
     let codec = Arc::new(Codec::new());
+    let field_keys = crate::vault::keys(&settings)?;
     let publisher = Publisher::of(&settings, Duration::from_secs(30))?;
     let ledger = Arc::new(Ledger::default());
     let results_topic = settings.results_topic(area);
@@ -228,6 +229,7 @@ pub async fn run_with_health(
         requests_topic: requests_topic.clone(),
         circuit: Circuit::new(area.code(), def.circuit),
         shutdown: shutdown.clone(),
+        field_keys,
     });
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(i32, i64)>();
     let lanes: Vec<mpsc::Sender<Job>> = (0..settings.connector_lanes.max(1))
@@ -282,6 +284,7 @@ pub async fn run_with_health(
                     key: msg.key().map(<[u8]>::to_vec).unwrap_or_default(),
                     payload: msg.payload().map(<[u8]>::to_vec).unwrap_or_default(),
                     trace: crate::telemetry::from_record(&msg),
+                    field_key: crate::vault::header_of(&msg, crate::vault::KEY_HEADER).map(<[u8]>::to_vec),
                 };
                 tracker.start(job.partition, job.offset);
                 {

@@ -14,10 +14,12 @@ use super::dead_letter::{self, Failure, History, Source};
 use super::definition::RetryBudget;
 use super::ledger::Ledger;
 use super::protocol::{CallError, Protocol, TsoAnswer};
+use super::sealing;
 use crate::domain::Area;
 use crate::kafka::Publisher;
 use crate::messages::{Codec, RequestRecord, ResultRecord, ResultStatus};
 use crate::metrics;
+use crate::vault::{self, Keys};
 
 #[derive(Clone)]
 pub struct Job {
@@ -28,6 +30,8 @@ pub struct Job {
     /// The trace the request record carried (`traceparent` header), continued by the call
     /// and the result.
     pub trace: Option<crate::telemetry::TraceContext>,
+    /// Its `kirikae-key` header: the wrapped data key of its personal fields.
+    pub field_key: Option<Vec<u8>>,
 }
 
 /// What became of one record.
@@ -86,6 +90,8 @@ pub struct Worker {
     pub requests_topic: String,
     pub circuit: Circuit,
     pub shutdown: CancellationToken,
+    /// The master keys that unwrap each record's data key.
+    pub field_keys: Arc<Keys>,
 }
 
 /// Why the calls stopped before a final answer.
@@ -117,6 +123,12 @@ impl Worker {
             .emit();
             return Handled::Done;
         }
+        // In clear only here, to call the operator; the result is sealed again on the way out.
+        let request =
+            match vault::open_request(&self.field_keys, job.field_key.as_deref(), &request) {
+                Ok((open, _)) => open,
+                Err(e) => return self.unreadable(job, &request, e).await,
+            };
         self.report_sent(&request).await;
         let Some((outcome, history)) = self.call_with_retries(&request, History::default()).await
         else {
@@ -183,7 +195,7 @@ impl Worker {
         {
             return false;
         }
-        if !self.publish_result(&result).await {
+        if !self.publish_result(&result, job).await {
             return false;
         }
         self.ledger.insert(request.request_id, request.replay);
@@ -332,9 +344,51 @@ impl Worker {
         }
     }
 
+    /// A request whose personal fields cannot be opened. Its master key missing from this
+    /// connector's ring is a configuration to mend: not done, so a restart with the key
+    /// delivers it. Shredded or altered, it can never be sent: a final `failed` result and a
+    /// dead letter, like an undecodable record.
+    async fn unreadable(
+        &self,
+        job: &Job,
+        request: &RequestRecord,
+        e: vault::Unreadable,
+    ) -> Handled {
+        if let vault::Unreadable::Missing(_) = e {
+            tracing::error!(error = %e, request_id = %request.request_id, "request left undone until its master key is in field_keys_file");
+            return Handled::NotDone;
+        }
+        tracing::error!(error = %e, request_id = %request.request_id, "request's personal fields unreadable: dead-lettered");
+        let failure = Failure {
+            kind: "unreadable",
+            message: e.to_string(),
+        };
+        let mut result = ResultRecord::for_request(request, ResultStatus::Failed, 0);
+        result.code = Some("personal_data_unreadable".into());
+        result.message = Some(e.to_string());
+        // No key to seal with (it carries nothing personal anyway).
+        let keyless = Job {
+            field_key: None,
+            ..job.clone()
+        };
+        let done = self.dead_letter(job, &failure, &History::default()).await
+            && self.publish_result(&result, &keyless).await;
+        if done {
+            self.ledger.insert(request.request_id, request.replay);
+        }
+        Handled::done(done)
+    }
+
     /// Produces a result, retrying until the broker takes it or the connector shuts down.
-    async fn publish_result(&self, result: &ResultRecord) -> bool {
-        let bytes = match self.codec.encode_result(result) {
+    async fn publish_result(&self, result: &ResultRecord, job: &Job) -> bool {
+        let (result, headers) = match sealing::sealed(&self.field_keys, result, job) {
+            Ok(sealed) => sealed,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot seal a result");
+                return false;
+            }
+        };
+        let bytes = match self.codec.encode_result(&result) {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(error = %e, "cannot encode a result");
@@ -345,7 +399,7 @@ impl Worker {
             &self.results_topic,
             result.point_id.as_str().as_bytes(),
             &bytes,
-            &[],
+            &headers,
         )
         .await
     }
@@ -362,7 +416,11 @@ impl Worker {
             partition: job.partition,
             offset: job.offset,
         };
-        let headers = dead_letter::headers(failure, history, &source);
+        let mut headers = dead_letter::headers(failure, history, &source);
+        // The payload stays sealed; its key goes with it, for `kirikae replay`.
+        if let Some(key) = &job.field_key {
+            headers.push((vault::KEY_HEADER, String::from_utf8_lossy(key).into_owned()));
+        }
         self.publish_until_done(&self.dlq_topic, &job.key, &job.payload, &headers)
             .await
     }

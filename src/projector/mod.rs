@@ -33,6 +33,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let codec = Codec::new();
+    let keys = crate::vault::keys(&settings)?;
     let group = format!("{}.projector", settings.topic_prefix);
     // librdkafka's statistics give each partition's lag (kirikae_consumer_lag_records).
     let consumer: Consumer = kafka::assigned_consumer_config(&kafka::Link::of(&settings), &group)
@@ -57,7 +58,9 @@ pub async fn run(
         }
         let mut backoff = Duration::from_millis(100);
         // A batch is applied whole or not at all; on a database error it is tried again.
-        while let Err(e) = apply::apply_batch(&pool, &codec, &settings.topic_prefix, &batch).await {
+        while let Err(e) =
+            apply::apply_batch(&pool, &codec, &keys, &settings.topic_prefix, &batch).await
+        {
             tracing::warn!(
                 error = format!("{e:#}"),
                 "projector could not apply a batch; retrying"

@@ -19,6 +19,7 @@ use crate::intermediation::{QuotedBy, check_quoted};
 use crate::kafka::Publisher;
 use crate::messages::{Codec, Payload, RequestRecord};
 use crate::metrics;
+use crate::vault::{self, Vault};
 
 /// The submission and status service of one hub.
 #[derive(Clone)]
@@ -27,21 +28,26 @@ pub struct Submissions {
     publisher: Publisher,
     codec: Arc<Codec>,
     settings: Arc<Settings>,
+    /// Seals the personal fields of every record before it reaches the broker.
+    vault: Vault,
 }
 
 impl Submissions {
+    /// Fails without a key ring (`field_keys_file`): no record is ever produced in clear.
     pub fn new(
         pool: Pool,
         publisher: Publisher,
         codec: Arc<Codec>,
         settings: Arc<Settings>,
-    ) -> Self {
-        Submissions {
+    ) -> anyhow::Result<Self> {
+        let vault = Vault::new(vault::keys(&settings)?, pool.clone());
+        Ok(Submissions {
             pool,
             publisher,
             codec,
             settings,
-        }
+            vault,
+        })
     }
 
     /// Submits `body` as `function` for `principal`; the id once the broker has the record.
@@ -153,13 +159,20 @@ impl Submissions {
             }),
         )
         .await?;
+        // Sealed here, the one way to the broker; the row below keeps the record as given.
+        let (sealed, key_header) = self
+            .vault
+            .seal_request(record)
+            .await
+            .map_err(|e| Refusal::Internal(e.into()))?;
         let bytes = self
             .codec
-            .encode_request(record)
+            .encode_request(&sealed)
             .map_err(|e| Refusal::Internal(e.into()))?;
         let topic = self.settings.requests_topic(record.area());
+        let headers = [(vault::KEY_HEADER, key_header)];
         self.publisher
-            .publish(&topic, record.point_id.as_str(), &bytes)
+            .publish_with_headers(&topic, record.point_id.as_str(), &bytes, &headers)
             .await
             .map_err(|e| Refusal::BrokerUnavailable(e.to_string()))?;
         // The record is durable now. The row makes a GET right after the 202 find it; should

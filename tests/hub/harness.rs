@@ -69,8 +69,35 @@ pub fn fresh_settings(tls_dir: &Path) -> Settings {
         tls_dir: tls_dir.to_path_buf(),
         connectors_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("connectors"),
         connector_lanes: 8,
+        field_keys_file: field_keys(tls_dir),
+        // The harness supplies the key ring: a test hub never makes its own.
+        field_keys_create: false,
         ..defaults
     }
+}
+
+/// A key ring in `dir`: master key `past` for every period before this month (JST), `now`
+/// from this month on, so that a test can shred a past period alone.
+fn field_keys(dir: &Path) -> PathBuf {
+    use kirikae::vault::ring::{self, Entry, RingFile};
+    use kirikae::vault::{Period, seal::Key};
+    let entry = |id: &str, from: String| Entry {
+        id: id.into(),
+        not_before_period: Some(from),
+        key: Some(Key::generate().unwrap().to_base64()),
+        destroyed_at: None,
+    };
+    let file = RingFile {
+        keys: vec![
+            entry("past", "2000-01".into()),
+            entry("now", Period::of(chrono::Utc::now()).to_string()),
+        ],
+    };
+    let path = dir.join("field-keys.json");
+    if !path.exists() {
+        ring::write(&path, &file, true).unwrap();
+    }
+    path
 }
 
 /// Starts a hub with simulators and connectors for `areas` (none for the others).

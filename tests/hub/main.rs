@@ -20,6 +20,7 @@ mod contractors;
 mod dead_letter;
 mod end_to_end;
 mod events;
+mod field_encryption;
 mod functions;
 mod generated_client;
 mod held;

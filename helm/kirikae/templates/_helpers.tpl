@@ -24,6 +24,10 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 {{ default (printf "%s-database" (include "kirikae.fullname" .)) .Values.database.existingSecret }}
 {{- end }}
 
+{{- define "kirikae.fieldKeysSecret" -}}
+{{ default (printf "%s-field-keys" (include "kirikae.fullname" .)) .Values.fieldKeys.existingSecret }}
+{{- end }}
+
 {{- define "kirikae.tlsSecret" -}}
 {{ default (printf "%s-tls" (include "kirikae.fullname" .)) .Values.tls.existingSecret }}
 {{- end }}
@@ -35,6 +39,8 @@ KIRIKAE_API_LISTEN: {{ printf "0.0.0.0:%d" .Values.ports.api | quote }}
 KIRIKAE_OPS_LISTEN: {{ printf "0.0.0.0:%d" .Values.ports.ops | quote }}
 KIRIKAE_TLS_DIR: /etc/kirikae/tls
 KIRIKAE_CONNECTORS_DIR: /etc/kirikae/connectors
+KIRIKAE_FIELD_KEYS_FILE: /etc/kirikae/field-keys/field-keys.json
+KIRIKAE_FIELD_KEYS_CREATE: "false"
 {{- range $key, $value := .Values.settings }}
 {{ printf "KIRIKAE_%s" (upper $key) }}: {{ $value | quote }}
 {{- end }}
@@ -52,6 +58,10 @@ bind every interface of the pod; tls_dir and connectors_dir are where the chart 
   value: /etc/kirikae/tls
 - name: KIRIKAE_CONNECTORS_DIR
   value: /etc/kirikae/connectors
+- name: KIRIKAE_FIELD_KEYS_FILE
+  value: /etc/kirikae/field-keys/field-keys.json
+- name: KIRIKAE_FIELD_KEYS_CREATE
+  value: "false"
 {{- range $key, $value := .Values.settings }}
 - name: {{ printf "KIRIKAE_%s" (upper $key) }}
   value: {{ $value | quote }}
