@@ -13,6 +13,7 @@ pub mod gate;
 pub mod login;
 pub mod maintenance;
 pub mod passwords;
+pub mod processes;
 pub mod registrations;
 pub mod sessions;
 pub mod users;

@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use super::AppState;
 use super::tls::ClientIdentity;
 use crate::accounts::maintenance::{self, MaintenanceWindow};
+use crate::accounts::processes;
 use crate::domain::Refusal;
 
 /// How long the maintenance look-up is trusted.
@@ -159,14 +160,7 @@ pub async fn heartbeat(limits: Arc<Limits>, pool: Pool, shutdown: CancellationTo
             tracing::warn!(error = %e, "rate-limit heartbeat failed; keeping the current share");
         }
     }
-    let gone = async {
-        let client = pool.get().await?;
-        client
-            .execute("DELETE FROM api_processes WHERE process_id = $1", &[&me])
-            .await?;
-        anyhow::Ok(())
-    };
-    if let Err(e) = gone.await {
+    if let Err(e) = processes::leave(&pool, me).await {
         tracing::debug!(error = %e, "the API process row stays until it is stale");
     }
 }
@@ -174,38 +168,9 @@ pub async fn heartbeat(limits: Arc<Limits>, pool: Pool, shutdown: CancellationTo
 /// One beat: refresh this process's row, count the live ones, take that share, and say so in
 /// the row (`peers`, written once the share is taken).
 async fn beat(limits: &Limits, pool: &Pool, me: uuid::Uuid) -> anyhow::Result<()> {
-    let client = pool.get().await?;
-    client
-        .execute(
-            "INSERT INTO api_processes (process_id) VALUES ($1)
-             ON CONFLICT (process_id) DO UPDATE SET seen_at = now()",
-            &[&me],
-        )
-        .await?;
-    let live: i64 = client
-        .query_one(
-            "SELECT count(*) FROM api_processes
-             WHERE seen_at > now() - make_interval(secs => $1)",
-            &[&GONE_AFTER.as_secs_f64()],
-        )
-        .await?
-        .get(0);
-    let peers = u32::try_from(live).unwrap_or(u32::MAX).max(1);
+    let peers = processes::announce(pool, me, GONE_AFTER).await?;
     limits.set_peers(peers);
-    client
-        .execute(
-            "UPDATE api_processes SET peers = $2 WHERE process_id = $1",
-            &[&me, &(peers as i32)],
-        )
-        .await?;
-    // Rows of processes long gone are of no use to anyone.
-    client
-        .execute(
-            "DELETE FROM api_processes WHERE seen_at < now() - interval '1 hour'",
-            &[],
-        )
-        .await?;
-    Ok(())
+    processes::took_share(pool, me, peers).await
 }
 
 #[cfg(test)]
