@@ -173,6 +173,10 @@ pub struct Settings {
     /// or `json` (one object a line, for a log collector). Each line about an HTTP request
     /// carries its `request_id` and `trace_id` either way.
     pub log_format: LogFormat,
+    /// Where every process sends the spans of its work (OTLP over HTTP, JSON encoding), e.g.
+    /// `http://127.0.0.1:4318` for an OpenTelemetry Collector, Jaeger or Tempo; `/v1/traces` is
+    /// appended. Unset: nothing is recorded or sent (the trace id is still logged).
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for Settings {
@@ -240,6 +244,7 @@ impl Default for Settings {
             webhook_retry_max_ms: 3_600_000,
             webhook_poll_ms: 250,
             log_format: LogFormat::Text,
+            otlp_endpoint: None,
         }
     }
 }

@@ -213,6 +213,7 @@ const READERS: &[(&str, &str)] = &[
     ("http_header_timeout_ms", "api"),
     ("http_body_timeout_ms", "api"),
     ("log_format", "every process"),
+    ("otlp_endpoint", "every process"),
 ];
 
 /// One setting as `src/config.rs` declares it.

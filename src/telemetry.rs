@@ -5,8 +5,11 @@
 //!
 //! The trace context travels implicitly, as OpenTelemetry's does: the HTTP layer (or the
 //! connector, for a record it takes) runs the work inside [`in_trace`], and whatever produces a
-//! record or calls an operator in that work reads [`current`]. Export of spans to an OTLP
-//! collector is not done: the trace id is propagated and logged on every line.
+//! record or calls an operator in that work reads [`current`]. Each hop (the API request, a
+//! publish, the connector's handling, an operator call, the projector's store) is a span of its
+//! own, child of the span it came from; with `otlp_endpoint` set they are exported ([`export`]).
+
+pub mod export;
 
 use std::time::Instant;
 
@@ -18,6 +21,7 @@ use rand::RngCore;
 use tracing::Instrument;
 
 use crate::config::LogFormat;
+pub use export::{Span, SpanKind};
 
 /// The W3C Trace Context header, on HTTP requests and on Kafka records alike.
 pub const TRACEPARENT: &str = "traceparent";
@@ -108,20 +112,46 @@ fn new_span_id() -> [u8; 8] {
     id
 }
 
+/// The hop a task works in: its span's context, and the process recording it.
+#[derive(Debug, Clone, Copy)]
+struct Hop {
+    context: TraceContext,
+    service: &'static str,
+}
+
 tokio::task_local! {
-    static CURRENT: TraceContext;
+    static CURRENT: Hop;
 }
 
-/// The trace the running task works for, if any.
+/// The trace the running task works for (its span id that of the running hop), if any.
 pub fn current() -> Option<TraceContext> {
-    CURRENT.try_with(|c| *c).ok()
+    CURRENT.try_with(|h| h.context).ok()
 }
 
-/// Runs `work` as one hop of the trace `context`, in a span that puts its trace id on every
-/// log line written meanwhile.
-pub async fn in_trace<F: Future>(context: TraceContext, work: F) -> F::Output {
+/// A span for work done now on behalf of the running hop: a new span id, the hop's as parent.
+pub fn child_span(name: impl Into<String>, kind: SpanKind) -> Option<Span> {
+    let hop = CURRENT.try_with(|h| *h).ok()?;
+    let context = hop.context.child();
+    Some(Span::start(
+        hop.service,
+        name,
+        kind,
+        context,
+        Some(hop.context.span_id),
+    ))
+}
+
+/// Runs `work` as one hop of the trace `context`, recorded by `service`, in a span that puts
+/// its trace id on every log line written meanwhile.
+pub async fn in_trace<F: Future>(
+    service: &'static str,
+    context: TraceContext,
+    work: F,
+) -> F::Output {
     let span = tracing::info_span!("trace", trace_id = %context.trace_id_hex());
-    CURRENT.scope(context, work.instrument(span)).await
+    CURRENT
+        .scope(Hop { context, service }, work.instrument(span))
+        .await
 }
 
 /// The trace context a Kafka record carries in its headers.
@@ -135,12 +165,27 @@ pub fn from_record<M: rdkafka::Message>(message: &M) -> Option<TraceContext> {
         .and_then(TraceContext::parse)
 }
 
-/// `request` with the current trace's `traceparent`, for a call to a grid operator.
-pub fn traced(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-    match current() {
-        Some(context) => request.header(TRACEPARENT, context.child().header()),
-        None => request,
+/// Sends a call to a grid operator as a client span of the current hop (named `name`, the
+/// operator's service id), its `traceparent` naming that span. A transport error or a 5xx is
+/// the span's error; a refusal the operator answers with is a reply, not a failure.
+pub async fn send_traced(
+    request: reqwest::RequestBuilder,
+    name: &str,
+) -> reqwest::Result<reqwest::Response> {
+    let Some(span) = child_span(format!("POST {name}"), SpanKind::Client) else {
+        return request.send().await;
+    };
+    let sent = request
+        .header(TRACEPARENT, span.context().header())
+        .send()
+        .await;
+    match &sent {
+        Ok(answer) => span
+            .attribute("http.response.status_code", answer.status().as_u16())
+            .end(!answer.status().is_server_error()),
+        Err(_) => span.end(false),
     }
+    sent
 }
 
 /// The client's `X-Request-Id` when it is a sensible token (1–64 of `A–Z a–z 0–9 . _ -`),
@@ -157,19 +202,21 @@ pub fn request_id_of(given: Option<&HeaderValue>) -> String {
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
 }
 
+/// The `service.name` of the API's spans.
+pub const API_SERVICE: &str = "kirikae-api";
+
 /// The layer on every HTTP listener of the hub: names the request (`X-Request-Id`, echoed),
 /// joins or starts its trace, runs it in a span carrying both, and counts it by route template
 /// (`kirikae_http_requests_total`, `kirikae_http_request_duration_seconds`).
 pub async fn http_layer(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = request_id_of(request.headers().get(&REQUEST_ID));
-    let context = request
+    let parent = request
         .headers()
         .get(TRACEPARENT)
         .and_then(|v| v.to_str().ok())
-        .and_then(TraceContext::parse)
-        .map(|parent| parent.child())
-        .unwrap_or_else(TraceContext::root);
+        .and_then(TraceContext::parse);
+    let context = parent.map_or_else(TraceContext::root, |p| p.child());
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -183,10 +230,26 @@ pub async fn http_layer(request: Request, next: Next) -> Response {
         method = %method,
         route = %route,
     );
+    let server = Span::start(
+        API_SERVICE,
+        route.clone(),
+        SpanKind::Server,
+        context,
+        parent.map(|p| p.span_id),
+    );
+    let hop = Hop {
+        context,
+        service: API_SERVICE,
+    };
     let mut response = CURRENT
-        .scope(context, next.run(request).instrument(span.clone()))
+        .scope(hop, next.run(request).instrument(span.clone()))
         .await;
     let status = response.status().as_u16();
+    server
+        .attribute("http.request.method", &method)
+        .attribute("http.route", &route)
+        .attribute("http.response.status_code", status)
+        .end(status < 500);
     span.in_scope(|| tracing::debug!(status, "answered"));
     crate::metrics::HttpRequestServed {
         route: &route,
