@@ -180,6 +180,10 @@ pub struct Settings {
     /// machine). Off (Helm), a missing key ring stops the process rather than let it write
     /// personal data in clear.
     pub field_keys_create: bool,
+    /// Where every process sends the spans of its work (OTLP over HTTP, JSON encoding), e.g.
+    /// `http://127.0.0.1:4318` for an OpenTelemetry Collector, Jaeger or Tempo; `/v1/traces` is
+    /// appended. Unset: nothing is recorded or sent (the trace id is still logged).
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for Settings {
@@ -249,6 +253,7 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             field_keys_file: ".kirikae/keys/field-keys.json".into(),
             field_keys_create: true,
+            otlp_endpoint: None,
         }
     }
 }

@@ -215,6 +215,7 @@ const READERS: &[(&str, &str)] = &[
     ("log_format", "every process"),
     ("field_keys_file", "api, projector, connector, keys"),
     ("field_keys_create", "api, projector, connector"),
+    ("otlp_endpoint", "every process"),
 ];
 
 /// One setting as `src/config.rs` declares it.

@@ -303,6 +303,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings = Settings::load(cli.config.as_deref())?;
     kirikae::telemetry::init_logging(settings.log_format);
+    kirikae::telemetry::export::install(settings.otlp_endpoint.as_deref());
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     run(cli.command, settings, shutdown).await

@@ -35,6 +35,7 @@ struct Metrics {
     logins: IntCounterVec,
     lockouts: IntCounterVec,
     consumer_lag: IntGaugeVec,
+    trace_spans_dropped: IntCounterVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -222,6 +223,12 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             "kirikae_consumer_lag_records",
             "Records of a partition its consumer group has not yet finished.",
             &["group", "topic", "partition"],
+        ),
+        trace_spans_dropped: counter(
+            &r,
+            "kirikae_trace_spans_dropped_total",
+            "Spans not exported: the export queue was full or the OTLP collector did not take them.",
+            &[],
         ),
         registry: r,
     }
@@ -519,6 +526,19 @@ impl ConsumerLag<'_> {
             .consumer_lag
             .with_label_values(&[self.group, self.topic, &partition])
             .set(self.records);
+    }
+}
+
+/// Spans given up rather than making the traced work wait (see `telemetry::export`).
+pub struct TraceSpansDropped {
+    pub spans: u64,
+}
+impl TraceSpansDropped {
+    pub fn emit(self) {
+        METRICS
+            .trace_spans_dropped
+            .with_label_values(&[] as &[&str])
+            .inc_by(self.spans);
     }
 }
 

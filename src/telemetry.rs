@@ -5,24 +5,22 @@
 //!
 //! The trace context travels implicitly, as OpenTelemetry's does: the HTTP layer (or the
 //! connector, for a record it takes) runs the work inside [`in_trace`], and whatever produces a
-//! record or calls an operator in that work reads [`current`]. Export of spans to an OTLP
-//! collector is not done: the trace id is propagated and logged on every line.
+//! record or calls an operator in that work reads [`current`]. Each hop (the API request, a
+//! publish, the connector's handling, an operator call, the projector's store) is a span of its
+//! own, child of the span it came from; with `otlp_endpoint` set they are exported ([`export`]).
 
-use std::time::Instant;
+pub mod export;
+mod http;
 
-use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderName, HeaderValue};
-use axum::middleware::Next;
-use axum::response::Response;
 use rand::RngCore;
 use tracing::Instrument;
 
 use crate::config::LogFormat;
+pub use export::{Span, SpanKind};
+pub use http::{API_SERVICE, REQUEST_ID, http_layer, request_id_of};
 
 /// The W3C Trace Context header, on HTTP requests and on Kafka records alike.
 pub const TRACEPARENT: &str = "traceparent";
-/// The header a client may name its request by, echoed on every answer.
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// One hop of a trace: the trace id shared by every hop, and this hop's span id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,20 +106,46 @@ fn new_span_id() -> [u8; 8] {
     id
 }
 
+/// The hop a task works in: its span's context, and the process recording it.
+#[derive(Debug, Clone, Copy)]
+struct Hop {
+    context: TraceContext,
+    service: &'static str,
+}
+
 tokio::task_local! {
-    static CURRENT: TraceContext;
+    static CURRENT: Hop;
 }
 
-/// The trace the running task works for, if any.
+/// The trace the running task works for (its span id that of the running hop), if any.
 pub fn current() -> Option<TraceContext> {
-    CURRENT.try_with(|c| *c).ok()
+    CURRENT.try_with(|h| h.context).ok()
 }
 
-/// Runs `work` as one hop of the trace `context`, in a span that puts its trace id on every
-/// log line written meanwhile.
-pub async fn in_trace<F: Future>(context: TraceContext, work: F) -> F::Output {
+/// A span for work done now on behalf of the running hop: a new span id, the hop's as parent.
+pub fn child_span(name: impl Into<String>, kind: SpanKind) -> Option<Span> {
+    let hop = CURRENT.try_with(|h| *h).ok()?;
+    let context = hop.context.child();
+    Some(Span::start(
+        hop.service,
+        name,
+        kind,
+        context,
+        Some(hop.context.span_id),
+    ))
+}
+
+/// Runs `work` as one hop of the trace `context`, recorded by `service`, in a span that puts
+/// its trace id on every log line written meanwhile.
+pub async fn in_trace<F: Future>(
+    service: &'static str,
+    context: TraceContext,
+    work: F,
+) -> F::Output {
     let span = tracing::info_span!("trace", trace_id = %context.trace_id_hex());
-    CURRENT.scope(context, work.instrument(span)).await
+    CURRENT
+        .scope(Hop { context, service }, work.instrument(span))
+        .await
 }
 
 /// The trace context a Kafka record carries in its headers.
@@ -135,72 +159,28 @@ pub fn from_record<M: rdkafka::Message>(message: &M) -> Option<TraceContext> {
         .and_then(TraceContext::parse)
 }
 
-/// `request` with the current trace's `traceparent`, for a call to a grid operator.
-pub fn traced(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-    match current() {
-        Some(context) => request.header(TRACEPARENT, context.child().header()),
-        None => request,
-    }
-}
-
-/// The client's `X-Request-Id` when it is a sensible token (1–64 of `A–Z a–z 0–9 . _ -`),
-/// otherwise a new UUID v7: ids are logged and echoed, so nothing else is taken.
-pub fn request_id_of(given: Option<&HeaderValue>) -> String {
-    given
-        .and_then(|v| v.to_str().ok())
-        .filter(|s| {
-            (1..=64).contains(&s.len())
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        })
-        .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
-}
-
-/// The layer on every HTTP listener of the hub: names the request (`X-Request-Id`, echoed),
-/// joins or starts its trace, runs it in a span carrying both, and counts it by route template
-/// (`kirikae_http_requests_total`, `kirikae_http_request_duration_seconds`).
-pub async fn http_layer(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let request_id = request_id_of(request.headers().get(&REQUEST_ID));
-    let context = request
-        .headers()
-        .get(TRACEPARENT)
-        .and_then(|v| v.to_str().ok())
-        .and_then(TraceContext::parse)
-        .map(|parent| parent.child())
-        .unwrap_or_else(TraceContext::root);
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
-    let method = request.method().as_str().to_string();
-    let span = tracing::info_span!(
-        "http",
-        request_id = %request_id,
-        trace_id = %context.trace_id_hex(),
-        method = %method,
-        route = %route,
-    );
-    let mut response = CURRENT
-        .scope(context, next.run(request).instrument(span.clone()))
+/// Sends a call to a grid operator as a client span of the current hop (named `name`, the
+/// operator's service id), its `traceparent` naming that span. A transport error or a 5xx is
+/// the span's error; a refusal the operator answers with is a reply, not a failure.
+pub async fn send_traced(
+    request: reqwest::RequestBuilder,
+    name: &str,
+) -> reqwest::Result<reqwest::Response> {
+    let Some(span) = child_span(format!("POST {name}"), SpanKind::Client) else {
+        return request.send().await;
+    };
+    let sent = request
+        .header(TRACEPARENT, span.context().header())
+        .send()
         .await;
-    let status = response.status().as_u16();
-    span.in_scope(|| tracing::debug!(status, "answered"));
-    crate::metrics::HttpRequestServed {
-        route: &route,
-        method: &method,
-        status,
-        seconds: started.elapsed().as_secs_f64(),
+    match &sent {
+        Ok(answer) => span
+            .attribute("http.response.status_code", answer.status().as_u16())
+            .end(!answer.status().is_server_error()),
+        Err(_) => span.end(false),
     }
-    .emit();
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(REQUEST_ID, value);
-    }
-    response
+    sent
 }
-
 /// A consumer's client context that turns librdkafka's statistics (`statistics.interval.ms`)
 /// into `kirikae_consumer_lag_records`: per partition, the log end less the position handed
 /// to the application — for a consumer whose positions live outside Kafka (the projector's, in
@@ -281,110 +261,5 @@ mod tests {
         ] {
             assert_eq!(TraceContext::parse(bad), None, "{bad:?}");
         }
-    }
-
-    #[test]
-    fn a_clients_request_id_is_kept_only_when_well_formed() {
-        let ok = HeaderValue::from_static("order-42_a.b");
-        assert_eq!(request_id_of(Some(&ok)), "order-42_a.b");
-        for bad in ["", "has space", "semi;colon", &"x".repeat(65)] {
-            let v = HeaderValue::from_str(bad).unwrap();
-            let made = request_id_of(Some(&v));
-            assert_ne!(made, bad);
-            assert!(uuid::Uuid::parse_str(&made).is_ok(), "{made}");
-        }
-    }
-}
-
-#[cfg(test)]
-mod layer_tests {
-    use std::sync::{Arc, Mutex};
-
-    use axum::Router;
-    use axum::body::Body;
-    use axum::routing::get;
-    use tower::ServiceExt;
-
-    use super::*;
-
-    /// Every line written while the subscriber is the default, as the JSON formatter writes it.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    async fn answered(request: axum::http::Request<Body>, captured: &Captured) -> Response {
-        let app = Router::new()
-            .route(
-                "/things/{id}",
-                get(|| async {
-                    tracing::info!("looking the thing up");
-                    "ok"
-                }),
-            )
-            .layer(axum::middleware::from_fn(http_layer));
-        let writer = captured.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .flatten_event(true)
-            .with_writer(move || writer.clone())
-            .finish();
-        let _default = tracing::subscriber::set_default(subscriber);
-        app.oneshot(request).await.unwrap()
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn the_request_id_is_echoed_and_on_every_json_log_line_about_the_request() {
-        let captured = Captured::default();
-        let request = axum::http::Request::get("/things/7")
-            .header("x-request-id", "client-chosen-1")
-            .header(
-                TRACEPARENT,
-                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-            )
-            .body(Body::empty())
-            .unwrap();
-        let response = answered(request, &captured).await;
-        assert_eq!(response.headers()["x-request-id"], "client-chosen-1");
-        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-        let line: serde_json::Value = text
-            .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-            .find(|l| l["message"] == "looking the thing up")
-            .unwrap_or_else(|| panic!("no such line in {text}"));
-        assert_eq!(line["span"]["request_id"], "client-chosen-1", "{line}");
-        assert_eq!(
-            line["span"]["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736",
-            "{line}"
-        );
-        assert_eq!(line["span"]["route"], "/things/{id}", "{line}");
-        // Counted by its route template, not by the raw path.
-        let exported = crate::metrics::render();
-        assert!(
-            exported.contains(
-                r#"kirikae_http_requests_total{method="GET",route="/things/{id}",status="200"}"#
-            ),
-            "{exported}"
-        );
-        assert!(!exported.contains("/things/7"));
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn a_request_without_an_id_gets_a_new_one() {
-        let captured = Captured::default();
-        let request = axum::http::Request::get("/things/7")
-            .body(Body::empty())
-            .unwrap();
-        let response = answered(request, &captured).await;
-        let id = response.headers()["x-request-id"].to_str().unwrap();
-        assert_eq!(uuid::Uuid::parse_str(id).unwrap().get_version_num(), 7);
     }
 }

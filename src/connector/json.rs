@@ -33,11 +33,13 @@ impl JsonClient {
     /// application.
     pub async fn call(&self, request: &RequestRecord) -> Result<TsoAnswer, CallError> {
         let service_id = request.function.service_id();
-        let response = crate::telemetry::traced(self.http.post(self.url_of(service_id)))
+        let call = self
+            .http
+            .post(self.url_of(service_id))
             .header(IDEMPOTENCY_KEY, request.request_id.to_string())
             .header(reqwest::header::ACCEPT, "application/json")
-            .json(&build_body(request))
-            .send()
+            .json(&build_body(request));
+        let response = crate::telemetry::send_traced(call, service_id)
             .await
             .map_err(classify)?;
         let status = response.status().as_u16();

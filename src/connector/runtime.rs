@@ -332,6 +332,9 @@ pub async fn run_with_health(
     Ok(())
 }
 
+/// The `service.name` of the connector's spans.
+const CONNECTOR_SERVICE: &str = "kirikae-connector";
+
 fn lane_of(key: &[u8], lanes: usize) -> usize {
     let mut h = DefaultHasher::new();
     key.hash(&mut h);
@@ -351,18 +354,33 @@ fn spawn_lane(worker: Arc<Worker>, done: mpsc::UnboundedSender<(i32, i64)>) -> m
                 .trace
                 .map(|t| t.child())
                 .unwrap_or_else(TraceContext::root);
-            match crate::telemetry::in_trace(trace, worker.handle(&job)).await {
+            let span = crate::telemetry::Span::start(
+                CONNECTOR_SERVICE,
+                format!("handle {}", worker.requests_topic),
+                crate::telemetry::SpanKind::Consumer,
+                trace,
+                job.trace.map(|t| t.span_id),
+            )
+            .attribute("kirikae.area", worker.area.code());
+            let handled =
+                crate::telemetry::in_trace(CONNECTOR_SERVICE, trace, worker.handle(&job)).await;
+            span.end(!matches!(handled, Handled::NotDone));
+            match handled {
                 Handled::Done => {
                     let _ = done.send((partition, offset));
                 }
                 Handled::NotDone => {}
                 Handled::Held(held) => {
                     let (worker, done) = (worker.clone(), done.clone());
-                    tokio::spawn(crate::telemetry::in_trace(trace, async move {
-                        if worker.hold(held).await {
-                            let _ = done.send((partition, offset));
-                        }
-                    }));
+                    tokio::spawn(crate::telemetry::in_trace(
+                        CONNECTOR_SERVICE,
+                        trace,
+                        async move {
+                            if worker.hold(held).await {
+                                let _ = done.send((partition, offset));
+                            }
+                        },
+                    ));
                 }
             }
         }

@@ -30,11 +30,13 @@ impl SoapClient {
     /// RequestId in the header, so a retried call never files a second application.
     pub async fn call(&self, request: &RequestRecord) -> Result<TsoAnswer, CallError> {
         let service_id = request.function.service_id();
-        let response = crate::telemetry::traced(self.http.post(self.endpoint.clone()))
+        let call = self
+            .http
+            .post(self.endpoint.clone())
             .header(header::CONTENT_TYPE, "text/xml; charset=utf-8")
             .header("SOAPAction", format!("\"{service_id}\""))
-            .body(build_envelope(request))
-            .send()
+            .body(build_envelope(request));
+        let response = crate::telemetry::send_traced(call, service_id)
             .await
             .map_err(classify)?;
         let status = response.status();

@@ -288,6 +288,7 @@ pub async fn start(
     connectors: bool,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Started> {
+    crate::telemetry::export::install(settings.otlp_endpoint.as_deref());
     let mut sims = HashMap::new();
     let mut stopped = Vec::new();
     for &area in areas {

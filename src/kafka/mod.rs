@@ -174,8 +174,13 @@ impl Publisher {
         headers: &[(&str, String)],
     ) -> Result<DeliveryFuture, BrokerError> {
         let mut record = FutureRecord::to(topic).key(key).payload(payload);
-        // The trace the producing task works for travels with the record (W3C traceparent).
-        let trace = crate::telemetry::current().map(|t| t.child().header());
+        // The trace the producing task works for travels with the record (W3C traceparent),
+        // naming this publish's own span.
+        let publish = crate::telemetry::child_span(
+            format!("publish {topic}"),
+            crate::telemetry::SpanKind::Producer,
+        );
+        let trace = publish.as_ref().map(|s| s.context().header());
         let traced;
         let headers = match trace {
             Some(t)
@@ -201,7 +206,13 @@ impl Publisher {
         }
         loop {
             match self.producer.send_result(record) {
-                Ok(f) => return Ok(f),
+                Ok(f) => {
+                    if let Some(span) = publish {
+                        span.attribute("messaging.destination.name", topic)
+                            .end(true);
+                    }
+                    return Ok(f);
+                }
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
                     record = r;
                     tokio::time::sleep(Duration::from_millis(5)).await;

@@ -56,6 +56,7 @@ pub async fn run(
         if batch.is_empty() {
             continue;
         }
+        let storing = std::time::SystemTime::now();
         let mut backoff = Duration::from_millis(100);
         // A batch is applied whole or not at all; on a database error it is tried again.
         while let Err(e) =
@@ -74,6 +75,15 @@ pub async fn run(
         for m in &batch {
             if let Some(trace) = crate::telemetry::from_record(m) {
                 tracing::debug!(trace_id = %trace.trace_id_hex(), topic = m.topic(), offset = m.offset(), "projected");
+                crate::telemetry::Span::start(
+                    "kirikae-projector",
+                    format!("project {}", m.topic()),
+                    crate::telemetry::SpanKind::Consumer,
+                    trace.child(),
+                    Some(trace.span_id),
+                )
+                .started_at(storing)
+                .end(true);
             }
         }
     }
