@@ -26,6 +26,7 @@ struct Metrics {
     connector_stalled: IntGaugeVec,
     intermediations: IntCounterVec,
     intermediations_pending: IntGaugeVec,
+    dlq_depth: IntGaugeVec,
     tls_expiry: IntGaugeVec,
     connector_circuit: IntGaugeVec,
     webhook_deliveries: IntCounterVec,
@@ -164,6 +165,12 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             "kirikae_intermediations_total",
             "Intermediation commands and expiries, by action and outcome (accepted or the refusal code).",
             &["action", "outcome"],
+        ),
+        dlq_depth: gauge_vec(
+            &r,
+            "kirikae_dlq_depth",
+            "Failed requests of the area not yet replayed: what its dead-letter topic holds for `kirikae replay`.",
+            &["area"],
         ),
         intermediations_pending: gauge_vec(
             &r,
@@ -414,6 +421,19 @@ impl IntermediationsPending {
         g.with_label_values(&["lt_1d"]).set(self.under_1d);
         g.with_label_values(&["1d_3d"]).set(self.from_1d_to_3d);
         g.with_label_values(&["gt_3d"]).set(self.over_3d);
+    }
+}
+
+/// The failed requests of each area awaiting a replay (its dead-letter depth), after each pass
+/// of the job that counts them; `areas` holds every area, 0 where none failed.
+pub struct DeadLetterDepth<'a> {
+    pub areas: &'a [(&'a str, i64)],
+}
+impl DeadLetterDepth<'_> {
+    pub fn emit(self) {
+        for (area, n) in self.areas {
+            METRICS.dlq_depth.with_label_values(&[area]).set(*n);
+        }
     }
 }
 

@@ -134,6 +134,10 @@ pub fn jobs(
             Box::pin(crate::bulk::run_filing(s(), p(), t())),
         ),
         (
+            "dead-letter depth",
+            Box::pin(crate::requests::run_depth_gauge(s(), p(), t())),
+        ),
+        (
             "webhook delivery",
             Box::pin(crate::push::run_delivery(s(), p(), t())),
         ),

@@ -2,6 +2,7 @@
 //! idempotency keys, status queries and paging — shared by the API, the web, bulk uploads and
 //! the CLI.
 
+mod dead_letters;
 pub mod idempotency;
 mod listing;
 mod queries;
@@ -11,6 +12,7 @@ mod submissions;
 pub mod validate;
 mod view;
 
+pub use dead_letters::run_depth_gauge;
 pub use idempotency::IdempotencyKey;
 pub use listing::{ListAnswer, ListFilters, ListQuery};
 pub use submissions::{Submissions, may_submit};

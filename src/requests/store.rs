@@ -174,6 +174,20 @@ pub async fn failed_in<C: GenericClient>(
     Ok(row.is_some())
 }
 
+/// How many requests of each area are `failed` in their newest generation: what the area's
+/// dead-letter topic holds that `kirikae replay` would put back. Areas with none are absent.
+pub async fn failed_by_area<C: GenericClient>(
+    client: &C,
+) -> Result<Vec<(String, i64)>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT area, count(*) FROM requests WHERE status = 'failed' GROUP BY area",
+            &[],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
 /// One request of `company`; another company's is not found.
 pub async fn one<C: GenericClient>(
     client: &C,

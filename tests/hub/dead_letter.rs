@@ -106,6 +106,17 @@ async fn a_failed_request_replayed_after_the_outage_completes_once() {
 
     app.set_sim_mode(area, json!({"mode": "normal"})).await;
     let pool = hub::pool(&app.settings).unwrap();
+    let depth = || async {
+        let client = pool.get().await.unwrap();
+        kirikae::requests::store::failed_by_area(&client)
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        depth().await,
+        vec![(area.code().to_string(), 1)],
+        "the dead-letter depth counts the failed request"
+    );
     let replayed = replay::run(&app.settings, &pool, area, &[]).await.unwrap();
     assert_eq!(replayed, vec![id.parse::<RequestId>().unwrap()]);
 
@@ -122,6 +133,10 @@ async fn a_failed_request_replayed_after_the_outage_completes_once() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(done["replay"], 1, "{done}");
+    assert!(
+        depth().await.is_empty(),
+        "a replayed request leaves the depth"
+    );
     assert!(done["result"]["application_number"].is_string(), "{done}");
     assert_eq!(app.sim(area).1.applications(), 1);
     let again = replay::run(&app.settings, &pool, area, &[]).await.unwrap();
