@@ -51,15 +51,17 @@ pub(crate) fn log(dir: &Path) -> Stdio {
 }
 
 fn start_broker(dir: &Path, port: u16) -> Broker {
-    let url = format!("tcp://127.0.0.1:{port}");
+    start_tansu(dir, port, &format!("127.0.0.1:{port}"))
+}
+
+/// Starts tansu on `port` with its data in `dir`, telling clients to come back at `advertised`
+/// (another address when something stands in front of it), and waits until it listens.
+pub(crate) fn start_tansu(dir: &Path, port: u16, advertised: &str) -> Broker {
+    let listen = format!("tcp://127.0.0.1:{port}");
+    let advertised = format!("tcp://{advertised}");
     let child = Command::new(tansu_binary())
-        .args([
-            "broker",
-            "--listener-url",
-            &url,
-            "--advertised-listener-url",
-            &url,
-        ])
+        .args(["broker", "--listener-url", &listen])
+        .args(["--advertised-listener-url", &advertised])
         .args(["--storage-engine", "sqlite://tansu.db"])
         .current_dir(dir)
         .stdout(Stdio::null())

@@ -5,18 +5,15 @@
 //! the handshake is refused and nothing reaches the broker.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kirikae::config::{KafkaSecurityProtocol, Settings};
 use kirikae::kafka::{self, Link, Publisher};
 use rdkafka::Message;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::broker_restart::{Broker, log, tansu_binary};
+use crate::broker_restart::start_tansu;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -24,28 +21,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// A tansu listening in clear on `port` that tells clients to reach it at `advertised`.
-fn start_tansu(dir: &Path, port: u16, advertised: &str) -> Broker {
-    let listen = format!("tcp://127.0.0.1:{port}");
-    let advertised = format!("tcp://{advertised}");
-    let child = Command::new(tansu_binary())
-        .args(["broker", "--listener-url", &listen])
-        .args(["--advertised-listener-url", &advertised])
-        .args(["--storage-engine", "sqlite://tansu.db"])
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(log(dir))
-        .spawn()
-        .expect("start tansu");
-    let broker = Broker(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "tansu did not start on {port}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    broker
 }
 
 /// TLS handshakes the proxy completed, and those it refused.
@@ -58,19 +33,7 @@ struct Handshakes {
 /// Terminates TLS on `listener` with `pki`'s `server.pem`/`server.key` and forwards the clear
 /// bytes to the broker on `upstream`, until the test ends.
 fn start_proxy(listener: tokio::net::TcpListener, pki: &Path, upstream: u16) -> Arc<Handshakes> {
-    let chain = CertificateDer::pem_file_iter(pki.join("server.pem"))
-        .unwrap()
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap();
-    let key = PrivateKeyDer::from_pem_file(pki.join("server.key")).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let acceptor = crate::harness::tls_acceptor(pki);
     let seen = Arc::new(Handshakes::default());
     let counts = seen.clone();
     tokio::spawn(async move {
