@@ -25,6 +25,8 @@ pub fn connector_process(app: &TestApp, area: Area) -> Child {
         .env("KIRIKAE_TOPIC_PREFIX", &app.settings.topic_prefix)
         .env("KIRIKAE_CONNECTORS_DIR", &app.settings.connectors_dir)
         .env("KIRIKAE_DATABASE_URL", &app.settings.database_url)
+        .env("KIRIKAE_FIELD_KEYS_FILE", &app.settings.field_keys_file)
+        .env("KIRIKAE_FIELD_KEYS_CREATE", "false")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()
