@@ -659,3 +659,12 @@ pub fn tls_acceptor(dir: &Path) -> tokio_rustls::TlsAcceptor {
         .unwrap();
     tokio_rustls::TlsAcceptor::from(Arc::new(config))
 }
+
+/// A port nobody listens on now, for a process the test starts (a broker, a WebDriver).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -14,14 +14,7 @@ use kirikae::kafka::{self, Link, Publisher};
 use rdkafka::Message;
 
 use crate::broker_restart::start_tansu;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::harness::free_port;
 
 /// TLS handshakes the proxy completed, and those it refused.
 #[derive(Default)]

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
-use super::harness::TestApp;
+use super::harness::{TestApp, free_port};
 
 /// Where Chromium reads managed policies on Debian.
 const POLICY_DIR: &str = "/etc/chromium/policies/managed";
@@ -84,14 +84,6 @@ fn nss_database(home: &Path, certs: &Path, company: Option<&str>) {
             .args(["-d", &db, "-W", "", "-i"])
             .arg(&p12));
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Browser {
