@@ -205,7 +205,10 @@ fn submission(i: usize, registers: &[register::Register]) -> (Function, Area, se
     (function, area, body)
 }
 
-fn https_client(dir: &std::path::Path, company: &str) -> anyhow::Result<reqwest::Client> {
+pub(crate) fn https_client(
+    dir: &std::path::Path,
+    company: &str,
+) -> anyhow::Result<reqwest::Client> {
     let read =
         |f: String| std::fs::read(dir.join(&f)).with_context(|| format!("{}/{f}", dir.display()));
     let mut identity = read(format!("client-{company}.pem"))?;

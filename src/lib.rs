@@ -53,6 +53,7 @@ pub mod web;
 
 // 6. Assembly
 pub mod bench;
+pub mod chaos;
 pub mod docs;
 pub mod hub;
 pub mod up;

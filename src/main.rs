@@ -10,7 +10,7 @@ use kirikae::accounts::registrations::{self, RegistrationStatus};
 use kirikae::accounts::{self, Accounts, CompanyKind, certificates, maintenance};
 use kirikae::config::Settings;
 use kirikae::domain::{Area, CompanyCode, CorporateNumber, UserId};
-use kirikae::{bench, certs, hub, up};
+use kirikae::{bench, certs, chaos, hub, up};
 
 #[derive(Parser)]
 #[command(
@@ -182,6 +182,10 @@ enum Command {
     },
     /// Measures the hub: submissions over HTTPS with mTLS, and the same records straight to Kafka.
     Bench(bench::BenchArgs),
+    /// The fault suite: the hub as separate processes on its own broker and PostgreSQL, a
+    /// mixed load, processes killed and operators failing; exits 1 if a request was lost or
+    /// doubled (docs/reliability.md).
+    Chaos(chaos::ChaosArgs),
 }
 
 #[derive(Subcommand)]
@@ -623,6 +627,12 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
             Ok(())
         }
         Command::Bench(args) => bench::run(s, args).await,
+        Command::Chaos(args) => {
+            if !chaos::run(s, args).await?.ok() {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
     }
 }
 

@@ -180,3 +180,17 @@ pub(super) async fn set_mode(State(app): State<App>, body: Bytes) -> Response {
 pub(super) async fn stats(State(app): State<App>) -> Json<Stats> {
     Json(app.sim.stats())
 }
+
+/// `GET /sim/applied`: each request id carried out as an application, with how many times
+/// (the fault suite's independent check that nothing was applied twice).
+pub(super) async fn applied(
+    State(app): State<App>,
+) -> Json<std::collections::HashMap<String, u32>> {
+    let applied = app.sim.applied();
+    Json(
+        applied
+            .into_iter()
+            .map(|(id, n)| (id.to_string(), n))
+            .collect(),
+    )
+}

@@ -103,11 +103,20 @@ struct Ledger {
     mails: Vec<Mail>,
     /// Applications completed.
     applications: usize,
+    /// How many times each request id was carried out as an application (a fault suite
+    /// checks every one is 1: a redelivered request must never be applied again).
+    applied: HashMap<RequestId, u32>,
     /// 申込番号 given so far.
     numbers: u64,
 }
 
 impl Ledger {
+    /// Records that `id` was carried out as an application.
+    fn apply(&mut self, id: RequestId) {
+        self.applications += 1;
+        *self.applied.entry(id).or_default() += 1;
+    }
+
     fn number(&mut self, area: Area, today: NaiveDate) -> String {
         self.numbers += 1;
         rules::application_number(area, today, self.numbers)
@@ -170,6 +179,11 @@ impl Simulator {
     /// Distinct applications completed (look-ups are not applications).
     pub fn applications(&self) -> usize {
         self.lock().applications
+    }
+
+    /// How many times each request id was carried out as an application.
+    pub fn applied(&self) -> HashMap<RequestId, u32> {
+        self.lock().applied.clone()
     }
 
     /// The operator's business day: Japan's date unless fixed.
@@ -323,7 +337,7 @@ impl Simulator {
                     application_number: application_number.clone(),
                     sent_on: today,
                 });
-                ledger.applications += 1;
+                ledger.apply(request.request_id);
                 let result = UsagePasswordResult {
                     application_number,
                     sent_on: today,
@@ -341,7 +355,7 @@ impl Simulator {
                 ledger
                     .books
                     .record_hv_request(number.clone(), point.id.clone());
-                ledger.applications += 1;
+                ledger.apply(request.request_id);
                 return application(number, None);
             }
             Payload::Reconnection(r) => {
@@ -368,7 +382,7 @@ impl Simulator {
             }
         };
         ledger.changed.insert(point.id.clone(), point);
-        ledger.applications += 1;
+        ledger.apply(request.request_id);
         let number = ledger.number(self.area, today);
         application(number, Some(effective_date))
     }
@@ -427,7 +441,7 @@ impl Simulator {
             let result = rules::switch_result(number, switch_date);
             let answer = TsoAnswer::Completed(ResultPayload::SwitchStart(result));
             ledger.answers.insert(half.record.request_id, answer);
-            ledger.applications += 1;
+            ledger.apply(half.record.request_id);
         }
         point.current_retailer_code = start.record.company_code.as_str().to_string();
         ledger.changed.insert(point.id.clone(), point);
@@ -518,7 +532,7 @@ struct App {
 }
 
 /// `POST /soap`, `POST /json/{service_id}`, `POST /sim/control`, `GET /sim/stats`,
-/// `GET /sim/mail`.
+/// `GET /sim/applied`, `GET /sim/mail`.
 pub fn router(sim: Arc<Simulator>) -> Router {
     routes(App {
         sim,
@@ -535,6 +549,7 @@ fn routes(app: App) -> Router {
         )
         .route("/sim/control", post(control::set_mode))
         .route("/sim/stats", get(control::stats))
+        .route("/sim/applied", get(control::applied))
         .route("/sim/mail", get(mailbox::mail))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),

@@ -13,6 +13,7 @@ mod bulk;
 mod bulk_filing;
 mod bulk_intermediation;
 mod bulk_users;
+mod chaos;
 mod circuit;
 mod connector_crash;
 mod connector_stall;

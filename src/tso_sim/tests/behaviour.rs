@@ -870,3 +870,23 @@ async fn the_mailbox_is_served_as_json_and_filtered_by_point() {
 async fn start_full() -> Running {
     start(sim_of(Area::Tokyo)).await
 }
+
+#[test]
+fn a_repeated_request_id_is_counted_as_applied_once() {
+    let sim = sim_of(Area::Tokyo);
+    let vacant = point(&sim, PointKind::Vacant, 3);
+    let request = reconnection(&vacant, days_from_today(3));
+    let first = sim.answer(&request);
+    assert_eq!(sim.answer(&request), first, "the same answer again");
+    let p = point(&sim, PointKind::LowVoltage, 21);
+    let planned = days_from_today(10);
+    let (start, end) = (start_of(&p, planned), end_of(&p, planned));
+    for r in [&start, &end, &start, &end] {
+        sim.answer(r);
+    }
+    let applied = sim.applied();
+    assert_eq!(applied.get(&request.request_id), Some(&1), "{applied:?}");
+    assert_eq!(applied.get(&start.request_id), Some(&1), "{applied:?}");
+    assert_eq!(applied.get(&end.request_id), Some(&1), "{applied:?}");
+    assert_eq!(applied.len(), 3);
+}
