@@ -25,6 +25,18 @@ const APPEND_REQUEST: &str = "
       FROM requests WHERE request_id = $1
     ON CONFLICT (company_code, subject_id, generation, status) DO NOTHING";
 
+/// The `accepted` event of a request whose row is already past it: the projector reads the
+/// request and result topics apart, so a result can be projected before its request record,
+/// and the feed must still show the request accepted, before the rest.
+const APPEND_ACCEPTED_FIRST: &str = "
+    INSERT INTO events (company_code, kind, subject_id, generation, status, body)
+    SELECT company_code, 'request', request_id, replay, 'accepted',
+           jsonb_build_object('request_id', request_id, 'function', function,
+               'service_id', service_id, 'area', area, 'supply_point_id', point_id,
+               'status', 'accepted', 'code', NULL, 'message', NULL, 'replay', replay)
+      FROM requests WHERE request_id = $1 AND status <> 'accepted'
+    ON CONFLICT (company_code, subject_id, generation, status) DO NOTHING";
+
 const APPEND_INTERMEDIATION: &str = "
     INSERT INTO events (company_code, kind, subject_id, generation, status, body)
     SELECT DISTINCT party, 'intermediation', i.intermediation_id, 0, i.state,
@@ -48,12 +60,16 @@ async fn lock_appends<C: GenericClient>(tx: &C) -> Result<(), tokio_postgres::Er
 
 /// Appends the request's current status as an event of its registration, unless that status
 /// (in this replay generation) is already recorded: called by the projector right after each
-/// write of the row, inside its transaction, so a redelivered record appends nothing.
+/// write of the row, inside its transaction, so a redelivered record appends nothing. A row
+/// past `accepted` whose generation has no `accepted` event yet (its result came first) gets
+/// that one first, so the feed is complete and in order.
 pub async fn append_request<C: GenericClient>(
     tx: &C,
     request_id: Uuid,
 ) -> Result<(), tokio_postgres::Error> {
     lock_appends(tx).await?;
+    let stmt = tx.prepare_cached(APPEND_ACCEPTED_FIRST).await?;
+    tx.execute(&stmt, &[&request_id]).await?;
     let stmt = tx.prepare_cached(APPEND_REQUEST).await?;
     tx.execute(&stmt, &[&request_id]).await.map(|_| ())
 }

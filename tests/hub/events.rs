@@ -284,3 +284,86 @@ async fn an_intermediation_reaches_the_feeds_of_both_its_parties_and_of_no_one_e
     let (_, page) = b.get("/api/v1/events").await;
     assert_eq!(page["events"], json!([]), "{page}");
 }
+
+/// The statuses of `id` in `who`'s feed, in feed order.
+async fn statuses_of(who: &Retailer, id: &str) -> Vec<String> {
+    of(&who.all_events().await, id)
+        .iter()
+        .map(|e| e["status"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_request_whose_result_is_projected_before_its_record_still_shows_accepted_first() {
+    use chrono::SubsecRound;
+    use kirikae::domain::{CompanyCode, Function, RequestId, UpdateFlag};
+    use kirikae::kafka::Publisher;
+    use kirikae::messages::{
+        Codec, FacilityInquiry, Payload, RequestRecord, ResultRecord, ResultStatus,
+    };
+
+    // No connector: the test writes the area's topics itself, the result before the request.
+    let area = Area::Kansai;
+    let app = spawn_app_without_connectors(&[area]).await;
+    let a = app.login(RETAILER_A).await;
+    let codec = Codec::new();
+    let publisher = Publisher::of(&app.settings, Duration::from_secs(10)).unwrap();
+    let (point, _) = app.point(area, 14);
+    let request = RequestRecord {
+        request_id: RequestId::new(),
+        function: Function::FacilityInquiry,
+        company_code: CompanyCode::parse(RETAILER_A).unwrap(),
+        user_id: user_of(RETAILER_A),
+        point_id: point.clone(),
+        update_flag: UpdateFlag::Register,
+        original_request_id: None,
+        accepted_at: chrono::Utc::now().trunc_subsecs(3),
+        payload: Payload::FacilityInquiry(FacilityInquiry {}),
+        replay: 0,
+    };
+    let id = request.request_id.to_string();
+    let result = ResultRecord::for_request(&request, ResultStatus::Completed, 1);
+    publisher
+        .publish(
+            &app.settings.results_topic(area),
+            point.as_str(),
+            &codec.encode_result(&result).unwrap(),
+        )
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut seen = statuses_of(&a, &id).await;
+    while !seen.contains(&"completed".to_string()) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never projected: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        seen = statuses_of(&a, &id).await;
+    }
+    assert_eq!(seen, ["accepted", "completed"], "the result alone");
+
+    // The request record comes after; a submission to the same point behind it on the same
+    // partition shows when the projector has passed it. Nothing changes for the first.
+    publisher
+        .publish(
+            &app.settings.requests_topic(area),
+            point.as_str(),
+            &codec.encode_request(&request).unwrap(),
+        )
+        .await
+        .unwrap();
+    let later = a.facility_inquiry(&point).await;
+    while statuses_of(&a, &later).await.is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the later request never projected"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        statuses_of(&a, &id).await,
+        ["accepted", "completed"],
+        "after its record too"
+    );
+}
