@@ -201,6 +201,8 @@ pub struct Report {
     pub failed: usize,
     pub refused_503: usize,
     pub refused_other: usize,
+    /// The other refusals by HTTP status and code.
+    pub refused_other_by: BTreeMap<String, usize>,
     pub unanswered: usize,
     pub dropped: usize,
     /// Accepted (202) but with no final result on its results topic or no final row.
@@ -257,7 +259,12 @@ pub fn verdict(
                 accepted.insert(id.as_str(), o);
             }
             Answer::Refused(503, _) => r.refused_503 += 1,
-            Answer::Refused(..) => r.refused_other += 1,
+            Answer::Refused(status, code) => {
+                r.refused_other += 1;
+                *r.refused_other_by
+                    .entry(format!("{status} {code}"))
+                    .or_default() += 1;
+            }
             Answer::Transport => r.unanswered += 1,
         }
     }
