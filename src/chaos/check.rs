@@ -443,10 +443,20 @@ impl std::fmt::Display for Report {
         writeln!(f, "| rejected (by the operator) | {} |", self.rejected)?;
         writeln!(f, "| failed (dead-lettered) | {} |", self.failed)?;
         writeln!(f, "| refused with 503 | {} |", self.refused_503)?;
+        let by: Vec<String> = self
+            .refused_other_by
+            .iter()
+            .map(|(k, n)| format!("{k}: {n}"))
+            .collect();
         writeln!(
             f,
-            "| refused otherwise (4xx/5xx) | {} |",
-            self.refused_other
+            "| refused otherwise | {} {} |",
+            self.refused_other,
+            if by.is_empty() {
+                String::new()
+            } else {
+                format!("({})", by.join(", "))
+            }
         )?;
         writeln!(f, "| no answer from either API | {} |", self.unanswered)?;
         writeln!(
