@@ -154,12 +154,12 @@ async fn a_retry_after_an_attempt_that_died_before_producing_produces_the_record
     let a = app.login(RETAILER_A).await;
     let point = "0300000000000000000011";
     let body = json!({"supply_point_id": point});
-    let id = uuid::Uuid::new_v4();
+    let id = kirikae::domain::RequestId::new();
     // What the dead attempt left behind: its `accepted` row, and its key with the lease run out.
     let pool = kirikae::hub::pool(&app.settings).unwrap();
     let client = pool.get().await.unwrap();
     let record = RequestRecord {
-        request_id: id.into(),
+        request_id: id,
         function: Function::FacilityInquiry,
         company_code: CompanyCode::parse(RETAILER_A).unwrap(),
         user_id: user_of(RETAILER_A),
@@ -178,7 +178,7 @@ async fn a_retry_after_an_attempt_that_died_before_producing_produces_the_record
         .execute(
             "INSERT INTO idempotency_keys (company_code, key, body_sha256, request_id, lease_until)
              VALUES ($1, 'died-1', $2, $3, now() - interval '1 second')",
-            &[&RETAILER_A, &hash, &id],
+            &[&RETAILER_A, &hash, &id.as_uuid()],
         )
         .await
         .unwrap();
