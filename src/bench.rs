@@ -58,6 +58,26 @@ pub struct BenchArgs {
     /// Instead: one 一括申請 file of `--n` rows, its preview and filing rates (`bench/bulk.rs`).
     #[arg(long)]
     pub bulk: bool,
+    /// A national peak day's mix instead of the look-ups over all areas alike: the areas in
+    /// their real proportions (東京 ≈ 45%, 関西 ≈ 20%, the rest spread), one submission in ten a
+    /// half of a 東京 switch pair (the switch-start as `--company`, the switch-end as the
+    /// incumbent `--incumbent`). Meant for `--n` up to 1,000,000 by hand.
+    #[arg(long)]
+    pub peak_day: bool,
+    /// The current retailer who files the switch-ends of `--peak-day` (up's Tokyo incumbent).
+    #[arg(long, default_value = "Z0300")]
+    pub incumbent: String,
+    #[arg(long, default_value = "demo-z0300")]
+    pub incumbent_user: String,
+    /// Instead: submit nothing, and report the CPU the hub's processes use idle over this
+    /// many seconds.
+    #[arg(long)]
+    pub idle: Option<u64>,
+    /// Report only these processes (the hub's `kirikae up` and its broker's tansu, say) rather
+    /// than every kirikae, tansu and postgres process on the machine, which on a shared
+    /// machine counts other people's too.
+    #[arg(long = "pid")]
+    pub pids: Vec<u32>,
 }
 
 mod bulk;
@@ -75,12 +95,31 @@ struct View {
 }
 
 pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
+    if let Some(secs) = args.idle {
+        println!("bench: the hub idle for {secs} s, nothing submitted");
+        let processes = procs::Sampler::start(&args.pids);
+        let started = Instant::now();
+        tokio::time::sleep(Duration::from_secs(secs)).await;
+        processes.print(started.elapsed());
+        return Ok(());
+    }
     let dir = args.tls_dir.clone().unwrap_or(settings.tls_dir.clone());
     let client = https_client(&dir, &args.company)?;
-    let token = login(&client, &args).await?;
+    let token = login(&client, &args.user, &args.password, &args.api).await?;
     if args.bulk {
         return bulk::run(&settings, &args, &client, &token).await;
     }
+    let incumbent = if args.peak_day {
+        let c = https_client(&dir, &args.incumbent)?;
+        let t = login(&c, &args.incumbent_user, &args.password, &args.api).await?;
+        Some((c, t))
+    } else {
+        None
+    };
+    let callers = Callers {
+        main: (client, token),
+        incumbent,
+    };
     let pace = match args.rate {
         Some(rate) => format!(
             "open loop at {rate:.0}/s, at most {} in flight",
@@ -88,8 +127,13 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
         ),
         None => format!("closed loop, concurrency {}", args.concurrency),
     };
+    let mix = if args.peak_day {
+        "a peak day: areas in real proportions, one in ten a half of a 東京 switch pair, the rest"
+    } else {
+        "over all ten areas alike"
+    };
     println!(
-        "bench: {} submissions ({}), {pace}, over all ten areas",
+        "bench: {} submissions ({}), {pace}, {mix}",
         args.n,
         MIX.iter().map(|f| f.slug()).collect::<Vec<_>>().join(", "),
     );
@@ -102,12 +146,15 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
         })
         .collect();
 
-    let processes = procs::Sampler::start();
+    let processes = procs::Sampler::start(&args.pids);
     let started = Instant::now();
-    let outcome = submit_all(&client, &args, &token, &settings).await?;
+    let outcome = submit_all(&callers, &args, &settings).await?;
     let submit_secs = started.elapsed().as_secs_f64();
     let submitted = &outcome.accepted;
-    let ids: Vec<String> = submitted.iter().map(|(id, _)| id.clone()).collect();
+    let ids: Vec<(String, Who)> = submitted
+        .iter()
+        .map(|(id, _, who)| (id.clone(), *who))
+        .collect();
     let accepted_per_sec = ids.len() as f64 / submit_secs;
     println!(
         "api:  {} accepted in {submit_secs:.2} s = {accepted_per_sec:.0} accepted/s",
@@ -123,10 +170,10 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
         a.max()
     );
 
-    let latencies = wait_for_results(&client, &args, &token, &ids).await?;
+    let (latencies, finals) = wait_for_results(&callers, &args, &ids).await?;
     let mut all = Histogram::<u64>::new(3)?;
     let mut by_family: std::collections::BTreeMap<&str, Histogram<u64>> = Default::default();
-    for (id, area) in submitted {
+    for (id, area, _) in submitted {
         if let Some(&ms) = latencies.get(id) {
             all.record(ms)?;
             let family = families[area.number() as usize - 1];
@@ -137,10 +184,18 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
         }
     }
     print_latency("e2e", &all, ids.len());
+    println!(
+        "final: {}",
+        finals
+            .iter()
+            .map(|(status, n)| format!("{n} {status}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     for (family, hist) in &by_family {
         let submitted_here = submitted
             .iter()
-            .filter(|(_, a)| families[a.number() as usize - 1] == *family)
+            .filter(|(_, a, _)| families[a.number() as usize - 1] == *family)
             .count();
         print_latency(&format!("  {family}"), hist, submitted_here);
     }
@@ -180,7 +235,15 @@ fn print_latency(label: &str, hist: &Histogram<u64>, submitted: usize) {
 
 /// The `i`-th submission: its function, area and body.
 fn submission(i: usize, registers: &[register::Register]) -> (Function, Area, serde_json::Value) {
-    let area = Area::ALL[i % 10];
+    submission_in(Area::ALL[i % 10], i, registers)
+}
+
+/// The `i`-th submission of the look-up mix, in `area`.
+fn submission_in(
+    area: Area,
+    i: usize,
+    registers: &[register::Register],
+) -> (Function, Area, serde_json::Value) {
     let function = MIX[(i / 10) % MIX.len()];
     let n = (i / 40) as u32;
     let kind = match function {
@@ -205,6 +268,91 @@ fn submission(i: usize, registers: &[register::Register]) -> (Function, Area, se
     (function, area, body)
 }
 
+/// Who files a submission: `--company`, or (a switch-end of `--peak-day`) the incumbent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    Main,
+    Incumbent,
+}
+
+/// The HTTPS clients (each with its own client certificate) and bearer tokens.
+struct Callers {
+    main: (reqwest::Client, String),
+    incumbent: Option<(reqwest::Client, String)>,
+}
+
+impl Callers {
+    fn of(&self, who: Who) -> &(reqwest::Client, String) {
+        match (who, &self.incumbent) {
+            (Who::Incumbent, Some(c)) => c,
+            _ => &self.main,
+        }
+    }
+}
+
+/// A peak day's areas outside the switch pairs, in per mille of those submissions: with the
+/// pairs (one submission in ten, all 東京) 東京 comes to ≈ 45% and 関西 to ≈ 20% of the day.
+const PEAK_AREAS: [(Area, u32); 10] = [
+    (Area::Hokkaido, 44),
+    (Area::Tohoku, 78),
+    (Area::Tokyo, 389),
+    (Area::Chubu, 111),
+    (Area::Hokuriku, 22),
+    (Area::Kansai, 222),
+    (Area::Chugoku, 44),
+    (Area::Shikoku, 22),
+    (Area::Kyushu, 62),
+    (Area::Okinawa, 6),
+];
+
+/// The `i`-th submission of a peak day. Of every twenty, the first is a 東京 switch-start by
+/// `--company` from the incumbent and the second its switch-end by the incumbent (same point,
+/// same date), so the operator matches them; the rest are the usual mix in an area drawn by
+/// [`PEAK_AREAS`] (spread evenly over `i`, not at random, so a run is repeatable).
+fn peak_day_submission(
+    i: usize,
+    registers: &[register::Register],
+    incumbent_points: &[crate::domain::SupplyPointId],
+    main: &str,
+    incumbent: &str,
+) -> (Function, Area, serde_json::Value, Who) {
+    let pair = i / 20;
+    let date = (Utc::now().date_naive()
+        + chrono::Duration::days(14 + (pair / incumbent_points.len().max(1)) as i64 % 60))
+    .to_string();
+    let point = || incumbent_points[pair % incumbent_points.len()].as_str();
+    match i % 20 {
+        0 => {
+            let body = serde_json::json!({
+                "supply_point_id": point(), "planned_date": date,
+                "previous_retailer_code": incumbent, "previous_customer_number": "0012-3456-78",
+                "customer_name": "山田 太郎", "customer_phone": "03-1234-5678",
+                "agreed_to_grid_terms": true});
+            (Function::SwitchStart, Area::Tokyo, body, Who::Main)
+        }
+        1 => {
+            let body = serde_json::json!({
+                "supply_point_id": point(), "planned_date": date, "new_retailer_code": main,
+                "customer_number": "0012-3456-78"});
+            (Function::SwitchEnd, Area::Tokyo, body, Who::Incumbent)
+        }
+        _ => {
+            // 7919 is prime to 1000: i → bucket visits every per mille evenly.
+            let bucket = (i as u64 * 7919 % 1000) as u32;
+            let mut upto = 0;
+            let area = PEAK_AREAS
+                .iter()
+                .find(|(_, share)| {
+                    upto += share;
+                    bucket < upto
+                })
+                .map_or(Area::Tokyo, |(a, _)| *a);
+            let (function, _, body) = submission_in(area, i, registers);
+            (function, area, body, Who::Main)
+        }
+    }
+}
+
 pub(crate) fn https_client(
     dir: &std::path::Path,
     company: &str,
@@ -222,14 +370,19 @@ pub(crate) fn https_client(
         .build()?)
 }
 
-async fn login(client: &reqwest::Client, args: &BenchArgs) -> anyhow::Result<String> {
+async fn login(
+    client: &reqwest::Client,
+    user: &str,
+    password: &str,
+    api: &str,
+) -> anyhow::Result<String> {
     #[derive(Deserialize)]
     struct Token {
         token: String,
     }
     let resp = client
-        .post(format!("{}/api/v1/session", args.api))
-        .json(&serde_json::json!({"user_id": args.user, "password": args.password}))
+        .post(format!("{api}/api/v1/session"))
+        .json(&serde_json::json!({"user_id": user, "password": password}))
         .send()
         .await?
         .error_for_status()?;
@@ -266,7 +419,7 @@ impl std::fmt::Display for Counts {
 }
 
 struct Outcome {
-    accepted: Vec<(String, Area)>,
+    accepted: Vec<(String, Area, Who)>,
     counts: Counts,
     /// Time to the 202, from when the submission was due.
     accept_ms: Histogram<u64>,
@@ -274,9 +427,9 @@ struct Outcome {
 
 /// One submission's answer: the request id and area when accepted, else the HTTP status
 /// (`None` when the request never got an answer).
-type Answer = Result<(String, Area), Option<u16>>;
+type Answer = Result<(String, Area, Who), Option<u16>>;
 
-async fn submit_one(req: reqwest::RequestBuilder, area: Area) -> Answer {
+async fn submit_one(req: reqwest::RequestBuilder, area: Area, who: Who) -> Answer {
     let resp = req.send().await.map_err(|_| None)?;
     let status = resp.status();
     if !status.is_success() {
@@ -286,37 +439,67 @@ async fn submit_one(req: reqwest::RequestBuilder, area: Area) -> Answer {
         .json::<Accepted>()
         .await
         .map_err(|_| Some(status.as_u16()))?;
-    Ok((accepted.request_id, area))
+    Ok((accepted.request_id, area, who))
 }
 
 async fn submit_all(
-    client: &reqwest::Client,
+    callers: &Callers,
     args: &BenchArgs,
-    token: &str,
     settings: &Settings,
 ) -> anyhow::Result<Outcome> {
     let registers: Vec<register::Register> = Area::ALL
         .iter()
         .map(|&a| register::Register::generate(a, settings.sim_seed, settings.sim_points_per_area))
         .collect();
+    // 東京's low-voltage points the incumbent supplies: where a switch pair can match.
+    let incumbent_points: Vec<crate::domain::SupplyPointId> = if args.peak_day {
+        let tokyo = &registers[Area::Tokyo.number() as usize - 1];
+        (0..settings.sim_points_per_area)
+            .map(|n| register::point_of(Area::Tokyo, register::PointKind::LowVoltage, n))
+            .filter(|p| {
+                tokyo
+                    .get(p)
+                    .is_some_and(|s| s.current_retailer_code == args.incumbent)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    anyhow::ensure!(
+        !args.peak_day || !incumbent_points.is_empty(),
+        "no 東京 point of {} in the simulator's register",
+        args.incumbent
+    );
     let request = |i: usize| {
-        let (function, area, body) = submission(i, &registers);
+        let (function, area, body, who) = if args.peak_day {
+            peak_day_submission(
+                i,
+                &registers,
+                &incumbent_points,
+                &args.company,
+                &args.incumbent,
+            )
+        } else {
+            let (f, a, b) = submission(i, &registers);
+            (f, a, b, Who::Main)
+        };
+        let (client, token) = callers.of(who);
         let req = client
             .post(format!("{}/api/v1/{}", args.api, function.slug()))
             .bearer_auth(token)
             .json(&body);
-        (req, area)
+        (req, area, who)
     };
     let progress = Progress::new(args.n);
     let answers: Vec<(Answer, Duration)> = match args.rate {
         None => {
             futures::stream::iter(0..args.n)
                 .map(|i| {
-                    let (req, area) = request(i);
+                    let (req, area, who) = request(i);
                     let progress = &progress;
                     async move {
                         let due = Instant::now();
-                        let answer = submit_one(req, area).await;
+                        let answer = submit_one(req, area, who).await;
                         progress.tick(answer.is_ok());
                         (answer, due.elapsed())
                     }
@@ -338,10 +521,10 @@ async fn submit_all(
                     dropped += 1;
                     continue;
                 };
-                let (req, area) = request(i);
+                let (req, area, who) = request(i);
                 let progress = progress.clone();
                 tasks.push(tokio::spawn(async move {
-                    let answer = submit_one(req, area).await;
+                    let answer = submit_one(req, area, who).await;
                     drop(permit);
                     progress.tick(answer.is_ok());
                     (answer, due.elapsed())
@@ -438,24 +621,30 @@ impl Progress {
     }
 }
 
+/// Polls every accepted request (each with the caller that filed it) until it is final or
+/// `--wait-secs` pass: accepted→final in ms by id, and how many ended in each final status.
 async fn wait_for_results(
-    client: &reqwest::Client,
+    callers: &Callers,
     args: &BenchArgs,
-    token: &str,
-    ids: &[String],
-) -> anyhow::Result<std::collections::HashMap<String, u64>> {
+    ids: &[(String, Who)],
+) -> anyhow::Result<(
+    std::collections::HashMap<String, u64>,
+    std::collections::BTreeMap<String, usize>,
+)> {
     let mut done = std::collections::HashMap::new();
-    let mut pending: Vec<String> = ids.to_vec();
+    let mut finals = std::collections::BTreeMap::new();
+    let mut pending: Vec<(String, Who)> = ids.to_vec();
     let deadline = Instant::now() + Duration::from_secs(args.wait_secs);
     while !pending.is_empty() && Instant::now() < deadline {
-        let views: Vec<(String, Option<View>)> = futures::stream::iter(pending.clone())
-            .map(|id| {
+        let views: Vec<((String, Who), Option<View>)> = futures::stream::iter(pending.clone())
+            .map(|(id, who)| {
+                let (client, token) = callers.of(who);
                 let req = client
                     .get(format!("{}/api/v1/requests/{id}", args.api))
                     .bearer_auth(token);
                 async move {
                     let view = async { req.send().await?.error_for_status()?.json::<View>().await };
-                    (id, view.await.ok())
+                    ((id, who), view.await.ok())
                 }
             })
             .buffer_unordered(args.concurrency)
@@ -467,7 +656,8 @@ async fn wait_for_results(
                 Some(v) if matches!(v.status.as_str(), "completed" | "rejected" | "failed") => {
                     let ms =
                         (v.finished_at.unwrap_or(v.accepted_at) - v.accepted_at).num_milliseconds();
-                    done.insert(id, ms.max(0) as u64);
+                    done.insert(id.0, ms.max(0) as u64);
+                    *finals.entry(v.status).or_insert(0) += 1;
                 }
                 _ => pending.push(id),
             }
@@ -476,7 +666,10 @@ async fn wait_for_results(
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
-    Ok(done)
+    if !pending.is_empty() {
+        finals.insert("not final in time".into(), pending.len());
+    }
+    Ok((done, finals))
 }
 
 /// Produces `n` encoded facility inquiries to a bench topic, all in flight at once.
@@ -541,6 +734,8 @@ mod procs {
 
     pub struct Sampler {
         before: BTreeMap<u32, (String, u64)>,
+        /// Only these processes, when given.
+        only: Vec<u32>,
     }
 
     struct Proc {
@@ -549,12 +744,12 @@ mod procs {
         peak_kib: u64,
     }
 
-    fn read(pid: u32) -> Option<Proc> {
+    fn read(pid: u32, any_name: bool) -> Option<Proc> {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
         // The command name is in parentheses and may hold spaces; the fields follow it.
         let (head, rest) = stat.rsplit_once(')')?;
         let comm = head.split_once('(')?.1;
-        if !WATCHED.iter().any(|w| comm.starts_with(w)) {
+        if !any_name && !WATCHED.iter().any(|w| comm.starts_with(w)) {
             return None;
         }
         let fields: Vec<&str> = rest.split_whitespace().collect();
@@ -600,23 +795,30 @@ mod procs {
         })
     }
 
-    fn all() -> BTreeMap<u32, Proc> {
+    fn all(only: &[u32]) -> BTreeMap<u32, Proc> {
+        if !only.is_empty() {
+            return only
+                .iter()
+                .filter_map(|&pid| Some((pid, read(pid, true)?)))
+                .collect();
+        }
         let Ok(dir) = std::fs::read_dir("/proc") else {
             return BTreeMap::new();
         };
         dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
             .filter(|&pid| pid != std::process::id())
-            .filter_map(|pid| Some((pid, read(pid)?)))
+            .filter_map(|pid| Some((pid, read(pid, false)?)))
             .collect()
     }
 
     impl Sampler {
-        pub fn start() -> Self {
+        pub fn start(only: &[u32]) -> Self {
             Sampler {
-                before: all()
+                before: all(only)
                     .into_iter()
                     .map(|(pid, p)| (pid, (p.label, p.cpu_ticks)))
                     .collect(),
+                only: only.to_vec(),
             }
         }
 
@@ -624,7 +826,7 @@ mod procs {
         /// wall time, and the largest peak resident memory among its processes.
         pub fn print(&self, wall: Duration) {
             let mut by_label: BTreeMap<String, (f64, u64, usize)> = BTreeMap::new();
-            for (pid, p) in all() {
+            for (pid, p) in all(&self.only) {
                 let before = self.before.get(&pid).map(|b| b.1).unwrap_or(0);
                 let cpu = p.cpu_ticks.saturating_sub(before) as f64 / TICKS_PER_SEC;
                 let e = by_label.entry(p.label).or_default();

@@ -35,7 +35,7 @@ pub async fn record<'a, C: GenericClient>(
     subject: &str,
     detail: serde_json::Value,
 ) -> Result<(), tokio_postgres::Error> {
-    write(client, actor.into(), action, subject, detail).await
+    write(client, actor.into(), action, subject, &detail).await
 }
 
 /// Records an action of someone who is not a logged-in user (the hub operator at the CLI, or
@@ -54,15 +54,59 @@ pub async fn record_as<C: GenericClient>(
         contractor: None,
         certificate: None,
     };
-    write(client, actor, action, subject, detail).await
+    write(client, actor, action, subject, &detail).await
 }
 
-pub async fn write<C: GenericClient>(
+/// An audit row held by value, for a writer that records it later together with others (the
+/// accept path's group commit, [`crate::requests`]): the same columns as [`record`] writes.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    company: String,
+    user: String,
+    contractor: Option<String>,
+    certificate: Option<String>,
+    action: &'static str,
+    subject: String,
+    detail: serde_json::Value,
+}
+
+impl Entry {
+    pub fn new<'a>(
+        actor: impl Into<Actor<'a>>,
+        action: &'static str,
+        subject: String,
+        detail: serde_json::Value,
+    ) -> Self {
+        let actor = actor.into();
+        Entry {
+            company: actor.company.to_string(),
+            user: actor.user.to_string(),
+            contractor: actor.contractor.map(str::to_string),
+            certificate: actor.certificate.map(str::to_string),
+            action,
+            subject,
+            detail,
+        }
+    }
+
+    /// Writes the row with `client` (in the caller's transaction, if it has one).
+    pub async fn write<C: GenericClient>(&self, client: &C) -> Result<(), tokio_postgres::Error> {
+        let actor = Actor {
+            company: &self.company,
+            user: &self.user,
+            contractor: self.contractor.as_deref(),
+            certificate: self.certificate.as_deref(),
+        };
+        write(client, actor, self.action, &self.subject, &self.detail).await
+    }
+}
+
+async fn write<C: GenericClient>(
     client: &C,
     actor: Actor<'_>,
     action: &str,
     subject: &str,
-    detail: serde_json::Value,
+    detail: &serde_json::Value,
 ) -> Result<(), tokio_postgres::Error> {
     let stmt = client
         .prepare_cached(
@@ -81,7 +125,7 @@ pub async fn write<C: GenericClient>(
                 &actor.certificate,
                 &action,
                 &subject,
-                &detail,
+                detail,
             ],
         )
         .await?;

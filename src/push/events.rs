@@ -16,25 +16,27 @@ use crate::domain::{CompanyCode, Refusal};
 /// the order they were given: a reader that saw id n never meets a smaller id later.
 const APPEND_LOCK: i64 = 0x6b69_7269_6576_6e74; // "kirievnt"
 
+/// The lock is taken in the statement itself (`held`, joined before any row is inserted, so
+/// before the row's id is drawn): one round trip per append rather than two.
+///
+/// A row already past `accepted` also gets its `accepted` event first (`s.first`), when that
+/// generation has none yet: the projector reads the request and result topics apart, so a
+/// result can be projected before its request record, and the feed must still show the request
+/// accepted, before the rest.
 const APPEND_REQUEST: &str = "
+    WITH held AS (SELECT pg_advisory_xact_lock($2))
     INSERT INTO events (company_code, kind, subject_id, generation, status, body)
-    SELECT company_code, 'request', request_id, replay, status,
-           jsonb_build_object('request_id', request_id, 'function', function,
-               'service_id', service_id, 'area', area, 'supply_point_id', point_id,
-               'status', status, 'code', code, 'message', message, 'replay', replay)
-      FROM requests WHERE request_id = $1
-    ON CONFLICT (company_code, subject_id, generation, status) DO NOTHING";
-
-/// The `accepted` event of a request whose row is already past it: the projector reads the
-/// request and result topics apart, so a result can be projected before its request record,
-/// and the feed must still show the request accepted, before the rest.
-const APPEND_ACCEPTED_FIRST: &str = "
-    INSERT INTO events (company_code, kind, subject_id, generation, status, body)
-    SELECT company_code, 'request', request_id, replay, 'accepted',
-           jsonb_build_object('request_id', request_id, 'function', function,
-               'service_id', service_id, 'area', area, 'supply_point_id', point_id,
-               'status', 'accepted', 'code', NULL, 'message', NULL, 'replay', replay)
-      FROM requests WHERE request_id = $1 AND status <> 'accepted'
+    SELECT r.company_code, 'request', r.request_id, r.replay, s.status,
+           jsonb_build_object('request_id', r.request_id, 'function', r.function,
+               'service_id', r.service_id, 'area', r.area, 'supply_point_id', r.point_id,
+               'status', s.status,
+               'code', CASE WHEN s.first THEN NULL ELSE r.code END,
+               'message', CASE WHEN s.first THEN NULL ELSE r.message END,
+               'replay', r.replay)
+      FROM held, requests r,
+           LATERAL (VALUES (0, 'accepted', true), (1, r.status, false)) AS s(ord, status, first)
+     WHERE r.request_id = $1 AND (NOT s.first OR r.status <> 'accepted')
+     ORDER BY s.ord
     ON CONFLICT (company_code, subject_id, generation, status) DO NOTHING";
 
 const APPEND_INTERMEDIATION: &str = "
@@ -58,20 +60,25 @@ async fn lock_appends<C: GenericClient>(tx: &C) -> Result<(), tokio_postgres::Er
     tx.execute(&stmt, &[&APPEND_LOCK]).await.map(|_| ())
 }
 
+/// Prepares [`append_request`]'s statement on `tx`'s connection, so that it sends its one
+/// statement the first time it is polled (the projector pipelines it with the row's write).
+pub async fn prepare<C: GenericClient>(tx: &C) -> Result<(), tokio_postgres::Error> {
+    tx.prepare_cached(APPEND_REQUEST).await.map(|_| ())
+}
+
 /// Appends the request's current status as an event of its registration, unless that status
 /// (in this replay generation) is already recorded: called by the projector right after each
 /// write of the row, inside its transaction, so a redelivered record appends nothing. A row
 /// past `accepted` whose generation has no `accepted` event yet (its result came first) gets
-/// that one first, so the feed is complete and in order.
+/// that one first, so the feed is complete and in order (one statement: [`APPEND_REQUEST`]).
 pub async fn append_request<C: GenericClient>(
     tx: &C,
     request_id: Uuid,
 ) -> Result<(), tokio_postgres::Error> {
-    lock_appends(tx).await?;
-    let stmt = tx.prepare_cached(APPEND_ACCEPTED_FIRST).await?;
-    tx.execute(&stmt, &[&request_id]).await?;
     let stmt = tx.prepare_cached(APPEND_REQUEST).await?;
-    tx.execute(&stmt, &[&request_id]).await.map(|_| ())
+    tx.execute(&stmt, &[&request_id, &APPEND_LOCK])
+        .await
+        .map(|_| ())
 }
 
 /// Appends the intermediation's current state as an event of each of its two parties (the new

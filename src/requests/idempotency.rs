@@ -92,7 +92,11 @@ pub async fn claim(
         }
         let request_id = RequestId::from(row.get::<_, uuid::Uuid>(1));
         let (produced, leased): (bool, bool) = (row.get(2), row.get(3));
-        if produced || super::store::exists(&client, request_id).await? {
+        // Not whether its `accepted` row exists: that is written before the record is
+        // produced, so an attempt that died in between left a row and no record. Such a key
+        // is taken over once its lease has run out and produced again under the same id (a
+        // record that did arrive is then there twice, which the connector deduplicates).
+        if produced {
             return Ok(Claim {
                 request_id,
                 produce: false,

@@ -2,6 +2,7 @@
 //! idempotency keys, status queries and paging — shared by the API, the web, bulk uploads and
 //! the CLI.
 
+mod accept_log;
 mod dead_letters;
 pub mod idempotency;
 mod listing;

@@ -1,5 +1,5 @@
-//! Every statement on the `requests` table: the `accepted` row (written by the API right after
-//! the broker's acknowledgement and by the projector from the topic, the same statement), the
+//! Every statement on the `requests` table: the `accepted` row (written by the API just before
+//! it produces the record, and by the projector from the topic: the same statement), the
 //! projector's status upserts, and the reads of the status queries.
 //!
 //! Every write is idempotent: a request row is inserted once, and a result only moves a
@@ -55,6 +55,15 @@ const UPSERT_RESULT: &str = "
 const COLUMNS: &str = "request_id, function, service_id, area, point_id, update_flag, status, code,
     message, attempts, result, user_id, accepted_at, sent_at, finished_at, replay";
 
+/// Prepares the projector's statements on `tx`'s connection (once per connection; after that
+/// nothing is sent), so that [`insert_request`] (of generation 0) and [`upsert_result`] each send
+/// their one statement the first time they are polled: the projector pipelines them in order.
+pub async fn prepare<C: GenericClient>(tx: &C) -> Result<(), tokio_postgres::Error> {
+    tx.prepare_cached(INSERT_REQUEST).await?;
+    tx.prepare_cached(UPSERT_RESULT).await?;
+    Ok(())
+}
+
 /// Inserts a request's row as `accepted` (or completes one a result created first).
 pub async fn insert_request<C: GenericClient>(
     tx: &C,
@@ -84,6 +93,22 @@ pub async fn insert_request<C: GenericClient>(
             .await?;
     }
     Ok(())
+}
+
+/// Removes the `accepted` row the API wrote before producing a record the broker then did not
+/// acknowledge (the submission is answered 503 and nothing of it is on the broker). A row a
+/// result has since moved on (the record did arrive after all) stays.
+pub async fn forget_unsent<C: GenericClient>(
+    client: &C,
+    id: RequestId,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "DELETE FROM requests WHERE request_id = $1 AND status = 'accepted' AND replay = 0",
+            &[&id.as_uuid()],
+        )
+        .await
+        .map(|_| ())
 }
 
 /// Moves a request's status forward to what `r` reports (creating the row should the result
@@ -143,19 +168,6 @@ pub async fn original<C: GenericClient>(
         point_id: r.get(1),
         status: r.get::<_, String>(2).parse().ok(),
     }))
-}
-
-pub async fn exists<C: GenericClient>(
-    client: &C,
-    id: RequestId,
-) -> Result<bool, tokio_postgres::Error> {
-    let row = client
-        .query_opt(
-            "SELECT 1 FROM requests WHERE request_id = $1",
-            &[&id.as_uuid()],
-        )
-        .await?;
-    Ok(row.is_some())
 }
 
 /// Whether request `id` is still `failed` in generation `replay`: only such a request is

@@ -1,5 +1,6 @@
 //! Submitting an application: who may, what passes, what it amends, and the one way it
-//! reaches the broker — audited first, produced with `acks=all`, then its `accepted` row.
+//! reaches the broker — its audit row and `accepted` row committed first (one group commit,
+//! [`super::accept_log`]), then produced with `acks=all`.
 //! The API, a web form and a CSV row all call [`Submissions::submit`].
 
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use chrono::{SubsecRound, Utc};
 use deadpool_postgres::Pool;
 use serde_json::Value;
 
+use super::accept_log::AcceptLog;
 use super::idempotency::{self, IdempotencyKey};
 use super::store;
 use super::validate::{self, Submission};
@@ -30,6 +32,9 @@ pub struct Submissions {
     settings: Arc<Settings>,
     /// Seals the personal fields of every record before it reaches the broker.
     vault: Vault,
+    /// The audit and `accepted` rows of concurrent submissions, committed together; started
+    /// on first use (on the runtime that submits).
+    accept_log: Arc<std::sync::OnceLock<AcceptLog>>,
 }
 
 impl Submissions {
@@ -47,6 +52,7 @@ impl Submissions {
             codec,
             settings,
             vault,
+            accept_log: Default::default(),
         })
     }
 
@@ -116,8 +122,17 @@ impl Submissions {
             replay: 0,
         };
         let sent = self.send(principal, &record).await;
-        if let Some(key) = &key {
-            idempotency::settle(&self.pool, &principal.company, key, sent.is_ok()).await;
+        let sent_ok = sent.is_ok();
+        if let Some(key) = key {
+            let (pool, company) = (self.pool.clone(), principal.company.clone());
+            let settled = async move { idempotency::settle(&pool, &company, &key, sent_ok).await };
+            if sent_ok {
+                // Off the answer's path: a retry meanwhile waits for the lease, which this
+                // ends within a round trip (or, should it fail, by running out).
+                tokio::spawn(settled);
+            } else {
+                settled.await;
+            }
         }
         sent.map(|()| request_id)
     }
@@ -143,42 +158,66 @@ impl Submissions {
         }
     }
 
-    /// Audits, produces and records `record`.
+    /// Records, produces, and on a failed produce removes the row again.
     async fn send(&self, principal: &Principal, record: &RequestRecord) -> Result<(), Refusal> {
         // Who submitted it (a contractor's user included) and from which certificate, before it
         // can be sent: a submission the trail cannot record is refused, not sent unrecorded.
-        crate::audit::record(
-            &self.pool.get().await?,
+        // Its `accepted` row in the same commit, so a GET right after the 202 finds it.
+        let audit = crate::audit::Entry::new(
             principal,
             "request.submitted",
-            &record.request_id.to_string(),
+            record.request_id.to_string(),
             serde_json::json!({
                 "function": record.function.slug(),
                 "point_id": record.point_id.as_str(),
                 "update_flag": record.update_flag.code(),
             }),
-        )
-        .await?;
-        // Sealed here, the one way to the broker; the row below keeps the record as given.
-        let (sealed, key_header) = self
-            .vault
-            .seal_request(record)
-            .await
-            .map_err(|e| Refusal::Internal(e.into()))?;
-        let bytes = self
-            .codec
-            .encode_request(&sealed)
-            .map_err(|e| Refusal::Internal(e.into()))?;
+        );
+        // Sealed and encoded first: what can fail here fails before anything is written.
+        let (bytes, key_header) = self.seal(record).await?;
+        // From the first write to the broker's answer in a task of its own, which a caller
+        // that goes away (a closed connection drops its handler) cannot stop half-way,
+        // leaving an `accepted` row with no record behind it.
+        let this = self.clone();
+        let record = record.clone();
+        tokio::spawn(async move {
+            this.record_and_produce(audit, &record, bytes, key_header)
+                .await
+        })
+        .await
+        .map_err(|e| Refusal::Internal(e.into()))?
+    }
+
+    async fn record_and_produce(
+        &self,
+        audit: crate::audit::Entry,
+        record: &RequestRecord,
+        bytes: Vec<u8>,
+        key_header: String,
+    ) -> Result<(), Refusal> {
+        let pool = &self.pool;
+        self.accept_log
+            .get_or_init(|| AcceptLog::start(pool.clone()))
+            .write(audit, record)
+            .await?;
         let topic = self.settings.requests_topic(record.area());
         let headers = [(vault::KEY_HEADER, key_header)];
-        self.publisher
+        let produced = self
+            .publisher
             .publish_with_headers(&topic, record.point_id.as_str(), &bytes, &headers)
             .await
-            .map_err(|e| Refusal::BrokerUnavailable(e.to_string()))?;
-        // The record is durable now. The row makes a GET right after the 202 find it; should
-        // the database fail here, the projector writes the same row from the topic.
-        if let Err(e) = self.insert_accepted_row(record).await {
-            tracing::error!(error = %e, request_id = %record.request_id, "accepted row not written; the projector will");
+            .map_err(|e| Refusal::BrokerUnavailable(e.to_string()));
+        if let Err(refusal) = produced {
+            // Rare: the broker did not acknowledge. The row must not stand for a request that
+            // is nowhere on the broker; should this fail too, it stays `accepted` (logged).
+            let forgotten = async {
+                store::forget_unsent(&self.pool.get().await?, record.request_id).await?;
+                Ok::<_, Refusal>(())
+            };
+            if let Err(e) = forgotten.await {
+                tracing::error!(error = %e, request_id = %record.request_id, "row of an unsent request not removed");
+            }
+            return Err(refusal);
         }
         metrics::RequestAccepted {
             function: record.function.slug(),
@@ -188,9 +227,19 @@ impl Submissions {
         Ok(())
     }
 
-    async fn insert_accepted_row(&self, record: &RequestRecord) -> Result<(), Refusal> {
-        store::insert_request(&self.pool.get().await?, record).await?;
-        Ok(())
+    /// `record` sealed and encoded for the broker, and its key header.
+    async fn seal(&self, record: &RequestRecord) -> Result<(Vec<u8>, String), Refusal> {
+        // Sealed here, the one way to the broker; the row keeps the record as given.
+        let (sealed, key_header) = self
+            .vault
+            .seal_request(record)
+            .await
+            .map_err(|e| Refusal::Internal(e.into()))?;
+        let bytes = self
+            .codec
+            .encode_request(&sealed)
+            .map_err(|e| Refusal::Internal(e.into()))?;
+        Ok((bytes, key_header))
     }
 
     /// A correction or withdrawal amends an application of the same company, function and

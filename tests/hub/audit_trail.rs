@@ -5,6 +5,7 @@
 use kirikae::accounts::registrations::{self, RegistrationStatus};
 use kirikae::domain::CompanyCode;
 use kirikae::hub;
+use serde_json::json;
 use tokio_postgres::error::SqlState;
 
 use crate::harness::*;
@@ -218,5 +219,52 @@ async fn verify_full_refuses_a_server_certificate_its_ca_did_not_sign() {
     assert!(
         format!("{err:?}").contains("InvalidCertificate(UnknownIssuer)"),
         "refused for its certificate: {err:?}"
+    );
+}
+
+/// The accept path commits the audit row before it produces (issue 15 groups that commit with
+/// the `accepted` row): a submission the trail cannot record is refused, nothing of it reaches
+/// the broker and no status row stands for it.
+#[tokio::test]
+async fn a_submission_the_audit_trail_cannot_record_is_not_sent() {
+    let app = spawn_app(&[]).await;
+    let a = app.login(RETAILER_A).await;
+    let owner = kirikae::db::Connect::owner(&app.settings)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    owner
+        .batch_execute(
+            "CREATE FUNCTION refuse_submissions() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+               IF NEW.action = 'request.submitted' THEN RAISE EXCEPTION 'the trail is full'; END IF;
+               RETURN NEW;
+             END $$;
+             CREATE TRIGGER refuse_submissions BEFORE INSERT ON audit_log
+               FOR EACH ROW EXECUTE FUNCTION refuse_submissions();",
+        )
+        .await
+        .unwrap();
+    let point = "0300000000000000000007";
+    let resp = a
+        .submit("facility-inquiry", json!({"supply_point_id": point}))
+        .await;
+    let status = resp.status().as_u16();
+    let body: serde_json::Value = resp.json().await.unwrap_or_default();
+    assert_eq!(status, 500, "{body}");
+    let rows: i64 = owner
+        .query_one(
+            "SELECT count(*) FROM requests WHERE point_id = $1",
+            &[&point],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 0, "no status row for a submission not sent");
+    let topic = app.settings.requests_topic(kirikae::domain::Area::Tokyo);
+    assert!(
+        read_topic(&app.settings.kafka_brokers, &topic).is_empty(),
+        "nothing on {topic}"
     );
 }

@@ -121,6 +121,21 @@ async fn a_broker_restart_loses_no_accepted_request() {
     );
     let body: serde_json::Value = during.json().await.unwrap();
     assert_eq!(body["code"], "broker_unavailable");
+    // Its `accepted` row, written before producing (issue 15), was removed with the 503: no
+    // status stands for a request that is nowhere on the broker.
+    let pool = kirikae::hub::pool(&app.settings).unwrap();
+    let rows: i64 = pool
+        .get()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT count(*) FROM requests WHERE point_id = $1",
+            &[&point.as_str()],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 0, "no status row for the 503");
 
     let _broker = start_broker(&data_path, port);
     app.set_sim_mode(Area::Kansai, json!({"mode": "normal"}))

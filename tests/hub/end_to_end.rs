@@ -249,3 +249,26 @@ async fn metrics_count_accepted_requests_and_operator_calls() {
         eventually(10, series, || sample(series) >= b + 1.0).await;
     }
 }
+
+/// The `accepted` row is committed before the record is produced (one group commit with the
+/// audit row, issue 15): a GET right after the 202 finds the request, for each of many
+/// concurrent submissions sharing commits.
+#[tokio::test]
+async fn a_get_right_after_the_202_finds_the_request() {
+    // No connector: every request stays `accepted`.
+    let app = spawn_app(&[]).await;
+    let a = std::sync::Arc::new(app.login(RETAILER_A).await);
+    let submissions = (0..40).map(|n| {
+        let a = a.clone();
+        async move {
+            let point = kirikae::tso_sim::register::point_of(Area::Tokyo, PointKind::LowVoltage, n);
+            let id = a.facility_inquiry(&point).await;
+            let (code, seen) = a.status(&id).await;
+            (id, code, seen)
+        }
+    });
+    for (id, code, seen) in futures::future::join_all(submissions).await {
+        assert_eq!(code, 200, "{id}: {seen}");
+        assert_eq!(seen["status"], "accepted", "{seen}");
+    }
+}

@@ -139,3 +139,61 @@ async fn fifty_racing_retries_of_one_key_produce_one_record() {
         .collect();
     assert_eq!(records, vec![ids[0].clone()], "one record on {topic}");
 }
+
+/// The `accepted` row is written before the record is produced (issue 15), so it no longer
+/// proves the record reached the broker: an attempt that died in between (its lease ran out,
+/// its key never marked produced) is taken over by the retry, which produces the record under
+/// the same id instead of answering with an id nothing on the broker stands for.
+#[tokio::test]
+async fn a_retry_after_an_attempt_that_died_before_producing_produces_the_record() {
+    use chrono::SubsecRound;
+    use kirikae::domain::{CompanyCode, Function, SupplyPointId, UpdateFlag};
+    use kirikae::messages::{FacilityInquiry, Payload, RequestRecord};
+
+    let app = spawn_app(&[]).await;
+    let a = app.login(RETAILER_A).await;
+    let point = "0300000000000000000011";
+    let body = json!({"supply_point_id": point});
+    let id = kirikae::domain::RequestId::new();
+    // What the dead attempt left behind: its `accepted` row, and its key with the lease run out.
+    let pool = kirikae::hub::pool(&app.settings).unwrap();
+    let client = pool.get().await.unwrap();
+    let record = RequestRecord {
+        request_id: id,
+        function: Function::FacilityInquiry,
+        company_code: CompanyCode::parse(RETAILER_A).unwrap(),
+        user_id: user_of(RETAILER_A),
+        point_id: SupplyPointId::parse(point).unwrap(),
+        update_flag: UpdateFlag::Register,
+        original_request_id: None,
+        accepted_at: chrono::Utc::now().trunc_subsecs(3),
+        payload: Payload::FacilityInquiry(FacilityInquiry {}),
+        replay: 0,
+    };
+    kirikae::requests::store::insert_request(&client, &record)
+        .await
+        .unwrap();
+    let hash = kirikae::requests::idempotency::body_hash(Function::FacilityInquiry, &body);
+    client
+        .execute(
+            "INSERT INTO idempotency_keys (company_code, key, body_sha256, request_id, lease_until)
+             VALUES ($1, 'died-1', $2, $3, now() - interval '1 second')",
+            &[&RETAILER_A, &hash, &id.as_uuid()],
+        )
+        .await
+        .unwrap();
+
+    let resp = a
+        .submit_with_key("facility-inquiry", body, Some("died-1"))
+        .await;
+    assert_eq!(resp.status(), 202);
+    let answered: Value = resp.json().await.unwrap();
+    assert_eq!(answered["request_id"], id.to_string().as_str());
+    let topic = app.settings.requests_topic(Area::Tokyo);
+    let codec = kirikae::messages::Codec::new();
+    let records: Vec<String> = read_topic(&app.settings.kafka_brokers, &topic)
+        .iter()
+        .map(|b| codec.decode_request(b).unwrap().request_id.to_string())
+        .collect();
+    assert_eq!(records, vec![id.to_string()], "the record is on {topic}");
+}
