@@ -6,7 +6,7 @@
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -31,6 +31,8 @@ pub struct Choice {
 struct UploadPage {
     chrome: Option<Chrome>,
     choices: Vec<Choice>,
+    /// The bulk function chosen before (`?function=`, or the refused upload's).
+    selected: String,
     error: Option<(String, String)>,
 }
 
@@ -61,21 +63,34 @@ fn choices(principal: &Principal) -> Vec<Choice> {
         .collect()
 }
 
-fn upload_page(visitor: &Visitor, status: StatusCode, error: Option<&Refusal>) -> Response {
+fn upload_page(
+    visitor: &Visitor,
+    status: StatusCode,
+    selected: &str,
+    error: Option<&Refusal>,
+) -> Response {
     let error = error.map(|r| (r.code().to_string(), r.messages().0));
     html(
         status,
         &UploadPage {
             chrome: Some(Chrome::of(visitor)),
             choices: choices(&visitor.principal),
+            selected: selected.to_string(),
             error,
         },
     )
 }
 
-/// The upload form.
-pub async fn form(visitor: Visitor) -> Response {
-    upload_page(&visitor, StatusCode::OK, None)
+#[derive(Deserialize)]
+pub struct FormQuery {
+    function: Option<String>,
+}
+
+/// The upload form (`?function=` chooses the bulk function, as the user list's ユーザ一括登録
+/// link does).
+pub async fn form(visitor: Visitor, Query(q): Query<FormQuery>) -> Response {
+    let selected = q.function.unwrap_or_default();
+    upload_page(&visitor, StatusCode::OK, &selected, None)
 }
 
 /// The upload: the file read and checked, then the batch's page (its preview).
@@ -91,6 +106,7 @@ pub async fn upload(State(state): State<WebState>, visitor: Visitor, request: Re
         return upload_page(
             &visitor,
             StatusCode::PAYLOAD_TOO_LARGE,
+            "",
             Some(&Refusal::BulkFileTooLarge(MAX_FILE_BYTES)),
         );
     };
@@ -117,9 +133,12 @@ pub async fn upload(State(state): State<WebState>, visitor: Visitor, request: Re
         .await
     {
         Ok(view) => Redirect::to(&format!("/web/bulk/{}", view.batch_id)).into_response(),
-        Err(r @ Refusal::InvalidField { .. }) => {
-            upload_page(&visitor, StatusCode::UNPROCESSABLE_ENTITY, Some(&r))
-        }
+        Err(r @ Refusal::InvalidField { .. }) => upload_page(
+            &visitor,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            text("function"),
+            Some(&r),
+        ),
         Err(r) => refused(&r),
     }
 }

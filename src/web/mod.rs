@@ -7,6 +7,7 @@
 //! The web knows nothing of the API module: the API's router mounts [`router`] and hands each
 //! request's certificate over as a [`Certificate`].
 
+mod admin;
 mod amend;
 mod apply;
 mod bulk;
@@ -101,6 +102,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: WebState) -> Router<S> {
             "/web/intermediations/{id}/withdrawal",
             post(intermediation::withdraw),
         )
+        .merge(admin::routes())
         .with_state(state)
 }
 

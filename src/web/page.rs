@@ -119,6 +119,7 @@ fn more_items(principal: &Principal) -> Vec<MenuItem> {
         ));
     }
     items.push(item("/web/notices", "インフォメーション"));
+    items.extend(super::admin::menu_items(principal));
     items
 }
 

@@ -44,6 +44,7 @@ mod tracing;
 mod users;
 mod validation;
 mod web;
+mod web_admin;
 mod web_browser;
 mod web_bulk;
 mod web_http;

@@ -33,7 +33,11 @@ impl Screen {
 impl WebClient {
     /// A signed-in clerk of `company` (its administrator user, as `TestApp::login`).
     pub async fn of(app: &TestApp, company: &str) -> WebClient {
-        let api = app.login(company).await;
+        Self::signed_in(app.login(company).await).await
+    }
+
+    /// The screens for the session `api` of an API login (any user).
+    pub async fn signed_in(api: Retailer) -> WebClient {
         let cookie = format!("__Host-kirikae-session={}", api.token);
         let mut web = WebClient {
             api,
