@@ -13,6 +13,7 @@ mod bulk;
 mod intermediation;
 mod list;
 mod notices;
+mod ops;
 mod page;
 mod search;
 mod session;
@@ -57,6 +58,8 @@ pub struct Certificate {
     pub company: Option<CompanyCode>,
     /// Its SHA-256 fingerprint (hex).
     pub fingerprint: String,
+    /// A hub operator's certificate: the operator screens (`web::ops`) need one.
+    pub operator: bool,
 }
 
 /// Every screen's route, with the state applied (so it merges into a router of any state).
@@ -101,6 +104,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: WebState) -> Router<S> {
             "/web/intermediations/{id}/withdrawal",
             post(intermediation::withdraw),
         )
+        .merge(ops::router(state.clone()))
         .with_state(state)
 }
 
