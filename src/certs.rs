@@ -11,6 +11,10 @@ use rcgen::{
 
 use crate::domain::CompanyCode;
 
+/// The common name of the hub operator's client certificates (`accounts::operators`): lower
+/// case and a hyphen, which no company code (4–5 capital letters or digits) can be.
+pub const OPERATOR_CN: &str = "kirikae-operator";
+
 #[derive(Debug, thiserror::Error)]
 pub enum CertError {
     #[error("certificate generation: {0}")]
@@ -72,7 +76,8 @@ fn leaf(
 }
 
 /// Writes (or completes) the development PKI in `dir`: `ca.pem`/`ca.key`,
-/// `server.pem`/`server.key`, and `client-<CODE>.pem`/`.key` for each company.
+/// `server.pem`/`server.key`, `client-<CODE>.pem`/`.key` for each company, and
+/// `client-operator.pem`/`.key`, the hub operator's (common name `kirikae-operator`).
 /// An existing CA is kept, so certificates issued earlier stay valid.
 pub fn generate(dir: &Path, ca_name: &str, companies: &[CompanyCode]) -> Result<(), CertError> {
     std::fs::create_dir_all(dir).map_err(|source| CertError::Io {
@@ -88,6 +93,17 @@ pub fn generate(dir: &Path, ca_name: &str, companies: &[CompanyCode]) -> Result<
             sans,
             "localhost",
             ExtendedKeyUsagePurpose::ServerAuth,
+            &ca,
+        )?;
+    }
+    // The hub operator's certificate, for the operator screens (`accounts::operators`).
+    if !dir.join("client-operator.pem").exists() {
+        leaf(
+            dir,
+            "client-operator",
+            vec![],
+            OPERATOR_CN,
+            ExtendedKeyUsagePurpose::ClientAuth,
             &ca,
         )?;
     }

@@ -137,6 +137,13 @@ enum Command {
         #[arg(long, env = "KIRIKAE_NEW_PASSWORD", hide_env_values = true)]
         password: String,
     },
+    /// The hub operator's accounts for the operator screens (/web/ops/): `operator add`
+    /// (the password from KIRIKAE_NEW_PASSWORD), `operator disable` (ends its sessions at
+    /// once), `operator enable` (also lifts a lock).
+    Operator {
+        #[command(subcommand)]
+        action: OperatorAction,
+    },
     /// Puts an area's failed requests (its dead-letter topic) back to be delivered again.
     Replay {
         #[arg(long, value_parser = parse_area)]
@@ -186,6 +193,27 @@ enum Command {
     /// mixed load, processes killed and operators failing; exits 1 if a request was lost or
     /// doubled (docs/reliability.md).
     Chaos(chaos::ChaosArgs),
+}
+
+#[derive(Subcommand)]
+enum OperatorAction {
+    Add {
+        #[arg(long)]
+        id: String,
+        /// The person the account is for.
+        #[arg(long, default_value = "")]
+        name: String,
+        #[arg(long, env = "KIRIKAE_NEW_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+    Disable {
+        #[arg(long)]
+        id: String,
+    },
+    Enable {
+        #[arg(long)]
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -581,6 +609,7 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
             Ok(())
         }
         Command::Keys { action } => keys_action(&s, action).await,
+        Command::Operator { action } => operator_action(&s, action).await,
         Command::Replay { area, request_ids } => {
             let only = request_ids
                 .iter()
@@ -782,6 +811,32 @@ async fn keys_action(s: &Settings, action: KeysAction) -> anyhow::Result<()> {
             for (id, why) in &done.kept {
                 println!("master key {id} kept: {why}; the records of {p} stay readable with it");
             }
+        }
+    }
+    Ok(())
+}
+
+async fn operator_action(s: &Settings, action: OperatorAction) -> anyhow::Result<()> {
+    use kirikae::accounts::operators;
+    let pool = hub::pool(s)?;
+    let by = registrations::operator();
+    match action {
+        OperatorAction::Add { id, name, password } => {
+            let accounts = Accounts::new(s, pool);
+            operators::add_operator(&accounts, &UserId::parse(&id)?, &name, &password, &by).await?;
+            println!(
+                "operator {id} added; it signs in at /web/ops/signin from a machine holding an \
+                 operator certificate (common name {})",
+                operators::OPERATOR_CN
+            );
+        }
+        OperatorAction::Disable { id } => {
+            operators::set_operator_enabled(&pool, &id, false, &by).await?;
+            println!("operator {id} disabled; its sessions are ended");
+        }
+        OperatorAction::Enable { id } => {
+            operators::set_operator_enabled(&pool, &id, true, &by).await?;
+            println!("operator {id} enabled");
         }
     }
     Ok(())

@@ -71,3 +71,27 @@ pub async fn run(
     }
     Ok(replayed)
 }
+
+/// [`run`] by the operator `by` (the dead-letter screen's replay button), written to the audit
+/// trail with the ids replayed.
+pub async fn run_by(
+    settings: &Settings,
+    pool: &Pool,
+    area: Area,
+    only: &[RequestId],
+    by: &str,
+) -> anyhow::Result<Vec<RequestId>> {
+    let replayed = run(settings, pool, area, only).await?;
+    let ids: Vec<String> = replayed.iter().map(|r| r.to_string()).collect();
+    let client = pool.get().await?;
+    crate::audit::record_as(
+        &client,
+        "-",
+        by,
+        "dead_letter.replay",
+        area.code(),
+        serde_json::json!({"area": area.code(), "replayed": ids}),
+    )
+    .await?;
+    Ok(replayed)
+}

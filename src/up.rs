@@ -44,6 +44,9 @@ pub const DEMO_COMPANIES: [(&str, &str, &str, CompanyKind); 4] = [
 /// The last twelve digits of あおば電力's (made-up) 法人番号.
 const DEMO_AOBA_NUMBER: &str = "010401000001";
 
+/// The demonstration hub operator (`/web/ops/`), with [`DEMO_PASSWORD`].
+pub const DEMO_OPERATOR: &str = "demo-operator";
+
 /// The demonstration users' password: for local trials only.
 pub const DEMO_PASSWORD: &str = "kirikae-demo-2026";
 
@@ -90,6 +93,21 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
             Err(e) => return Err(e.into()),
         }
     }
+    // The demo hub operator (the screens under /web/ops/, with client-operator.pem); made
+    // once, so a second `up` keeps it.
+    let operator = UserId::parse(DEMO_OPERATOR)?;
+    match crate::accounts::operators::add_operator(
+        &accounts,
+        &operator,
+        "デモ 運用者",
+        DEMO_PASSWORD,
+        "kirikae",
+    )
+    .await
+    {
+        Ok(()) | Err(crate::domain::Refusal::UserExists(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
     // Mail to users goes to a local sink writing each message to `mail_dir`, unless the
     // settings name another SMTP server.
     let local_mail = settings
@@ -133,6 +151,11 @@ fn print_summary(settings: &Settings, api: SocketAddr, ops: SocketAddr) {
             kind.name_ja()
         );
     }
+    println!(
+        "  hub operator screens: https://localhost:{}/web/ops/ with client-operator.pem, \
+         operator {DEMO_OPERATOR}, password {DEMO_PASSWORD}",
+        api.port()
+    );
     println!(
         "  mail to users (SMTP {}:{}): {}",
         settings.smtp_host,

@@ -63,6 +63,17 @@ pub async fn register_certificate(
     pem: &[u8],
     validity: Option<(DateTime<Utc>, DateTime<Utc>)>,
 ) -> Result<RegisteredCertificate, RegistrationError> {
+    register_certificate_by(pool, code, pem, validity, &operator()).await
+}
+
+/// [`register_certificate`] by the operator `by` (a signed-in operator on its screens).
+pub async fn register_certificate_by(
+    pool: &Pool,
+    code: &CompanyCode,
+    pem: &[u8],
+    validity: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    by: &str,
+) -> Result<RegisteredCertificate, RegistrationError> {
     let mut cert = read_certificate(pem)?;
     if cert.subject != code.as_str() {
         return Err(RegistrationError::CertificateSubject {
@@ -116,7 +127,7 @@ pub async fn register_certificate(
     audit::record_as(
         &client,
         code.as_str(),
-        &operator(),
+        by,
         "certificate.register",
         &cert.fingerprint,
         serde_json::json!({
@@ -128,6 +139,32 @@ pub async fn register_certificate(
     .await?;
     client.commit().await?;
     Ok(cert)
+}
+
+/// The client certificates registered to `code`, newest first: what the operator's screen
+/// lists (a past `not_after` is a withdrawn or expired one).
+pub async fn certificates_of(
+    pool: &Pool,
+    code: &CompanyCode,
+) -> Result<Vec<RegisteredCertificate>, crate::domain::Refusal> {
+    let rows = pool
+        .get()
+        .await?
+        .query(
+            "SELECT fingerprint, subject, not_before, not_after FROM client_certificates
+             WHERE company_code = $1 ORDER BY not_after DESC",
+            &[&code.as_str()],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| RegisteredCertificate {
+            fingerprint: r.get(0),
+            subject: r.get(1),
+            not_before: r.get(2),
+            not_after: r.get(3),
+        })
+        .collect())
 }
 
 /// Registers each company's development certificate `dir/client-<CODE>.pem` (written by

@@ -57,7 +57,7 @@ impl LoginRate {
 
     /// Takes one login of `user_id` and of the certificate `fingerprint`, or refuses
     /// `rate_limited` with the seconds to wait.
-    fn take(&self, user_id: &str, fingerprint: &str) -> Result<(), Refusal> {
+    pub(super) fn take(&self, user_id: &str, fingerprint: &str) -> Result<(), Refusal> {
         for (limiter, key) in [
             (&self.per_certificate, fingerprint),
             (&self.per_user, user_id),
@@ -77,7 +77,7 @@ impl LoginRate {
 }
 
 /// An argon2 hash of a random secret, so that refusing an unknown user costs a real check.
-static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+pub(super) static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let mut secret = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut secret);
     hash_password(&hex::encode(secret)).unwrap_or_default()

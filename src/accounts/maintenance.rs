@@ -23,7 +23,27 @@ pub async fn start_maintenance(
     until: DateTime<Utc>,
     message: &str,
 ) -> Result<(), RegistrationError> {
+    start_maintenance_by(pool, from, until, message, &operator()).await
+}
+
+/// [`start_maintenance`] by the operator `by` (a signed-in operator on its screens). A window
+/// that ends before it starts is refused.
+pub async fn start_maintenance_by(
+    pool: &Pool,
+    from: Option<DateTime<Utc>>,
+    until: DateTime<Utc>,
+    message: &str,
+    by: &str,
+) -> Result<(), RegistrationError> {
     let from = from.unwrap_or_else(Utc::now);
+    if until <= from {
+        return Err(RegistrationError::Refused(Refusal::invalid(
+            "until",
+            "maintenance_window_empty",
+            "終了日時は開始日時より後にしてください",
+            "the window must end after it starts",
+        )));
+    }
     let mut client = pool.get().await?;
     let client = client.transaction().await?;
     let id: i64 = client
@@ -36,7 +56,7 @@ pub async fn start_maintenance(
     audit::record_as(
         &client,
         "-",
-        &operator(),
+        by,
         "maintenance.start",
         &id.to_string(),
         serde_json::json!({"from": from, "until": until, "message": message}),
@@ -48,6 +68,11 @@ pub async fn start_maintenance(
 
 /// Ends every current or planned maintenance window now; returns how many.
 pub async fn stop_maintenance(pool: &Pool) -> Result<u64, RegistrationError> {
+    stop_maintenance_by(pool, &operator()).await
+}
+
+/// [`stop_maintenance`] by the operator `by`.
+pub async fn stop_maintenance_by(pool: &Pool, by: &str) -> Result<u64, RegistrationError> {
     let mut client = pool.get().await?;
     let client = client.transaction().await?;
     let n = client
@@ -60,7 +85,7 @@ pub async fn stop_maintenance(pool: &Pool) -> Result<u64, RegistrationError> {
     audit::record_as(
         &client,
         "-",
-        &operator(),
+        by,
         "maintenance.stop",
         "*",
         serde_json::json!({"windows": n}),
@@ -87,6 +112,29 @@ pub async fn active_maintenance(pool: &Pool) -> Result<Option<MaintenanceWindow>
         ends_at: r.get(1),
         message: r.get(2),
     }))
+}
+
+/// The maintenance windows not yet over (in force or planned), soonest first: what the
+/// operator's screen lists.
+pub async fn upcoming_maintenance(pool: &Pool) -> Result<Vec<MaintenanceWindow>, Refusal> {
+    let rows = pool
+        .get()
+        .await?
+        .query(
+            "SELECT starts_at, ends_at, message FROM maintenance
+             WHERE stopped_at IS NULL AND ends_at > now()
+             ORDER BY starts_at, ends_at",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| MaintenanceWindow {
+            starts_at: r.get(0),
+            ends_at: r.get(1),
+            message: r.get(2),
+        })
+        .collect())
 }
 
 /// Parses a CLI time: RFC 3339 (`2026-05-01T06:00:00+09:00`), a date (midnight UTC), or a

@@ -12,6 +12,7 @@ pub mod enrolment;
 pub mod gate;
 pub mod login;
 pub mod maintenance;
+pub mod operators;
 pub mod passwords;
 pub mod processes;
 pub mod registrations;

@@ -60,6 +60,71 @@ pub enum RegistrationError {
     Pool(#[from] deadpool_postgres::PoolError),
 }
 
+impl RegistrationError {
+    /// The refusal a screen shows (the operator's screens): each of these errors as a field's
+    /// refusal with a code and a Japanese message; a wrapped refusal as it is; a database
+    /// failure as the database's refusal.
+    pub fn into_refusal(self) -> Refusal {
+        let en = self.to_string();
+        let invalid =
+            |field: &str, code: &'static str, ja: String| Refusal::invalid(field, code, ja, en);
+        match self {
+            RegistrationError::UnknownCompany(c) => invalid(
+                "code",
+                "company_not_registered",
+                format!("事業者コード {c} は登録されていません"),
+            ),
+            RegistrationError::AdminAlreadyIssued(c, u) => invalid(
+                "user_id",
+                "administrator_already_issued",
+                format!(
+                    "{c} の管理者ID({u})は発行済みです。管理者IDは1登録につき1回だけ発行します"
+                ),
+            ),
+            RegistrationError::SecondOfKind {
+                number, existing, ..
+            } => invalid(
+                "corporate_number",
+                "second_registration_of_kind",
+                format!("法人番号 {number} には同じ種別の登録({existing})が既にあります"),
+            ),
+            RegistrationError::KindChange(c) => invalid(
+                "kind",
+                "registration_kind_change",
+                format!("{c} は別の種別で登録されています。種別は変更できません"),
+            ),
+            RegistrationError::ContactAddress(m) => invalid(
+                "contact_email",
+                "invalid_contact_email",
+                format!("{m} はメールアドレスとして正しくありません"),
+            ),
+            RegistrationError::Ended(c) => invalid(
+                "code",
+                "registration_ended",
+                format!("{c} の利用契約は終了しているため再開できません"),
+            ),
+            RegistrationError::Certificate(e) => invalid(
+                "pem",
+                "certificate_unreadable",
+                format!("証明書を読み取れません(PEM形式の証明書を貼り付けてください): {e}"),
+            ),
+            RegistrationError::CertificateSubject { cn, code } => invalid(
+                "pem",
+                "certificate_subject_mismatch",
+                format!("証明書のCN({cn})が事業者コード {code} と一致しません"),
+            ),
+            RegistrationError::CertificateOfAnother(c) => invalid(
+                "pem",
+                "certificate_of_another_registration",
+                format!("この証明書は既に {c} に登録されています"),
+            ),
+            RegistrationError::Refused(r) => r,
+            RegistrationError::Db(e) => e.into(),
+            RegistrationError::Pool(e) => e.into(),
+        }
+    }
+}
+
 /// Where a registration stands. Suspended and ended registrations keep their data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr)]
 #[strum(serialize_all = "lowercase")]
@@ -99,6 +164,15 @@ pub struct NewRegistration<'a> {
 pub async fn register_company(
     pool: &Pool,
     r: &NewRegistration<'_>,
+) -> Result<(), RegistrationError> {
+    register_company_by(pool, r, &operator()).await
+}
+
+/// [`register_company`] by the operator `by` (a signed-in operator on its screens).
+pub async fn register_company_by(
+    pool: &Pool,
+    r: &NewRegistration<'_>,
+    by: &str,
 ) -> Result<(), RegistrationError> {
     if let Some(mail) = r.contact_email
         && !crate::mail::valid_address(mail)
@@ -161,7 +235,7 @@ pub async fn register_company(
     audit::record_as(
         &tx,
         r.code.as_str(),
-        &operator(),
+        by,
         "registration.register",
         r.code.as_str(),
         serde_json::json!({
@@ -269,6 +343,47 @@ pub async fn directory(pool: &Pool) -> Result<Vec<DirectoryEntry>, crate::domain
         .collect())
 }
 
+/// One registration as the hub operator's list shows it.
+#[derive(Debug, Clone)]
+pub struct RegistrationRow {
+    pub code: String,
+    pub name: String,
+    pub kind: CompanyKind,
+    pub status: String,
+    pub contact_email: Option<String>,
+    pub corporate_number: Option<String>,
+    /// The one administrator ID, once issued.
+    pub admin_user_id: Option<String>,
+}
+
+/// Every registration with its status, contact and administrator: the operator's list.
+pub async fn overview(pool: &Pool) -> Result<Vec<RegistrationRow>, Refusal> {
+    let rows = pool
+        .get()
+        .await?
+        .query(
+            "SELECT company_code, name, kind, status, contact_email, corporate_number,
+                    admin_user_id
+             FROM companies ORDER BY company_code",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            Some(RegistrationRow {
+                code: r.get(0),
+                name: r.get(1),
+                kind: CompanyKind::parse(r.get(2))?,
+                status: r.get(3),
+                contact_email: r.get(4),
+                corporate_number: r.get(5),
+                admin_user_id: r.get(6),
+            })
+        })
+        .collect())
+}
+
 impl Accounts {
     /// Issues the registration's one administrator ID (a user with the administrator flag,
     /// its password an initial one the operator chose, its mail the registration's contact
@@ -282,7 +397,21 @@ impl Accounts {
         name: &str,
         password: &str,
     ) -> Result<(), RegistrationError> {
-        self.issue_admin_as(code, user, name, password, true).await
+        self.issue_admin_as(code, user, name, password, true, &operator())
+            .await
+    }
+
+    /// [`Accounts::issue_admin`] by the operator `by` (a signed-in operator on its screens).
+    pub async fn issue_admin_by(
+        &self,
+        code: &CompanyCode,
+        user: &UserId,
+        name: &str,
+        password: &str,
+        by: &str,
+    ) -> Result<(), RegistrationError> {
+        self.issue_admin_as(code, user, name, password, true, by)
+            .await
     }
 
     /// The same once-only issue with a password the person already chose (no forced change):
@@ -295,7 +424,8 @@ impl Accounts {
         name: &str,
         password: &str,
     ) -> Result<(), RegistrationError> {
-        self.issue_admin_as(code, user, name, password, false).await
+        self.issue_admin_as(code, user, name, password, false, &operator())
+            .await
     }
 
     async fn issue_admin_as(
@@ -305,6 +435,7 @@ impl Accounts {
         name: &str,
         password: &str,
         must_change_password: bool,
+        operator: &str,
     ) -> Result<(), RegistrationError> {
         self.check_policy("password", password)?;
         let hash = passwords::hash(password.to_string()).await?;
@@ -338,10 +469,9 @@ impl Accounts {
             mail: mail.unwrap_or_default(),
             must_change_password,
         };
-        let operator = operator();
         self.insert_issued(
             &tx,
-            &operator,
+            operator,
             code,
             user,
             &hash,
@@ -354,7 +484,7 @@ impl Accounts {
         audit::record_as(
             &tx,
             company,
-            &operator,
+            operator,
             "registration.issue_admin",
             subject,
             detail,
@@ -370,6 +500,18 @@ pub async fn set_status(
     pool: &Pool,
     code: &CompanyCode,
     status: RegistrationStatus,
+) -> Result<(), RegistrationError> {
+    set_status_by(pool, code, status, &operator()).await
+}
+
+/// [`set_status`] by the operator `by` (a signed-in operator on its screens). Every session
+/// of the registration is refused from the next request on every process (the registration
+/// gate, cached for at most `sessions::TRUST`).
+pub async fn set_status_by(
+    pool: &Pool,
+    code: &CompanyCode,
+    status: RegistrationStatus,
+    by: &str,
 ) -> Result<(), RegistrationError> {
     let mut client = pool.get().await?;
     let client = client.transaction().await?;
@@ -393,7 +535,7 @@ pub async fn set_status(
     audit::record_as(
         &client,
         code.as_str(),
-        &operator(),
+        by,
         &format!("registration.{}", status.as_str()),
         code.as_str(),
         serde_json::json!({"before": before}),
@@ -417,5 +559,22 @@ mod tests {
             assert_eq!(RegistrationStatus::parse(s.as_str()), Some(s));
         }
         assert_eq!(RegistrationStatus::parse("paused"), None);
+    }
+
+    #[test]
+    fn a_registration_error_on_a_screen_is_a_refusal_of_its_field_in_japanese() {
+        let r = RegistrationError::AdminAlreadyIssued("A0001".into(), "taro".into()).into_refusal();
+        assert_eq!(r.code(), "administrator_already_issued");
+        assert!(matches!(&r, Refusal::InvalidField { field, .. } if field == "user_id"));
+        assert!(r.messages().0.contains("発行済み"));
+        let r = RegistrationError::CertificateSubject {
+            cn: "B0002".into(),
+            code: "A0001".into(),
+        }
+        .into_refusal();
+        assert_eq!(r.code(), "certificate_subject_mismatch");
+        assert!(matches!(&r, Refusal::InvalidField { field, .. } if field == "pem"));
+        let inner = RegistrationError::Refused(Refusal::RegistrationEnded).into_refusal();
+        assert_eq!(inner.code(), "registration_ended");
     }
 }

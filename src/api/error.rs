@@ -57,6 +57,7 @@ pub(crate) fn status(r: &Refusal) -> StatusCode {
         Refusal::AccountLocked | Refusal::AccountDisabled => StatusCode::UNAUTHORIZED,
         Refusal::PasswordChangeRequired
         | Refusal::AdministratorRequired
+        | Refusal::OperatorRequired
         | Refusal::FunctionNotPermitted(_) => StatusCode::FORBIDDEN,
         Refusal::UserNotFound => StatusCode::NOT_FOUND,
         Refusal::UserExists(_) => StatusCode::CONFLICT,

@@ -265,6 +265,7 @@ fn web_screens(state: &AppState) -> Router<AppState> {
                 req.extensions_mut().insert(crate::web::Certificate {
                     company: id.company,
                     fingerprint: id.fingerprint,
+                    operator: id.operator,
                 });
             }
             next.run(req).await

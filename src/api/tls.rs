@@ -30,20 +30,25 @@ use crate::metrics;
 pub struct ClientIdentity {
     pub company: Option<CompanyCode>,
     pub fingerprint: String,
+    /// A hub operator's certificate (common name `accounts::operators::OPERATOR_CN`).
+    pub operator: bool,
 }
 
 impl ClientIdentity {
     fn from_der(der: &CertificateDer<'_>) -> Self {
         let fingerprint = hex::encode(Sha256::digest(der.as_ref()));
-        let company = x509_parser::parse_x509_certificate(der.as_ref())
+        let cn = x509_parser::parse_x509_certificate(der.as_ref())
             .ok()
             .and_then(|(_, cert)| {
                 let cn = cert.subject().iter_common_name().next()?;
-                CompanyCode::parse(cn.as_str().ok()?).ok()
+                Some(cn.as_str().ok()?.to_string())
             });
+        let company = cn.as_deref().and_then(|cn| CompanyCode::parse(cn).ok());
+        let operator = cn.as_deref() == Some(crate::accounts::operators::OPERATOR_CN);
         ClientIdentity {
             company,
             fingerprint,
+            operator,
         }
     }
 }

@@ -11,7 +11,7 @@ mod relay;
 mod trail;
 
 pub use relay::run_relay;
-pub use trail::{AuditEntry, audit_log};
+pub use trail::{AuditEntry, AuditFilter, audit_log, search};
 
 /// Who did something, for the trail.
 #[derive(Debug, Clone, Copy)]

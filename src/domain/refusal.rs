@@ -75,6 +75,8 @@ pub enum Refusal {
     PasswordChangeRequired,
     #[error("only the registration's administrator may do this")]
     AdministratorRequired,
+    #[error("only the hub operator may do this")]
+    OperatorRequired,
     #[error("user not found")]
     UserNotFound,
     #[error("user {0} exists already")]
@@ -161,6 +163,7 @@ impl Refusal {
             Refusal::AccountDisabled => "account_disabled",
             Refusal::PasswordChangeRequired => "password_change_required",
             Refusal::AdministratorRequired => "administrator_required",
+            Refusal::OperatorRequired => "operator_required",
             Refusal::UserNotFound => "user_not_found",
             Refusal::UserExists(_) => "user_exists",
             Refusal::FunctionNotPermitted(_) => "function_not_permitted",
@@ -316,6 +319,10 @@ impl Refusal {
             Refusal::AdministratorRequired => pair(
                 "この操作は事業者の管理者のみ行えます",
                 "only the registration's administrator may do this",
+            ),
+            Refusal::OperatorRequired => pair(
+                "この画面はハブ運用者のみ利用できます(運用者のクライアント証明書とログインが必要です)",
+                "only the hub operator may do this: an operator client certificate and an operator sign-in are required",
             ),
             Refusal::UserNotFound => pair(
                 "指定されたユーザIDは見つかりません",

@@ -46,3 +46,54 @@ pub async fn run_depth_gauge(
         }
     }
 }
+
+/// The failed requests of every area awaiting a replay, 0 where none: what the gauge shows and
+/// the operator's dead-letter screen lists.
+pub async fn depth_by_area(pool: &Pool) -> Result<Vec<(Area, i64)>, crate::domain::Refusal> {
+    let client = pool.get().await?;
+    let failed = store::failed_by_area(&client).await?;
+    Ok(Area::ALL
+        .iter()
+        .map(|a| {
+            let n = failed.iter().find(|(code, _)| code == a.code());
+            (*a, n.map_or(0, |(_, n)| *n))
+        })
+        .collect())
+}
+
+/// One failed request awaiting a replay, as the operator's screen shows it (no personal data:
+/// the hub keeps none of the payload).
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    pub request_id: uuid::Uuid,
+    pub company_code: String,
+    pub function: String,
+    pub point_id: String,
+    pub replay: i32,
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub accepted_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The newest `limit` failed requests of `area` (what `kirikae replay --area` would put back).
+pub async fn dead_letters_of(
+    pool: &Pool,
+    area: Area,
+    limit: i64,
+) -> Result<Vec<DeadLetter>, crate::domain::Refusal> {
+    let client = pool.get().await?;
+    Ok(store::failed_of_area(&client, area.code(), limit)
+        .await?
+        .into_iter()
+        .map(|r| DeadLetter {
+            request_id: r.get(0),
+            company_code: r.get(1),
+            function: r.get(2),
+            point_id: r.get(3),
+            replay: r.get(4),
+            code: r.get(5),
+            message: r.get(6),
+            accepted_at: r.get(7),
+        })
+        .collect())
+}

@@ -13,7 +13,7 @@ mod submissions;
 pub mod validate;
 mod view;
 
-pub use dead_letters::run_depth_gauge;
+pub use dead_letters::{DeadLetter, dead_letters_of, depth_by_area, run_depth_gauge};
 pub use idempotency::IdempotencyKey;
 pub use listing::{ListAnswer, ListFilters, ListQuery};
 pub use submissions::{Submissions, may_submit};

@@ -200,6 +200,24 @@ pub async fn failed_by_area<C: GenericClient>(
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
+/// The newest `limit` requests of `area` still `failed`, as rows of (request id, company,
+/// function, point, replay, code, message, accepted at).
+pub async fn failed_of_area<C: GenericClient>(
+    client: &C,
+    area: &str,
+    limit: i64,
+) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
+    client
+        .query(
+            "SELECT request_id, company_code, function, point_id, replay, code, message,
+                    accepted_at
+             FROM requests WHERE area = $1 AND status = 'failed'
+             ORDER BY accepted_at DESC LIMIT $2",
+            &[&area, &limit],
+        )
+        .await
+}
+
 /// One request of `company`; another company's is not found.
 pub async fn one<C: GenericClient>(
     client: &C,

@@ -14,6 +14,7 @@ mod bulk;
 mod intermediation;
 mod list;
 mod notices;
+mod ops;
 mod page;
 mod search;
 mod session;
@@ -58,6 +59,8 @@ pub struct Certificate {
     pub company: Option<CompanyCode>,
     /// Its SHA-256 fingerprint (hex).
     pub fingerprint: String,
+    /// A hub operator's certificate: the operator screens (`web::ops`) need one.
+    pub operator: bool,
 }
 
 /// Every screen's route, with the state applied (so it merges into a router of any state).
@@ -103,6 +106,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: WebState) -> Router<S> {
             post(intermediation::withdraw),
         )
         .merge(admin::routes())
+        .merge(ops::router(state.clone()))
         .with_state(state)
 }
 

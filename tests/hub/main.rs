@@ -49,6 +49,7 @@ mod web_browser;
 mod web_bulk;
 mod web_http;
 mod web_intermediation;
+mod web_ops;
 mod web_screens;
 mod web_search;
 mod web_switch;
