@@ -224,7 +224,7 @@ impl Accounts {
             contractor: None,
             certificate: Some(fingerprint),
         };
-        audit::write(&tx, actor, "operator.login", id, serde_json::json!({})).await?;
+        audit::write(&tx, actor, "operator.login", id, &serde_json::json!({})).await?;
         tx.commit().await?;
         Ok(OperatorSession { token, expires_at })
     }
@@ -290,7 +290,7 @@ impl Accounts {
             actor,
             "operator.logout",
             &op.operator_id,
-            serde_json::json!({}),
+            &serde_json::json!({}),
         )
         .await?;
         tx.commit().await?;

@@ -101,7 +101,8 @@ impl Entry {
     }
 }
 
-async fn write<C: GenericClient>(
+/// Writes one row as `actor` with `client` (in the caller's transaction, if it has one).
+pub async fn write<C: GenericClient>(
     client: &C,
     actor: Actor<'_>,
     action: &str,
