@@ -139,9 +139,7 @@ pub(super) fn outside_namespace(company: &CompanyCode) -> Refusal {
     Refusal::invalid(
         "user_id",
         "user_id_outside_registration",
-        format!(
-            "ユーザIDは事業者コードと区切り文字(. _ -)で始めてください(例: {company}.sato)"
-        ),
+        format!("ユーザIDは事業者コードと区切り文字(. _ -)で始めてください(例: {company}.sato)"),
         format!(
             "a user id must begin with the registration's company code and '.', '_' or '-' \
              (e.g. {company}.sato)"

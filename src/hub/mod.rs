@@ -145,7 +145,11 @@ pub fn jobs(
 }
 
 /// The audit relay, its topic copies sealed by this hub's vault.
-async fn audit_relay(settings: Settings, pool: Pool, shutdown: CancellationToken) -> anyhow::Result<()> {
+async fn audit_relay(
+    settings: Settings,
+    pool: Pool,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let vault = crate::vault::Vault::new(crate::vault::keys(&settings)?, pool.clone());
     audit::run_relay(settings, pool, shutdown, crate::vault::audit_seal(vault)).await
 }

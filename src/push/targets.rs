@@ -116,7 +116,9 @@ pub async fn check_registration(url: &WebhookUrl, allow_private: bool) -> Result
 pub fn delivery_refused(url: &str) -> Option<String> {
     let parsed = reqwest::Url::parse(url).ok()?;
     let ip = literal(parsed.host_str()?)?;
-    forbidden(ip).then(|| format!("the webhook's address {ip} is not allowed (loopback, private, link-local…)"))
+    forbidden(ip).then(|| {
+        format!("the webhook's address {ip} is not allowed (loopback, private, link-local…)")
+    })
 }
 
 /// The delivery client's resolver: a name's addresses less those a webhook may not reach; a
@@ -127,9 +129,7 @@ impl reqwest::dns::Resolve for PublicOnly {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = name.as_str().to_string();
         Box::pin(async move {
-            let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let allowed: Vec<SocketAddr> =
                 all.iter().copied().filter(|a| !forbidden(a.ip())).collect();
             if allowed.is_empty() {

@@ -181,7 +181,13 @@ async fn every_administrator_route_refuses_an_ordinary_user_and_serves_the_admin
             answer.1
         );
     }
-    let (_, target) = call(&admin, "GET", "/api/v1/admin/users/a0001.matrix.target", None).await;
+    let (_, target) = call(
+        &admin,
+        "GET",
+        "/api/v1/admin/users/a0001.matrix.target",
+        None,
+    )
+    .await;
     assert_eq!(target["name"], "切替 太郎", "{target}");
     // Allowed: the administrator, on the same routes with the same bodies.
     for &route in &routes {

@@ -254,7 +254,9 @@ async fn a_revoked_contractors_users_are_refused_and_kept() {
         200
     );
     assert_eq!(
-        login_as(&app, RETAILER_A, "a0001.itaku.jiro", PASSWORD).await.0,
+        login_as(&app, RETAILER_A, "a0001.itaku.jiro", PASSWORD)
+            .await
+            .0,
         200
     );
     // Revoking an unknown contractor is 404.

@@ -387,7 +387,10 @@ async fn personal_fields_are_never_in_clear_on_the_intermediation_and_audit_topi
         )
         .await;
     assert_eq!(code, 202, "{registered}");
-    let id = registered["intermediation_id"].as_str().unwrap().to_string();
+    let id = registered["intermediation_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let (code, body) = current
         .post(
             &format!("/api/v1/intermediations/{id}/decision"),
@@ -402,7 +405,11 @@ async fn personal_fields_are_never_in_clear_on_the_intermediation_and_audit_topi
 
     let topic = app.settings.intermediations_topic();
     let events = records(&app, &topic);
-    assert!(events.len() >= 2, "registered and declined: {}", events.len());
+    assert!(
+        events.len() >= 2,
+        "registered and declined: {}",
+        events.len()
+    );
     for m in &events {
         assert!(
             vault::header_of(m, vault::KEY_HEADER).is_some(),
@@ -465,5 +472,8 @@ async fn personal_fields_are_never_in_clear_on_the_intermediation_and_audit_topi
     };
     assert!(opened.detail.contains(point.as_str()), "{opened:?}");
     let leaked = in_clear(&app, &audit, &[point.as_str()]);
-    assert!(leaked.is_empty(), "point id in clear on {audit}: {leaked:?}");
+    assert!(
+        leaked.is_empty(),
+        "point id in clear on {audit}: {leaked:?}"
+    );
 }

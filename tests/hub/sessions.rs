@@ -81,7 +81,13 @@ async fn a_deleted_user_is_refused_on_every_api_process_within_two_seconds() {
     let (_app, second, admin, s) = two_apis("a0001.gone.user").await;
     let there = s.on(&second);
     allowed(&there, "GET", "/api/v1/requests", None).await;
-    let (status, body) = call(&admin, "DELETE", "/api/v1/admin/users/a0001.gone.user", None).await;
+    let (status, body) = call(
+        &admin,
+        "DELETE",
+        "/api/v1/admin/users/a0001.gone.user",
+        None,
+    )
+    .await;
     assert!((200..300).contains(&status), "{status} {body}");
     refused_within_two_seconds(&there, REQUESTS, unauthenticated()).await;
     refused_within_two_seconds(&s, REQUESTS, unauthenticated()).await;
@@ -231,7 +237,8 @@ async fn a_password_change_ends_the_users_other_sessions_on_every_api_process_bu
     assert_eq!(asking.on(&second).get("/api/v1/requests").await.0, 200);
     // The new password logs in; the old one no longer does.
     session_of(&app, RETAILER_A, "a0001.changing.user", new).await;
-    let (status, _) = crate::users::login_as(&app, RETAILER_A, "a0001.changing.user", PASSWORD).await;
+    let (status, _) =
+        crate::users::login_as(&app, RETAILER_A, "a0001.changing.user", PASSWORD).await;
     assert_eq!(status, 401);
 }
 

@@ -145,13 +145,19 @@ async fn registering_a_user_mails_the_id_and_an_initial_password() {
 
     let mails = mailbox(&app, &mail_of("a0001.sato.hanako"));
     assert_eq!(mails.len(), 1, "one mail");
-    assert!(mails[0].contains("ユーザID: a0001.sato.hanako"), "{}", mails[0]);
+    assert!(
+        mails[0].contains("ユーザID: a0001.sato.hanako"),
+        "{}",
+        mails[0]
+    );
     assert!(mails[0].contains("Subject: "), "{}", mails[0]);
     let password = mailed_password(&app, &mail_of("a0001.sato.hanako"));
     assert_eq!(password.chars().count(), 16);
     // The mailed password logs in; another does not.
     assert_eq!(
-        login_as(&app, RETAILER_A, "a0001.sato.hanako", &password).await.0,
+        login_as(&app, RETAILER_A, "a0001.sato.hanako", &password)
+            .await
+            .0,
         200
     );
     let (status, body) = login_as(&app, RETAILER_A, "a0001.sato.hanako", "Wrong-password-99").await;
@@ -201,11 +207,15 @@ async fn the_initial_password_must_be_changed_at_first_login() {
     assert_eq!(status, 200, "{body}");
     // The initial password no longer logs in; the new one does.
     assert_eq!(
-        login_as(&app, RETAILER_A, "a0001.first.login", &initial).await.0,
+        login_as(&app, RETAILER_A, "a0001.first.login", &initial)
+            .await
+            .0,
         401
     );
     assert_eq!(
-        login_as(&app, RETAILER_A, "a0001.first.login", PASSWORD).await.0,
+        login_as(&app, RETAILER_A, "a0001.first.login", PASSWORD)
+            .await
+            .0,
         200
     );
 }
@@ -295,7 +305,9 @@ async fn n_failed_logins_lock_the_account_until_the_administrator_unlocks_it() {
         );
     }
     assert_eq!(
-        login_as(&app, RETAILER_A, "a0001.lock.user", PASSWORD).await.0,
+        login_as(&app, RETAILER_A, "a0001.lock.user", PASSWORD)
+            .await
+            .0,
         200
     );
     // Five in a row lock it: even the right password is refused, with its own code.
@@ -314,10 +326,18 @@ async fn n_failed_logins_lock_the_account_until_the_administrator_unlocks_it() {
     let (_, user) = admin.get("/api/v1/admin/users/a0001.lock.user").await;
     assert_eq!(user["locked"], true);
     // The administrator unlocks it.
-    let (status, user) = call(&admin, "POST", "/api/v1/admin/users/a0001.lock.user/unlock", None).await;
+    let (status, user) = call(
+        &admin,
+        "POST",
+        "/api/v1/admin/users/a0001.lock.user/unlock",
+        None,
+    )
+    .await;
     assert_eq!((status, user["locked"].as_bool()), (200, Some(false)));
     assert_eq!(
-        login_as(&app, RETAILER_A, "a0001.lock.user", PASSWORD).await.0,
+        login_as(&app, RETAILER_A, "a0001.lock.user", PASSWORD)
+            .await
+            .0,
         200
     );
 }
@@ -343,7 +363,9 @@ async fn a_disabled_account_cannot_log_in_until_enabled() {
     let (status, user) = call(&admin, "POST", path, Some(json!({"enabled": true}))).await;
     assert_eq!((status, user["enabled"].as_bool()), (200, Some(true)));
     assert_eq!(
-        login_as(&app, RETAILER_A, "a0001.off.user", PASSWORD).await.0,
+        login_as(&app, RETAILER_A, "a0001.off.user", PASSWORD)
+            .await
+            .0,
         200
     );
 }
@@ -384,7 +406,9 @@ async fn accounts_unused_for_the_configured_days_are_disabled() {
     let (_, body) = login_as(&app, RETAILER_A, "a0001.idle.user", PASSWORD).await;
     assert_eq!(body["code"], "account_disabled");
     assert_eq!(
-        login_as(&app, RETAILER_A, "a0001.busy.user", PASSWORD).await.0,
+        login_as(&app, RETAILER_A, "a0001.busy.user", PASSWORD)
+            .await
+            .0,
         200
     );
     // The administrator enables it again, and the job leaves it be.
@@ -400,7 +424,9 @@ async fn accounts_unused_for_the_configured_days_are_disabled() {
         .unwrap();
     assert!(again.is_empty(), "{again:?}");
     assert_eq!(
-        login_as(&app, RETAILER_A, "a0001.idle.user", PASSWORD).await.0,
+        login_as(&app, RETAILER_A, "a0001.idle.user", PASSWORD)
+            .await
+            .0,
         200
     );
 }
@@ -725,7 +751,9 @@ async fn a_password_reissue_mails_a_new_initial_password() {
     let reissued = mailed_password(&app, &mail_of("a0001.forgot.user"));
     // The old password no longer works; the new one does, and must be changed first.
     assert_eq!(
-        login_as(&app, RETAILER_A, "a0001.forgot.user", PASSWORD).await.0,
+        login_as(&app, RETAILER_A, "a0001.forgot.user", PASSWORD)
+            .await
+            .0,
         401
     );
     let s = session_of(&app, RETAILER_A, "a0001.forgot.user", &reissued).await;
@@ -1024,7 +1052,13 @@ async fn an_id_in_another_registrations_part_is_refused_alike_whether_held_or_no
     )
     .await;
     assert_eq!((status, body["code"].as_str()), (409, Some("user_exists")));
-    let (status, body) = call(&a, "POST", "/api/v1/admin/users", Some(attempt("A0001-free.id"))).await;
+    let (status, body) = call(
+        &a,
+        "POST",
+        "/api/v1/admin/users",
+        Some(attempt("A0001-free.id")),
+    )
+    .await;
     assert_eq!(status, 201, "{body}");
 }
 

@@ -368,7 +368,12 @@ async fn a_webhook_to_an_internal_address_is_refused_and_never_delivered_to() {
     .await;
     let receiver = start_receiver(&app, 0).await;
     let a = app.login(RETAILER_A).await;
-    let port = receiver.url.split(':').nth(2).unwrap().trim_end_matches("/hook");
+    let port = receiver
+        .url
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .trim_end_matches("/hook");
     for url in [
         receiver.url.clone(),
         format!("https://127.0.0.1:{port}/hook"),
@@ -415,7 +420,10 @@ async fn a_webhook_to_an_internal_address_is_refused_and_never_delivered_to() {
         if let Some(r) = row {
             break r.get::<_, Option<String>>(0).unwrap_or_default();
         }
-        assert!(tokio::time::Instant::now() < deadline, "no attempt recorded");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no attempt recorded"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(error.contains("may not reach"), "{error}");
