@@ -145,10 +145,12 @@ pub struct Settings {
     /// How long a missing audit id must stay missing before the relay asks PostgreSQL which
     /// transactions could still commit it (it is passed only once none can: rolled back).
     pub audit_gap_patience_ms: u64,
-    /// Logins one user id may attempt per minute (per API process), all at once if it likes;
-    /// beyond it the login is answered 429 `rate_limited` before any password work.
+    /// Logins one user id may attempt per minute (the hub's: the API processes share it, each
+    /// taking 1/N), all at once if it likes; beyond it the login is answered 429
+    /// `rate_limited` before any password work.
     pub login_per_user_per_min: u32,
-    /// Logins one client certificate may attempt per minute (per API process), for any users.
+    /// Logins one client certificate may attempt per minute, for any users (shared by the API
+    /// processes as `login_per_user_per_min` is).
     pub login_per_certificate_per_min: u32,
     /// A client must send a request's whole header within this long of its connection being
     /// ready for one (HTTP/1.1; also how long an idle kept-alive connection stays open), and
@@ -169,6 +171,10 @@ pub struct Settings {
     pub webhook_retry_max_ms: u64,
     /// How often the webhook delivery job looks for new events when it has nothing to do.
     pub webhook_poll_ms: u64,
+    /// Lets a webhook point at loopback, private, link-local and other internal addresses
+    /// (local development and the tests only): off, they are refused at registration and
+    /// never connected to at delivery (SSRF; docs/security.md).
+    pub webhook_allow_private: bool,
     /// How every process writes its log lines to stderr: `text` (for a person at a terminal)
     /// or `json` (one object a line, for a log collector). Each line about an HTTP request
     /// carries its `request_id` and `trace_id` either way.
@@ -250,6 +256,7 @@ impl Default for Settings {
             webhook_retry_min_ms: 1_000,
             webhook_retry_max_ms: 3_600_000,
             webhook_poll_ms: 250,
+            webhook_allow_private: false,
             log_format: LogFormat::Text,
             field_keys_file: ".kirikae/keys/field-keys.json".into(),
             field_keys_create: true,

@@ -169,6 +169,10 @@ const READERS: &[(&str, &str)] = &[
     ("webhook_retry_min_ms", "projector (the webhook delivery)"),
     ("webhook_retry_max_ms", "projector (the webhook delivery)"),
     ("webhook_poll_ms", "projector (the webhook delivery)"),
+    (
+        "webhook_allow_private",
+        "api (webhook registration), projector (the webhook delivery)",
+    ),
     ("request_retention_ms", "migrate"),
     (
         "kafka_security_protocol",
@@ -393,11 +397,23 @@ fn sealed_fields_markdown() -> String {
          which every kept schema version still reads). The data key is in the record's `{}` \
          header, wrapped by a master key of the hub's key ring; a consumer without the ring sees \
          every other field as before. Once a period's key is destroyed the hub reads such fields \
-         as `{}`. docs/security.md tells the scheme, the keys and their procedures.\n",
+         as `{}`. docs/security.md tells the scheme, the keys and their procedures.\n\n\
+         The same holds for the `IntermediationEvent` record (topic `<prefix>.intermediations`): \
+         {}, bound to the event id (associated data `intermediation:<event_id>`, NUL, the field \
+         name), the data key being the acting registration's; an event with none of them (a \
+         decision without a note, an expiry) carries no key header. And for the `AuditRecord` \
+         (topic `<prefix>.audit`): its `detail` is sealed whole (associated data \
+         `audit:<id>`, NUL, `detail`), the data key being the row's registration's (`-` for the \
+         whole hub has its own).\n",
         fields.join(", "),
         crate::vault::seal::MARKER,
         crate::vault::KEY_HEADER,
         crate::vault::fields::SHREDDED,
+        crate::vault::records::INTERMEDIATION_PERSONAL
+            .iter()
+            .map(|f| format!("`{f}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
     )
 }
 

@@ -8,7 +8,7 @@ use super::enrolment::UserRequest;
 use super::users::User;
 use super::{Accounts, Principal};
 use crate::csv_text;
-use crate::domain::{CompanyKind, Refusal};
+use crate::domain::{CompanyCode, CompanyKind, Refusal};
 
 /// The columns of the user list, in order.
 const LIST_HEADER: [&str; 11] = [
@@ -159,8 +159,12 @@ pub fn read_requests(text: &str) -> Result<Vec<CsvLine>, Refusal> {
 /// A row of a ユーザ一括登録 file on the bulk machinery (`bulk`, kind `users`): its JSON body
 /// (`user_id`, `name`, `mail`, `administrator`, `permissions` as a list, `contractor`) as the
 /// request [`Accounts::register_user`] takes, checked by every rule of a registration that
-/// needs no database, for an administrator of a registration of `kind`.
-pub fn user_request_of(kind: CompanyKind, body: &Value) -> Result<UserRequest, Refusal> {
+/// needs no database, for an administrator of `company`, a registration of `kind`.
+pub fn user_request_of(
+    company: &CompanyCode,
+    kind: CompanyKind,
+    body: &Value,
+) -> Result<UserRequest, Refusal> {
     let text = |f: &str| body[f].as_str().unwrap_or_default().to_string();
     let administrator = match &body["administrator"] {
         Value::Null => false,
@@ -180,7 +184,7 @@ pub fn user_request_of(kind: CompanyKind, body: &Value) -> Result<UserRequest, R
         permissions,
         contractor: body["contractor"].as_str().map(str::to_string),
     };
-    super::enrolment::check_request_of(kind, &request)?;
+    super::enrolment::check_request_of(company, kind, &request)?;
     Ok(request)
 }
 

@@ -9,13 +9,14 @@ use super::sessions::end_sessions;
 use super::users::{self, User, UserRow};
 use super::{Accounts, Principal};
 use crate::audit;
-use crate::domain::{Callable, CompanyKind, CorporateNumber, Refusal, UserId};
+use crate::domain::{Callable, CompanyCode, CompanyKind, CorporateNumber, Refusal, UserId};
 use crate::mail;
 
 /// What an administrator asks for when registering a user.
 #[derive(Debug, Clone, Default)]
 pub struct UserRequest {
-    /// ユーザID: 3 to 32 letters, digits, `.`, `_`, `-`; unique in the hub.
+    /// ユーザID: 3 to 32 letters, digits, `.`, `_`, `-`, beginning with the registration's
+    /// company code and a separator (`A0001.sato`); unique in the hub.
     pub user_id: String,
     /// The natural person the id is issued to (one person per id).
     pub name: String,
@@ -82,13 +83,20 @@ pub(super) struct Checked {
 /// Every rule of a request that needs no database: the id's form, the name and mail, the
 /// permissions within the kind, and a contractor's user never an administrator.
 fn check_request(admin: &Principal, r: &UserRequest) -> Result<Checked, Refusal> {
-    check_request_of(admin.kind, r)
+    check_request_of(&admin.company, admin.kind, r)
 }
 
-/// [`check_request`] for an administrator of a registration of `kind` (a bulk file's row,
-/// checked before it is filed).
-pub(super) fn check_request_of(kind: CompanyKind, r: &UserRequest) -> Result<Checked, Refusal> {
+/// [`check_request`] for an administrator of `company`, a registration of `kind` (a bulk
+/// file's row, checked before it is filed).
+pub(super) fn check_request_of(
+    company: &CompanyCode,
+    kind: CompanyKind,
+    r: &UserRequest,
+) -> Result<Checked, Refusal> {
     let user_id = user_id_of(&r.user_id)?;
+    if !user_id.belongs_to(company) {
+        return Err(outside_namespace(company));
+    }
     check_name_and_mail(&r.name, &r.mail)?;
     let permissions = r
         .permissions
@@ -119,6 +127,23 @@ pub(super) fn contractor_cannot_administer() -> Refusal {
         "contractor_cannot_administer",
         "受託者のユーザを管理者にすることはできません",
         "a contractor's user cannot be an administrator of the registration",
+    )
+}
+
+/// User ids are one namespace for the hub (a login names only the id), so a registration
+/// choosing an id another registration holds would have to be told it is taken: an oracle of
+/// other companies' ids. So a registration chooses ids only in its own part of the namespace
+/// ([`UserId::belongs_to`]), where no other registration's id can be; the refusal of an id
+/// outside it is the same whether or not anybody holds it.
+pub(super) fn outside_namespace(company: &CompanyCode) -> Refusal {
+    Refusal::invalid(
+        "user_id",
+        "user_id_outside_registration",
+        format!("ユーザIDは事業者コードと区切り文字(. _ -)で始めてください(例: {company}.sato)"),
+        format!(
+            "a user id must begin with the registration's company code and '.', '_' or '-' \
+             (e.g. {company}.sato)"
+        ),
     )
 }
 

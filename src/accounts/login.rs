@@ -39,29 +39,77 @@ struct Stored {
 /// cannot spend the hub's password checks faster than this, whatever registration-wide rate
 /// it is allowed; a user id under attack is slowed for everyone equally, the lock still
 /// counting only real failures.
+///
+/// The limits are the hub's, not each process's: like the registration rate limit
+/// (`api::limits`), each API process takes 1/N of both allowances, N being the live API
+/// processes (`api_processes`), told by [`LoginRate::set_peers`] at every heartbeat. A share is
+/// at least one login a minute per key.
 pub struct LoginRate {
-    per_user: DefaultKeyedRateLimiter<String>,
-    per_certificate: DefaultKeyedRateLimiter<String>,
+    per_user_per_min: u32,
+    per_certificate_per_min: u32,
+    /// The processes sharing the limits (this one included), and this one's limiters: per user
+    /// and per certificate.
+    share: std::sync::RwLock<(u32, Limiters)>,
     clock: DefaultClock,
+}
+
+type Limiters = (
+    DefaultKeyedRateLimiter<String>,
+    DefaultKeyedRateLimiter<String>,
+);
+
+/// One process's limiter of `per_min` logins a minute when `peers` processes share it: the
+/// rate as a period (exact below one a second), the burst `per_min / peers` (at least one).
+fn share_of(per_min: u32, peers: u32) -> DefaultKeyedRateLimiter<String> {
+    let (per_min, peers) = (per_min.max(1), peers.max(1));
+    let period = std::time::Duration::from_secs_f64(60.0 * f64::from(peers) / f64::from(per_min));
+    let burst = NonZeroU32::new(per_min / peers).unwrap_or(NonZeroU32::MIN);
+    RateLimiter::keyed(
+        Quota::with_period(period)
+            .expect("a positive period")
+            .allow_burst(burst),
+    )
 }
 
 impl LoginRate {
     pub fn new(per_user_per_min: u32, per_certificate_per_min: u32) -> Self {
-        let quota = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
         LoginRate {
-            per_user: RateLimiter::keyed(quota(per_user_per_min)),
-            per_certificate: RateLimiter::keyed(quota(per_certificate_per_min)),
+            per_user_per_min,
+            per_certificate_per_min,
+            share: std::sync::RwLock::new((
+                1,
+                (
+                    share_of(per_user_per_min, 1),
+                    share_of(per_certificate_per_min, 1),
+                ),
+            )),
             clock: DefaultClock::default(),
+        }
+    }
+
+    /// Takes `peers` processes' share from now on; a change starts every key's allowance
+    /// afresh at the new share (processes come and go rarely).
+    pub fn set_peers(&self, peers: u32) {
+        let peers = peers.max(1);
+        let mut share = self.share.write().unwrap_or_else(|e| e.into_inner());
+        if share.0 != peers {
+            tracing::info!(peers, "API processes sharing the login rates");
+            *share = (
+                peers,
+                (
+                    share_of(self.per_user_per_min, peers),
+                    share_of(self.per_certificate_per_min, peers),
+                ),
+            );
         }
     }
 
     /// Takes one login of `user_id` and of the certificate `fingerprint`, or refuses
     /// `rate_limited` with the seconds to wait.
     pub(super) fn take(&self, user_id: &str, fingerprint: &str) -> Result<(), Refusal> {
-        for (limiter, key) in [
-            (&self.per_certificate, fingerprint),
-            (&self.per_user, user_id),
-        ] {
+        let share = self.share.read().unwrap_or_else(|e| e.into_inner());
+        let (per_user, per_certificate) = &share.1;
+        for (limiter, key) in [(per_certificate, fingerprint), (per_user, user_id)] {
             if limiter.len() > 100_000 {
                 limiter.retain_recent();
             }
@@ -248,5 +296,20 @@ mod tests {
         // ...and no fourth, for anyone.
         assert_eq!(code(rate.take("jiro", "cert-1")), Some("rate_limited"));
         assert_eq!(code(rate.take("jiro", "cert-3")), None);
+    }
+
+    #[test]
+    fn two_processes_each_take_half_of_a_users_logins_and_together_no_more_than_one() {
+        let (a, b) = (LoginRate::new(10, 1000), LoginRate::new(10, 1000));
+        a.set_peers(2);
+        b.set_peers(2);
+        let allowed = (0..20)
+            .filter(|i| a.take("taro", &format!("cert-{i}")).is_ok())
+            .chain((0..20).filter(|i| b.take("taro", &format!("cert-b{i}")).is_ok()))
+            .count();
+        assert_eq!(allowed, 10);
+        // Alone again: the whole allowance.
+        a.set_peers(1);
+        assert_eq!((0..20).filter(|_| a.take("taro", "c").is_ok()).count(), 10);
     }
 }

@@ -75,6 +75,12 @@ impl Accounts {
         }
     }
 
+    /// `peers` API processes share the login rates from now on (each takes 1/`peers`); the
+    /// heartbeat of `api::limits` tells it, as it tells the registration rate limit.
+    pub fn set_login_peers(&self, peers: u32) {
+        self.login_rate.set_peers(peers);
+    }
+
     /// How many recent passwords a new one must differ from.
     pub fn password_history(&self) -> usize {
         self.password_history

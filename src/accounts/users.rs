@@ -139,7 +139,8 @@ pub(super) async fn all(
 }
 
 /// Inserts the user and its first password into the history; `user_exists` if the id is
-/// taken anywhere in the hub.
+/// taken (by the callers' rules, only ever in the registration's own part of the namespace:
+/// [`UserId::belongs_to`]).
 pub(super) async fn insert(
     client: &impl GenericClient,
     row: &UserRow<'_>,
@@ -227,6 +228,13 @@ impl Accounts {
                 format!("事業者 {company} は登録されていません"),
                 format!("company {company} is not registered"),
             ));
+        }
+        // The operator too keeps to the namespaces: an id in another registration's part is
+        // refused, so an administrator never meets an id it could not have issued itself.
+        if let Some(other) = user_id.namespace().filter(|ns| ns != company) {
+            if kind_of(tx, &other).await?.is_some() {
+                return Err(super::enrolment::outside_namespace(company));
+            }
         }
         let row = UserRow {
             company,

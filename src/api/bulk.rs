@@ -219,6 +219,6 @@ pub async fn sample(
 ) -> Result<Response, Refusal> {
     let kind = state.bulk.kind_for(&principal, &function).await?;
     published_file(kind, &query, "sample", |kind| {
-        bulk::sample(kind, today_jst())
+        bulk::sample(kind, today_jst(), &principal.company)
     })
 }

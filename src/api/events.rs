@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::error::ErrorBody;
 use super::extract::{Admin, Body, Filters};
+use super::tls::ClientIdentity;
 use crate::accounts::Principal;
 use crate::domain::{CompanyCode, Refusal};
 use crate::push::events::{self, Cursor, Event};
@@ -123,32 +124,81 @@ pub async fn stream(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
+    identity: Option<axum::Extension<ClientIdentity>>,
     Filters(q): Filters<StreamQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<sse::Event, Infallible>>>, Refusal> {
     let last = headers
         .get("last-event-id")
         .map(|v| v.to_str().unwrap_or("(not text)"));
     let after = cursor_of(last.or(q.after.as_deref()))?;
-    let events = follow(state.pool.clone(), principal.company, after);
+    // The extractor has checked these once; the stream checks them again as it goes.
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .to_string();
+    let session = Session {
+        accounts: state.accounts.clone(),
+        token,
+        identity: identity.map(|axum::Extension(id)| id),
+    };
+    let events = follow(state.pool.clone(), principal.company, after, session);
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
-/// `company`'s events after `after` as they come, for as long as the client listens.
+/// How often an open stream checks its session again: with the session cache's second of
+/// trust (`accounts::sessions`), a session ended anywhere ends the stream within 2 s.
+const RECHECK: Duration = Duration::from_millis(500);
+
+/// The session a stream was opened with, to check again while it is open.
+#[derive(Clone)]
+struct Session {
+    accounts: std::sync::Arc<crate::accounts::Accounts>,
+    token: String,
+    identity: Option<ClientIdentity>,
+}
+
+impl Session {
+    /// Whether the session still stands (not ended, expired, its user disabled, its
+    /// registration suspended or its certificate revoked) and still names `company`.
+    async fn stands(&self, company: &CompanyCode) -> bool {
+        let cert = self.identity.as_ref().map(|id| crate::accounts::Presented {
+            company: id.company.as_ref(),
+            fingerprint: &id.fingerprint,
+        });
+        matches!(
+            self.accounts.authenticate(&self.token, cert, false).await,
+            Ok(p) if &p.company == company
+        )
+    }
+}
+
+/// `company`'s events after `after` as they come, for as long as the client listens and its
+/// session stands: the stream ends once [`Session::stands`] fails.
 fn follow(
     pool: deadpool_postgres::Pool,
     company: CompanyCode,
     after: Cursor,
+    session: Session,
 ) -> impl Stream<Item = Result<sse::Event, Infallible>> {
-    futures::stream::unfold(after, move |mut after| {
-        let (pool, company) = (pool.clone(), company.clone());
+    let checked = tokio::time::Instant::now();
+    futures::stream::unfold((after, checked), move |(mut after, mut checked)| {
+        let (pool, company, session) = (pool.clone(), company.clone(), session.clone());
         async move {
             loop {
+                if checked.elapsed() >= RECHECK {
+                    if !session.stands(&company).await {
+                        return None;
+                    }
+                    checked = tokio::time::Instant::now();
+                }
                 match events::after(&pool, &company, after, 100).await {
                     Ok(batch) if !batch.is_empty() => {
                         after = batch.last().map_or(after, Event::cursor);
                         let items: Vec<Result<sse::Event, Infallible>> =
                             batch.iter().map(|e| Ok(as_sse(e))).collect();
-                        return Some((futures::stream::iter(items), after));
+                        return Some((futures::stream::iter(items), (after, checked)));
                     }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "event stream could not read the feed"),
@@ -181,7 +231,7 @@ pub struct WebhookBody {
         (status = 400, description = "malformed_json", body = ErrorBody),
         (status = 401, description = "unauthenticated", body = ErrorBody),
         (status = 403, description = "administrator_required", body = ErrorBody),
-        (status = 422, description = "invalid_webhook_url", body = ErrorBody),
+        (status = 422, description = "invalid_webhook_url; webhook_target_forbidden (a loopback, private, link-local or other internal address)", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn put_webhook(
@@ -191,7 +241,13 @@ pub async fn put_webhook(
 ) -> Result<Json<Registered>, Refusal> {
     let url = WebhookUrl::parse(&body.url)?;
     Ok(Json(
-        webhooks::register(&state.pool, &admin.company, &url).await?,
+        webhooks::register(
+            &state.pool,
+            &admin.company,
+            &url,
+            state.settings.webhook_allow_private,
+        )
+        .await?,
     ))
 }
 

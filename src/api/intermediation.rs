@@ -24,7 +24,13 @@ pub use views::{
 };
 
 fn service(state: &AppState) -> Intermediations<'_> {
-    Intermediations::new(&state.pool, &state.publisher, &state.codec, &state.settings)
+    Intermediations::new(
+        &state.pool,
+        &state.publisher,
+        &state.codec,
+        &state.settings,
+        state.submissions.vault(),
+    )
 }
 
 /// An empty body is the default one; otherwise a JSON object of `T`.

@@ -154,7 +154,12 @@ pub async fn enforce(State(state): State<AppState>, req: Request, next: Next) ->
 /// Announces this API process in `api_processes` every [`BEAT`] and sets `limits` to the
 /// share of the processes seen within [`GONE_AFTER`], until `shutdown`; then removes its row,
 /// so the others take its share at their next beat.
-pub async fn heartbeat(limits: Arc<Limits>, pool: Pool, shutdown: CancellationToken) {
+pub async fn heartbeat(
+    limits: Arc<Limits>,
+    accounts: Arc<crate::accounts::Accounts>,
+    pool: Pool,
+    shutdown: CancellationToken,
+) {
     let me = uuid::Uuid::now_v7();
     let mut tick = tokio::time::interval(BEAT);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -163,7 +168,7 @@ pub async fn heartbeat(limits: Arc<Limits>, pool: Pool, shutdown: CancellationTo
             _ = shutdown.cancelled() => break,
             _ = tick.tick() => {}
         }
-        if let Err(e) = beat(&limits, &pool, me).await {
+        if let Err(e) = beat(&limits, &accounts, &pool, me).await {
             tracing::warn!(error = %e, "rate-limit heartbeat failed; keeping the current share");
         }
     }
@@ -172,11 +177,18 @@ pub async fn heartbeat(limits: Arc<Limits>, pool: Pool, shutdown: CancellationTo
     }
 }
 
-/// One beat: refresh this process's row, count the live ones, take that share, and say so in
-/// the row (`peers`, written once the share is taken).
-async fn beat(limits: &Limits, pool: &Pool, me: uuid::Uuid) -> anyhow::Result<()> {
+/// One beat: refresh this process's row, count the live ones, take that share of the
+/// registration rate and of the login rates, and say so in the row (`peers`, written once the
+/// shares are taken).
+async fn beat(
+    limits: &Limits,
+    accounts: &crate::accounts::Accounts,
+    pool: &Pool,
+    me: uuid::Uuid,
+) -> anyhow::Result<()> {
     let peers = processes::announce(pool, me, GONE_AFTER).await?;
     limits.set_peers(peers);
+    accounts.set_login_peers(peers);
     processes::took_share(pool, me, peers).await
 }
 

@@ -298,7 +298,12 @@ pub fn serving(
         body: Duration::from_millis(state.settings.http_body_timeout_ms),
     };
     // The rate limit is shared with the other API processes for as long as this one serves.
-    let heartbeat = limits::heartbeat(state.limits.clone(), state.pool.clone(), shutdown.clone());
+    let heartbeat = limits::heartbeat(
+        state.limits.clone(),
+        state.accounts.clone(),
+        state.pool.clone(),
+        shutdown.clone(),
+    );
     let app = router(state);
     let serve = tls::serve(listener, config, app, timeouts, shutdown);
     Ok((addr, async move {

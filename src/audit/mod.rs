@@ -10,7 +10,7 @@ use deadpool_postgres::GenericClient;
 mod relay;
 mod trail;
 
-pub use relay::run_relay;
+pub use relay::{Seal, run_relay};
 pub use trail::{AuditEntry, AuditFilter, audit_log, search};
 
 /// Who did something, for the trail.

@@ -1,7 +1,21 @@
 //! The relay of the trail to topic `<prefix>.audit`: a copy of every record outside the
-//! database, in id order, at least once.
+//! database, in id order, at least once, its personal particulars sealed ([`Seal`]).
 
 use crate::messages::AuditRecord;
+
+/// Makes the topic copy of a row: the record as it travels and the headers to produce it with.
+/// The hub's (assembled in `hub::jobs`) seals the row's `detail` with the vault, so the topic,
+/// its disks and its backups hold no point id, search text or person's mail in clear
+/// (docs/security.md); the audit module itself holds no key.
+pub type Seal = std::sync::Arc<
+    dyn Fn(
+            AuditRecord,
+        ) -> futures::future::BoxFuture<
+            'static,
+            anyhow::Result<(AuditRecord, Vec<(&'static str, String)>)>,
+        > + Send
+        + Sync,
+>;
 
 /// Relays the trail to topic `<prefix>.audit` in id order, at least once, until `shutdown`:
 /// a copy of every record outside the database, for the operator's tools and for safe keeping.
@@ -13,6 +27,7 @@ pub async fn run_relay(
     settings: crate::config::Settings,
     pool: deadpool_postgres::Pool,
     shutdown: tokio_util::sync::CancellationToken,
+    seal: Seal,
 ) -> anyhow::Result<()> {
     let publisher = crate::kafka::Publisher::of(&settings, std::time::Duration::from_secs(10))?;
     let codec = crate::messages::Codec::new();
@@ -22,7 +37,7 @@ pub async fn run_relay(
         missing: None,
     };
     while !shutdown.is_cancelled() {
-        match relay_once(&pool, &publisher, &codec, &topic, &mut gap).await {
+        match relay_once(&pool, &publisher, &codec, &topic, &seal, &mut gap).await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}
             Err(e) => tracing::warn!(
@@ -115,6 +130,7 @@ async fn relay_once(
     publisher: &crate::kafka::Publisher,
     codec: &crate::messages::Codec,
     topic: &str,
+    seal: &Seal,
     gap: &mut Gap,
 ) -> anyhow::Result<usize> {
     let client = pool.get().await?;
@@ -149,12 +165,13 @@ async fn relay_once(
             subject_id: r.get(7),
             detail: r.get(8),
         };
-        let bytes = codec.encode_audit(&record)?;
+        let (copy, headers) = seal(record).await?;
+        let bytes = codec.encode_audit(&copy)?;
         // Enqueued in id order (the idempotent producer keeps it per partition), acknowledged
         // together below: one round trip per pass, not per record.
         sent.push(
             publisher
-                .enqueue(topic, &record.company_code, &bytes)
+                .enqueue_with_headers(topic, &copy.company_code, &bytes, &headers)
                 .await?,
         );
         next = id + 1;

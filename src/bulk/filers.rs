@@ -68,7 +68,13 @@ impl Filers {
     }
 
     fn intermediations(&self) -> Intermediations<'_> {
-        Intermediations::new(&self.pool, &self.publisher, &self.codec, &self.settings)
+        Intermediations::new(
+            &self.pool,
+            &self.publisher,
+            &self.codec,
+            &self.settings,
+            self.submissions.vault(),
+        )
     }
 
     /// Files the row `line` of `batch_id` (its stored `body`) as `principal`.
@@ -167,7 +173,7 @@ impl Filers {
         body: Value,
         attempted: bool,
     ) -> Result<Filed, Refusal> {
-        let request = user_request_of(principal.kind, &body)?;
+        let request = user_request_of(&principal.company, principal.kind, &body)?;
         let (user_id, name, mail) = (
             request.user_id.clone(),
             request.name.clone(),

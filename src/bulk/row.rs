@@ -104,7 +104,7 @@ pub fn check(
     match kind.filer() {
         Filer::Users => {
             let body = Value::Object(body);
-            crate::accounts::bulk::user_request_of(uploader.kind, &body)?;
+            crate::accounts::bulk::user_request_of(company, uploader.kind, &body)?;
             Ok(body)
         }
         Filer::Submission(function) => {

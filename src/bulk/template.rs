@@ -12,8 +12,10 @@ pub fn template(kind: BulkKind) -> String {
     format!("{}\r\n", headers.join(","))
 }
 
-/// A sample file of `kind`: two rows dated two weeks after `today`.
-pub fn sample(kind: BulkKind, today: NaiveDate) -> String {
+/// A sample file of `kind` for `company`: two rows dated two weeks after `today` (user ids in
+/// the company's own part of the namespace).
+pub fn sample(kind: BulkKind, today: NaiveDate, company: &crate::domain::CompanyCode) -> String {
+    let prefix = company.as_str().to_ascii_lowercase();
     let date = (today + Duration::days(14)).format("%Y/%m/%d").to_string();
     let class_digit = match kind.class() {
         PointClass::LowVoltage => "0",
@@ -32,7 +34,7 @@ pub fn sample(kind: BulkKind, today: NaiveDate) -> String {
         let cells: Vec<String> = kind
             .columns()
             .iter()
-            .map(|c| sample_cell(c.field, &point, &date, name, n))
+            .map(|c| sample_cell(c.field, &point, &date, name, n, &prefix))
             .collect();
         text.push_str(&cells.join(","));
         text.push_str("\r\n");
@@ -40,7 +42,7 @@ pub fn sample(kind: BulkKind, today: NaiveDate) -> String {
     text
 }
 
-fn sample_cell(field: &str, point: &str, date: &str, name: &str, n: usize) -> String {
+fn sample_cell(field: &str, point: &str, date: &str, name: &str, n: usize, prefix: &str) -> String {
     match field {
         "supply_point_id" => point.into(),
         "planned_date" | "effective_date" | "desired_switch_date" => date.into(),
@@ -56,7 +58,7 @@ fn sample_cell(field: &str, point: &str, date: &str, name: &str, n: usize) -> St
         "customer_name" => name.into(),
         "customer_phone" => "03-1234-5678".into(),
         "agreed_to_grid_terms" => "1".into(),
-        "user_id" => format!("kirikae.user{n}"),
+        "user_id" => format!("{prefix}.user{n}"),
         "name" if n == 1 => "切替 太郎".into(),
         "name" => "髙橋 花子".into(),
         "mail" => format!("user{n}@example.jp"),

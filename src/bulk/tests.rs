@@ -190,7 +190,7 @@ fn blank_lines_are_skipped_and_lines_keep_their_numbers() {
 #[test]
 fn every_sample_file_reads_without_a_bad_row() {
     for kind in BulkKind::ALL {
-        let text = sample(kind, today());
+        let text = sample(kind, today(), &me().company);
         assert!(text.starts_with(&template(kind)));
         let parsed = parse(kind, text.as_bytes(), None, &me(), today()).unwrap();
         assert_eq!(parsed.rows.len(), 2, "{kind}");

@@ -102,6 +102,27 @@ impl UserId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether the id is in `company`'s namespace: it begins with the company code (either
+    /// case) and one of `.`, `_`, `-` (`a0001.sato`, `A0001-sato`). Namespaces never overlap
+    /// (a code is 4–5 capitals or digits, and the separator ends it), so an id a registration
+    /// may choose is never one another registration could hold.
+    pub fn belongs_to(&self, company: &CompanyCode) -> bool {
+        let code = company.as_str();
+        self.0.len() > code.len() + 1
+            && self.0.is_char_boundary(code.len())
+            && self.0[..code.len()].eq_ignore_ascii_case(code)
+            && b"._-".contains(&self.0.as_bytes()[code.len()])
+    }
+
+    /// The registration whose namespace the id looks to be in: its part before the first
+    /// `.`, `_` or `-`, upper-cased, if that is a company code's form.
+    pub fn namespace(&self) -> Option<CompanyCode> {
+        let head = self.0.split(['.', '_', '-']).next()?;
+        (head.len() < self.0.len())
+            .then(|| CompanyCode::parse(&head.to_ascii_uppercase()).ok())
+            .flatten()
+    }
 }
 
 impl fmt::Display for UserId {
@@ -170,6 +191,25 @@ impl fmt::Display for CorporateNumber {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_user_id_belongs_to_the_registration_whose_code_and_a_separator_begin_it() {
+        let a = CompanyCode::parse("A0001").unwrap();
+        let short = CompanyCode::parse("A000").unwrap();
+        let id = |s: &str| UserId::parse(s).unwrap();
+        for ok in ["a0001.sato", "A0001-sato", "a0001_x"] {
+            assert!(id(ok).belongs_to(&a), "{ok}");
+            assert_eq!(id(ok).namespace(), Some(a.clone()), "{ok}");
+        }
+        for not in ["sato.a0001", "a0001sato", "a0001.", "b0002.sato"] {
+            assert!(!id(not).belongs_to(&a), "{not}");
+        }
+        // A code that begins another's is no prefix of the other's ids.
+        assert!(!id("a0001.sato").belongs_to(&short));
+        assert!(id("a000.sato").belongs_to(&short));
+        assert_eq!(id("dr.user").namespace(), None);
+        assert_eq!(id("plain").namespace(), None);
+    }
 
     #[test]
     fn a_company_code_is_four_or_five_capitals_or_digits() {

@@ -128,7 +128,7 @@ pub fn jobs(
             "notice mailer",
             Box::pin(notices::run_mailer(s(), p(), t())),
         ),
-        ("audit relay", Box::pin(audit::run_relay(s(), p(), t()))),
+        ("audit relay", Box::pin(audit_relay(s(), p(), t()))),
         (
             "bulk filing",
             Box::pin(crate::bulk::run_filing(s(), p(), t())),
@@ -142,6 +142,16 @@ pub fn jobs(
             Box::pin(crate::push::run_delivery(s(), p(), t())),
         ),
     ]
+}
+
+/// The audit relay, its topic copies sealed by this hub's vault.
+async fn audit_relay(
+    settings: Settings,
+    pool: Pool,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let vault = crate::vault::Vault::new(crate::vault::keys(&settings)?, pool.clone());
+    audit::run_relay(settings, pool, shutdown, crate::vault::audit_seal(vault)).await
 }
 
 /// Starts the [`jobs`] as supervised tasks.

@@ -21,6 +21,7 @@ use crate::domain::{HubFunction, IntermediationStep as Step, PointClass, Refusal
 use crate::kafka::Publisher;
 use crate::messages::Codec;
 use crate::metrics;
+use crate::vault::{KEY_HEADER, Vault};
 
 /// What a party asks of an intermediation, as a web form or a CSV row would give it.
 pub enum Command {
@@ -70,6 +71,8 @@ pub struct Intermediations<'a> {
     publisher: &'a Publisher,
     codec: &'a Codec,
     pub(super) settings: &'a Settings,
+    /// Seals an event's personal fields before it reaches the broker (docs/security.md).
+    vault: &'a Vault,
 }
 
 impl<'a> Intermediations<'a> {
@@ -78,12 +81,14 @@ impl<'a> Intermediations<'a> {
         publisher: &'a Publisher,
         codec: &'a Codec,
         settings: &'a Settings,
+        vault: &'a Vault,
     ) -> Self {
         Intermediations {
             pool,
             publisher,
             codec,
             settings,
+            vault,
         }
     }
 
@@ -245,14 +250,22 @@ impl<'a> Intermediations<'a> {
         access::may(self.pool, by, function(step, class)).await
     }
 
+    /// Produces `e` with its personal fields sealed (the one way an event reaches the topic
+    /// from a party); a failure before the send is `Internal`: certainly not produced.
     pub(super) async fn publish(&self, e: &IntermediationEvent) -> Result<(), Refusal> {
+        let (sealed, key) = self
+            .vault
+            .seal_intermediation(e)
+            .await
+            .map_err(|err| Refusal::Internal(err.into()))?;
         let bytes = self
             .codec
-            .encode_intermediation(e)
+            .encode_intermediation(&sealed)
             .map_err(|err| Refusal::Internal(err.into()))?;
         let topic = self.settings.intermediations_topic();
+        let headers: Vec<(&str, String)> = key.map(|k| (KEY_HEADER, k)).into_iter().collect();
         self.publisher
-            .publish(&topic, &e.supply_point_id, &bytes)
+            .publish_with_headers(&topic, &e.supply_point_id, &bytes, &headers)
             .await
             .map_err(|err| Refusal::BrokerUnavailable(err.to_string()))?;
         Ok(())

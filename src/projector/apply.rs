@@ -72,10 +72,22 @@ pub async fn apply_batch(
     for m in batch {
         let bytes = m.payload().unwrap_or_default();
         let record: anyhow::Result<Decoded> = if m.topic() == intermediations_topic {
-            codec
+            // Opened to be stored for the API (as a result is); a shredded one with its
+            // personal fields marked; a missing master key holds the batch back.
+            let header = vault::header_of(m, vault::KEY_HEADER);
+            match codec
                 .decode_intermediation(bytes)
-                .map(Decoded::Intermediation)
-                .map_err(Into::into)
+                .map_err(anyhow::Error::from)
+                .and_then(|e| vault::open_intermediation(keys, header, &e).map_err(Into::into))
+            {
+                Ok(e) => Ok(Decoded::Intermediation(e)),
+                Err(e)
+                    if matches!(e.downcast_ref::<Unreadable>(), Some(Unreadable::Missing(_))) =>
+                {
+                    return Err(e);
+                }
+                Err(e) => Err(e),
+            }
         } else if m.topic().starts_with(&results_marker) {
             // In clear to be stored for the status API; a shredded one with its personal
             // fields marked. A master key this process lacks holds the batch back until the

@@ -102,6 +102,8 @@ struct Attempted {
 
 struct Deliverer {
     http: reqwest::Client,
+    /// Internal addresses may be delivered to (`webhook_allow_private`).
+    allow_private: bool,
     retry: backon::ExponentialBuilder,
     retry_for: chrono::Duration,
 }
@@ -114,6 +116,10 @@ impl Deliverer {
             .redirect(reqwest::redirect::Policy::none())
             .timeout(TIMEOUT)
             .user_agent("kirikae-webhook/1");
+        if !settings.webhook_allow_private {
+            // Every name is resolved to public addresses only, at each connection (SSRF).
+            http = http.dns_resolver(std::sync::Arc::new(super::targets::PublicOnly));
+        }
         if let Some(ca) = &settings.webhook_ca_file {
             let pem = std::fs::read(ca)
                 .map_err(|e| anyhow::anyhow!("webhook_ca_file {}: {e}", ca.display()))?;
@@ -126,6 +132,7 @@ impl Deliverer {
             .without_max_times();
         Ok(Deliverer {
             http: http.build()?,
+            allow_private: settings.webhook_allow_private,
             retry,
             retry_for: chrono::Duration::seconds(settings.webhook_retry_for_secs as i64),
         })
@@ -203,6 +210,15 @@ impl Deliverer {
 
     /// POSTs `event`, signed; a 2xx answer is a delivery, anything else an error.
     async fn post(&self, url: &str, secret: &str, event: &Event) -> Attempted {
+        if let Some(why) = (!self.allow_private)
+            .then(|| super::targets::delivery_refused(url))
+            .flatten()
+        {
+            return Attempted {
+                http_status: None,
+                error: Some(why),
+            };
+        }
         let body = match serde_json::to_vec(event) {
             Ok(b) => b,
             Err(e) => {

@@ -8,6 +8,7 @@
 pub mod delivery;
 pub mod events;
 pub mod signature;
+pub mod targets;
 pub mod webhooks;
 
 pub use delivery::run as run_delivery;

@@ -95,11 +95,14 @@ fn new_secret() -> String {
 
 /// Registers (or replaces) `company`'s endpoint with a fresh secret. A new webhook starts after
 /// the registration's latest event; a replaced one keeps its position, so nothing is skipped.
+/// An endpoint on an internal address is refused unless `allow_private` ([`super::targets`]).
 pub async fn register(
     pool: &Pool,
     company: &CompanyCode,
     url: &WebhookUrl,
+    allow_private: bool,
 ) -> Result<Registered, Refusal> {
+    super::targets::check_registration(url, allow_private).await?;
     let client = pool.get().await?;
     let secret = new_secret();
     let start = super::events::latest(&client, company.as_str()).await?;

@@ -56,6 +56,12 @@ impl Submissions {
         })
     }
 
+    /// The sealer of this hub's records, for the other services that produce personal data
+    /// (intermediation events).
+    pub fn vault(&self) -> &Vault {
+        &self.vault
+    }
+
     /// Submits `body` as `function` for `principal`; the id once the broker has the record.
     /// `body` may be a body that did not parse: it is refused after the permission checks, so
     /// a caller not allowed the function learns nothing more. `key` is the raw

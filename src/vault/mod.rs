@@ -11,6 +11,7 @@
 
 pub mod envelope;
 pub mod fields;
+pub mod records;
 pub mod ring;
 pub mod seal;
 mod service;
@@ -27,7 +28,7 @@ pub use envelope::{KEY_HEADER, KeyError, Keys, RecordKey, header_of};
 pub use service::Vault;
 
 use crate::config::Settings;
-use crate::messages::{RequestRecord, ResultRecord};
+use crate::messages::{AuditRecord, IntermediationEvent, RequestRecord, ResultRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {
@@ -165,4 +166,46 @@ pub fn open_result(
         Err(Unreadable::Shredded(_)) => Ok(fields::shred_result(r)),
         Err(e) => Err(e),
     }
+}
+
+/// A consumed intermediation event in clear (the projector, to store what the API shows); a
+/// shredded one with its personal fields marked [`fields::SHREDDED`]. Its key is the actor's
+/// registration's.
+pub fn open_intermediation(
+    keys: &Keys,
+    header: Option<&[u8]>,
+    e: &IntermediationEvent,
+) -> Result<IntermediationEvent, Unreadable> {
+    match record_key(keys, header, &e.actor_company_code) {
+        Ok(key) => records::open_intermediation(e, key.as_ref())
+            .map_err(|err| Unreadable::Broken(err.to_string())),
+        Err(Unreadable::Shredded(_)) => Ok(records::shred_intermediation(e)),
+        Err(err) => Err(err),
+    }
+}
+
+/// An audit record read from the audit topic, its `detail` in clear (a consumer of the copy
+/// that holds the key ring).
+pub fn open_audit(
+    keys: &Keys,
+    header: Option<&[u8]>,
+    r: &AuditRecord,
+) -> Result<AuditRecord, Unreadable> {
+    let key = record_key(keys, header, &r.company_code)?;
+    records::open_audit(r, key.as_ref()).map_err(|err| Unreadable::Broken(err.to_string()))
+}
+
+/// The audit relay's [`crate::audit::Seal`]: each row's topic copy with its `detail` sealed by
+/// `vault`, and the `kirikae-key` header.
+pub fn audit_seal(vault: Vault) -> crate::audit::Seal {
+    type Sealed = anyhow::Result<(AuditRecord, Vec<(&'static str, String)>)>;
+    Arc::new(
+        move |r: AuditRecord| -> futures::future::BoxFuture<'static, Sealed> {
+            let vault = vault.clone();
+            Box::pin(async move {
+                let (sealed, header) = vault.seal_audit(&r).await?;
+                Ok((sealed, vec![(KEY_HEADER, header)]))
+            })
+        },
+    )
 }

@@ -8,8 +8,8 @@ use deadpool_postgres::Pool;
 
 use super::envelope::{Keys, RecordKey};
 use super::seal::Key;
-use super::{Period, VaultError, fields, store};
-use crate::messages::RequestRecord;
+use super::{Period, VaultError, fields, records, store};
+use crate::messages::{AuditRecord, IntermediationEvent, RequestRecord};
 
 /// Data keys held in memory at most; past it the cache starts again (a month's registrations
 /// are far fewer).
@@ -42,6 +42,30 @@ impl Vault {
             .await?;
         let sealed = fields::seal_request(r, &key)?;
         Ok((sealed, key.header().to_string()))
+    }
+
+    /// `e` with its personal fields sealed, and the `kirikae-key` header to produce it with; an
+    /// event with nothing personal (a decision without a note, an expiry) as it is, no header.
+    /// The key is the actor's registration's, of the event's month.
+    pub async fn seal_intermediation(
+        &self,
+        e: &IntermediationEvent,
+    ) -> Result<(IntermediationEvent, Option<String>), VaultError> {
+        if !records::intermediation_has_personal(e) {
+            return Ok((e.clone(), None));
+        }
+        let key = self
+            .key_for(&e.actor_company_code, &Period::of(e.occurred_at))
+            .await?;
+        let sealed = records::seal_intermediation(e, &key)?;
+        Ok((sealed, Some(key.header().to_string())))
+    }
+
+    /// The audit topic's copy of a row, its `detail` sealed with the data key of the row's
+    /// registration (`-`, the whole hub, has one of its own) and month, and its header.
+    pub async fn seal_audit(&self, r: &AuditRecord) -> Result<(AuditRecord, String), VaultError> {
+        let key = self.key_for(&r.company_code, &Period::of(r.at)).await?;
+        Ok((records::seal_audit(r, &key)?, key.header().to_string()))
     }
 
     /// `company`'s data key of `period`: from memory, else `data_keys`, else a new one, kept

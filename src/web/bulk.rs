@@ -240,7 +240,7 @@ pub async fn published(
     let (what, text) = if q.get("sample").is_some_and(|v| v == "true") {
         (
             "sample",
-            crate::bulk::sample(kind, crate::domain::today_jst()),
+            crate::bulk::sample(kind, crate::domain::today_jst(), &visitor.principal.company),
         )
     } else {
         ("template", crate::bulk::template(kind))

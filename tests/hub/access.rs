@@ -144,11 +144,11 @@ async fn a_user_without_the_intermediation_permission_is_refused() {
     let app = spawn_app(&[]).await;
     let admin = app.login(RETAILER_A).await;
     let b = app.login(RETAILER_B).await;
-    let s = ready_user(&app, &admin, RETAILER_A, "narrow.intermed").await;
+    let s = ready_user(&app, &admin, RETAILER_A, "a0001.narrow.intermed").await;
     let set = |functions: Value| {
         let admin = &admin;
         async move {
-            let path = "/api/v1/admin/users/narrow.intermed/permissions";
+            let path = "/api/v1/admin/users/a0001.narrow.intermed/permissions";
             call(admin, "PUT", path, Some(json!({ "functions": functions }))).await
         }
     };
@@ -186,8 +186,8 @@ async fn a_user_without_the_intermediation_permission_is_refused() {
         assert_eq!(code(&answer), NOT_PERMITTED, "{path}: {}", answer.1);
     }
     // B's user whose permissions leave out the decision cannot decide; B's administrator can.
-    let bs = ready_user(&app, &b, RETAILER_B, "no.decide").await;
-    let path = "/api/v1/admin/users/no.decide/permissions";
+    let bs = ready_user(&app, &b, RETAILER_B, "b0002.no.decide").await;
+    let path = "/api/v1/admin/users/b0002.no.decide/permissions";
     let functions = json!({"functions": ["switch-intermediation-inbox"]});
     assert_eq!(call(&b, "PUT", path, Some(functions)).await.0, 200);
     assert_eq!(
@@ -202,8 +202,8 @@ async fn a_user_without_the_intermediation_permission_is_refused() {
     assert_eq!(answer.0, 202, "{}", answer.1);
     // A DR registration's user cannot be given an intermediation function at all.
     let dr = app.login(DR_CONTRACTOR).await;
-    ready_user(&app, &dr, DR_CONTRACTOR, "dr.narrow").await;
-    let path = "/api/v1/admin/users/dr.narrow/permissions";
+    ready_user(&app, &dr, DR_CONTRACTOR, "d0003.dr.narrow").await;
+    let path = "/api/v1/admin/users/d0003.dr.narrow/permissions";
     let answer = call(
         &dr,
         "PUT",
@@ -248,7 +248,7 @@ async fn a_contractors_user_cannot_be_made_an_administrator() {
     )
     .await;
     assert_eq!(answer.0, 200, "{}", answer.1);
-    let user = "itaku.admin";
+    let user = "a0001.itaku.admin";
     let body = json!({"user_id": user, "name": "受託 一郎", "mail": mail_of(user),
                       "contractor": number});
     let answer = call(&admin, "POST", "/api/v1/admin/users", Some(body)).await;
@@ -288,8 +288,8 @@ async fn a_contractors_user_cannot_be_made_an_administrator() {
     )
     .await;
     assert_eq!(answer.0, 200, "{}", answer.1);
-    ready_user(&app, &admin, RETAILER_A, "own.admin").await;
-    let own = "/api/v1/admin/users/own.admin";
+    ready_user(&app, &admin, RETAILER_A, "a0001.own.admin").await;
+    let own = "/api/v1/admin/users/a0001.own.admin";
     let answer = call(&admin, "PATCH", own, Some(json!({"administrator": true}))).await;
     assert_eq!(
         (answer.0, &answer.1["administrator"]),

@@ -51,7 +51,7 @@ fn payload(method: &str, template: &str, user: &str) -> Option<Payload> {
             json!({"user_id": format!("{user}.new"), "name": "切替 次郎", "mail": mail_of(&format!("{user}.new"))}),
         ),
         ("POST", "/api/v1/admin/users/bulk") => Payload::Csv(
-            "user_id,name,mail,administrator,permissions\nbulk.matrix,一括 一郎,bulk.matrix@example.jp,false,\n",
+            "user_id,name,mail,administrator,permissions\na0001.bulk.matrix,一括 一郎,bulk.matrix@example.jp,false,\n",
         ),
         // Refused before the file is read, so any CSV will do.
         ("POST", "/api/v1/bulk/{function}") => Payload::Csv("地点特定番号\n"),
@@ -161,7 +161,7 @@ async fn every_administrator_route_refuses_an_ordinary_user_and_serves_the_admin
     let app = spawn_app(&[]).await;
     let admin = app.login(RETAILER_A).await;
     let staff = app.login_ordinary(RETAILER_A).await;
-    register(&admin, "matrix.target", json!({})).await;
+    register(&admin, "a0001.matrix.target", json!({})).await;
     let routes = administrator_routes();
     for path in [
         "/api/v1/admin/users/bulk",
@@ -173,7 +173,7 @@ async fn every_administrator_route_refuses_an_ordinary_user_and_serves_the_admin
     // Refused: every one of them, to an ordinary user of the same registration, and nothing
     // it asked for happened (the target user is still there, unchanged, below).
     for &route in &routes {
-        let answer = as_who(&staff, route, "matrix.target").await;
+        let answer = as_who(&staff, route, "a0001.matrix.target").await;
         assert_eq!(
             (answer.0, answer.1["code"].as_str()),
             (403, Some("administrator_required")),
@@ -181,11 +181,17 @@ async fn every_administrator_route_refuses_an_ordinary_user_and_serves_the_admin
             answer.1
         );
     }
-    let (_, target) = call(&admin, "GET", "/api/v1/admin/users/matrix.target", None).await;
+    let (_, target) = call(
+        &admin,
+        "GET",
+        "/api/v1/admin/users/a0001.matrix.target",
+        None,
+    )
+    .await;
     assert_eq!(target["name"], "切替 太郎", "{target}");
     // Allowed: the administrator, on the same routes with the same bodies.
     for &route in &routes {
-        let answer = as_who(&admin, route, "matrix.target").await;
+        let answer = as_who(&admin, route, "a0001.matrix.target").await;
         assert!(
             (200..300).contains(&answer.0),
             "{route:?} by the administrator: {} {}",
@@ -285,8 +291,8 @@ async fn an_administrator_cannot_delete_disable_or_demote_itself() {
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["administrator"], true, "{answer}");
     // Allowed: the same to another administrator of the registration.
-    let other = "/api/v1/admin/users/second.admin";
-    register(&admin, "second.admin", json!({"administrator": true})).await;
+    let other = "/api/v1/admin/users/a0001.second.admin";
+    register(&admin, "a0001.second.admin", json!({"administrator": true})).await;
     for (method, path, body) in [
         ("PATCH", other.to_string(), json!({"administrator": false})),
         (

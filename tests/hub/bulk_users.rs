@@ -15,10 +15,10 @@ async fn a_user_file_previews_its_bad_rows_and_registers_each_good_user_once() {
     let app = spawn_app_without_connectors(&[Area::Tokyo]).await;
     let admin = app.login(RETAILER_A).await;
     let lines = vec![
-        "bulk.taro,切替 太郎,taro@example.jp,0,,".to_string(),
-        "bulk.jiro,切替 次郎,not-a-mail,0,,".to_string(), // line 3
-        "bulk.hanako,髙橋 花子,hanako@example.jp,1,,".to_string(),
-        "bulk.saburo,切替 三郎,saburo@example.jp,0,no-such-function,".to_string(), // line 5
+        "a0001.bulk.taro,切替 太郎,taro@example.jp,0,,".to_string(),
+        "a0001.bulk.jiro,切替 次郎,not-a-mail,0,,".to_string(), // line 3
+        "a0001.bulk.hanako,髙橋 花子,hanako@example.jp,1,,".to_string(),
+        "a0001.bulk.saburo,切替 三郎,saburo@example.jp,0,no-such-function,".to_string(), // line 5
     ];
     let file = csv_file(USERS_HEADER, &lines).into_bytes();
     let ordinary = app.login_ordinary(RETAILER_A).await;
@@ -46,7 +46,7 @@ async fn a_user_file_previews_its_bad_rows_and_registers_each_good_user_once() {
         (bad[1]["line"].as_i64(), bad[1]["code"].as_str()),
         (Some(5), Some("unknown_function"))
     );
-    let (code, _) = admin.get("/api/v1/admin/users/bulk.taro").await;
+    let (code, _) = admin.get("/api/v1/admin/users/a0001.bulk.taro").await;
     assert_eq!(code, 404, "nothing registered before confirm");
 
     let (first, second) = tokio::join!(
@@ -60,10 +60,10 @@ async fn a_user_file_previews_its_bad_rows_and_registers_each_good_user_once() {
         })
         .await;
     assert_eq!(done["counts"]["filed"], 2, "{done}");
-    let (code, taro) = admin.get("/api/v1/admin/users/bulk.taro").await;
+    let (code, taro) = admin.get("/api/v1/admin/users/a0001.bulk.taro").await;
     assert_eq!(code, 200, "{taro}");
     assert_eq!(taro["mail"], "taro@example.jp");
-    let (_, hanako) = admin.get("/api/v1/admin/users/bulk.hanako").await;
+    let (_, hanako) = admin.get("/api/v1/admin/users/a0001.bulk.hanako").await;
     assert_eq!(hanako["administrator"], true, "{hanako}");
     let rows = bulk.rows(&preview, CsvEncoding::Utf8).await;
     let outcomes: Vec<&str> = rows.iter().map(|r| r[2].as_str()).collect();

@@ -75,7 +75,7 @@ async fn a_contractors_user_acts_for_the_retailer_and_the_audit_log_names_the_co
     let (status, body) = authorise(&admin, &number, "切替業務受託株式会社").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["revoked_at"], Value::Null);
-    let itaku = contractor_user(&app, &admin, "itaku.taro", &number).await;
+    let itaku = contractor_user(&app, &admin, "a0001.itaku.taro", &number).await;
 
     let (point, _) = app.point(Area::Tokyo, 5);
     let id = itaku.facility_inquiry(&point).await;
@@ -97,7 +97,7 @@ async fn a_contractors_user_acts_for_the_retailer_and_the_audit_log_names_the_co
         .unwrap()
         .query(
             "SELECT action, company_code, contractor, certificate FROM audit_log
-             WHERE user_id = 'itaku.taro' AND subject_id = $1 ORDER BY id",
+             WHERE user_id = 'a0001.itaku.taro' AND subject_id = $1 ORDER BY id",
             &[&id],
         )
         .await
@@ -140,7 +140,7 @@ async fn a_user_can_work_only_for_a_contractor_the_registration_authorised() {
     let b_admin = app.login(RETAILER_B).await;
     let user = |id: &str, number: &str| json!({"user_id": id, "name": "受託 花子", "mail": mail_of(id), "contractor": number});
     // Not authorised by anyone.
-    let (status, body) = post(&admin, user("itaku.one", &stranger())).await;
+    let (status, body) = post(&admin, user("a0001.itaku.one", &stranger())).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (422, Some("contractor_not_authorised"))
@@ -150,7 +150,7 @@ async fn a_user_can_work_only_for_a_contractor_the_registration_authorised() {
         authorise(&b_admin, &stranger(), "他社の受託者").await.0,
         200
     );
-    let (status, body) = post(&admin, user("itaku.two", &stranger())).await;
+    let (status, body) = post(&admin, user("a0001.itaku.two", &stranger())).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (422, Some("contractor_not_authorised"))
@@ -158,7 +158,7 @@ async fn a_user_can_work_only_for_a_contractor_the_registration_authorised() {
     // A mistyped 法人番号 (wrong check digit), in the user and in the authorisation.
     let mut wrong = contractor();
     wrong.replace_range(0..1, if wrong.starts_with('1') { "2" } else { "1" });
-    let (status, body) = post(&admin, user("itaku.three", &wrong)).await;
+    let (status, body) = post(&admin, user("a0001.itaku.three", &wrong)).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (422, Some("invalid_corporate_number"))
@@ -175,9 +175,9 @@ async fn a_user_can_work_only_for_a_contractor_the_registration_authorised() {
             .0,
         200
     );
-    let (status, body) = post(&admin, user("itaku.four", &contractor())).await;
+    let (status, body) = post(&admin, user("a0001.itaku.four", &contractor())).await;
     assert_eq!(status, 201, "{body}");
-    let mut as_admin = user("itaku.five", &contractor());
+    let mut as_admin = user("a0001.itaku.five", &contractor());
     as_admin["administrator"] = json!(true);
     let (status, body) = post(&admin, as_admin).await;
     assert_eq!(
@@ -185,7 +185,7 @@ async fn a_user_can_work_only_for_a_contractor_the_registration_authorised() {
         (422, Some("contractor_cannot_administer"))
     );
     // Only the administrator authorises contractors.
-    let plain = crate::users::ready_user(&app, &admin, RETAILER_A, "futsu.user").await;
+    let plain = crate::users::ready_user(&app, &admin, RETAILER_A, "a0001.futsu.user").await;
     let (status, body) = authorise(&plain, &stranger(), "x").await;
     assert_eq!(
         (status, body["code"].as_str()),
@@ -202,7 +202,7 @@ async fn a_revoked_contractors_users_are_refused_and_kept() {
         authorise(&admin, &number, "切替業務受託株式会社").await.0,
         200
     );
-    let itaku = contractor_user(&app, &admin, "itaku.jiro", &number).await;
+    let itaku = contractor_user(&app, &admin, "a0001.itaku.jiro", &number).await;
     assert_eq!(itaku.list("").await.0, 200);
 
     let (status, body) = call(
@@ -224,13 +224,13 @@ async fn a_revoked_contractors_users_are_refused_and_kept() {
         (401, Some("unauthenticated")),
         "{body}"
     );
-    let (status, body) = login_as(&app, RETAILER_A, "itaku.jiro", PASSWORD).await;
+    let (status, body) = login_as(&app, RETAILER_A, "a0001.itaku.jiro", PASSWORD).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (403, Some("contractor_revoked"))
     );
     // The user is kept, with its contractor, and the registration's own users carry on.
-    let (status, body) = call(&admin, "GET", "/api/v1/admin/users/itaku.jiro", None).await;
+    let (status, body) = call(&admin, "GET", "/api/v1/admin/users/a0001.itaku.jiro", None).await;
     assert_eq!(
         (status, body["contractor"].as_str()),
         (200, Some(number.as_str()))
@@ -241,8 +241,8 @@ async fn a_revoked_contractors_users_are_refused_and_kept() {
         &admin,
         "POST",
         "/api/v1/admin/users",
-        Some(json!({"user_id": "itaku.saburo", "name": "受託 三郎",
-                    "mail": mail_of("itaku.saburo"), "contractor": number})),
+        Some(json!({"user_id": "a0001.itaku.saburo", "name": "受託 三郎",
+                    "mail": mail_of("a0001.itaku.saburo"), "contractor": number})),
     )
     .await;
     assert_eq!(
@@ -254,7 +254,9 @@ async fn a_revoked_contractors_users_are_refused_and_kept() {
         200
     );
     assert_eq!(
-        login_as(&app, RETAILER_A, "itaku.jiro", PASSWORD).await.0,
+        login_as(&app, RETAILER_A, "a0001.itaku.jiro", PASSWORD)
+            .await
+            .0,
         200
     );
     // Revoking an unknown contractor is 404.

@@ -366,4 +366,41 @@ async fn a_request_whose_result_is_projected_before_its_record_still_shows_accep
         ["accepted", "completed"],
         "after its record too"
     );
+/// An open stream checks its session again as it goes: ended anywhere (here in the database,
+/// as another process or the CLI would end it), the stream ends within about 2 s; until then
+/// it stays open.
+#[tokio::test]
+async fn an_open_stream_ends_within_two_seconds_of_its_session_ending() {
+    let app = spawn_app(&[]).await;
+    let a = app.login(RETAILER_A).await;
+    let mut open = a.stream(None).await;
+    assert_eq!(open.status(), 200);
+    // Allowed: the session stands, the stream stays open (nothing to send, no end).
+    assert!(
+        tokio::time::timeout(Duration::from_millis(1500), open.chunk())
+            .await
+            .is_err(),
+        "the stream ended while its session stood"
+    );
+    let pool = kirikae::hub::pool(&app.settings).unwrap();
+    let ended = pool
+        .get()
+        .await
+        .unwrap()
+        .execute(
+            "DELETE FROM sessions WHERE user_id = $1",
+            &[&user_of(RETAILER_A)],
+        )
+        .await
+        .unwrap();
+    assert!(ended >= 1);
+    let since = std::time::Instant::now();
+    loop {
+        let left = Duration::from_millis(2500).saturating_sub(since.elapsed());
+        match tokio::time::timeout(left, open.chunk()).await {
+            Ok(Ok(Some(_))) => continue,
+            Ok(Ok(None)) | Ok(Err(_)) => break,
+            Err(_) => panic!("the stream is still open 2.5 s after its session ended"),
+        }
+    }
 }

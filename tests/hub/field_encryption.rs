@@ -323,3 +323,157 @@ async fn after_a_periods_key_is_destroyed_its_records_are_projected_as_shredded(
         "the log keeps the record"
     );
 }
+
+/// Polls `path` as `r` until `ready` holds of its answer (at most 60 s).
+async fn shown_when(
+    r: &Retailer,
+    path: &str,
+    ready: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (code, body) = r.get(path).await;
+        if code == 200 && ready(&body) {
+            return body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{path}: {code} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Every record of `topic` carrying `secret` in clear anywhere (payload, key, headers).
+fn in_clear(app: &TestApp, topic: &str, secrets: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    for m in records(app, topic) {
+        for part in raw_parts(&m) {
+            for secret in secrets {
+                if contains(&part, secret) {
+                    found.push(format!("{secret:?} at offset {}", m.offset()));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// An intermediation's customer number, contract name, supply address and a decision's note
+/// never reach `<prefix>.intermediations` in clear; the status API still shows them, also once
+/// the status is rebuilt from the log (the projector opens the events). And the audit topic's
+/// copy of the trail carries no supply point id in clear, while a holder of the key ring reads
+/// the whole row.
+#[tokio::test]
+async fn personal_fields_are_never_in_clear_on_the_intermediation_and_audit_topics() {
+    let area = Area::Tokyo;
+    let app = spawn_app(&[area]).await;
+    let a = app.login(RETAILER_A).await;
+    let current_code = incumbent_code(area);
+    let current = app.login(&current_code).await;
+    let point = app.incumbent_point(area, PointKind::LowVoltage, 6);
+    let (number, name, address, note) = (
+        "CN-7777-0201",
+        "取次 暗号子",
+        "秘密県取次市三丁目4-5",
+        "暗号化メモ 7777",
+    );
+    let (code, registered) = a
+        .post(
+            "/api/v1/intermediations",
+            json!({"supply_point_id": point.as_str(), "current_retailer_code": current_code,
+                "customer_number": number, "contract_name": name, "supply_address": address,
+                "desired_switch_date": day(14), "point_class": "lv"}),
+        )
+        .await;
+    assert_eq!(code, 202, "{registered}");
+    let id = registered["intermediation_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, body) = current
+        .post(
+            &format!("/api/v1/intermediations/{id}/decision"),
+            json!({"decision": "decline", "reasons": ["other"], "note": note}),
+        )
+        .await;
+    assert_eq!(code, 202, "{body}");
+    let path = format!("/api/v1/intermediations/{id}");
+    let seen = shown_when(&a, &path, |b| b["state"] == "declined").await;
+    assert_eq!(seen["note"], note, "{seen}");
+    assert_eq!(seen["customer_number"], number, "{seen}");
+
+    let topic = app.settings.intermediations_topic();
+    let events = records(&app, &topic);
+    assert!(
+        events.len() >= 2,
+        "registered and declined: {}",
+        events.len()
+    );
+    for m in &events {
+        assert!(
+            vault::header_of(m, vault::KEY_HEADER).is_some(),
+            "every event with personal data carries its key"
+        );
+    }
+    let leaked = in_clear(&app, &topic, &[number, name, address, note]);
+    assert!(leaked.is_empty(), "in clear on {topic}: {leaked:?}");
+
+    // Rebuilt from the log: the projector opens the events to store what the API shows.
+    let pool = hub::pool(&app.settings).unwrap();
+    let client = pool.get().await.unwrap();
+    let uuid: uuid::Uuid = id.parse().unwrap();
+    for sql in [
+        "DELETE FROM intermediation_events WHERE intermediation_id = $1",
+        "DELETE FROM intermediations WHERE intermediation_id = $1",
+    ] {
+        client.execute(sql, &[&uuid]).await.unwrap();
+    }
+    client
+        .execute("DELETE FROM projector_offsets", &[])
+        .await
+        .unwrap();
+    let stop = CancellationToken::new();
+    let rebuild = tokio::spawn(kirikae::projector::run(
+        app.settings.clone(),
+        pool.clone(),
+        stop.clone(),
+    ));
+    let rebuilt = shown_when(&a, &path, |b| b["state"] == "declined").await;
+    assert_eq!(rebuilt["customer_number"], number, "{rebuilt}");
+    assert_eq!(rebuilt["contract_name"], name, "{rebuilt}");
+    assert_eq!(rebuilt["supply_address"], address, "{rebuilt}");
+    assert_eq!(rebuilt["note"], note, "{rebuilt}");
+    stop.cancel();
+    rebuild.await.unwrap().unwrap();
+
+    // The audit copy: the registration's row (its detail names the point) is relayed with
+    // the point id sealed, and opens with the key ring.
+    let audit = app.settings.audit_topic();
+    let codec = Codec::new();
+    let keys = vault::keys(&app.settings).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let opened = loop {
+        let relayed = records(&app, &audit);
+        let found = relayed.iter().find_map(|m| {
+            let r = codec.decode_audit(m.payload()?).ok()?;
+            (r.action == "intermediation.register").then(|| {
+                vault::open_audit(&keys, vault::header_of(m, vault::KEY_HEADER), &r).unwrap()
+            })
+        });
+        if let Some(r) = found {
+            break r;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the registration's audit row was not relayed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(opened.detail.contains(point.as_str()), "{opened:?}");
+    let leaked = in_clear(&app, &audit, &[point.as_str()]);
+    assert!(
+        leaked.is_empty(),
+        "point id in clear on {audit}: {leaked:?}"
+    );
+}

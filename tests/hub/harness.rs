@@ -72,6 +72,8 @@ pub fn fresh_settings(tls_dir: &Path) -> Settings {
         field_keys_file: field_keys(tls_dir),
         // The harness supplies the key ring: a test hub never makes its own.
         field_keys_create: false,
+        // The tests' webhook receivers listen on 127.0.0.1 (docs/security.md, SSRF).
+        webhook_allow_private: true,
         ..defaults
     }
 }

@@ -20,7 +20,7 @@ fn day(days_ahead: i64) -> String {
 }
 
 impl Retailer {
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         let resp = self
             .http
             .post(format!("{}{path}", self.api))

@@ -66,10 +66,10 @@ fn unauthenticated() -> (u16, &'static str) {
 
 #[tokio::test]
 async fn a_disabled_user_is_refused_on_every_api_process_within_two_seconds() {
-    let (_app, second, admin, s) = two_apis("off.user").await;
+    let (_app, second, admin, s) = two_apis("a0001.off.user").await;
     let there = s.on(&second);
     allowed(&there, "GET", "/api/v1/requests", None).await;
-    let path = "/api/v1/admin/users/off.user/enabled";
+    let path = "/api/v1/admin/users/a0001.off.user/enabled";
     let (status, body) = call(&admin, "POST", path, Some(json!({"enabled": false}))).await;
     assert_eq!(status, 200, "{body}");
     refused_within_two_seconds(&there, REQUESTS, unauthenticated()).await;
@@ -78,10 +78,16 @@ async fn a_disabled_user_is_refused_on_every_api_process_within_two_seconds() {
 
 #[tokio::test]
 async fn a_deleted_user_is_refused_on_every_api_process_within_two_seconds() {
-    let (_app, second, admin, s) = two_apis("gone.user").await;
+    let (_app, second, admin, s) = two_apis("a0001.gone.user").await;
     let there = s.on(&second);
     allowed(&there, "GET", "/api/v1/requests", None).await;
-    let (status, body) = call(&admin, "DELETE", "/api/v1/admin/users/gone.user", None).await;
+    let (status, body) = call(
+        &admin,
+        "DELETE",
+        "/api/v1/admin/users/a0001.gone.user",
+        None,
+    )
+    .await;
     assert!((200..300).contains(&status), "{status} {body}");
     refused_within_two_seconds(&there, REQUESTS, unauthenticated()).await;
     refused_within_two_seconds(&s, REQUESTS, unauthenticated()).await;
@@ -89,8 +95,8 @@ async fn a_deleted_user_is_refused_on_every_api_process_within_two_seconds() {
 
 #[tokio::test]
 async fn a_demoted_administrator_is_refused_on_every_api_process_within_two_seconds() {
-    let (_app, second, admin, s) = two_apis("demoted.user").await;
-    let path = "/api/v1/admin/users/demoted.user";
+    let (_app, second, admin, s) = two_apis("a0001.demoted.user").await;
+    let path = "/api/v1/admin/users/a0001.demoted.user";
     let (status, body) = call(&admin, "PATCH", path, Some(json!({"administrator": true}))).await;
     assert_eq!(status, 200, "{body}");
     let there = s.on(&second);
@@ -104,13 +110,13 @@ async fn a_demoted_administrator_is_refused_on_every_api_process_within_two_seco
 
 #[tokio::test]
 async fn narrowed_permissions_hold_on_every_api_process_within_two_seconds() {
-    let (_app, second, admin, s) = two_apis("narrowed.user").await;
+    let (_app, second, admin, s) = two_apis("a0001.narrowed.user").await;
     let there = s.on(&second);
     let point = vacant_point(Area::Tokyo, 1);
     let inquiry = json!({"supply_point_id": point.as_str()});
     let submit = ("POST", "/api/v1/facility-inquiry", Some(inquiry));
     allowed(&there, submit.0, submit.1, submit.2.clone()).await;
-    let path = "/api/v1/admin/users/narrowed.user/permissions";
+    let path = "/api/v1/admin/users/a0001.narrowed.user/permissions";
     let only = json!({"functions": ["usage-inquiry"]});
     let (status, body) = call(&admin, "PUT", path, Some(only)).await;
     assert_eq!(status, 200, "{body}");
@@ -123,10 +129,10 @@ async fn narrowed_permissions_hold_on_every_api_process_within_two_seconds() {
 /// password was reissued against) must log in with the new password only its mail knows.
 #[tokio::test]
 async fn a_reissued_password_ends_the_users_sessions_on_every_api_process_within_two_seconds() {
-    let (_app, second, admin, s) = two_apis("reissued.user").await;
+    let (_app, second, admin, s) = two_apis("a0001.reissued.user").await;
     let there = s.on(&second);
     allowed(&there, "GET", "/api/v1/requests", None).await;
-    let path = "/api/v1/admin/users/reissued.user/password-reissue";
+    let path = "/api/v1/admin/users/a0001.reissued.user/password-reissue";
     let (status, body) = call(&admin, "POST", path, None).await;
     assert!((200..300).contains(&status), "{status} {body}");
     refused_within_two_seconds(&there, REQUESTS, unauthenticated()).await;
@@ -145,7 +151,7 @@ async fn a_reissued_password_ends_the_users_sessions_on_every_api_process_within
 #[tokio::test]
 async fn a_user_disabled_directly_in_the_database_is_refused_by_every_api_process_within_two_seconds()
  {
-    let (app, second, _admin, s) = two_apis("sql.user").await;
+    let (app, second, _admin, s) = two_apis("a0001.sql.user").await;
     let there = s.on(&second);
     allowed(&s, "GET", "/api/v1/requests", None).await;
     allowed(&there, "GET", "/api/v1/requests", None).await;
@@ -155,7 +161,7 @@ async fn a_user_disabled_directly_in_the_database_is_refused_by_every_api_proces
         .await
         .unwrap()
         .execute(
-            "UPDATE users SET disabled = true WHERE user_id = 'sql.user'",
+            "UPDATE users SET disabled = true WHERE user_id = 'a0001.sql.user'",
             &[],
         )
         .await
@@ -167,8 +173,8 @@ async fn a_user_disabled_directly_in_the_database_is_refused_by_every_api_proces
 
 #[tokio::test]
 async fn logging_out_ends_the_session_on_every_api_process_and_only_that_session() {
-    let (app, second, _admin, s) = two_apis("leaving.user").await;
-    let other = session_of(&app, RETAILER_A, "leaving.user", PASSWORD).await;
+    let (app, second, _admin, s) = two_apis("a0001.leaving.user").await;
+    let other = session_of(&app, RETAILER_A, "a0001.leaving.user", PASSWORD).await;
     let there = s.on(&second);
     allowed(&there, "GET", "/api/v1/requests", None).await;
     allowed(&other.on(&second), "GET", "/api/v1/requests", None).await;
@@ -204,8 +210,8 @@ async fn logging_out_ends_the_session_on_every_api_process_and_only_that_session
 #[tokio::test]
 async fn a_password_change_ends_the_users_other_sessions_on_every_api_process_but_not_the_asking_one()
  {
-    let (app, second, _admin, asking) = two_apis("changing.user").await;
-    let other = session_of(&app, RETAILER_A, "changing.user", PASSWORD).await;
+    let (app, second, _admin, asking) = two_apis("a0001.changing.user").await;
+    let other = session_of(&app, RETAILER_A, "a0001.changing.user", PASSWORD).await;
     let other_there = other.on(&second);
     allowed(&other_there, "GET", "/api/v1/requests", None).await;
     allowed(&asking.on(&second), "GET", "/api/v1/requests", None).await;
@@ -220,7 +226,7 @@ async fn a_password_change_ends_the_users_other_sessions_on_every_api_process_bu
         .await
         .unwrap()
         .query_one(
-            "SELECT count(*) FROM sessions WHERE user_id = 'changing.user'",
+            "SELECT count(*) FROM sessions WHERE user_id = 'a0001.changing.user'",
             &[],
         )
         .await
@@ -230,8 +236,9 @@ async fn a_password_change_ends_the_users_other_sessions_on_every_api_process_bu
     assert_eq!(asking.get("/api/v1/requests").await.0, 200);
     assert_eq!(asking.on(&second).get("/api/v1/requests").await.0, 200);
     // The new password logs in; the old one no longer does.
-    session_of(&app, RETAILER_A, "changing.user", new).await;
-    let (status, _) = crate::users::login_as(&app, RETAILER_A, "changing.user", PASSWORD).await;
+    session_of(&app, RETAILER_A, "a0001.changing.user", new).await;
+    let (status, _) =
+        crate::users::login_as(&app, RETAILER_A, "a0001.changing.user", PASSWORD).await;
     assert_eq!(status, 401);
 }
 
@@ -252,11 +259,11 @@ async fn a_revoked_contractors_live_session_is_refused_on_every_api_process_with
         200
     );
     // Its password chosen through the first process; its session opened on the second.
-    contractor_user(&app, &admin, "itaku.remote", &number).await;
+    contractor_user(&app, &admin, "a0001.itaku.remote", &number).await;
     let resp = app
         .client_for(RETAILER_A)
         .post(format!("{second}/api/v1/session"))
-        .json(&json!({"user_id": "itaku.remote", "password": PASSWORD}))
+        .json(&json!({"user_id": "a0001.itaku.remote", "password": PASSWORD}))
         .send()
         .await
         .unwrap();
@@ -287,13 +294,89 @@ async fn a_revoked_contractors_live_session_is_refused_on_every_api_process_with
     let resp = there
         .http
         .post(format!("{second}/api/v1/session"))
-        .json(&json!({"user_id": "itaku.remote", "password": PASSWORD}))
+        .json(&json!({"user_id": "a0001.itaku.remote", "password": PASSWORD}))
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 403);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["code"], "contractor_revoked", "{body}");
+}
+
+/// Waits until both API processes have taken their share (each says so in its row once it has).
+async fn both_took_their_share(app: &TestApp) {
+    let pool = pool(app);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let shares: Vec<i32> = pool
+            .get()
+            .await
+            .unwrap()
+            .query("SELECT peers FROM api_processes", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if shares == [2, 2] {
+            return;
+        }
+        assert!(Instant::now() < deadline, "processes' shares: {shares:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The login rate of a user id is the hub's, not each process's: with two API processes on one
+/// database, logins of one user sent to both are let through (to the password check) no more
+/// often than the per-user limit lets one process; the rest are `429 rate_limited`.
+#[tokio::test]
+async fn two_api_processes_together_allow_a_user_no_more_logins_than_the_per_user_limit() {
+    const PER_USER_PER_MIN: u32 = 6;
+    let app = spawn_app_tweaked(&[], |s| {
+        s.login_per_user_per_min = PER_USER_PER_MIN;
+        s.login_per_certificate_per_min = 1000;
+    })
+    .await;
+    let second = app.second_api().await;
+    both_took_their_share(&app).await;
+    let http = app.client_for(RETAILER_A);
+    let user = user_of(RETAILER_A);
+    let started = Instant::now();
+    let (mut checked, mut limited) = (0u32, 0u32);
+    for _ in 0..10 {
+        for api in [&app.api, &second] {
+            let resp = http
+                .post(format!("{api}/api/v1/session"))
+                .json(&json!({"user_id": user, "password": "not-the-password-1"}))
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            let body: Value = resp.json().await.unwrap();
+            match (status, body["code"].as_str()) {
+                (429, Some("rate_limited")) => limited += 1,
+                (401, Some("invalid_credentials")) => checked += 1,
+                other => panic!("unexpected {other:?}: {body}"),
+            }
+        }
+    }
+    // What one process would let through: the allowance, and what it refilled meanwhile.
+    let refilled = started.elapsed().as_secs() as u32 * PER_USER_PER_MIN / 60 + 1;
+    assert!(
+        checked <= PER_USER_PER_MIN + refilled,
+        "{checked} logins checked by two processes; the limit allows {PER_USER_PER_MIN} + {refilled}"
+    );
+    assert!(limited > 0);
+    // Allowed: another user id has its own allowance on both.
+    for api in [&app.api, &second] {
+        let resp = http
+            .post(format!("{api}/api/v1/session"))
+            .json(&json!({"user_id": "another.user", "password": "not-the-password-1"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 401);
+    }
 }
 
 /// The per-registration rate limit is the hub's, not each process's: with two API processes
@@ -310,26 +393,7 @@ async fn two_api_processes_together_allow_no_more_than_the_registrations_rate_li
     })
     .await;
     let second = app.second_api().await;
-    // Both processes have taken their share (each says so in its row once it has).
-    let pool = pool(&app);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let shares: Vec<i32> = pool
-            .get()
-            .await
-            .unwrap()
-            .query("SELECT peers FROM api_processes", &[])
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        if shares == [2, 2] {
-            break;
-        }
-        assert!(Instant::now() < deadline, "processes' shares: {shares:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    both_took_their_share(&app).await;
     let http = app.client_for(RETAILER_A);
     let started = Instant::now();
     let (mut allowed, mut limited) = (0u32, 0u32);

@@ -138,23 +138,29 @@ pub(crate) fn pool(app: &TestApp) -> deadpool_postgres::Pool {
 async fn registering_a_user_mails_the_id_and_an_initial_password() {
     let app = app().await;
     let admin = app.login(RETAILER_A).await;
-    let answer = register(&admin, "sato.hanako", json!({})).await;
-    assert_eq!(answer["user_id"], "sato.hanako");
+    let answer = register(&admin, "a0001.sato.hanako", json!({})).await;
+    assert_eq!(answer["user_id"], "a0001.sato.hanako");
     assert_eq!(answer["must_change_password"], true);
     assert!(answer.get("password").is_none(), "never answered: {answer}");
 
-    let mails = mailbox(&app, &mail_of("sato.hanako"));
+    let mails = mailbox(&app, &mail_of("a0001.sato.hanako"));
     assert_eq!(mails.len(), 1, "one mail");
-    assert!(mails[0].contains("ユーザID: sato.hanako"), "{}", mails[0]);
+    assert!(
+        mails[0].contains("ユーザID: a0001.sato.hanako"),
+        "{}",
+        mails[0]
+    );
     assert!(mails[0].contains("Subject: "), "{}", mails[0]);
-    let password = mailed_password(&app, &mail_of("sato.hanako"));
+    let password = mailed_password(&app, &mail_of("a0001.sato.hanako"));
     assert_eq!(password.chars().count(), 16);
     // The mailed password logs in; another does not.
     assert_eq!(
-        login_as(&app, RETAILER_A, "sato.hanako", &password).await.0,
+        login_as(&app, RETAILER_A, "a0001.sato.hanako", &password)
+            .await
+            .0,
         200
     );
-    let (status, body) = login_as(&app, RETAILER_A, "sato.hanako", "Wrong-password-99").await;
+    let (status, body) = login_as(&app, RETAILER_A, "a0001.sato.hanako", "Wrong-password-99").await;
     assert_eq!(
         (status, body["code"].as_str()),
         (401, Some("invalid_credentials"))
@@ -164,7 +170,7 @@ async fn registering_a_user_mails_the_id_and_an_initial_password() {
         &admin,
         "POST",
         "/api/v1/admin/users",
-        Some(json!({"user_id": "no.mail", "name": "x", "mail": "not-an-address"})),
+        Some(json!({"user_id": "a0001.no.mail", "name": "x", "mail": "not-an-address"})),
     )
     .await;
     assert_eq!((status, body["code"].as_str()), (422, Some("invalid_mail")));
@@ -174,9 +180,9 @@ async fn registering_a_user_mails_the_id_and_an_initial_password() {
 async fn the_initial_password_must_be_changed_at_first_login() {
     let app = app().await;
     let admin = app.login(RETAILER_A).await;
-    register(&admin, "first.login", json!({})).await;
-    let initial = mailed_password(&app, &mail_of("first.login"));
-    let s = session_of(&app, RETAILER_A, "first.login", &initial).await;
+    register(&admin, "a0001.first.login", json!({})).await;
+    let initial = mailed_password(&app, &mail_of("a0001.first.login"));
+    let s = session_of(&app, RETAILER_A, "a0001.first.login", &initial).await;
     // Refused: everything but the change.
     let (status, body) = s.get("/api/v1/requests").await;
     assert_eq!(
@@ -201,11 +207,15 @@ async fn the_initial_password_must_be_changed_at_first_login() {
     assert_eq!(status, 200, "{body}");
     // The initial password no longer logs in; the new one does.
     assert_eq!(
-        login_as(&app, RETAILER_A, "first.login", &initial).await.0,
+        login_as(&app, RETAILER_A, "a0001.first.login", &initial)
+            .await
+            .0,
         401
     );
     assert_eq!(
-        login_as(&app, RETAILER_A, "first.login", PASSWORD).await.0,
+        login_as(&app, RETAILER_A, "a0001.first.login", PASSWORD)
+            .await
+            .0,
         200
     );
 }
@@ -214,33 +224,33 @@ async fn the_initial_password_must_be_changed_at_first_login() {
 async fn a_duplicate_user_id_is_refused() {
     let app = app().await;
     let admin = app.login(RETAILER_A).await;
-    register(&admin, "dup.user", json!({})).await;
-    let body = json!({"user_id": "dup.user", "name": "別人", "mail": mail_of("other")});
+    register(&admin, "a0001.dup.user", json!({})).await;
+    let body = json!({"user_id": "a0001.dup.user", "name": "別人", "mail": mail_of("other")});
     let (status, answer) = call(&admin, "POST", "/api/v1/admin/users", Some(body.clone())).await;
     assert_eq!(
         (status, answer["code"].as_str()),
         (409, Some("user_exists"))
     );
-    // Also across registrations: a user id belongs to one registration.
+    // Another registration cannot even ask for it: the id is in A0001's part of the namespace.
     let other = app.login(RETAILER_B).await;
     let (status, answer) = call(&other, "POST", "/api/v1/admin/users", Some(body)).await;
     assert_eq!(
         (status, answer["code"].as_str()),
-        (409, Some("user_exists"))
+        (422, Some("user_id_outside_registration"))
     );
     assert!(
         mailbox(&app, &mail_of("other")).is_empty(),
         "nothing mailed"
     );
     // Allowed: another id.
-    register(&admin, "dup.user2", json!({})).await;
+    register(&admin, "a0001.dup.user2", json!({})).await;
 }
 
 #[tokio::test]
 async fn a_reused_password_is_refused() {
     let app = app().await;
     let admin = app.login(RETAILER_A).await;
-    let s = ready_user(&app, &admin, RETAILER_A, "reuse.user").await;
+    let s = ready_user(&app, &admin, RETAILER_A, "a0001.reuse.user").await;
     // The current one, and each of the last five, are refused; the sixth-last is allowed.
     let mut current = PASSWORD.to_string();
     let mut history = vec![PASSWORD.to_string()];
@@ -267,7 +277,7 @@ async fn a_reused_password_is_refused() {
 async fn a_weak_password_is_refused() {
     let app = app().await;
     let admin = app.login(RETAILER_A).await;
-    let s = ready_user(&app, &admin, RETAILER_A, "weak.user").await;
+    let s = ready_user(&app, &admin, RETAILER_A, "a0001.weak.user").await;
     for weak in ["Short-1", "alllowercaseletters", "lower-and-symbols"] {
         let (status, body) = change_password(&s, PASSWORD, weak).await;
         assert_eq!(
@@ -284,40 +294,50 @@ async fn a_weak_password_is_refused() {
 async fn n_failed_logins_lock_the_account_until_the_administrator_unlocks_it() {
     let app = app().await;
     let admin = app.login(RETAILER_A).await;
-    ready_user(&app, &admin, RETAILER_A, "lock.user").await;
+    ready_user(&app, &admin, RETAILER_A, "a0001.lock.user").await;
     // Four failures, then a success, reset the count.
     for _ in 0..4 {
         assert_eq!(
-            login_as(&app, RETAILER_A, "lock.user", "Wrong-pass-1234")
+            login_as(&app, RETAILER_A, "a0001.lock.user", "Wrong-pass-1234")
                 .await
                 .0,
             401
         );
     }
     assert_eq!(
-        login_as(&app, RETAILER_A, "lock.user", PASSWORD).await.0,
+        login_as(&app, RETAILER_A, "a0001.lock.user", PASSWORD)
+            .await
+            .0,
         200
     );
     // Five in a row lock it: even the right password is refused, with its own code.
     for _ in 0..5 {
-        let (status, body) = login_as(&app, RETAILER_A, "lock.user", "Wrong-pass-1234").await;
+        let (status, body) = login_as(&app, RETAILER_A, "a0001.lock.user", "Wrong-pass-1234").await;
         assert_eq!(
             (status, body["code"].as_str()),
             (401, Some("invalid_credentials"))
         );
     }
-    let (status, body) = login_as(&app, RETAILER_A, "lock.user", PASSWORD).await;
+    let (status, body) = login_as(&app, RETAILER_A, "a0001.lock.user", PASSWORD).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (401, Some("account_locked"))
     );
-    let (_, user) = admin.get("/api/v1/admin/users/lock.user").await;
+    let (_, user) = admin.get("/api/v1/admin/users/a0001.lock.user").await;
     assert_eq!(user["locked"], true);
     // The administrator unlocks it.
-    let (status, user) = call(&admin, "POST", "/api/v1/admin/users/lock.user/unlock", None).await;
+    let (status, user) = call(
+        &admin,
+        "POST",
+        "/api/v1/admin/users/a0001.lock.user/unlock",
+        None,
+    )
+    .await;
     assert_eq!((status, user["locked"].as_bool()), (200, Some(false)));
     assert_eq!(
-        login_as(&app, RETAILER_A, "lock.user", PASSWORD).await.0,
+        login_as(&app, RETAILER_A, "a0001.lock.user", PASSWORD)
+            .await
+            .0,
         200
     );
 }
@@ -326,11 +346,11 @@ async fn n_failed_logins_lock_the_account_until_the_administrator_unlocks_it() {
 async fn a_disabled_account_cannot_log_in_until_enabled() {
     let app = app().await;
     let admin = app.login(RETAILER_A).await;
-    let s = ready_user(&app, &admin, RETAILER_A, "off.user").await;
-    let path = "/api/v1/admin/users/off.user/enabled";
+    let s = ready_user(&app, &admin, RETAILER_A, "a0001.off.user").await;
+    let path = "/api/v1/admin/users/a0001.off.user/enabled";
     let (status, user) = call(&admin, "POST", path, Some(json!({"enabled": false}))).await;
     assert_eq!((status, user["enabled"].as_bool()), (200, Some(false)));
-    let (status, body) = login_as(&app, RETAILER_A, "off.user", PASSWORD).await;
+    let (status, body) = login_as(&app, RETAILER_A, "a0001.off.user", PASSWORD).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (401, Some("account_disabled"))
@@ -338,12 +358,14 @@ async fn a_disabled_account_cannot_log_in_until_enabled() {
     // Its open session ended too.
     assert_eq!(s.get("/api/v1/requests").await.0, 401);
     // A wrong password is still only "wrong".
-    let (_, body) = login_as(&app, RETAILER_A, "off.user", "Wrong-pass-1234").await;
+    let (_, body) = login_as(&app, RETAILER_A, "a0001.off.user", "Wrong-pass-1234").await;
     assert_eq!(body["code"], "invalid_credentials");
     let (status, user) = call(&admin, "POST", path, Some(json!({"enabled": true}))).await;
     assert_eq!((status, user["enabled"].as_bool()), (200, Some(true)));
     assert_eq!(
-        login_as(&app, RETAILER_A, "off.user", PASSWORD).await.0,
+        login_as(&app, RETAILER_A, "a0001.off.user", PASSWORD)
+            .await
+            .0,
         200
     );
 }
@@ -352,8 +374,8 @@ async fn a_disabled_account_cannot_log_in_until_enabled() {
 async fn accounts_unused_for_the_configured_days_are_disabled() {
     let app = app().await;
     let admin = app.login(RETAILER_A).await;
-    ready_user(&app, &admin, RETAILER_A, "idle.user").await;
-    ready_user(&app, &admin, RETAILER_A, "busy.user").await;
+    ready_user(&app, &admin, RETAILER_A, "a0001.idle.user").await;
+    ready_user(&app, &admin, RETAILER_A, "a0001.busy.user").await;
     let pool = pool(&app);
     pool.get()
         .await
@@ -361,7 +383,7 @@ async fn accounts_unused_for_the_configured_days_are_disabled() {
         .execute(
             "UPDATE users SET last_login_at = now() - interval '91 days',
                               created_at = now() - interval '200 days'
-             WHERE user_id = 'idle.user'",
+             WHERE user_id = 'a0001.idle.user'",
             &[],
         )
         .await
@@ -372,7 +394,7 @@ async fn accounts_unused_for_the_configured_days_are_disabled() {
         .execute(
             "UPDATE users SET last_login_at = now() - interval '89 days',
                               created_at = now() - interval '200 days'
-             WHERE user_id = 'busy.user'",
+             WHERE user_id = 'a0001.busy.user'",
             &[],
         )
         .await
@@ -380,15 +402,17 @@ async fn accounts_unused_for_the_configured_days_are_disabled() {
     let disabled = kirikae::accounts::disable_unused(&pool, app.settings.disable_after_days)
         .await
         .unwrap();
-    assert_eq!(disabled, vec!["idle.user".to_string()]);
-    let (_, body) = login_as(&app, RETAILER_A, "idle.user", PASSWORD).await;
+    assert_eq!(disabled, vec!["a0001.idle.user".to_string()]);
+    let (_, body) = login_as(&app, RETAILER_A, "a0001.idle.user", PASSWORD).await;
     assert_eq!(body["code"], "account_disabled");
     assert_eq!(
-        login_as(&app, RETAILER_A, "busy.user", PASSWORD).await.0,
+        login_as(&app, RETAILER_A, "a0001.busy.user", PASSWORD)
+            .await
+            .0,
         200
     );
     // The administrator enables it again, and the job leaves it be.
-    let path = "/api/v1/admin/users/idle.user/enabled";
+    let path = "/api/v1/admin/users/a0001.idle.user/enabled";
     assert_eq!(
         call(&admin, "POST", path, Some(json!({"enabled": true})))
             .await
@@ -400,7 +424,9 @@ async fn accounts_unused_for_the_configured_days_are_disabled() {
         .unwrap();
     assert!(again.is_empty(), "{again:?}");
     assert_eq!(
-        login_as(&app, RETAILER_A, "idle.user", PASSWORD).await.0,
+        login_as(&app, RETAILER_A, "a0001.idle.user", PASSWORD)
+            .await
+            .0,
         200
     );
 }
@@ -409,8 +435,8 @@ async fn accounts_unused_for_the_configured_days_are_disabled() {
 async fn a_dr_contractors_user_cannot_be_given_retailer_only_functions() {
     let app = app().await;
     let dr = app.login(DR_CONTRACTOR).await;
-    register(&dr, "dr.user", json!({})).await;
-    let path = "/api/v1/admin/users/dr.user/permissions";
+    register(&dr, "d0003.dr.user", json!({})).await;
+    let path = "/api/v1/admin/users/d0003.dr.user/permissions";
     let (status, body) = call(
         &dr,
         "PUT",
@@ -428,7 +454,7 @@ async fn a_dr_contractors_user_cannot_be_given_retailer_only_functions() {
         "POST",
         "/api/v1/admin/users",
         Some(
-            json!({"user_id": "dr.user2", "name": "x", "mail": mail_of("dr.user2"),
+            json!({"user_id": "d0003.dr.user2", "name": "x", "mail": mail_of("d0003.dr.user2"),
                     "permissions": ["facility-inquiry", "abolition"]}),
         ),
     )
@@ -438,7 +464,7 @@ async fn a_dr_contractors_user_cannot_be_given_retailer_only_functions() {
         (422, Some("permission_not_allowed_for_kind"))
     );
     // The default is what the kind allows; a DR function may be given.
-    let (_, user) = dr.get("/api/v1/admin/users/dr.user").await;
+    let (_, user) = dr.get("/api/v1/admin/users/d0003.dr.user").await;
     let perms: Vec<&str> = user["permissions"]
         .as_array()
         .unwrap()
@@ -462,7 +488,7 @@ async fn a_dr_contractors_user_cannot_be_given_retailer_only_functions() {
     let retailer = app.login(RETAILER_A).await;
     register(
         &retailer,
-        "retail.user",
+        "a0001.retail.user",
         json!({"permissions": ["switch-start"]}),
     )
     .await;
@@ -472,8 +498,8 @@ async fn a_dr_contractors_user_cannot_be_given_retailer_only_functions() {
 async fn a_user_without_a_functions_permission_gets_403() {
     let app = app().await;
     let admin = app.login(RETAILER_A).await;
-    let s = ready_user(&app, &admin, RETAILER_A, "narrow.user").await;
-    let path = "/api/v1/admin/users/narrow.user/permissions";
+    let s = ready_user(&app, &admin, RETAILER_A, "a0001.narrow.user").await;
+    let path = "/api/v1/admin/users/a0001.narrow.user/permissions";
     let (status, body) = call(
         &admin,
         "PUT",
@@ -500,18 +526,18 @@ async fn a_user_without_a_functions_permission_gets_403() {
 async fn only_an_administrator_may_administer_users() {
     let app = app().await;
     let admin = app.login(RETAILER_A).await;
-    let s = ready_user(&app, &admin, RETAILER_A, "plain.user").await;
+    let s = ready_user(&app, &admin, RETAILER_A, "a0001.plain.user").await;
     for (method, path, body) in [
         ("GET", "/api/v1/admin/users", None),
         ("GET", "/api/v1/admin/users.csv", None),
-        ("GET", "/api/v1/admin/users/plain.user", None),
+        ("GET", "/api/v1/admin/users/a0001.plain.user", None),
         (
             "POST",
             "/api/v1/admin/users",
             Some(json!({"user_id": "sneaky", "name": "x", "mail": mail_of("sneaky")})),
         ),
-        ("POST", "/api/v1/admin/users/plain.user/unlock", None),
-        ("DELETE", "/api/v1/admin/users/plain.user", None),
+        ("POST", "/api/v1/admin/users/a0001.plain.user/unlock", None),
+        ("DELETE", "/api/v1/admin/users/a0001.plain.user", None),
     ] {
         let (status, answer) = call(&s, method, path, body).await;
         assert_eq!(
@@ -524,13 +550,13 @@ async fn only_an_administrator_may_administer_users() {
     let (status, user) = call(
         &admin,
         "PATCH",
-        "/api/v1/admin/users/plain.user",
+        "/api/v1/admin/users/a0001.plain.user",
         Some(json!({"administrator": true, "name": "切替 次郎"})),
     )
     .await;
     assert_eq!((status, user["administrator"].as_bool()), (200, Some(true)));
     assert_eq!(user["name"], "切替 次郎");
-    let mails = mailbox(&app, &mail_of("plain.user"));
+    let mails = mailbox(&app, &mail_of("a0001.plain.user"));
     assert!(
         mails.last().unwrap().contains("変更されました"),
         "{mails:?}"
@@ -543,8 +569,8 @@ async fn another_companys_user_is_not_found() {
     let app = app().await;
     let a = app.login(RETAILER_A).await;
     let b = app.login(RETAILER_B).await;
-    register(&b, "b.user", json!({})).await;
-    let b_user = format!("/api/v1/admin/users/{}", "b.user");
+    register(&b, "b0002.b.user", json!({})).await;
+    let b_user = format!("/api/v1/admin/users/{}", "b0002.b.user");
     for (method, path, body) in [
         ("GET", b_user.clone(), None),
         ("PATCH", b_user.clone(), Some(json!({"name": "x"}))),
@@ -588,12 +614,12 @@ async fn another_companys_user_is_not_found() {
 async fn bulk_registration_answers_per_line() {
     let app = app().await;
     let admin = app.login(RETAILER_A).await;
-    register(&admin, "bulk.taken", json!({})).await;
+    register(&admin, "a0001.bulk.taken", json!({})).await;
     let csv = "user_id,name,mail,administrator,permissions\n\
-               bulk.one,一括 一郎,bulk.one@example.jp,false,\n\
-               bulk.taken,重複 二郎,bulk.taken2@example.jp,false,\n\
-               bulk.three,一括 三郎,not-an-address,false,\n\
-               bulk.four,一括 四郎,bulk.four@example.jp,true,facility-inquiry switch-start\n\
+               a0001.bulk.one,一括 一郎,a0001.bulk.one@example.jp,false,\n\
+               a0001.bulk.taken,重複 二郎,bulk.taken2@example.jp,false,\n\
+               a0001.bulk.three,一括 三郎,not-an-address,false,\n\
+               a0001.bulk.four,一括 四郎,a0001.bulk.four@example.jp,true,facility-inquiry switch-start\n\
                x,短い,bulk.x@example.jp,false,\n";
     let resp = admin
         .http
@@ -633,9 +659,9 @@ async fn bulk_registration_answers_per_line() {
         (Some(2), Some(3))
     );
     // Each registered line was mailed its password.
-    assert_eq!(mailbox(&app, "bulk.one@example.jp").len(), 1);
-    assert_eq!(mailbox(&app, "bulk.four@example.jp").len(), 1);
-    let (_, four) = admin.get("/api/v1/admin/users/bulk.four").await;
+    assert_eq!(mailbox(&app, "a0001.bulk.one@example.jp").len(), 1);
+    assert_eq!(mailbox(&app, "a0001.bulk.four@example.jp").len(), 1);
+    let (_, four) = admin.get("/api/v1/admin/users/a0001.bulk.four").await;
     assert_eq!(four["administrator"], true);
     assert_eq!(
         four["permissions"],
@@ -660,7 +686,7 @@ async fn the_user_list_downloads_as_csv() {
     let admin = app.login(RETAILER_A).await;
     register(
         &admin,
-        "csv.user",
+        "a0001.csv.user",
         json!({"permissions": ["facility-inquiry"]}),
     )
     .await;
@@ -684,10 +710,10 @@ async fn the_user_list_downloads_as_csv() {
     assert_eq!(&headers[0], "user_id");
     let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
     assert_eq!(rows.len(), 2, "{text}");
-    let row = rows.iter().find(|r| &r[0] == "csv.user").unwrap();
+    let row = rows.iter().find(|r| &r[0] == "a0001.csv.user").unwrap();
     let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
     assert_eq!(&row[col("name")], "切替 太郎");
-    assert_eq!(&row[col("mail")], "csv.user@example.jp");
+    assert_eq!(&row[col("mail")], "a0001.csv.user@example.jp");
     assert_eq!(&row[col("permissions")], "facility-inquiry");
     assert_eq!(&row[col("must_change_password")], "true");
     // Only the company's own users: B's administrator sees only its own.
@@ -700,18 +726,18 @@ async fn the_user_list_downloads_as_csv() {
         .await
         .unwrap();
     let text = resp.text().await.unwrap();
-    assert!(!text.contains("csv.user"), "{text}");
+    assert!(!text.contains("a0001.csv.user"), "{text}");
 }
 
 #[tokio::test]
 async fn a_password_reissue_mails_a_new_initial_password() {
     let app = app().await;
     let admin = app.login(RETAILER_A).await;
-    ready_user(&app, &admin, RETAILER_A, "forgot.user").await;
+    ready_user(&app, &admin, RETAILER_A, "a0001.forgot.user").await;
     let (status, user) = call(
         &admin,
         "POST",
-        "/api/v1/admin/users/forgot.user/password-reissue",
+        "/api/v1/admin/users/a0001.forgot.user/password-reissue",
         None,
     )
     .await;
@@ -719,16 +745,18 @@ async fn a_password_reissue_mails_a_new_initial_password() {
         (status, user["must_change_password"].as_bool()),
         (200, Some(true))
     );
-    let mails = mailbox(&app, &mail_of("forgot.user"));
+    let mails = mailbox(&app, &mail_of("a0001.forgot.user"));
     assert_eq!(mails.len(), 2, "the registration's and the reissue's");
     assert!(mails[1].contains("再発行"), "{}", mails[1]);
-    let reissued = mailed_password(&app, &mail_of("forgot.user"));
+    let reissued = mailed_password(&app, &mail_of("a0001.forgot.user"));
     // The old password no longer works; the new one does, and must be changed first.
     assert_eq!(
-        login_as(&app, RETAILER_A, "forgot.user", PASSWORD).await.0,
+        login_as(&app, RETAILER_A, "a0001.forgot.user", PASSWORD)
+            .await
+            .0,
         401
     );
-    let s = session_of(&app, RETAILER_A, "forgot.user", &reissued).await;
+    let s = session_of(&app, RETAILER_A, "a0001.forgot.user", &reissued).await;
     let (_, body) = s.get("/api/v1/requests").await;
     assert_eq!(body["code"], "password_change_required");
     let (status, body) = change_password(&s, &reissued, "Brand-new-password-7").await;
@@ -881,7 +909,7 @@ async fn a_bulk_upload_in_shift_jis_registers_japanese_names() {
     let app = app().await;
     let admin = app.login(RETAILER_A).await;
     let csv = "user_id,name,mail,administrator,permissions\n\
-               sjis.one,切替 一郎,sjis.one@example.jp,false,\n";
+               a0001.sjis.one,切替 一郎,a0001.sjis.one@example.jp,false,\n";
     let sjis = encoding_rs::SHIFT_JIS.encode(csv).0.into_owned();
     let (status, answer) = bulk(&admin, "", "text/csv", sjis).await;
     assert_eq!(
@@ -889,12 +917,12 @@ async fn a_bulk_upload_in_shift_jis_registers_japanese_names() {
         (200, Some(1)),
         "{answer}"
     );
-    let (_, one) = admin.get("/api/v1/admin/users/sjis.one").await;
+    let (_, one) = admin.get("/api/v1/admin/users/a0001.sjis.one").await;
     assert_eq!(one["name"], "切替 一郎");
     // UTF-8 with a BOM reads as UTF-8, the BOM not part of the first column's name.
     let bom = [
         b"\xEF\xBB\xBF".as_slice(),
-        csv.replace("sjis.one", "bom.one").as_bytes(),
+        csv.replace("a0001.sjis.one", "a0001.bom.one").as_bytes(),
     ]
     .concat();
     let (status, answer) = bulk(&admin, "", "text/csv", bom).await;
@@ -903,11 +931,11 @@ async fn a_bulk_upload_in_shift_jis_registers_japanese_names() {
         (200, Some(1)),
         "{answer}"
     );
-    let (_, one) = admin.get("/api/v1/admin/users/bom.one").await;
+    let (_, one) = admin.get("/api/v1/admin/users/a0001.bom.one").await;
     assert_eq!(one["name"], "切替 一郎");
     // A declared charset wins: the same Shift_JIS bytes declared UTF-8 are refused whole.
     let sjis = encoding_rs::SHIFT_JIS
-        .encode(&csv.replace("sjis.one", "sjis.two"))
+        .encode(&csv.replace("a0001.sjis.one", "a0001.sjis.two"))
         .0
         .into_owned();
     let (status, answer) = bulk(&admin, "", "text/csv; charset=utf-8", sjis.clone()).await;
@@ -933,7 +961,7 @@ async fn a_bulk_upload_in_shift_jis_registers_japanese_names() {
 async fn the_user_list_downloads_for_excel_in_utf8_with_a_bom_or_in_shift_jis() {
     let app = app().await;
     let admin = app.login(RETAILER_A).await;
-    register(&admin, "excel.user", json!({"name": "表計算 花子"})).await;
+    register(&admin, "a0001.excel.user", json!({"name": "表計算 花子"})).await;
     let download = |query: &'static str| {
         let admin = &admin;
         async move {
@@ -966,58 +994,98 @@ async fn the_user_list_downloads_for_excel_in_utf8_with_a_bom_or_in_shift_jis() 
     );
 }
 
-/// User ids are one namespace for the hub (a login names only the id), so an id another
-/// registration holds cannot be issued again; the refusal must tell the caller no more than
-/// that. It is the very answer an id taken in its own registration gets: the same status,
-/// code and messages, and nothing of the holder's user changes, nor is anything mailed.
+/// User ids are one namespace for the hub (a login names only the id), and each registration
+/// issues ids only in its own part of it (its company code and a separator first), so asking
+/// for an id cannot tell a company whether another holds it: an id outside the caller's part
+/// is refused `user_id_outside_registration` whether it is held or free, with the same status,
+/// code and messages, and nothing of the holder's user changes, nor is anything mailed; an id
+/// inside it is `user_exists` only when the caller's own registration holds it.
 #[tokio::test]
-async fn an_id_taken_in_another_registration_is_refused_exactly_as_one_taken_in_ones_own() {
+async fn an_id_in_another_registrations_part_is_refused_alike_whether_held_or_not() {
     let app = app().await;
     let a = app.login(RETAILER_A).await;
     let b = app.login(RETAILER_B).await;
-    register(&a, "taken.here", json!({})).await;
-    register(&b, "taken.there", json!({"name": "別社 太郎"})).await;
+    register(&b, "b0002.taken.there", json!({"name": "別社 太郎"})).await;
     let attempt =
         |id: &str| json!({"user_id": id, "name": "新規 花子", "mail": mail_of("attempt")});
-    let (here_status, here) = call(
+    let (held_status, held) = call(
         &a,
         "POST",
         "/api/v1/admin/users",
-        Some(attempt("taken.here")),
+        Some(attempt("b0002.taken.there")),
     )
     .await;
-    let (there_status, there) = call(
+    let (free_status, free) = call(
         &a,
         "POST",
         "/api/v1/admin/users",
-        Some(attempt("taken.there")),
+        Some(attempt("b0002.nobody.here")),
     )
     .await;
     assert_eq!(
-        (here_status, here["code"].as_str()),
-        (409, Some("user_exists"))
+        (held_status, held["code"].as_str()),
+        (422, Some("user_id_outside_registration")),
+        "{held}"
     );
-    // The same answer, but for the id it repeats back.
-    let neutral = |v: &Value, id: &str| v.to_string().replace(id, "<id>");
-    assert_eq!(
-        (there_status, neutral(&there, "taken.there")),
-        (here_status, neutral(&here, "taken.here"))
-    );
-    assert!(!there.to_string().contains(RETAILER_B), "{there}");
+    assert_eq!((free_status, &free), (held_status, &held));
+    // An id of no registration's form is refused the same way.
+    let (status, plain) = call(&a, "POST", "/api/v1/admin/users", Some(attempt("plain.id"))).await;
+    assert_eq!((status, &plain), (held_status, &held));
     assert!(
         mailbox(&app, &mail_of("attempt")).is_empty(),
         "nothing mailed"
     );
     // B's user is as B made it, and still B's.
-    let (status, user) = call(&b, "GET", "/api/v1/admin/users/taken.there", None).await;
+    let (status, user) = call(&b, "GET", "/api/v1/admin/users/b0002.taken.there", None).await;
     assert_eq!(
         (status, user["name"].as_str()),
         (200, Some("別社 太郎")),
         "{user}"
     );
-    let (status, _) = call(&a, "GET", "/api/v1/admin/users/taken.there", None).await;
-    assert_eq!(status, 404);
-    // Allowed: an id nobody holds.
-    let (status, body) = call(&a, "POST", "/api/v1/admin/users", Some(attempt("free.id"))).await;
+    // Allowed: an id in the caller's own part (either case), and `user_exists` only for its own.
+    register(&a, "a0001.taken.here", json!({})).await;
+    let (status, body) = call(
+        &a,
+        "POST",
+        "/api/v1/admin/users",
+        Some(attempt("a0001.taken.here")),
+    )
+    .await;
+    assert_eq!((status, body["code"].as_str()), (409, Some("user_exists")));
+    let (status, body) = call(
+        &a,
+        "POST",
+        "/api/v1/admin/users",
+        Some(attempt("A0001-free.id")),
+    )
+    .await;
     assert_eq!(status, 201, "{body}");
+}
+
+/// The operator keeps to the namespaces too: `kirikae user` (the same function) refuses an id
+/// in another registered company's part, and issues one in the registration's own part or of
+/// another form (as the administrator IDs are).
+#[tokio::test]
+async fn the_operator_cannot_issue_an_id_in_another_registrations_part() {
+    let app = app().await;
+    let accounts = kirikae::accounts::Accounts::new(&app.settings, pool(&app));
+    let a = kirikae::domain::CompanyCode::parse(RETAILER_A).unwrap();
+    let new = kirikae::accounts::NewUser {
+        name: "運用 花子".into(),
+        mail: mail_of("operator.issued"),
+        must_change_password: true,
+    };
+    let issue = |id: &str| {
+        let (accounts, a, new) = (&accounts, &a, &new);
+        let id = kirikae::domain::UserId::parse(id).unwrap();
+        async move {
+            accounts
+                .issue_user("operator:test", a, &id, PASSWORD, new)
+                .await
+        }
+    };
+    let refused = issue("b0002.by.operator").await.unwrap_err();
+    assert_eq!(refused.code(), "user_id_outside_registration");
+    issue("a0001.by.operator").await.unwrap();
+    issue("legacy.by.operator").await.unwrap();
 }

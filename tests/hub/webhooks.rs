@@ -352,3 +352,80 @@ async fn only_the_administrator_manages_the_webhook_and_only_https_is_taken() {
         (404, Some("webhook_not_found"))
     );
 }
+
+/// SSRF: a registration may not make the hub call its own network. Without
+/// `webhook_allow_private`, a loopback, private, link-local or metadata address is refused at
+/// registration (`422 webhook_target_forbidden`), and a name that resolves to one at delivery
+/// (re-pointed after registration: DNS rebinding) is never connected to; the attempt is
+/// recorded as failing and the receiver gets nothing. (Allowed: with the setting, as every
+/// other test here runs, the same receiver gets every event.)
+#[tokio::test]
+async fn a_webhook_to_an_internal_address_is_refused_and_never_delivered_to() {
+    let app = spawn_app_tweaked(&[Area::Tokyo], |s| {
+        trusting_the_test_ca(s);
+        s.webhook_allow_private = false;
+    })
+    .await;
+    let receiver = start_receiver(&app, 0).await;
+    let a = app.login(RETAILER_A).await;
+    let port = receiver
+        .url
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .trim_end_matches("/hook");
+    for url in [
+        receiver.url.clone(),
+        format!("https://127.0.0.1:{port}/hook"),
+        "https://[::1]/hook".into(),
+        "https://169.254.169.254/latest/meta-data".into(),
+        "https://10.0.0.1/hook".into(),
+        "https://192.168.0.1/hook".into(),
+    ] {
+        let (code, answer) = a
+            .call(
+                reqwest::Method::PUT,
+                "/api/v1/admin/webhook",
+                Some(json!({"url": url})),
+            )
+            .await;
+        assert_eq!(code, 422, "{url}: {answer}");
+        assert_eq!(answer["code"], "webhook_target_forbidden", "{url}");
+    }
+    // The row a public name would have left, its name now resolving to loopback.
+    let pool = kirikae::hub::pool(&app.settings).unwrap();
+    pool.get()
+        .await
+        .unwrap()
+        .execute(
+            "INSERT INTO webhooks (company_code, url, secret, delivered_through)
+             VALUES ($1, $2, 'whsec_test', 0)",
+            &[&RETAILER_A, &receiver.url],
+        )
+        .await
+        .unwrap();
+    a.facility_inquiry(&app.point(Area::Tokyo, 30).0).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let error = loop {
+        let row = pool
+            .get()
+            .await
+            .unwrap()
+            .query_opt(
+                "SELECT error FROM webhook_deliveries WHERE company_code = $1 LIMIT 1",
+                &[&RETAILER_A],
+            )
+            .await
+            .unwrap();
+        if let Some(r) = row {
+            break r.get::<_, Option<String>>(0).unwrap_or_default();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no attempt recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(error.contains("may not reach"), "{error}");
+    assert!(receiver.got().is_empty(), "{:?}", receiver.got());
+}

@@ -26,7 +26,13 @@ use crate::intermediation::queries::{self, Intermediation, Role};
 use crate::intermediation::{Intermediations, ListFilter, REASONS, State as IState};
 
 fn service(state: &WebState) -> Intermediations<'_> {
-    Intermediations::new(&state.pool, &state.publisher, &state.codec, &state.settings)
+    Intermediations::new(
+        &state.pool,
+        &state.publisher,
+        &state.codec,
+        &state.settings,
+        state.submissions.vault(),
+    )
 }
 
 /// One intermediation as a row of a list or the head of its page.
