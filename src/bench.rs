@@ -58,6 +58,9 @@ pub struct BenchArgs {
     /// Instead: one 一括申請 file of `--n` rows, its preview and filing rates (`bench/bulk.rs`).
     #[arg(long)]
     pub bulk: bool,
+    /// With `--bulk`: the hub process whose resident memory is sampled during the run.
+    #[arg(long)]
+    pub hub_pid: Option<u32>,
 }
 
 mod bulk;
