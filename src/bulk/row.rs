@@ -72,14 +72,14 @@ impl OneCustomer {
         };
         let name = first_name.as_str().unwrap_or_default();
         let point = kind.point_column().header;
-        let fault = if &area != first_area {
+        let fault = if area != *first_area {
             Some(RowFault {
                 column: Some(point.to_string()),
                 code: "not_one_area".into(),
                 ja: "同一法人需要者の一括申請は1エリアの地点だけです(最初の行と別のエリア)".into(),
                 en: "one bulk usage application covers one area: this point is in another area than the first row's".into(),
             })
-        } else if &body["customer_name"] != first_name {
+        } else if body["customer_name"] != *first_name {
             Some(RowFault {
                 column: Some("需要者名義".into()),
                 code: "not_one_customer".into(),
