@@ -123,7 +123,7 @@ pub async fn insert_rows<C: GenericClient>(
 }
 
 /// What `of` tells of each bad row (`None` for a good one).
-fn faults<'a>(rows: &'a [Row], of: fn(&RowFault) -> Option<&str>) -> Vec<Option<&'a str>> {
+fn faults(rows: &[Row], of: fn(&RowFault) -> Option<&str>) -> Vec<Option<&str>> {
     rows.iter()
         .map(|r| r.outcome.as_ref().err().and_then(of))
         .collect()

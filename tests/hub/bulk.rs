@@ -382,7 +382,7 @@ async fn a_bad_file_is_refused_naming_what_and_where_and_nothing_is_stored_or_fi
             // Shift_JIS, then a line saved as UTF-8.
             [
                 csv_text::encode(
-                    &csv_file(START_HEADER, &[good.clone()]),
+                    &csv_file(START_HEADER, std::slice::from_ref(&good)),
                     CsvEncoding::ShiftJis,
                 ),
                 format!("{}\r\n", good.replace("山田 太郎", "髙橋 一郎")).into_bytes(),
