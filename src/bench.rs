@@ -78,6 +78,9 @@ pub struct BenchArgs {
     /// machine counts other people's too.
     #[arg(long = "pid")]
     pub pids: Vec<u32>,
+    /// With `--bulk`: the hub process whose resident memory is sampled during the run.
+    #[arg(long)]
+    pub hub_pid: Option<u32>,
 }
 
 mod bulk;

@@ -1,6 +1,7 @@
 //! CSV files as Japanese offices exchange them: UTF-8 (with a BOM, so Excel reads it as UTF-8)
-//! or Shift_JIS (CP932, what Excel in Japan saves by default). Every upload and download of a
-//! CSV decodes and encodes here, so each reads alike whatever Excel wrote.
+//! or Shift_JIS (CP932, what Excel in Japan saves by default). Every download of a CSV is
+//! encoded here, and the encodings are named here for uploads and downloads alike; an upload
+//! is read by `bulk::parse`.
 //!
 //! Every CSV the hub writes for people to open — the user list, the batch files for grid
 //! operators — passes its cells through [`neutralise`] (CSV formula injection, OWASP): a cell
@@ -84,8 +85,9 @@ pub fn charset_of(content_type: &str) -> Option<CsvEncoding> {
     })
 }
 
-/// The text of an uploaded CSV. `declared` wins when given; otherwise valid UTF-8 (a BOM
-/// dropped) is UTF-8 and anything else is read as Shift_JIS. `Err` says why the bytes are not
+/// The text of a whole CSV file in memory, such as a download read back. (Uploads are not
+/// read here: `bulk::parse` is the one reader of uploaded files, row by row.) `declared` wins
+/// when given; otherwise valid UTF-8 (a BOM dropped) is UTF-8 and anything else Shift_JIS. `Err` says why the bytes are not
 /// text in the encoding they were taken to be in.
 pub fn decode(bytes: &[u8], declared: Option<CsvEncoding>) -> Result<String, String> {
     let body = bytes.strip_prefix(BOM).unwrap_or(bytes);

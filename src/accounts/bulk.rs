@@ -1,12 +1,10 @@
-//! Users as CSV: the lines of a bulk registration read into requests, and the user list written
-//! out. Only text here; the bytes (UTF-8 or Shift_JIS) are `csv_text`'s, so the API and a web
-//! upload read the same file the same way.
+//! Users as CSV: a row of a ユーザ一括登録 file (read, as every bulk file, by `bulk`'s one
+//! reader) checked into a registration request, and the user list written out.
 
 use serde_json::Value;
 
 use super::enrolment::UserRequest;
 use super::users::User;
-use super::{Accounts, Principal};
 use crate::csv_text;
 use crate::domain::{CompanyCode, CompanyKind, Refusal};
 
@@ -55,33 +53,6 @@ pub fn users_csv(users: &[User]) -> Result<String, Refusal> {
     String::from_utf8(bytes).map_err(|e| Refusal::Internal(e.into()))
 }
 
-/// One line of a bulk registration and what became of it.
-#[derive(Debug)]
-pub struct BulkOutcome {
-    /// The line of the CSV (the header is line 1).
-    pub line: usize,
-    pub user_id: String,
-    pub result: Result<User, Refusal>,
-}
-
-/// One line of a bulk registration as read: a request, or why the line alone is refused.
-#[derive(Debug)]
-pub struct CsvLine {
-    /// The line of the CSV (the header is line 1).
-    pub line: usize,
-    pub user_id: String,
-    pub request: Result<UserRequest, Refusal>,
-}
-
-fn bad_csv(en: String) -> Refusal {
-    Refusal::invalid(
-        "body",
-        "invalid_csv",
-        "CSVファイルを読み取れません(1行目は user_id,name,mail,administrator,permissions)",
-        en,
-    )
-}
-
 fn bad_administrator() -> Refusal {
     Refusal::invalid(
         "administrator",
@@ -91,74 +62,9 @@ fn bad_administrator() -> Refusal {
     )
 }
 
-/// The lines of a bulk registration (`user_id,name,mail,administrator,permissions` and
-/// optionally `contractor`), each a request or the refusal of that line alone; `Err` when the
-/// file itself cannot be read.
-pub fn read_requests(text: &str) -> Result<Vec<CsvLine>, Refusal> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| bad_csv(e.to_string()))?
-        .clone();
-    let column = |name: &str| headers.iter().position(|h| h == name);
-    let (Some(c_user), Some(c_name), Some(c_mail)) =
-        (column("user_id"), column("name"), column("mail"))
-    else {
-        return Err(bad_csv(
-            "the header line names user_id, name and mail".into(),
-        ));
-    };
-    let optional = [
-        column("administrator"),
-        column("permissions"),
-        column("contractor"),
-    ];
-    let mut lines = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let line = i + 2;
-        let r = match record {
-            Ok(r) => r,
-            Err(e) => {
-                lines.push(CsvLine {
-                    line,
-                    user_id: String::new(),
-                    request: Err(bad_csv(e.to_string())),
-                });
-                continue;
-            }
-        };
-        let field = |c: Option<usize>| c.and_then(|c| r.get(c)).unwrap_or("").to_string();
-        let user_id = field(Some(c_user));
-        let [admin, perms, contractor] = optional.map(field);
-        let administrator = match admin.as_str() {
-            "true" | "1" | "yes" => Ok(true),
-            "" | "false" | "0" | "no" => Ok(false),
-            _ => Err(bad_administrator()),
-        };
-        let request = administrator.map(|administrator| UserRequest {
-            user_id: user_id.clone(),
-            name: field(Some(c_name)),
-            mail: field(Some(c_mail)),
-            administrator,
-            permissions: (!perms.is_empty())
-                .then(|| perms.split_whitespace().map(str::to_string).collect()),
-            contractor: (!contractor.is_empty()).then_some(contractor),
-        });
-        lines.push(CsvLine {
-            line,
-            user_id,
-            request,
-        });
-    }
-    Ok(lines)
-}
-
 /// A row of a ユーザ一括登録 file on the bulk machinery (`bulk`, kind `users`): its JSON body
 /// (`user_id`, `name`, `mail`, `administrator`, `permissions` as a list, `contractor`) as the
-/// request [`Accounts::register_user`] takes, checked by every rule of a registration that
+/// request `Accounts::register_user` takes, checked by every rule of a registration that
 /// needs no database, for an administrator of `company`, a registration of `kind`.
 pub fn user_request_of(
     company: &CompanyCode,
@@ -186,31 +92,6 @@ pub fn user_request_of(
     };
     super::enrolment::check_request_of(company, kind, &request)?;
     Ok(request)
-}
-
-impl Accounts {
-    /// ユーザ一括登録: registers each line of `text` on its own, as [`Accounts::register_user`]
-    /// does one; a line refused does not stop the others.
-    pub async fn register_users_csv(
-        &self,
-        admin: &Principal,
-        text: &str,
-    ) -> Result<Vec<BulkOutcome>, Refusal> {
-        super::require_admin(admin)?;
-        let mut outcomes = Vec::new();
-        for l in read_requests(text)? {
-            let result = match l.request {
-                Ok(r) => self.register_user(admin, r).await,
-                Err(e) => Err(e),
-            };
-            outcomes.push(BulkOutcome {
-                line: l.line,
-                user_id: l.user_id,
-                result,
-            });
-        }
-        Ok(outcomes)
-    }
 }
 
 #[cfg(test)]

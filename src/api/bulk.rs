@@ -13,7 +13,7 @@ use super::AppState;
 use super::error::ErrorBody;
 use super::extract::Filters;
 use crate::accounts::Principal;
-use crate::bulk::{self, BatchView, MAX_FILE_BYTES};
+use crate::bulk::{self, BatchView};
 use crate::csv_text::{self, CsvEncoding};
 use crate::domain::{Refusal, today_jst};
 
@@ -69,7 +69,8 @@ fn csv_response(bytes: Vec<u8>, encoding: CsvEncoding, filename: &str) -> Respon
 /// (201); nothing is filed until the batch is confirmed. `{function}` is the single function
 /// each row is filed as (`switch-start`, `hv-switch-end`, `customer-change`, …, see
 /// docs/bulk.md). The encoding is detected (UTF-8 with or without a BOM, else Shift_JIS)
-/// unless `?encoding=` or the `Content-Type` charset names it. At most 20 MiB.
+/// unless `?encoding=` or the `Content-Type` charset names it. At most 20 MiB, streamed to
+/// disk as it arrives.
 #[utoipa::path(post, path = "/api/v1/bulk/{function}", tag = "一括申請",
     params(("function" = String, Path, description = "the bulk function's single function"), EncodingQuery),
     request_body(content = String, content_type = "text/csv",
@@ -95,19 +96,15 @@ pub async fn upload(
         .and_then(|v| v.to_str().ok())
         .and_then(csv_text::charset_of);
     let declared = encoding_of(query.encoding.as_deref())?.or(charset);
-    let announced = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-    if announced.is_some_and(|n| n > MAX_FILE_BYTES) {
-        return Err(Refusal::BulkFileTooLarge(MAX_FILE_BYTES));
-    }
-    let bytes = axum::body::to_bytes(request.into_body(), MAX_FILE_BYTES)
-        .await
-        .map_err(|_| Refusal::BulkFileTooLarge(MAX_FILE_BYTES))?;
+    let body = request.into_body().into_data_stream();
+    let file = bulk::Spool::receive(body, |chunk, file| {
+        file.extend_from_slice(chunk);
+        Ok(())
+    })
+    .await?;
     let view = state
         .bulk
-        .upload(&principal, &function, bytes.to_vec(), declared)
+        .upload(&principal, &function, file, declared)
         .await?;
     Ok((StatusCode::CREATED, Json(view)))
 }

@@ -89,7 +89,7 @@ fn limit_of(path: &str) -> (usize, Refusal) {
 }
 
 /// Strict input in front of every API route: the body is read up to the path's limit (413
-/// `body_too_large`, or `file_too_large` for a bulk file), a non-empty body must be of the
+/// `body_too_large`; a bulk file is left to its handler to stream, `file_too_large`), a non-empty body must be of the
 /// path's media type (415 `unsupported_media_type`), and whatever 4xx the router itself answers
 /// (405, a rejection of axum's own) is rewritten into the API's error format, so every refusal
 /// is JSON. The web screens have their own (form) bodies and are not behind it.
@@ -104,11 +104,19 @@ pub async fn strict_input(req: Request, next: axum::middleware::Next) -> axum::r
     if announced.is_some_and(|n| n > limit) {
         return too_large.into_response();
     }
+    let expected = media_type_of(parts.uri.path());
+    if is_bulk_upload(parts.uri.path()) {
+        // A bulk file is streamed by its handler (spooled to disk, its limit enforced there).
+        if announced != Some(0) && !has_media_type(&parts.headers, expected) {
+            return Refusal::UnsupportedMediaType(expected).into_response();
+        }
+        let resp = next.run(Request::from_parts(parts, body)).await;
+        return as_json_refusal(resp).await;
+    }
     let bytes = match read_limited(body, limit, too_large).await {
         Ok(b) => b,
         Err(refusal) => return refusal.into_response(),
     };
-    let expected = media_type_of(parts.uri.path());
     if !bytes.is_empty() && !has_media_type(&parts.headers, expected) {
         return Refusal::UnsupportedMediaType(expected).into_response();
     }

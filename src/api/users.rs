@@ -119,12 +119,14 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
-/// ユーザ一括登録: a CSV with the header `user_id,name,mail,administrator,permissions` and
-/// optionally `contractor` (administrator `true`/`false`, permissions slugs separated by
-/// spaces, empty: the kind's default; contractor a 法人番号 or empty), in UTF-8 (with or
-/// without a BOM) or Shift_JIS, told apart by the bytes unless `?encoding=` or the
-/// `Content-Type` charset names one. Each line is registered, or refused, on its own; the
-/// answer tells each line.
+/// ユーザ一括登録, answered at once: a CSV with the header `user_id,name,mail` and optionally
+/// `administrator`, `permissions`, `contractor` (administrator `true`/`false`/`1`/`0`,
+/// permissions slugs separated by spaces, empty: the kind's default; contractor a 法人番号 or
+/// empty), in UTF-8 (with or without a BOM) or Shift_JIS, told apart by the bytes unless
+/// `?encoding=` or the `Content-Type` charset names one. The file is read by the one reader of
+/// bulk files (as `POST /api/v1/bulk/users`, which previews before anything is registered): a
+/// file it cannot read is refused whole with its code, line and column; each line is then
+/// registered, or refused, on its own, and the answer tells each line.
 #[utoipa::path(post, path = "/api/v1/admin/users/bulk", tag = "管理者機能",
     params(CsvQuery),
     request_body(content = String, content_type = "text/csv",
@@ -132,7 +134,7 @@ pub async fn create(
     responses(
         (status = 200, description = "Each line's outcome", body = BulkAnswer),
         (status = 403, description = "administrator_required", body = ErrorBody),
-        (status = 422, description = "invalid_csv: the file itself cannot be read; invalid_encoding", body = ErrorBody),
+        (status = 422, description = "the file cannot be read: empty_file, binary_file, open_quote, wrong_header, cell_count, mixed_encoding, wrong_encoding, no_rows, too_many_rows; invalid_encoding", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn create_bulk(
@@ -147,11 +149,10 @@ pub async fn create_bulk(
         .and_then(|v| v.to_str().ok())
         .and_then(csv_text::charset_of);
     let encoding = encoding_of(query, declared)?;
-    let text = csv_text::decode(&body, encoding).map_err(|en| {
-        let ja = "CSVファイルの文字コードを読み取れません(UTF-8 または Shift_JIS)";
-        Refusal::invalid("body", "invalid_csv", ja, en)
-    })?;
-    let outcomes = state.accounts.register_users_csv(&principal, &text).await?;
+    let outcomes = state
+        .bulk
+        .register_users_now(&state.accounts, &principal, &body, encoding)
+        .await?;
     Ok(Json(outcomes.into()))
 }
 

@@ -226,6 +226,13 @@ impl BulkKind {
             .collect()
     }
 
+    /// Whether a file's header may leave `column` out (its cells then all empty): the users'
+    /// own CSV names only `user_id`, `name` and `mail` for certain, as the older
+    /// `POST /api/v1/admin/users/bulk` has always taken it.
+    pub fn may_omit(self, column: Column) -> bool {
+        matches!(self.0, Filer::Users) && !matches!(column.field, "user_id" | "name" | "mail")
+    }
+
     /// Whether every row of a file must be of one corporate customer in one area
     /// (同一法人需要者の使用量情報照会一括申請): the batch is that customer's one application.
     pub fn one_customer(self) -> bool {

@@ -9,6 +9,8 @@
 //! before any decoding and each cell is decoded on its own, which lets a bad byte be named by
 //! its line and column.
 
+use std::io::{BufRead, BufReader, Read};
+
 use chrono::NaiveDate;
 use csv::ByteRecord;
 use serde_json::{Map, Value};
@@ -33,7 +35,8 @@ pub struct RowFault {
 }
 
 impl RowFault {
-    fn of(kind: BulkKind, refusal: &Refusal) -> Self {
+    /// The fault of a row the single call refused with `refusal`.
+    pub fn of(kind: BulkKind, refusal: &Refusal) -> Self {
         let column = match refusal {
             Refusal::InvalidField { field, .. } => kind
                 .header_of(field)
@@ -67,6 +70,14 @@ pub struct Parsed {
     pub rows: Vec<Row>,
 }
 
+/// A file read row by row: its encoding, how many rows it held and how many were bad.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    pub encoding: CsvEncoding,
+    pub rows: usize,
+    pub bad: usize,
+}
+
 /// Who uploads a file: its rows are checked as this company's single calls.
 #[derive(Debug, Clone)]
 pub struct Uploader {
@@ -80,9 +91,187 @@ fn file_error(code: &'static str, ja: String, en: String) -> Refusal {
     Refusal::invalid("file", code, ja, en)
 }
 
-/// Reads `bytes` as a file of `kind` uploaded by `uploader` on `today`. `declared` (a query
-/// parameter or the `charset`) wins over detection: valid UTF-8 is UTF-8, anything else
-/// Shift_JIS.
+/// What a file's bytes say as a whole, learnt as they arrive (a chunk at a time, whatever the
+/// chunks' sizes), before any row is read: whether it starts with a BOM, is blank, holds a
+/// binary byte, leaves a quote open, and is valid UTF-8 throughout (what the encoding is
+/// detected by). Flat memory: a few counters and at most three carried bytes.
+#[derive(Debug)]
+pub struct Sniff {
+    /// The first bytes, held until there are three (a BOM is told by them).
+    head: Vec<u8>,
+    started: bool,
+    bom: bool,
+    /// Bytes after the BOM seen so far.
+    seen: u64,
+    blank: bool,
+    binary_at: Option<u64>,
+    line: usize,
+    inside_quote: bool,
+    quote_opened: usize,
+    /// A UTF-8 sequence cut by the end of a chunk, completed by the next.
+    carry: Vec<u8>,
+    not_utf8: bool,
+    finished: bool,
+}
+
+impl Default for Sniff {
+    fn default() -> Self {
+        Sniff {
+            head: Vec::new(),
+            started: false,
+            bom: false,
+            seen: 0,
+            blank: true,
+            binary_at: None,
+            line: 1,
+            inside_quote: false,
+            quote_opened: 0,
+            carry: Vec::new(),
+            not_utf8: false,
+            finished: false,
+        }
+    }
+}
+
+impl Sniff {
+    pub fn new() -> Self {
+        Sniff::default()
+    }
+
+    /// The whole of `bytes` sniffed.
+    pub fn of(bytes: &[u8]) -> Self {
+        let mut sniff = Sniff::new();
+        sniff.feed(bytes);
+        sniff.finish();
+        sniff
+    }
+
+    /// The next bytes of the file.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        if self.started {
+            self.scan(chunk);
+            return;
+        }
+        self.head.extend_from_slice(chunk);
+        if self.head.len() >= BOM.len() {
+            self.start();
+        }
+    }
+
+    /// The file has ended.
+    pub fn finish(&mut self) {
+        if !self.started {
+            self.start();
+        }
+        if !self.carry.is_empty() {
+            self.not_utf8 = true;
+        }
+        self.finished = true;
+    }
+
+    fn start(&mut self) {
+        self.started = true;
+        let head = std::mem::take(&mut self.head);
+        self.bom = head.starts_with(BOM);
+        let body = if self.bom { &head[BOM.len()..] } else { &head };
+        self.scan(body);
+    }
+
+    fn scan(&mut self, bytes: &[u8]) {
+        for (i, &b) in bytes.iter().enumerate() {
+            match b {
+                b'"' => {
+                    self.inside_quote = !self.inside_quote;
+                    if self.inside_quote {
+                        self.quote_opened = self.line;
+                    }
+                }
+                b'\n' => self.line += 1,
+                0 | 0x7F if self.binary_at.is_none() => {
+                    self.binary_at = Some(self.seen + i as u64);
+                }
+                _ => {}
+            }
+            if !b.is_ascii_whitespace() {
+                self.blank = false;
+            }
+        }
+        self.seen += bytes.len() as u64;
+        if !self.not_utf8 {
+            self.check_utf8(bytes);
+        }
+    }
+
+    fn check_utf8(&mut self, bytes: &[u8]) {
+        let joined;
+        let bytes = if self.carry.is_empty() {
+            bytes
+        } else {
+            joined = [std::mem::take(&mut self.carry).as_slice(), bytes].concat();
+            &joined
+        };
+        if let Err(e) = std::str::from_utf8(bytes) {
+            match e.error_len() {
+                Some(_) => self.not_utf8 = true,
+                // A sequence the chunk cut: completed by the next one, or bad at the end.
+                None => self.carry = bytes[e.valid_up_to()..].to_vec(),
+            }
+        }
+    }
+
+    /// Whether the file starts with a UTF-8 BOM (skipped before reading).
+    pub fn bom(&self) -> bool {
+        self.bom
+    }
+
+    /// The encoding the file is read in: `declared` wins; else valid UTF-8 is UTF-8 and
+    /// anything else Shift_JIS. Whether it was detected rather than declared.
+    pub fn encoding(&self, declared: Option<CsvEncoding>) -> (CsvEncoding, bool) {
+        match declared {
+            Some(e) => (e, false),
+            None if !self.not_utf8 => (CsvEncoding::Utf8, true),
+            None => (CsvEncoding::ShiftJis, true),
+        }
+    }
+
+    /// Why the file as a whole cannot be read, if it cannot: blank, binary, a quote open.
+    fn refusal(&self) -> Option<Refusal> {
+        debug_assert!(self.finished, "a file is judged once it has ended");
+        if self.blank {
+            return Some(file_error(
+                "empty_file",
+                "ファイルが空です".into(),
+                "the file is empty".into(),
+            ));
+        }
+        if let Some(at) = self.binary_at {
+            return Some(file_error(
+                "binary_file",
+                format!(
+                    "CSVではなくバイナリファイルです({}バイト目に制御文字)",
+                    at + 1
+                ),
+                format!(
+                    "this is a binary file, not CSV (a control byte at byte {})",
+                    at + 1
+                ),
+            ));
+        }
+        if self.inside_quote {
+            let line = self.quote_opened;
+            return Some(file_error(
+                "open_quote",
+                format!("{line}行目で始まる引用符(\")が閉じられていません"),
+                format!("the quote (\") opened on line {line} is never closed"),
+            ));
+        }
+        None
+    }
+}
+
+/// Reads `bytes` as a file of `kind` uploaded by `uploader` on `today`, all its rows in
+/// memory (a small file, and the tests). `declared` (a query parameter or the `charset`)
+/// wins over detection.
 pub fn parse(
     kind: BulkKind,
     bytes: &[u8],
@@ -90,43 +279,53 @@ pub fn parse(
     uploader: &Uploader,
     today: NaiveDate,
 ) -> Result<Parsed, Refusal> {
-    let body = bytes.strip_prefix(BOM).unwrap_or(bytes);
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(file_error(
-            "empty_file",
-            "ファイルが空です".into(),
-            "the file is empty".into(),
-        ));
+    let sniff = Sniff::of(bytes);
+    let mut rows = Vec::new();
+    let summary = read(
+        kind,
+        &sniff,
+        (bytes, bytes),
+        declared,
+        uploader,
+        today,
+        |row| {
+            rows.push(row);
+            Ok(())
+        },
+    )?;
+    Ok(Parsed {
+        encoding: summary.encoding,
+        rows,
+    })
+}
+
+/// Reads a file of `kind` row by row, handing each to `emit` as it is read (a row is not kept
+/// here, so memory stays flat whatever the file's length). `sniff` is the file's whole
+/// bytes sniffed; `sources` are two readers of those bytes from their start (the records,
+/// and the line numbers counted a little ahead of them). The first `Err` stops the reading:
+/// a file refused as a whole is refused whatever was emitted before.
+pub fn read<R: Read, L: Read>(
+    kind: BulkKind,
+    sniff: &Sniff,
+    sources: (R, L),
+    declared: Option<CsvEncoding>,
+    uploader: &Uploader,
+    today: NaiveDate,
+    mut emit: impl FnMut(Row) -> Result<(), Refusal>,
+) -> Result<Summary, Refusal> {
+    if let Some(refusal) = sniff.refusal() {
+        return Err(refusal);
     }
-    if let Some(at) = body.iter().position(|&b| b == 0 || b == 0x7F) {
-        return Err(file_error(
-            "binary_file",
-            format!(
-                "CSVではなくバイナリファイルです({}バイト目に制御文字)",
-                at + 1
-            ),
-            format!(
-                "this is a binary file, not CSV (a control byte at byte {})",
-                at + 1
-            ),
-        ));
+    let (mut records, mut lines) = sources;
+    if sniff.bom() {
+        skip_bom(&mut records)?;
+        skip_bom(&mut lines)?;
     }
-    if let Some(line) = open_quote(body) {
-        return Err(file_error(
-            "open_quote",
-            format!("{line}行目で始まる引用符(\")が閉じられていません"),
-            format!("the quote (\") opened on line {line} is never closed"),
-        ));
-    }
-    let (encoding, detected) = match declared {
-        Some(e) => (e, false),
-        None if std::str::from_utf8(body).is_ok() => (CsvEncoding::Utf8, true),
-        None => (CsvEncoding::ShiftJis, true),
-    };
+    let (encoding, detected) = sniff.encoding(declared);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(body);
+        .from_reader(records);
     let mut records = reader.byte_records();
     let header = match records.next() {
         Some(Ok(h)) => h,
@@ -141,8 +340,9 @@ pub fn parse(
         today,
         order: &order,
     };
-    let mut rows = Vec::new();
-    let mut lines = LineCounter::default();
+    let mut lines = LineCounter::new(lines);
+    let mut one_customer = super::row::OneCustomer::default();
+    let (mut rows, mut bad) = (0, 0);
     for record in records {
         let record = record.map_err(|e| {
             file_error(
@@ -154,67 +354,84 @@ pub fn parse(
         if record.iter().all(|c| c.iter().all(u8::is_ascii_whitespace)) {
             continue; // a blank line, or a line of empty cells as spreadsheets leave
         }
-        if rows.len() == MAX_ROWS {
+        if rows == MAX_ROWS {
             return Err(file_error(
                 "too_many_rows",
                 format!("1ファイル{MAX_ROWS}行までです。ファイルを分けてください"),
                 format!("a file holds at most {MAX_ROWS} rows; split it"),
             ));
         }
-        let line = lines.line_at(body, record.position().map_or(0, |p| p.byte()) as usize);
-        rows.push(reading.row(line, &record)?);
+        let line = lines.line_at(record.position().map_or(0, |p| p.byte()))?;
+        let mut row = reading.row(line, &record)?;
+        one_customer.check(kind, &mut row);
+        rows += 1;
+        bad += usize::from(row.outcome.is_err());
+        emit(row)?;
     }
-    super::row::one_customer(kind, &mut rows);
-    if rows.is_empty() {
+    if rows == 0 {
         return Err(file_error(
             "no_rows",
             "ヘッダ行の後に申請の行がありません".into(),
             "there are no rows after the header line".into(),
         ));
     }
-    Ok(Parsed { encoding, rows })
+    Ok(Summary {
+        encoding,
+        rows,
+        bad,
+    })
 }
 
-/// The line a quote is opened on and never closed, if one is: a field that swallows the rest
-/// of the file would otherwise be read as one long cell.
-fn open_quote(body: &[u8]) -> Option<usize> {
-    let (mut line, mut inside, mut opened) = (1, false, 0);
-    for &b in body {
-        match b {
-            b'"' => {
-                inside = !inside;
-                if inside {
-                    opened = line;
-                }
-            }
-            b'\n' => line += 1,
-            _ => {}
-        }
-    }
-    inside.then_some(opened)
+fn skip_bom(source: &mut impl Read) -> Result<(), Refusal> {
+    let mut bom = [0u8; BOM.len()];
+    source.read_exact(&mut bom).map_err(internal)
 }
 
-/// The line a byte offset of the file is on, counted onward from the previous offset asked.
-#[derive(Default)]
-struct LineCounter {
-    offset: usize,
+fn internal(e: std::io::Error) -> Refusal {
+    Refusal::Internal(anyhow::anyhow!("reading an uploaded file: {e}"))
+}
+
+/// The line a byte offset of the file is on, counted by reading the file a second time just
+/// ahead of the records (offsets only grow, so it is one more pass, not a copy).
+struct LineCounter<L: Read> {
+    source: BufReader<L>,
+    offset: u64,
     newlines: u32,
 }
 
-impl LineCounter {
+impl<L: Read> LineCounter<L> {
+    fn new(source: L) -> Self {
+        LineCounter {
+            source: BufReader::new(source),
+            offset: 0,
+            newlines: 0,
+        }
+    }
+
     /// `offset` is where the reader stood before the record: the previous record's line end
     /// (and any blank lines) may still lie ahead of the record's first byte.
-    fn line_at(&mut self, body: &[u8], offset: usize) -> u32 {
-        let mut offset = offset.min(body.len());
-        while offset < body.len() && matches!(body[offset], b'\r' | b'\n') {
-            offset += 1;
+    fn line_at(&mut self, offset: u64) -> Result<u32, Refusal> {
+        while self.offset < offset {
+            let buf = self.source.fill_buf().map_err(internal)?;
+            if buf.is_empty() {
+                break;
+            }
+            let n = buf.len().min((offset - self.offset) as usize);
+            self.newlines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u32;
+            self.source.consume(n);
+            self.offset += n as u64;
         }
-        if offset > self.offset {
-            let seen = body[self.offset..offset].iter().filter(|&&b| b == b'\n');
-            self.newlines += seen.count() as u32;
-            self.offset = offset;
+        loop {
+            let buf = self.source.fill_buf().map_err(internal)?;
+            match buf.first() {
+                Some(b'\n') => self.newlines += 1,
+                Some(b'\r') => {}
+                _ => break,
+            }
+            self.source.consume(1);
+            self.offset += 1;
         }
-        self.newlines + 1
+        Ok(self.newlines + 1)
     }
 }
 
@@ -234,7 +451,8 @@ fn wrong_header(kind: BulkKind, found: &str) -> Refusal {
     )
 }
 
-/// For each cell position of the header, the column it is; every column must be named once.
+/// For each cell position of the header, the column it is; every column must be named once
+/// (but one the kind lets a header omit).
 fn header_order(
     kind: BulkKind,
     header: &ByteRecord,
@@ -259,7 +477,10 @@ fn header_order(
         }
         order.push(*column);
     }
-    if let Some(missing) = columns.iter().find(|c| !order.contains(c)) {
+    if let Some(missing) = columns
+        .iter()
+        .find(|c| !order.contains(c) && !kind.may_omit(**c))
+    {
         return Err(wrong_header(
             kind,
             &format!("列「{}」がありません missing", missing.header),

@@ -51,30 +51,35 @@ fn reasons(text: &str) -> Value {
 }
 
 /// 同一法人需要者の一括申請: the file is one corporate customer's application in one area, so
-/// a good row of another area or another 需要者名義 than the first good row's is bad.
-pub fn one_customer(kind: BulkKind, rows: &mut [Row]) {
-    if !kind.one_customer() {
-        return;
-    }
-    let area = |r: &Row| r.point.get(..2).map(str::to_string);
-    let Some((first_area, first_name)) = rows.iter().find_map(|r| {
-        let body = r.outcome.as_ref().ok()?;
-        Some((area(r), body["customer_name"].clone()))
-    }) else {
-        return;
-    };
-    let name = first_name.as_str().unwrap_or_default();
-    let point = kind.point_column().header;
-    for row in rows.iter_mut() {
-        let Ok(body) = &row.outcome else { continue };
-        let fault = if area(row) != first_area {
+/// a good row of another area or another 需要者名義 than the first good row's is bad. Checked
+/// row by row as the file is read: only the first good row's area and name are kept.
+#[derive(Default)]
+pub struct OneCustomer {
+    first: Option<(Option<String>, Value)>,
+}
+
+impl OneCustomer {
+    /// Marks `row` bad if it is good and of another area or customer than the first good row.
+    pub fn check(&mut self, kind: BulkKind, row: &mut Row) {
+        if !kind.one_customer() {
+            return;
+        }
+        let Ok(body) = &row.outcome else { return };
+        let area = row.point.get(..2).map(str::to_string);
+        let Some((first_area, first_name)) = &self.first else {
+            self.first = Some((area, body["customer_name"].clone()));
+            return;
+        };
+        let name = first_name.as_str().unwrap_or_default();
+        let point = kind.point_column().header;
+        let fault = if area != *first_area {
             Some(RowFault {
                 column: Some(point.to_string()),
                 code: "not_one_area".into(),
                 ja: "同一法人需要者の一括申請は1エリアの地点だけです(最初の行と別のエリア)".into(),
                 en: "one bulk usage application covers one area: this point is in another area than the first row's".into(),
             })
-        } else if body["customer_name"] != first_name {
+        } else if body["customer_name"] != *first_name {
             Some(RowFault {
                 column: Some("需要者名義".into()),
                 code: "not_one_customer".into(),

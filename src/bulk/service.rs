@@ -7,20 +7,32 @@ use deadpool_postgres::Pool;
 use uuid::Uuid;
 
 use super::kind::{BulkKind, Filer};
+use super::spool::Upload;
 use super::store::{self, Batch, BatchState, NewBatch};
 use super::view::BatchView;
 use super::{download, parse};
-use crate::accounts::{Principal, access};
+use crate::accounts::bulk::user_request_of;
+use crate::accounts::users::User;
+use crate::accounts::{Accounts, Principal, access};
 use crate::csv_text::CsvEncoding;
 use crate::domain::{Refusal, today_jst};
 use crate::requests::may_submit;
 
-/// The largest file accepted (about 60,000 rows of 開始一括申請); the API refuses a larger body
-/// before reading it.
+/// The largest file accepted (about 60,000 rows of 開始一括申請): a larger upload is refused
+/// (413) as soon as it passes this, before anything is read or stored.
 pub const MAX_FILE_BYTES: usize = 20 * 1024 * 1024;
 
 /// How many bad rows a view lists (all of them are in the download).
 const LISTED_BAD_ROWS: i64 = 1000;
+
+/// A row of a ユーザ一括登録 answered at once: the user registered, or why not.
+#[derive(Debug)]
+pub struct UserLine {
+    /// The line of the file (the header is line 1).
+    pub line: u32,
+    pub user_id: String,
+    pub result: Result<User, parse::RowFault>,
+}
 
 /// Bulk uploads of one hub.
 #[derive(Clone)]
@@ -55,13 +67,15 @@ impl Bulk {
         Ok(kind)
     }
 
-    /// Reads `bytes` as a file of `slug`, checks every row and stores the batch; its preview.
-    /// Nothing is filed. `declared` overrides the detected encoding.
+    /// Reads the uploaded `file` as a file of `slug`, checks every row and stores the batch;
+    /// its preview. Nothing is filed. `declared` overrides the detected encoding. The file is
+    /// read row by row off the async threads and its rows stored a chunk at a time in one
+    /// transaction, so memory stays flat and a file refused half way stores nothing.
     pub async fn upload(
         &self,
         principal: &Principal,
         slug: &str,
-        bytes: Vec<u8>,
+        file: Upload,
         declared: Option<CsvEncoding>,
     ) -> Result<BatchView, Refusal> {
         let kind = self.kind_for(principal, slug).await?;
@@ -69,12 +83,24 @@ impl Bulk {
             company: principal.company.clone(),
             kind: principal.kind,
         };
-        // Checking 10,000 rows is CPU work: off the async threads.
-        let parsed = tokio::task::spawn_blocking(move || {
-            parse::parse(kind, &bytes, declared, &uploader, today_jst())
-        })
-        .await
-        .map_err(|e| Refusal::Internal(e.into()))??;
+        let encoding = file.encoding(declared);
+        let (chunks, mut arriving) = tokio::sync::mpsc::channel::<Vec<parse::Row>>(2);
+        let reading = tokio::task::spawn_blocking(move || {
+            let abandoned = || Refusal::Internal(anyhow::anyhow!("the upload was abandoned"));
+            let mut chunk = Vec::with_capacity(store::CHUNK);
+            let summary = file.read(kind, declared, &uploader, today_jst(), |row| {
+                chunk.push(row);
+                if chunk.len() == store::CHUNK {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(store::CHUNK));
+                    chunks.blocking_send(full).map_err(|_| abandoned())?;
+                }
+                Ok(())
+            })?;
+            if !chunk.is_empty() {
+                chunks.blocking_send(chunk).map_err(|_| abandoned())?;
+            }
+            Ok::<_, Refusal>(summary)
+        });
         let batch_id = Uuid::now_v7();
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
@@ -83,11 +109,56 @@ impl Bulk {
             company: &principal.company,
             user_id: &principal.user_id,
             kind: kind.slug(),
-            encoding: parsed.encoding.charset(),
+            encoding: encoding.charset(),
         };
-        store::insert_batch(&tx, &new, &parsed.rows).await?;
+        store::insert_batch(&tx, &new).await?;
+        while let Some(rows) = arriving.recv().await {
+            store::insert_rows(&tx, batch_id, &rows).await?;
+        }
+        // The reader has ended (the channel closed): the file was read, or refused.
+        let summary = reading.await.map_err(|e| Refusal::Internal(e.into()))??;
+        store::set_counts(&tx, batch_id, summary.rows, summary.bad).await?;
         tx.commit().await?;
         self.view(principal, batch_id).await
+    }
+
+    /// ユーザ一括登録 answered at once (`POST /api/v1/admin/users/bulk`, the older route kept
+    /// for existing scripts): `bytes` read by the one reader of bulk files as a `users` file
+    /// (the same encodings, header, line and column errors, row rules), then each good row
+    /// registered at once through `accounts` as one ユーザ登録, a row refused not stopping the
+    /// others. No batch is stored: the answer tells each row.
+    pub async fn register_users_now(
+        &self,
+        accounts: &Accounts,
+        principal: &Principal,
+        bytes: &[u8],
+        declared: Option<CsvEncoding>,
+    ) -> Result<Vec<UserLine>, Refusal> {
+        let kind = self.kind_for(principal, "users").await?;
+        let uploader = parse::Uploader {
+            company: principal.company.clone(),
+            kind: principal.kind,
+        };
+        let parsed = parse::parse(kind, bytes, declared, &uploader, today_jst())?;
+        let mut lines = Vec::with_capacity(parsed.rows.len());
+        for row in parsed.rows {
+            let result = match row.outcome {
+                Ok(body) => {
+                    let registered = match user_request_of(&principal.company, principal.kind, &body) {
+                        Ok(request) => accounts.register_user(principal, request).await,
+                        Err(refusal) => Err(refusal),
+                    };
+                    registered.map_err(|r| parse::RowFault::of(kind, &r))
+                }
+                Err(fault) => Err(fault),
+            };
+            lines.push(UserLine {
+                line: row.line,
+                user_id: row.point,
+                result,
+            });
+        }
+        Ok(lines)
     }
 
     /// The batch `batch_id` of the caller's company.

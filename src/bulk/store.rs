@@ -1,13 +1,14 @@
 //! Every statement on `bulk_batches` and `bulk_rows`. A batch and all its rows are written in
-//! one transaction at upload, so what is confirmed is exactly what was previewed; a row is
-//! pending until it holds a request id or the refusal its filing met.
+//! one transaction at upload (the rows a chunk at a time, as the file is read), so what is
+//! confirmed is exactly what was previewed; a row is pending until it holds a request id or
+//! the refusal its filing met.
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::parse::Row;
+use super::parse::{Row, RowFault};
 use crate::domain::{CompanyCode, Refusal};
 
 /// How far a batch got.
@@ -67,65 +68,80 @@ pub struct NewBatch<'a> {
     pub encoding: &'a str,
 }
 
-/// How many rows go into one INSERT.
-const CHUNK: usize = 1000;
+/// How many rows go into one INSERT (and how many rows of a file are held at once while it
+/// is read).
+pub const CHUNK: usize = 1000;
 
-/// Stores `batch` and its `rows` in the caller's transaction.
+/// Stores `batch`, no rows yet, in the caller's transaction (its rows follow in chunks and its
+/// counts once the file is read: [`insert_rows`], [`set_counts`]).
 pub async fn insert_batch<C: GenericClient>(
     client: &C,
     batch: &NewBatch<'_>,
-    rows: &[Row],
 ) -> Result<(), Refusal> {
-    let bad = rows.iter().filter(|r| r.outcome.is_err()).count() as i32;
     client
         .execute(
             "INSERT INTO bulk_batches (batch_id, company_code, user_id, kind, encoding,
                                        rows_total, rows_bad, state)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'previewed')",
+             VALUES ($1, $2, $3, $4, $5, 0, 0, 'previewed')",
             &[
                 &batch.batch_id,
                 &batch.company.as_str(),
                 &batch.user_id,
                 &batch.kind,
                 &batch.encoding,
-                &(rows.len() as i32),
-                &bad,
             ],
         )
         .await?;
-    for chunk in rows.chunks(CHUNK) {
-        let lines: Vec<i32> = chunk.iter().map(|r| r.line as i32).collect();
-        let points: Vec<&str> = chunk.iter().map(|r| r.point.as_str()).collect();
-        let bodies: Vec<Option<Value>> = chunk.iter().map(|r| r.outcome.clone().ok()).collect();
-        let fault = |f: fn(&super::parse::RowFault) -> Option<String>| -> Vec<Option<String>> {
-            chunk
-                .iter()
-                .map(|r| r.outcome.as_ref().err().and_then(f))
-                .collect()
-        };
-        let columns = fault(|f| f.column.clone());
-        let codes = fault(|f| Some(f.code.clone()));
-        let ja = fault(|f| Some(f.ja.clone()));
-        let en = fault(|f| Some(f.en.clone()));
-        client
-            .execute(
-                "INSERT INTO bulk_rows (batch_id, line, supply_point_id, body,
-                                        bad_column, bad_code, bad_ja, bad_en)
-                 SELECT $1, * FROM UNNEST($2::int[], $3::text[], $4::jsonb[],
-                                          $5::text[], $6::text[], $7::text[], $8::text[])",
-                &[
-                    &batch.batch_id,
-                    &lines,
-                    &points,
-                    &bodies,
-                    &columns,
-                    &codes,
-                    &ja,
-                    &en,
-                ],
-            )
-            .await?;
-    }
+    Ok(())
+}
+
+/// Stores `rows` of the batch `batch_id` in one statement (at most [`CHUNK`] of them).
+pub async fn insert_rows<C: GenericClient>(
+    client: &C,
+    batch_id: Uuid,
+    rows: &[Row],
+) -> Result<(), Refusal> {
+    let lines: Vec<i32> = rows.iter().map(|r| r.line as i32).collect();
+    let points: Vec<&str> = rows.iter().map(|r| r.point.as_str()).collect();
+    let bodies: Vec<Option<&Value>> = rows.iter().map(|r| r.outcome.as_ref().ok()).collect();
+    let columns = faults(rows, |f| f.column.as_deref());
+    let codes = faults(rows, |f| Some(f.code.as_str()));
+    let ja = faults(rows, |f| Some(f.ja.as_str()));
+    let en = faults(rows, |f| Some(f.en.as_str()));
+    client
+        .execute(
+            "INSERT INTO bulk_rows (batch_id, line, supply_point_id, body,
+                                    bad_column, bad_code, bad_ja, bad_en)
+             SELECT $1, * FROM UNNEST($2::int[], $3::text[], $4::jsonb[],
+                                      $5::text[], $6::text[], $7::text[], $8::text[])",
+            &[
+                &batch_id, &lines, &points, &bodies, &columns, &codes, &ja, &en,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// What `of` tells of each bad row (`None` for a good one).
+fn faults(rows: &[Row], of: fn(&RowFault) -> Option<&str>) -> Vec<Option<&str>> {
+    rows.iter()
+        .map(|r| r.outcome.as_ref().err().and_then(of))
+        .collect()
+}
+
+/// The counts of a batch whose rows are all stored.
+pub async fn set_counts<C: GenericClient>(
+    client: &C,
+    batch_id: Uuid,
+    rows: usize,
+    bad: usize,
+) -> Result<(), Refusal> {
+    client
+        .execute(
+            "UPDATE bulk_batches SET rows_total = $2, rows_bad = $3 WHERE batch_id = $1",
+            &[&batch_id, &(rows as i32), &(bad as i32)],
+        )
+        .await?;
     Ok(())
 }
 

@@ -224,3 +224,93 @@ fn a_usage_application_of_one_corporate_customer_refuses_rows_of_another_custome
         Some("需要者名義")
     );
 }
+
+/// `bytes` sniffed `size` bytes at a time, as a streamed upload arrives, then read.
+fn rows_streamed(bytes: &[u8], size: usize) -> Result<Vec<Row>, Refusal> {
+    let mut sniff = super::parse::Sniff::new();
+    for chunk in bytes.chunks(size) {
+        sniff.feed(chunk);
+    }
+    sniff.finish();
+    let mut rows = Vec::new();
+    super::parse::read(
+        start(),
+        &sniff,
+        (bytes, bytes),
+        None,
+        &me(),
+        today(),
+        |row| {
+            rows.push(row);
+            Ok(())
+        },
+    )?;
+    Ok(rows)
+}
+
+#[test]
+fn a_file_arriving_in_chunks_reads_as_the_whole_file_whatever_the_chunks_cut() {
+    let text = file(&[GOOD, PAST, "", SHORT_POINT]);
+    let sjis = csv_text::encode(&text, CsvEncoding::ShiftJis);
+    let bom = csv_text::encode(&text, CsvEncoding::Utf8);
+    for bytes in [sjis.as_slice(), bom.as_slice(), text.as_bytes()] {
+        let whole = rows(bytes, None);
+        // A chunk of 1 cuts the BOM and every multi-byte character; 2 and 7 cut some.
+        for size in [1, 2, 7, 4096] {
+            assert_eq!(
+                rows_streamed(bytes, size).unwrap(),
+                whole,
+                "chunks of {size}"
+            );
+        }
+    }
+    // A mixed file is still refused at its UTF-8 line, however it arrived.
+    let mut mixed = sjis.clone();
+    mixed.extend(format!("{PAST}\r\n").as_bytes());
+    for size in [1, 3, 4096] {
+        let err = rows_streamed(&mixed, size).unwrap_err();
+        assert_eq!(err.code(), "mixed_encoding", "chunks of {size}");
+        assert!(err.to_string().contains("line 6"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn a_spooled_upload_past_the_limit_is_refused_and_its_temporary_file_removed() {
+    let mut spool = super::Spool::create().await.unwrap();
+    let path = spool.path().to_path_buf();
+    assert!(path.exists());
+    let chunk = vec![b'a'; 1024 * 1024];
+    let mut refused = None;
+    for _ in 0..=super::MAX_FILE_BYTES / chunk.len() {
+        if let Err(r) = spool.write(&chunk).await {
+            refused = Some(r);
+            break;
+        }
+    }
+    let refused = refused.expect("refused past the limit");
+    assert_eq!(refused.code(), "file_too_large");
+    let (ja, en) = refused.messages();
+    assert!(en.contains("20 MiB") && ja.contains("20MB"), "{ja} / {en}");
+    drop(spool);
+    assert!(!path.exists(), "the temporary file is removed");
+}
+
+#[tokio::test]
+async fn a_spooled_upload_reads_row_by_row_from_disk_as_from_memory() {
+    let text = csv_text::encode(&file(&[GOOD, PAST]), CsvEncoding::ShiftJis);
+    let mut spool = super::Spool::create().await.unwrap();
+    for chunk in text.chunks(5) {
+        spool.write(chunk).await.unwrap();
+    }
+    let upload = spool.finish().await.unwrap();
+    assert_eq!(upload.encoding(None), CsvEncoding::ShiftJis);
+    let mut streamed = Vec::new();
+    let summary = upload
+        .read(start(), None, &me(), today(), |row| {
+            streamed.push(row);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!((summary.rows, summary.bad), (2, 1));
+    assert_eq!(streamed, rows(&text, None));
+}

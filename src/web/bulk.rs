@@ -16,7 +16,7 @@ use super::WebState;
 use super::page::{Chrome, html, refused};
 use super::session::Visitor;
 use crate::accounts::{Principal, access};
-use crate::bulk::{BatchView, BulkKind, Filer, MAX_FILE_BYTES};
+use crate::bulk::{BatchView, BulkKind, Filer, Spool, Upload};
 use crate::csv_text::CsvEncoding;
 use crate::domain::Refusal;
 
@@ -93,54 +93,64 @@ pub async fn form(visitor: Visitor, Query(q): Query<FormQuery>) -> Response {
     upload_page(&visitor, StatusCode::OK, &selected, None)
 }
 
-/// The upload: the file read and checked, then the batch's page (its preview).
+/// The upload: the file read and checked, then the batch's page (its preview). The form is
+/// read as it arrives, its file part spooled to disk by `bulk::Spool` as the API's body is:
+/// never held in memory.
 pub async fn upload(State(state): State<WebState>, visitor: Visitor, request: Request) -> Response {
     let boundary = request
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(boundary_of);
-    // The file and the form's few small fields.
-    let body = axum::body::to_bytes(request.into_body(), MAX_FILE_BYTES + 64 * 1024).await;
-    let (Some(boundary), Ok(body)) = (boundary, body) else {
+    let Some(boundary) = boundary else {
         return upload_page(
             &visitor,
-            StatusCode::PAYLOAD_TOO_LARGE,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "",
-            Some(&Refusal::BulkFileTooLarge(MAX_FILE_BYTES)),
+            Some(&Refusal::UnsupportedMediaType("multipart/form-data")),
         );
     };
-    let parts = multipart(&body, &boundary);
-    let field = |name: &str| {
-        parts
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_slice())
+    let (form, file) = match read_form(request.into_body(), &boundary).await {
+        Ok(read) => read,
+        Err(r @ Refusal::BulkFileTooLarge(_)) => {
+            return upload_page(&visitor, StatusCode::PAYLOAD_TOO_LARGE, "", Some(&r));
+        }
+        Err(r @ Refusal::BadRequest(_)) => {
+            return upload_page(&visitor, StatusCode::BAD_REQUEST, "", Some(&r));
+        }
+        Err(r) => return refused(&r),
     };
-    let text = |name: &str| {
-        field(name)
-            .and_then(|v| std::str::from_utf8(v).ok())
-            .unwrap_or_default()
-    };
-    if !visitor.csrf_ok(text("csrf")) {
+    if !visitor.csrf_ok(form.text("csrf")) {
         return super::page::csrf_refused();
     }
-    let declared = CsvEncoding::from_label(text("encoding"));
-    let file = field("file").unwrap_or_default().to_vec();
+    let declared = CsvEncoding::from_label(form.text("encoding"));
     match state
         .bulk
-        .upload(&visitor.principal, text("function"), file, declared)
+        .upload(&visitor.principal, form.text("function"), file, declared)
         .await
     {
         Ok(view) => Redirect::to(&format!("/web/bulk/{}", view.batch_id)).into_response(),
         Err(r @ Refusal::InvalidField { .. }) => upload_page(
             &visitor,
             StatusCode::UNPROCESSABLE_ENTITY,
-            text("function"),
+            form.text("function"),
             Some(&r),
         ),
         Err(r) => refused(&r),
     }
+}
+
+/// The form's body read as it arrives: its small fields, and its `file` part spooled.
+async fn read_form(
+    body: axum::body::Body,
+    boundary: &str,
+) -> Result<(FormReader, Upload), Refusal> {
+    let mut form = FormReader::new(boundary);
+    let file = Spool::receive(body.into_data_stream(), |chunk, file| {
+        form.push(chunk, file)
+    })
+    .await?;
+    Ok((form, file))
 }
 
 /// The batch: its preview, or its progress while filed.
@@ -282,31 +292,135 @@ fn boundary_of(content_type: &str) -> Option<String> {
     })
 }
 
-/// The parts of a `multipart/form-data` body, by name (a browser's form: a few small fields
-/// and one file). A part without a name is skipped.
-fn multipart(body: &[u8], boundary: &str) -> Vec<(String, Vec<u8>)> {
-    let delimiter = format!("\r\n--{boundary}");
-    // The first delimiter has no line end before it.
-    let mut rest = match find(body, &delimiter.as_bytes()[2..]) {
-        Some(at) => &body[at + delimiter.len() - 2..],
-        None => return Vec::new(),
-    };
-    let mut parts = Vec::new();
-    while !rest.starts_with(b"--") {
-        let Some(head_end) = find(rest, b"\r\n\r\n") else {
-            break;
-        };
-        let head = String::from_utf8_lossy(&rest[..head_end]).into_owned();
-        let content = &rest[head_end + 4..];
-        let Some(end) = find(content, delimiter.as_bytes()) else {
-            break;
-        };
-        if let Some(name) = part_name(&head) {
-            parts.push((name, content[..end].to_vec()));
+/// The most a part's head, or a field other than the file, may hold.
+const FIELD_LIMIT: usize = 64 * 1024;
+
+/// Where a `multipart/form-data` reader stands.
+enum Place {
+    /// Before the first delimiter.
+    Preamble,
+    /// Just after a delimiter: the last one (`--`) or a part's head follows.
+    Delimiter,
+    /// In a part's head (its `Content-Disposition`).
+    Head,
+    /// In a part's content: the file, or a field of that name (`None`: a part without a name).
+    Content { file: bool, name: Option<String> },
+    /// After the last delimiter.
+    Done,
+}
+
+/// A browser's form (a few small fields and one file, `multipart/form-data`) read a chunk at a
+/// time: the fields kept by name, the file's bytes handed back as they are found so they can
+/// be written on. Only the tail that could begin a delimiter is held between chunks.
+struct FormReader {
+    /// `\r\n--boundary`: what ends each part.
+    delimiter: Vec<u8>,
+    buf: Vec<u8>,
+    place: Place,
+    fields: Vec<(String, Vec<u8>)>,
+}
+
+impl FormReader {
+    fn new(boundary: &str) -> Self {
+        FormReader {
+            delimiter: format!("\r\n--{boundary}").into_bytes(),
+            // The first delimiter has no line end before it: give it one.
+            buf: b"\r\n".to_vec(),
+            place: Place::Preamble,
+            fields: Vec::new(),
         }
-        rest = &content[end + delimiter.len()..];
     }
-    parts
+
+    /// A field's text (empty when absent or not UTF-8).
+    fn text(&self, name: &str) -> &str {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+            .unwrap_or_default()
+    }
+
+    /// The next bytes of the body; the bytes of the file part they complete are appended to
+    /// `file`.
+    fn push(&mut self, chunk: &[u8], file: &mut Vec<u8>) -> Result<(), Refusal> {
+        self.buf.extend_from_slice(chunk);
+        loop {
+            let d = self.delimiter.len();
+            match &self.place {
+                Place::Done => {
+                    self.buf.clear();
+                    return Ok(());
+                }
+                Place::Preamble => match find(&self.buf, &self.delimiter) {
+                    Some(at) => {
+                        self.buf.drain(..at + d);
+                        self.place = Place::Delimiter;
+                    }
+                    None => {
+                        let keep = self.buf.len().min(d - 1);
+                        self.buf.drain(..self.buf.len() - keep);
+                        return Ok(());
+                    }
+                },
+                Place::Delimiter => {
+                    if self.buf.starts_with(b"--") {
+                        self.place = Place::Done;
+                    } else if let Some(at) = find(&self.buf, b"\r\n") {
+                        self.buf.drain(..at + 2);
+                        self.place = Place::Head;
+                    } else if self.buf.len() > FIELD_LIMIT {
+                        return Err(bad_form());
+                    } else {
+                        return Ok(());
+                    }
+                }
+                Place::Head => match find(&self.buf, b"\r\n\r\n") {
+                    Some(at) => {
+                        let head = String::from_utf8_lossy(&self.buf[..at]).into_owned();
+                        self.buf.drain(..at + 4);
+                        let name = part_name(&head);
+                        let file = name.as_deref() == Some("file");
+                        if let Some(n) = name.as_ref().filter(|_| !file) {
+                            self.fields.push((n.clone(), Vec::new()));
+                        }
+                        self.place = Place::Content { file, name };
+                    }
+                    None if self.buf.len() > FIELD_LIMIT => return Err(bad_form()),
+                    None => return Ok(()),
+                },
+                Place::Content {
+                    file: is_file,
+                    name,
+                } => {
+                    let (is_file, named) = (*is_file, name.is_some());
+                    let (end, done) = match find(&self.buf, &self.delimiter) {
+                        Some(at) => (at, true),
+                        None => (self.buf.len().saturating_sub(d - 1), false),
+                    };
+                    if is_file {
+                        file.extend_from_slice(&self.buf[..end]);
+                    } else if named {
+                        let field = &mut self.fields.last_mut().expect("the field").1;
+                        if field.len() + end > FIELD_LIMIT {
+                            return Err(bad_form());
+                        }
+                        field.extend_from_slice(&self.buf[..end]);
+                    }
+                    if done {
+                        self.buf.drain(..end + d);
+                        self.place = Place::Delimiter;
+                    } else {
+                        self.buf.drain(..end);
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn bad_form() -> Refusal {
+    Refusal::BadRequest("the form (multipart/form-data) cannot be read".into())
 }
 
 /// The `name` of a part's `Content-Disposition: form-data; name="…"`.
@@ -328,15 +442,31 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 mod tests {
     use super::*;
 
+    /// The form read in chunks of `size` bytes: its fields and its file.
+    fn read_in_chunks(body: &[u8], boundary: &str, size: usize) -> (FormReader, Vec<u8>) {
+        let mut form = FormReader::new(boundary);
+        let mut file = Vec::new();
+        for chunk in body.chunks(size) {
+            form.push(chunk, &mut file).unwrap();
+        }
+        (form, file)
+    }
+
     #[test]
-    fn a_browsers_multipart_form_is_read_into_its_fields_and_file() {
+    fn a_browsers_multipart_form_is_read_into_its_fields_and_file_however_it_arrives() {
         let body = "------b\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\nabc\r\n\
                     ------b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\
-                    Content-Type: text/csv\r\n\r\nx,y\r\n1,2\r\n\r\n------b--\r\n";
+                    Content-Type: text/csv\r\n\r\nx,y\r\n1,2\r\n--\r\n\r\n\
+                    ------b\r\nContent-Disposition: form-data; name=\"encoding\"\r\n\r\n\r\n\
+                    ------b--\r\n";
         let ct = "multipart/form-data; boundary=----b";
-        let parts = multipart(body.as_bytes(), &boundary_of(ct).unwrap());
-        assert_eq!(parts[0], ("csrf".into(), b"abc".to_vec()));
-        assert_eq!(parts[1], ("file".into(), b"x,y\r\n1,2\r\n".to_vec()));
+        let boundary = boundary_of(ct).unwrap();
+        for size in [1, 2, 5, 7, 13, body.len()] {
+            let (form, file) = read_in_chunks(body.as_bytes(), &boundary, size);
+            assert_eq!(form.text("csrf"), "abc", "chunks of {size}");
+            assert_eq!(form.text("encoding"), "", "chunks of {size}");
+            assert_eq!(file, b"x,y\r\n1,2\r\n--\r\n", "chunks of {size}");
+        }
         assert_eq!(boundary_of("application/x-www-form-urlencoded"), None);
     }
 }

@@ -371,6 +371,27 @@ async fn a_bad_file_is_refused_naming_what_and_where_and_nothing_is_stored_or_fi
             "file_too_large",
             "MiB",
         ),
+        (
+            // Not CSV at all: a text whose first line is no header.
+            b"%PDF-1.4\n%\xE2\xE3\xCF\xD3\n1 0 obj\n".to_vec(),
+            422,
+            "wrong_header",
+            "line 1",
+        ),
+        (
+            // Shift_JIS, then a line saved as UTF-8.
+            [
+                csv_text::encode(
+                    &csv_file(START_HEADER, std::slice::from_ref(&good)),
+                    CsvEncoding::ShiftJis,
+                ),
+                format!("{}\r\n", good.replace("山田 太郎", "髙橋 一郎")).into_bytes(),
+            ]
+            .concat(),
+            422,
+            "mixed_encoding",
+            "line 3",
+        ),
     ];
     for (bytes, status, code, place) in cases {
         let (got, body) = bulk.upload("switch-start", "", bytes).await;
@@ -402,6 +423,199 @@ async fn a_bad_file_is_refused_naming_what_and_where_and_nothing_is_stored_or_fi
     );
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert!(requests_on_topic(&app, area).is_empty());
+}
+
+/// How many batches and rows the hub has stored.
+async fn stored(app: &TestApp) -> (i64, i64) {
+    let pool = kirikae::hub::pool(&app.settings).unwrap();
+    let client = pool.get().await.unwrap();
+    let row = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM bulk_batches), (SELECT count(*) FROM bulk_rows)",
+            &[],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+#[tokio::test]
+async fn a_file_of_100_mb_is_refused_as_too_large_with_both_messages_and_nothing_is_stored() {
+    let area = Area::Tokyo;
+    let app = spawn_app_without_connectors(&[area]).await;
+    let a = app.login(RETAILER_A).await;
+    let point = app.incumbent_point(area, PointKind::LowVoltage, 52);
+    // A well-formed file of good rows: refused for its size alone.
+    let line = format!("{}\r\n", start_line(&point, &planned(), "Z0300"));
+    let mut file = format!("{START_HEADER}\r\n").into_bytes();
+    while file.len() < 100 * 1024 * 1024 {
+        file.extend_from_slice(line.as_bytes());
+    }
+    let (status, body) = BulkClient(&a).upload("switch-start", "", file).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (413, Some("file_too_large")),
+        "{body}"
+    );
+    assert!(
+        body["message_en"].as_str().unwrap().contains("20 MiB"),
+        "{body}"
+    );
+    assert!(
+        body["message_ja"].as_str().unwrap().contains("20MB"),
+        "{body}"
+    );
+    assert_eq!(stored(&app).await, (0, 0), "nothing stored");
+    assert!(requests_on_topic(&app, area).is_empty(), "nothing filed");
+}
+
+pub const USAGE_HEADER: &str = "供給地点特定番号,需要者名義,需要者連絡先電話番号";
+
+#[tokio::test]
+async fn a_usage_password_file_of_one_corporate_customer_previews_other_customers_and_areas_as_bad_and_files_the_rest()
+ {
+    let area = Area::Tokyo;
+    let app = spawn_app(&[area]).await;
+    let a = app.login(RETAILER_A).await;
+    let points: Vec<SupplyPointId> = (60..63)
+        .map(|n| app.incumbent_point(area, PointKind::LowVoltage, n))
+        .collect();
+    let name = app.customer_name(area, &points[0]);
+    let lines = vec![
+        format!("{},{name},", points[0].as_str()),
+        format!("{},{name},03-1234-5678", points[1].as_str()),
+        format!("{},㈱別会社①,", points[2].as_str()), // line 4: another customer
+        format!("0600000000000000000003,{name},"),    // line 5: another area
+        format!("03000000000000000000,{name},"),      // line 6: 20 digits
+    ];
+    let bulk = BulkClient(&a);
+    let sjis = csv_text::encode(&csv_file(USAGE_HEADER, &lines), CsvEncoding::ShiftJis);
+    let preview = bulk.previewed("usage-password", sjis).await;
+    assert_eq!(
+        (
+            preview["counts"]["rows"].as_i64(),
+            preview["counts"]["bad"].as_i64()
+        ),
+        (Some(5), Some(3)),
+        "{preview}"
+    );
+    let bad: Vec<(i64, &str)> = preview["bad_rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["line"].as_i64().unwrap(), b["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        bad,
+        [
+            (4, "not_one_customer"),
+            (5, "not_one_area"),
+            (6, "invalid_supply_point_id")
+        ]
+    );
+    assert!(
+        requests_on_topic(&app, area).is_empty(),
+        "nothing filed yet"
+    );
+    assert_eq!(bulk.confirm(&preview, "?only_good=true").await.0, 202);
+    let done = bulk
+        .until(&preview, "both good rows answered", |b| {
+            let c = &b["counts"];
+            c["completed"].as_i64().unwrap() + c["rejected"].as_i64().unwrap() == 2
+        })
+        .await;
+    assert_eq!(done["counts"]["filed"], 2, "{done}");
+    let rows = bulk.rows(&preview, CsvEncoding::Utf8).await;
+    assert_eq!(rows.len(), 5);
+    for r in &rows[..2] {
+        assert_eq!(r[2], "申請済 filed", "{r:?}");
+        assert!(["completed", "rejected"].contains(&r[4].as_str()), "{r:?}");
+        let (code, status) = a.status(&r[3]).await;
+        assert_eq!(
+            (code, status["status"].as_str()),
+            (200, Some(r[4].as_str()))
+        );
+    }
+    for (r, code) in rows[2..].iter().zip([
+        "not_one_customer",
+        "not_one_area",
+        "invalid_supply_point_id",
+    ]) {
+        assert_eq!((r[2].as_str(), r[7].as_str()), ("不備 bad", code), "{r:?}");
+        assert!(r[3].is_empty(), "a bad row has no request");
+    }
+    assert_eq!(
+        requests_on_topic(&app, area).len(),
+        2,
+        "the good rows, once each"
+    );
+}
+
+/// A browser's `multipart/form-data` upload: the CSRF token, the function, the encoding and
+/// the file. Its content type and body.
+fn web_form(csrf: &str, function: &str, file: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "----WebKitFormBoundary7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for (name, value) in [("csrf", csrf), ("function", function), ("encoding", "")] {
+        body.extend(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\
+             Content-Type: text/csv\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn the_web_upload_reads_the_form_as_it_arrives_and_refuses_a_file_too_large_on_the_form() {
+    let area = Area::Tokyo;
+    let app = spawn_app_without_connectors(&[area]).await;
+    let web = crate::web_http::WebClient::of(&app, RETAILER_A).await;
+    let date = planned();
+    let point = app.incumbent_point(area, PointKind::LowVoltage, 53);
+    let lines = vec![
+        change_line(&point, &date, "㈱髙橋商店①"),
+        format!("0312345,{date},山田 太郎,,東京都千代田区1-1"), // line 3
+    ];
+    let sjis = csv_text::encode(&csv_file(CHANGE_HEADER, &lines), CsvEncoding::ShiftJis);
+    let (content_type, body) = web_form(&web.csrf, "customer-change", &sjis);
+    let page = web.post_raw("/web/bulk", &content_type, body).await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(page.path.starts_with("/web/bulk/"), "{}", page.path);
+    assert!(
+        page.html.contains("invalid_supply_point_id"),
+        "{}",
+        page.html
+    );
+    assert!(page.html.contains("id=\"count-bad\">1<"), "{}", page.html);
+    assert_eq!(stored(&app).await, (1, 2));
+
+    // Past 20 MiB the form answers 413 with the refusal, and nothing more is stored.
+    let mut big = format!("{CHANGE_HEADER}\r\n").into_bytes();
+    let line = format!("{}\r\n", lines[0]);
+    while big.len() <= kirikae::bulk::MAX_FILE_BYTES {
+        big.extend_from_slice(line.as_bytes());
+    }
+    let (content_type, body) = web_form(&web.csrf, "customer-change", &big);
+    let page = web.post_raw("/web/bulk", &content_type, body).await;
+    assert_eq!(page.status, 413, "{}", page.html);
+    assert!(page.html.contains("file_too_large"), "{}", page.html);
+    assert!(
+        page.html.contains("ファイルが大きすぎます"),
+        "{}",
+        page.html
+    );
+    assert_eq!(stored(&app).await, (1, 2), "nothing more stored");
 }
 
 #[tokio::test]

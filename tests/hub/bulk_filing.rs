@@ -1,7 +1,9 @@
-//! Filing a confirmed batch exactly once: a confirm sent twice, and a hub stopped half way
-//! through filing and started again, each file every row once (counted on the request topic).
+//! Filing a confirmed batch exactly once: a confirm sent twice, a hub stopped half way
+//! through filing and started again, and the filing process killed (SIGKILL) half way and
+//! started again, each file every row once (counted on the request topic).
 
 use std::collections::{HashMap, HashSet};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use kirikae::domain::{Area, SupplyPointId};
@@ -118,4 +120,87 @@ async fn filing_resumes_after_the_hub_is_stopped_half_way_and_files_every_row_ex
         assert!(by_point[&row[1]].contains(&row[3]), "{row:?}");
     }
     restart.cancel();
+}
+
+/// The real `kirikae projector` process — the projector and the hub's jobs, the bulk filing
+/// among them — configured like the test app.
+fn filing_process(app: &TestApp) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_kirikae"))
+        .args(["projector", "--ops-listen", "127.0.0.1:0"])
+        .env("KIRIKAE_KAFKA_BROKERS", &app.settings.kafka_brokers)
+        .env("KIRIKAE_TOPIC_PREFIX", &app.settings.topic_prefix)
+        .env(
+            "KIRIKAE_TOPIC_PARTITIONS",
+            app.settings.topic_partitions.to_string(),
+        )
+        .env("KIRIKAE_DATABASE_URL", &app.settings.database_url)
+        .env("KIRIKAE_TLS_DIR", &app.settings.tls_dir)
+        .env("KIRIKAE_CONNECTORS_DIR", &app.settings.connectors_dir)
+        .env("KIRIKAE_FIELD_KEYS_FILE", &app.settings.field_keys_file)
+        .env("KIRIKAE_FIELD_KEYS_CREATE", "false")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("the kirikae binary")
+}
+
+#[tokio::test]
+async fn filing_killed_half_way_files_every_row_exactly_once_in_the_next_process() {
+    const ROWS: usize = 2000;
+    let app = spawn_app_without_connectors(&[Area::Tokyo]).await;
+    let a = app.login(RETAILER_A).await;
+    let batch = BulkClient(&a)
+        .previewed("customer-change", change_file(ROWS))
+        .await;
+    // From here no filing job runs in the test: the API alone, in this process.
+    app.shutdown.cancel();
+    let pool = hub::pool(&app.settings).unwrap();
+    let stop = CancellationToken::new();
+    let (api, _) = hub::spawn_api(
+        &app.settings,
+        pool,
+        "127.0.0.1:0".parse().unwrap(),
+        stop.clone(),
+    )
+    .await
+    .unwrap();
+    let a = a.on(&format!("https://localhost:{}", api.port()));
+    let bulk = BulkClient(&a);
+    assert_eq!(bulk.confirm(&batch, "").await.0, 202);
+
+    let mut first = filing_process(&app);
+    let started = bulk
+        .until(&batch, "the first rows filed", |b| {
+            b["counts"]["filed"].as_u64() > Some(0)
+        })
+        .await;
+    first.kill().expect("kill -9");
+    first.wait().unwrap();
+    let at_kill = bulk.batch(&batch).await;
+    assert!(
+        started["counts"]["pending"].as_u64() > Some(0) && at_kill["state"] == "confirmed",
+        "the filing was killed before it finished: {at_kill}"
+    );
+
+    let mut second = filing_process(&app);
+    let done = bulk
+        .until(&batch, "every row filed by the next process", |b| {
+            b["state"] == "filed"
+        })
+        .await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert_eq!(done["counts"]["filed"], ROWS as u64, "{done}");
+    let by_point = ids_by_point(&app);
+    assert_eq!(by_point.len(), ROWS, "every row reached the topic");
+    for (point, ids) in &by_point {
+        assert_eq!(ids.len(), 1, "{point} was filed as {ids:?}");
+    }
+    let rows = bulk
+        .rows(&batch, kirikae::csv_text::CsvEncoding::Utf8)
+        .await;
+    for row in rows {
+        assert!(by_point[&row[1]].contains(&row[3]), "{row:?}");
+    }
+    stop.cancel();
 }

@@ -366,6 +366,8 @@ async fn a_request_whose_result_is_projected_before_its_record_still_shows_accep
         ["accepted", "completed"],
         "after its record too"
     );
+}
+
 /// An open stream checks its session again as it goes: ended anywhere (here in the database,
 /// as another process or the CLI would end it), the stream ends within about 2 s; until then
 /// it stays open.

@@ -678,6 +678,20 @@ async fn bulk_registration_answers_per_line() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 422);
+    let refusal: Value = resp.json().await.unwrap();
+    assert_eq!(refusal["code"], "wrong_header", "{refusal}");
+    // The header names user_id, name and mail at least; the other columns may be left out.
+    let resp = admin
+        .http
+        .post(format!("{}/api/v1/admin/users/bulk", admin.api))
+        .bearer_auth(&admin.token)
+        .header("content-type", "text/csv")
+        .body("mail,user_id,name\nbulk.five@example.jp,bulk.five,一括 五郎\n")
+        .send()
+        .await
+        .unwrap();
+    let answer: Value = resp.json().await.unwrap();
+    assert_eq!(answer["registered"], 1, "{answer}");
 }
 
 #[tokio::test]
@@ -933,7 +947,8 @@ async fn a_bulk_upload_in_shift_jis_registers_japanese_names() {
     );
     let (_, one) = admin.get("/api/v1/admin/users/a0001.bom.one").await;
     assert_eq!(one["name"], "切替 一郎");
-    // A declared charset wins: the same Shift_JIS bytes declared UTF-8 are refused whole.
+    // A declared charset wins: the same Shift_JIS bytes declared UTF-8 are refused whole,
+    // naming the line and column (the bulk reader's answer).
     let sjis = encoding_rs::SHIFT_JIS
         .encode(&csv.replace("a0001.sjis.one", "a0001.sjis.two"))
         .0
@@ -941,7 +956,15 @@ async fn a_bulk_upload_in_shift_jis_registers_japanese_names() {
     let (status, answer) = bulk(&admin, "", "text/csv; charset=utf-8", sjis.clone()).await;
     assert_eq!(
         (status, answer["code"].as_str()),
-        (422, Some("invalid_csv"))
+        (422, Some("wrong_encoding")),
+        "{answer}"
+    );
+    assert!(
+        answer["message_en"]
+            .as_str()
+            .unwrap()
+            .contains("line 2, column name"),
+        "{answer}"
     );
     let (status, answer) = bulk(
         &admin,

@@ -92,6 +92,21 @@ impl WebClient {
         (resp.status().as_u16(), resp.bytes().await.unwrap().to_vec())
     }
 
+    /// POSTs `body` of `content_type` (a multipart form) to `path`, following redirects.
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> Screen {
+        let resp = self
+            .api
+            .http
+            .post(format!("{}{path}", self.api.api))
+            .header("cookie", &self.cookie)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        Self::screen(resp).await
+    }
+
     /// POSTs the form `pairs` (the CSRF token added) to `path`, following redirects.
     pub async fn post(&self, path: &str, pairs: &[(&str, &str)]) -> Screen {
         let mut form: Vec<(&str, &str)> = vec![("csrf", self.csrf.as_str())];

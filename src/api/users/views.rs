@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::accounts::bulk::BulkOutcome;
 use crate::accounts::{User, UserChange, UserRequest};
+use crate::bulk::UserLine;
 
 /// A user as the administrator sees it (never its password).
 #[derive(Serialize, utoipa::ToSchema)]
@@ -94,35 +94,32 @@ pub struct BulkLine {
     /// `registered` or `refused`.
     outcome: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    code: Option<&'static str>,
+    code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     message_ja: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     message_en: Option<String>,
 }
 
-impl From<BulkOutcome> for BulkLine {
-    fn from(o: BulkOutcome) -> Self {
-        match o.result {
+impl From<UserLine> for BulkLine {
+    fn from(l: UserLine) -> Self {
+        match l.result {
             Ok(user) => BulkLine {
-                line: o.line,
+                line: l.line as usize,
                 user_id: user.user_id,
                 outcome: "registered",
                 code: None,
                 message_ja: None,
                 message_en: None,
             },
-            Err(e) => {
-                let (ja, en) = e.messages();
-                BulkLine {
-                    line: o.line,
-                    user_id: o.user_id,
-                    outcome: "refused",
-                    code: Some(e.code()),
-                    message_ja: Some(ja),
-                    message_en: Some(en),
-                }
-            }
+            Err(fault) => BulkLine {
+                line: l.line as usize,
+                user_id: l.user_id,
+                outcome: "refused",
+                code: Some(fault.code),
+                message_ja: Some(fault.ja),
+                message_en: Some(fault.en),
+            },
         }
     }
 }
@@ -134,8 +131,8 @@ pub struct BulkAnswer {
     lines: Vec<BulkLine>,
 }
 
-impl From<Vec<BulkOutcome>> for BulkAnswer {
-    fn from(outcomes: Vec<BulkOutcome>) -> Self {
+impl From<Vec<UserLine>> for BulkAnswer {
+    fn from(outcomes: Vec<UserLine>) -> Self {
         let lines: Vec<BulkLine> = outcomes.into_iter().map(BulkLine::from).collect();
         let registered = lines.iter().filter(|l| l.outcome == "registered").count();
         BulkAnswer {
