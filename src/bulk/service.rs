@@ -144,10 +144,11 @@ impl Bulk {
         for row in parsed.rows {
             let result = match row.outcome {
                 Ok(body) => {
-                    let registered = match user_request_of(&principal.company, principal.kind, &body) {
-                        Ok(request) => accounts.register_user(principal, request).await,
-                        Err(refusal) => Err(refusal),
-                    };
+                    let registered =
+                        match user_request_of(&principal.company, principal.kind, &body) {
+                            Ok(request) => accounts.register_user(principal, request).await,
+                            Err(refusal) => Err(refusal),
+                        };
                     registered.map_err(|r| parse::RowFault::of(kind, &r))
                 }
                 Err(fault) => Err(fault),
