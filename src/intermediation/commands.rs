@@ -253,6 +253,14 @@ impl<'a> Intermediations<'a> {
     /// Produces `e` with its personal fields sealed (the one way an event reaches the topic
     /// from a party); a failure before the send is `Internal`: certainly not produced.
     pub(super) async fn publish(&self, e: &IntermediationEvent) -> Result<(), Refusal> {
+        let sealed = self.seal(e).await?;
+        self.produce(&sealed).await
+    }
+
+    /// `e` sealed and encoded, ready to produce. Sealing may read or make the data key with a
+    /// connection of its own, so a caller holding a transaction seals before opening it (else
+    /// racing callers could each hold one connection and wait for a second).
+    pub(super) async fn seal(&self, e: &IntermediationEvent) -> Result<SealedEvent, Refusal> {
         let (sealed, key) = self
             .vault
             .seal_intermediation(e)
@@ -262,14 +270,30 @@ impl<'a> Intermediations<'a> {
             .codec
             .encode_intermediation(&sealed)
             .map_err(|err| Refusal::Internal(err.into()))?;
+        Ok(SealedEvent {
+            point: e.supply_point_id.clone(),
+            bytes,
+            key,
+        })
+    }
+
+    /// Produces an event [`Self::seal`] made.
+    pub(super) async fn produce(&self, e: &SealedEvent) -> Result<(), Refusal> {
         let topic = self.settings.intermediations_topic();
-        let headers: Vec<(&str, String)> = key.map(|k| (KEY_HEADER, k)).into_iter().collect();
+        let headers: Vec<(&str, String)> = e.key.iter().map(|k| (KEY_HEADER, k.clone())).collect();
         self.publisher
-            .publish_with_headers(&topic, &e.supply_point_id, &bytes, &headers)
+            .publish_with_headers(&topic, &e.point, &e.bytes, &headers)
             .await
             .map_err(|err| Refusal::BrokerUnavailable(err.to_string()))?;
         Ok(())
     }
+}
+
+/// An event sealed and encoded, with its wrapped data key (none when nothing was sealed).
+pub(super) struct SealedEvent {
+    point: String,
+    bytes: Vec<u8>,
+    key: Option<String>,
 }
 
 /// The hub function of an intermediation `step` of points of class `c`.

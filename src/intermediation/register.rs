@@ -12,7 +12,7 @@ use deadpool_postgres::{GenericClient, Object};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::commands::{Intermediations, Registered};
+use super::commands::{Intermediations, Registered, SealedEvent};
 use super::keys::{self, Identity};
 use super::store::{self, Applied};
 use super::{
@@ -32,7 +32,7 @@ impl Intermediations<'_> {
     ) -> Result<Registered, Refusal> {
         let r = Registration::validate(body, &by.company, today_jst())?;
         let key = idempotency_key.map(keys::valid_key).transpose()?;
-        let mut client = self.pool.get().await?;
+        let client = self.pool.get().await?;
         ensure_retailer(&client, &r.current_retailer).await?;
         let mut identity = self.fresh_identity(&r);
         if let Some(key) = key {
@@ -44,7 +44,13 @@ impl Intermediations<'_> {
             number: identity.number.clone(),
             expires_at: identity.expires_at,
         };
-        self.write_and_produce(&mut client, by, &registered_event(&r, identity, by))
+        let event = registered_event(&r, identity, by);
+        // Sealed with no connection held: sealing may take one of its own for the data key, and
+        // racing registrations each holding one while waiting for a second would drain the pool.
+        drop(client);
+        let sealed = self.seal(&event).await?;
+        let mut client = self.pool.get().await?;
+        self.write_and_produce(&mut client, by, &event, &sealed)
             .await?;
         Ok(answer)
     }
@@ -56,6 +62,7 @@ impl Intermediations<'_> {
         client: &mut Object,
         by: &Principal,
         e: &IntermediationEvent,
+        sealed: &SealedEvent,
     ) -> Result<(), Refusal> {
         let tx = client.transaction().await?;
         match store::apply(&tx, e).await? {
@@ -71,7 +78,7 @@ impl Intermediations<'_> {
         });
         let id = e.intermediation_id.to_string();
         audit::record(&tx, by, "intermediation.register", &id, detail).await?;
-        self.publish(e).await?;
+        self.produce(sealed).await?;
         if let Err(err) = tx.commit().await {
             tracing::error!(error = %err, intermediation_id = %id, "registration row not written; the projector will");
         }
