@@ -135,6 +135,19 @@ pub fn child_span(name: impl Into<String>, kind: SpanKind) -> Option<Span> {
     ))
 }
 
+/// `work` to run in a task of its own (`tokio::spawn`) for the running hop: a task-local hop
+/// does not follow a spawned task by itself, and what the task produces must carry its trace.
+pub fn carried<F: Future>(work: F) -> impl Future<Output = F::Output> {
+    let hop = CURRENT.try_with(|h| *h).ok();
+    let span = tracing::Span::current();
+    async move {
+        match hop {
+            Some(hop) => CURRENT.scope(hop, work.instrument(span)).await,
+            None => work.instrument(span).await,
+        }
+    }
+}
+
 /// Runs `work` as one hop of the trace `context`, recorded by `service`, in a span that puts
 /// its trace id on every log line written meanwhile.
 pub async fn in_trace<F: Future>(

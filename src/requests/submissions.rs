@@ -186,10 +186,10 @@ impl Submissions {
         // leaving an `accepted` row with no record behind it.
         let this = self.clone();
         let record = record.clone();
-        tokio::spawn(async move {
+        tokio::spawn(crate::telemetry::carried(async move {
             this.record_and_produce(audit, &record, bytes, key_header)
                 .await
-        })
+        }))
         .await
         .map_err(|e| Refusal::Internal(e.into()))?
     }
