@@ -686,7 +686,7 @@ async fn bulk_registration_answers_per_line() {
         .post(format!("{}/api/v1/admin/users/bulk", admin.api))
         .bearer_auth(&admin.token)
         .header("content-type", "text/csv")
-        .body("mail,user_id,name\nbulk.five@example.jp,bulk.five,一括 五郎\n")
+        .body("mail,user_id,name\nbulk.five@example.jp,a0001.bulk.five,一括 五郎\n")
         .send()
         .await
         .unwrap();

@@ -26,7 +26,7 @@ async fn the_administrator_registers_a_user_who_signs_in_with_the_mailed_passwor
     assert_eq!(admin.path().await, "/web/admin/users/new");
 
     // A refusal of the rule, next to its field; what was typed stays.
-    admin.fill("user_id", "suzuki.ichiro").await;
+    admin.fill("user_id", "a0001.suzuki.ichiro").await;
     admin.fill("name", "鈴木 一郎").await;
     admin.fill("mail", "not-an-address").await;
     admin.submit("register").await;
@@ -38,20 +38,20 @@ async fn the_administrator_registers_a_user_who_signs_in_with_the_mailed_passwor
     );
     assert!(mailbox(&app, "not-an-address").is_empty());
 
-    admin.fill("mail", &mail_of("suzuki.ichiro")).await;
+    admin.fill("mail", &mail_of("a0001.suzuki.ichiro")).await;
     screenshot(&admin, "admin-user-new").await;
     admin.submit("register").await;
-    assert_eq!(admin.path().await, "/web/admin/users/suzuki.ichiro");
+    assert_eq!(admin.path().await, "/web/admin/users/a0001.suzuki.ichiro");
     let note = admin.text("note").await.unwrap_or_default();
     assert!(note.contains("メールで送信"), "{note}");
     admin.goto(&format!("{}/web/admin/users", app.api)).await;
-    assert!(admin.text("user-suzuki.ichiro").await.is_some());
+    assert!(admin.text("user-a0001.suzuki.ichiro").await.is_some());
     screenshot(&admin, "admin-users").await;
 
     // The person signs in with the mailed password and must change it first.
-    let initial = mailed_password(&app, &mail_of("suzuki.ichiro"));
+    let initial = mailed_password(&app, &mail_of("a0001.suzuki.ichiro"));
     let person = Browser::start(&app, Some(RETAILER_A)).await;
-    person.sign_in(&app, "suzuki.ichiro", &initial).await;
+    person.sign_in(&app, "a0001.suzuki.ichiro", &initial).await;
     assert_eq!(person.path().await, "/web/password");
     assert!(person.text("must-change").await.is_some());
     let new = "Suzuki-own-password-77";
@@ -74,7 +74,7 @@ async fn the_administrator_registers_a_user_who_signs_in_with_the_mailed_passwor
 async fn only_an_administrator_is_shown_and_served_the_administrators_screens() {
     let app = spawn_app(&[]).await;
     let admin = app.login(RETAILER_A).await;
-    let clerk = ready_user(&app, &admin, RETAILER_A, "clerk.only").await;
+    let clerk = ready_user(&app, &admin, RETAILER_A, "a0001.clerk.only").await;
     let clerk = WebClient::signed_in(clerk).await;
     let menu = clerk.get("/web/").await;
     assert!(!menu.html.contains("/web/admin/"), "{}", menu.html);
@@ -82,14 +82,16 @@ async fn only_an_administrator_is_shown_and_served_the_administrators_screens() 
         "/web/admin/users",
         "/web/admin/users.csv",
         "/web/admin/users/new",
-        "/web/admin/users/clerk.only",
+        "/web/admin/users/a0001.clerk.only",
         "/web/admin/contractors",
     ] {
         let s = clerk.get(path).await;
         assert_eq!(s.status, 403, "{path}");
         assert!(s.html.contains("administrator_required"), "{path}");
     }
-    let s = clerk.post("/web/admin/users/clerk.only/unlock", &[]).await;
+    let s = clerk
+        .post("/web/admin/users/a0001.clerk.only/unlock", &[])
+        .await;
     assert_eq!(s.status, 403);
     assert!(s.html.contains("administrator_required"));
 
@@ -114,9 +116,9 @@ async fn only_an_administrator_is_shown_and_served_the_administrators_screens() 
 async fn a_post_without_the_csrf_token_changes_no_user() {
     let app = spawn_app(&[]).await;
     let admin = app.login(RETAILER_A).await;
-    register(&admin, "csrf.target", json!({})).await;
+    register(&admin, "a0001.csrf.target", json!({})).await;
     let web = WebClient::of(&app, RETAILER_A).await;
-    let url = format!("{}/web/admin/users/csrf.target/enabled", app.api);
+    let url = format!("{}/web/admin/users/a0001.csrf.target/enabled", app.api);
     let resp = web
         .api
         .http
@@ -131,7 +133,7 @@ async fn a_post_without_the_csrf_token_changes_no_user() {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 403);
     assert!(resp.text().await.unwrap().contains("csrf_token_invalid"));
-    let (_, user) = call(&admin, "GET", "/api/v1/admin/users/csrf.target", None).await;
+    let (_, user) = call(&admin, "GET", "/api/v1/admin/users/a0001.csrf.target", None).await;
     assert_eq!(user["enabled"], true, "{user}");
 }
 
@@ -139,38 +141,38 @@ async fn a_post_without_the_csrf_token_changes_no_user() {
 async fn the_user_list_downloads_as_utf8_with_a_bom_and_as_shift_jis() {
     let app = spawn_app(&[]).await;
     let admin = app.login(RETAILER_A).await;
-    register(&admin, "csv.person", json!({"name": "髙橋 ①郎"})).await;
+    register(&admin, "a0001.csv.person", json!({"name": "髙橋 ①郎"})).await;
     let web = WebClient::of(&app, RETAILER_A).await;
     let list = web.get("/web/admin/users").await;
     assert_eq!(list.status, 200);
-    assert!(list.html.contains("csv.person"), "{}", list.html);
+    assert!(list.html.contains("a0001.csv.person"), "{}", list.html);
 
     let (status, utf8) = web.bytes("/web/admin/users.csv?encoding=utf-8").await;
     assert_eq!(status, 200);
     assert!(utf8.starts_with(b"\xEF\xBB\xBF"), "a BOM first");
     let text = String::from_utf8(utf8[3..].to_vec()).unwrap();
     assert!(text.starts_with("user_id,name,mail,"), "{text}");
-    assert!(text.contains("csv.person,髙橋 ①郎,"), "{text}");
+    assert!(text.contains("a0001.csv.person,髙橋 ①郎,"), "{text}");
 
     let (status, sjis) = web.bytes("/web/admin/users.csv?encoding=shift_jis").await;
     assert_eq!(status, 200);
     let (text, _, malformed) = encoding_rs::SHIFT_JIS.decode(&sjis);
     assert!(!malformed);
-    assert!(text.contains("csv.person,髙橋 ①郎,"), "{text}");
+    assert!(text.contains("a0001.csv.person,髙橋 ①郎,"), "{text}");
 }
 
 #[tokio::test]
 async fn each_change_on_the_users_page_goes_through_the_administrators_functions() {
     let app = spawn_app(&[]).await;
     let admin = app.login(RETAILER_A).await;
-    register(&admin, "kato.jiro", json!({})).await;
+    register(&admin, "a0001.kato.jiro", json!({})).await;
     let web = WebClient::of(&app, RETAILER_A).await;
     let api_user = || async {
-        call(&admin, "GET", "/api/v1/admin/users/kato.jiro", None)
+        call(&admin, "GET", "/api/v1/admin/users/a0001.kato.jiro", None)
             .await
             .1
     };
-    let page = web.get("/web/admin/users/kato.jiro").await;
+    let page = web.get("/web/admin/users/a0001.kato.jiro").await;
     assert_eq!(page.status, 200);
     assert!(
         page.html.contains("id=\"perm-reconnection\""),
@@ -181,8 +183,8 @@ async fn each_change_on_the_users_page_goes_through_the_administrators_functions
     // ユーザ修正: a refusal next to its field, then the change.
     let s = web
         .post(
-            "/web/admin/users/kato.jiro",
-            &[("name", ""), ("mail", &mail_of("kato.jiro"))],
+            "/web/admin/users/a0001.kato.jiro",
+            &[("name", ""), ("mail", &mail_of("a0001.kato.jiro"))],
         )
         .await;
     assert_eq!(s.status, 422);
@@ -190,13 +192,13 @@ async fn each_change_on_the_users_page_goes_through_the_administrators_functions
     assert!(s.html.contains("invalid_name"));
     let s = web
         .post(
-            "/web/admin/users/kato.jiro",
+            "/web/admin/users/a0001.kato.jiro",
             &[("name", "加藤 次郎"), ("mail", "kato.new@example.jp")],
         )
         .await;
     assert_eq!(
         (s.status, s.path.as_str()),
-        (200, "/web/admin/users/kato.jiro")
+        (200, "/web/admin/users/a0001.kato.jiro")
     );
     let u = api_user().await;
     assert_eq!(
@@ -207,7 +209,7 @@ async fn each_change_on_the_users_page_goes_through_the_administrators_functions
     // 利用者権限設定: the ticked functions; one that does not exist is refused next to them.
     let s = web
         .post(
-            "/web/admin/users/kato.jiro/permissions",
+            "/web/admin/users/a0001.kato.jiro/permissions",
             &[("functions", "reconnection"), ("functions", "switch-start")],
         )
         .await;
@@ -220,7 +222,7 @@ async fn each_change_on_the_users_page_goes_through_the_administrators_functions
     );
     let s = web
         .post(
-            "/web/admin/users/kato.jiro/permissions",
+            "/web/admin/users/a0001.kato.jiro/permissions",
             &[("functions", "no-such-function")],
         )
         .await;
@@ -230,21 +232,26 @@ async fn each_change_on_the_users_page_goes_through_the_administrators_functions
 
     // 有効/無効切替 and ロック解除.
     web.post(
-        "/web/admin/users/kato.jiro/enabled",
+        "/web/admin/users/a0001.kato.jiro/enabled",
         &[("enabled", "false")],
     )
     .await;
     assert_eq!(api_user().await["enabled"], false);
-    web.post("/web/admin/users/kato.jiro/enabled", &[("enabled", "true")])
-        .await;
+    web.post(
+        "/web/admin/users/a0001.kato.jiro/enabled",
+        &[("enabled", "true")],
+    )
+    .await;
     assert_eq!(api_user().await["enabled"], true);
-    let s = web.post("/web/admin/users/kato.jiro/unlock", &[]).await;
+    let s = web
+        .post("/web/admin/users/a0001.kato.jiro/unlock", &[])
+        .await;
     assert_eq!(s.status, 200);
 
     // パスワード再発行: a second mail with a new initial password.
     let before = mailbox(&app, "kato.new@example.jp").len();
     let s = web
-        .post("/web/admin/users/kato.jiro/password-reissue", &[])
+        .post("/web/admin/users/a0001.kato.jiro/password-reissue", &[])
         .await;
     assert_eq!(s.status, 200, "{}", s.html);
     assert_eq!(mailbox(&app, "kato.new@example.jp").len(), before + 1);
@@ -264,9 +271,11 @@ async fn each_change_on_the_users_page_goes_through_the_administrators_functions
     assert!(s.html.contains("cannot_delete_self"));
 
     // ユーザ削除: gone, back on the list.
-    let s = web.post("/web/admin/users/kato.jiro/delete", &[]).await;
+    let s = web
+        .post("/web/admin/users/a0001.kato.jiro/delete", &[])
+        .await;
     assert_eq!((s.status, s.path.as_str()), (200, "/web/admin/users"));
-    let (status, _) = call(&admin, "GET", "/api/v1/admin/users/kato.jiro", None).await;
+    let (status, _) = call(&admin, "GET", "/api/v1/admin/users/a0001.kato.jiro", None).await;
     assert_eq!(status, 404);
 }
 
