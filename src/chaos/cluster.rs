@@ -158,7 +158,12 @@ impl Postgres {
         let path = self.bin.join(program);
         match &self.as_user {
             Some(user) => {
-                let mut c = Command::new("runuser");
+                // By its path: a root shell's PATH may lack /usr/sbin (CI's does).
+                let runuser = ["/usr/sbin/runuser", "/sbin/runuser"]
+                    .into_iter()
+                    .find(|p| std::path::Path::new(p).exists())
+                    .unwrap_or("runuser");
+                let mut c = Command::new(runuser);
                 c.args(["-u", user, "--"]).arg(path);
                 c
             }
