@@ -36,19 +36,7 @@ pub async fn audit_log(
             &[&since, &company],
         )
         .await?;
-    Ok(rows
-        .iter()
-        .map(|r| AuditEntry {
-            at: r.get(0),
-            company_code: r.get(1),
-            user_id: r.get(2),
-            action: r.get(3),
-            subject_id: r.get(4),
-            detail: r.get(5),
-            contractor: r.get(6),
-            certificate: r.get(7),
-        })
-        .collect())
+    Ok(rows.iter().map(entry_of).collect())
 }
 
 /// What the operator's audit screen filters by; every part optional.
@@ -92,17 +80,19 @@ pub async fn search(
             ],
         )
         .await?;
-    Ok(rows
-        .iter()
-        .map(|r| AuditEntry {
-            at: r.get(0),
-            company_code: r.get(1),
-            user_id: r.get(2),
-            action: r.get(3),
-            subject_id: r.get(4),
-            detail: r.get(5),
-            contractor: r.get(6),
-            certificate: r.get(7),
-        })
-        .collect())
+    Ok(rows.iter().map(entry_of).collect())
+}
+
+/// A row of the two reads above (their columns in the same order).
+fn entry_of(r: &tokio_postgres::Row) -> AuditEntry {
+    AuditEntry {
+        at: r.get(0),
+        company_code: r.get(1),
+        user_id: r.get(2),
+        action: r.get(3),
+        subject_id: r.get(4),
+        detail: r.get(5),
+        contractor: r.get(6),
+        certificate: r.get(7),
+    }
 }
