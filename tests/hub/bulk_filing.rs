@@ -3,7 +3,7 @@
 //! started again, each file every row once (counted on the request topic).
 
 use std::collections::{HashMap, HashSet};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 use kirikae::domain::{Area, SupplyPointId};
@@ -125,21 +125,7 @@ async fn filing_resumes_after_the_hub_is_stopped_half_way_and_files_every_row_ex
 /// The real `kirikae projector` process — the projector and the hub's jobs, the bulk filing
 /// among them — configured like the test app.
 fn filing_process(app: &TestApp) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_kirikae"))
-        .args(["projector", "--ops-listen", "127.0.0.1:0"])
-        .env("KIRIKAE_KAFKA_BROKERS", &app.settings.kafka_brokers)
-        .env("KIRIKAE_TOPIC_PREFIX", &app.settings.topic_prefix)
-        .env(
-            "KIRIKAE_TOPIC_PARTITIONS",
-            app.settings.topic_partitions.to_string(),
-        )
-        .env("KIRIKAE_DATABASE_URL", &app.settings.database_url)
-        .env("KIRIKAE_TLS_DIR", &app.settings.tls_dir)
-        .env("KIRIKAE_CONNECTORS_DIR", &app.settings.connectors_dir)
-        .env("KIRIKAE_FIELD_KEYS_FILE", &app.settings.field_keys_file)
-        .env("KIRIKAE_FIELD_KEYS_CREATE", "false")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
+    kirikae_process(app, &["projector", "--ops-listen", "127.0.0.1:0"])
         .spawn()
         .expect("the kirikae binary")
 }

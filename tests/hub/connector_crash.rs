@@ -1,7 +1,7 @@
 //! At-least-once delivery with results deduplicated by request id: a crashed connector redoes
 //! its work, and a redelivered request never yields a second result.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 use kirikae::domain::Area;
 use kirikae::hub;
@@ -11,8 +11,9 @@ use crate::harness::*;
 
 /// The real `kirikae connector` process, configured like the test app.
 pub fn connector_process(app: &TestApp, area: Area) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_kirikae"))
-        .args([
+    kirikae_process(
+        app,
+        &[
             "connector",
             "--area",
             area.code(),
@@ -20,17 +21,10 @@ pub fn connector_process(app: &TestApp, area: Area) -> Child {
             &app.sim_endpoint(area),
             "--ops-listen",
             "127.0.0.1:0",
-        ])
-        .env("KIRIKAE_KAFKA_BROKERS", &app.settings.kafka_brokers)
-        .env("KIRIKAE_TOPIC_PREFIX", &app.settings.topic_prefix)
-        .env("KIRIKAE_CONNECTORS_DIR", &app.settings.connectors_dir)
-        .env("KIRIKAE_DATABASE_URL", &app.settings.database_url)
-        .env("KIRIKAE_FIELD_KEYS_FILE", &app.settings.field_keys_file)
-        .env("KIRIKAE_FIELD_KEYS_CREATE", "false")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("the kirikae binary")
+        ],
+    )
+    .spawn()
+    .expect("the kirikae binary")
 }
 
 #[tokio::test]

@@ -217,37 +217,69 @@ async fn the_status_list_shows_only_the_callers_requests_filtered_and_paged() {
     assert_eq!(bad.status(), 422);
 }
 
-/// The value of the sample `series` (name and labels, e.g. `x_total{a="1"}`) in the test
-/// process's registry; 0 when it has none yet.
-fn sample(series: &str) -> f64 {
-    let prefix = format!("{series} ");
-    kirikae::metrics::render()
-        .lines()
-        .find_map(|line| line.strip_prefix(&prefix))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
+/// The API and the connector run as processes of their own, so their registries hold this
+/// test's request and nothing else: each count is exactly one.
 #[tokio::test]
 async fn metrics_count_accepted_requests_and_operator_calls() {
-    // The registry is the test process's, which concurrent tests move too: every count is
-    // compared before and after this test's own request. Counts only grow, so each assertion
-    // fails if the request did not move its series.
     const ACCEPTED: &str =
         r#"kirikae_requests_accepted_total{area="10",function="facility-inquiry"}"#;
     const ATTEMPTS: &str = r#"kirikae_connector_attempts_total{area="10",outcome="completed"}"#;
     const E2E: &str = r#"kirikae_request_e2e_seconds_count{area="10",function="facility-inquiry",status="completed"}"#;
-    let app = spawn_app(&[Area::Okinawa]).await;
-    let a = app.login(RETAILER_A).await;
+    let app = spawn_app_without_connectors(&[Area::Okinawa]).await;
+    let (listen, api_ops, connector_ops) = (free_port(), free_port(), free_port());
+    let _api = ChildProcess(
+        kirikae_process(
+            &app,
+            &[
+                "api",
+                "--listen",
+                &format!("127.0.0.1:{listen}"),
+                "--ops-listen",
+                &format!("127.0.0.1:{api_ops}"),
+            ],
+        )
+        .spawn()
+        .unwrap(),
+    );
+    let _connector = ChildProcess(
+        kirikae_process(
+            &app,
+            &[
+                "connector",
+                "--area",
+                Area::Okinawa.code(),
+                "--endpoint",
+                &app.sim_endpoint(Area::Okinawa),
+                "--ops-listen",
+                &format!("127.0.0.1:{connector_ops}"),
+            ],
+        )
+        .spawn()
+        .unwrap(),
+    );
+    // The API process serves its ops endpoints once it listens.
+    let before = metrics_of(api_ops).await;
+    assert_eq!(sample(&before, ACCEPTED), 0.0, "a fresh process");
+    let a = app
+        .login(RETAILER_A)
+        .await
+        .on(&format!("https://localhost:{listen}"));
     let (point, _) = app.point(Area::Okinawa, 4);
-    let before = [ACCEPTED, ATTEMPTS, E2E].map(sample);
     let id = a.facility_inquiry(&point).await;
     let done = a.final_status(&id).await;
     assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(sample(&metrics_of(api_ops).await, ACCEPTED), 1.0);
     // The connector counts the request finished just after publishing its result: wait for it.
-    for (series, b) in [ACCEPTED, ATTEMPTS, E2E].into_iter().zip(before) {
-        eventually(10, series, || sample(series) >= b + 1.0).await;
+    let mut connector = String::new();
+    for _ in 0..100 {
+        connector = metrics_of(connector_ops).await;
+        if sample(&connector, E2E) >= 1.0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    assert_eq!(sample(&connector, ATTEMPTS), 1.0, "{connector}");
+    assert_eq!(sample(&connector, E2E), 1.0, "{connector}");
 }
 
 /// The `accepted` row is committed before the record is produced (one group commit with the

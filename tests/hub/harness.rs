@@ -670,3 +670,63 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// The real `kirikae` binary with `args`, configured like `app`'s in-process hub (its
+/// database, topics, certificates, key ring and connector definitions). A process of its own
+/// has a metrics registry of its own, which no concurrent test moves.
+pub fn kirikae_process(app: &TestApp, args: &[&str]) -> std::process::Command {
+    let s = &app.settings;
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_kirikae"));
+    command
+        .args(args)
+        .env("KIRIKAE_KAFKA_BROKERS", &s.kafka_brokers)
+        .env("KIRIKAE_KAFKA_IDEMPOTENCE", s.kafka_idempotence.to_string())
+        .env("KIRIKAE_TOPIC_PREFIX", &s.topic_prefix)
+        .env("KIRIKAE_TOPIC_PARTITIONS", s.topic_partitions.to_string())
+        .env("KIRIKAE_DATABASE_URL", &s.database_url)
+        .env("KIRIKAE_TLS_DIR", &s.tls_dir)
+        .env("KIRIKAE_CONNECTORS_DIR", &s.connectors_dir)
+        .env("KIRIKAE_FIELD_KEYS_FILE", &s.field_keys_file)
+        .env("KIRIKAE_FIELD_KEYS_CREATE", "false")
+        .env("KIRIKAE_WEBHOOK_ALLOW_PRIVATE", s.webhook_allow_private.to_string())
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null());
+    command
+}
+
+/// A child process, killed (SIGKILL) when the test lets go of it, pass or fail.
+pub struct ChildProcess(pub std::process::Child);
+
+impl Drop for ChildProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// What the process whose ops endpoints listen on `ops` serves at `/metrics`, once it
+/// answers (it may still be starting).
+pub async fn metrics_of(ops: u16) -> String {
+    let url = format!("http://127.0.0.1:{ops}/metrics");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = reqwest::get(&url).await
+            && r.status() == 200
+        {
+            return r.text().await.unwrap();
+        }
+        assert!(Instant::now() < deadline, "{url} never answered");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The value of `series` (name and labels, e.g. `x_total{a="1"}`) in a `/metrics` text; 0
+/// when the series is absent.
+pub fn sample(metrics: &str, series: &str) -> f64 {
+    let prefix = format!("{series} ");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}

@@ -7,21 +7,16 @@ use kirikae::domain::Area;
 
 use crate::harness::*;
 
-/// How many calls to `area`'s operator this process has timed in `family`. The registry is the
-/// test process's, which concurrent tests move too: compare a count taken before this test's
-/// own call with one after (it can only grow, so "grew" can fail only if no call of the family
-/// was timed at all).
-fn calls_timed(area: Area, family: ProtocolFamily) -> u64 {
+/// How many calls to `area`'s operator the connector whose ops endpoints listen on `ops` has
+/// timed in `family`. Each connector is a process of its own, started by the test, so the
+/// count is of this test's calls alone.
+async fn calls_timed(ops: u16, area: Area, family: ProtocolFamily) -> f64 {
     let series = format!(
-        "kirikae_tso_call_seconds_count{{area=\"{}\",family=\"{}\"}} ",
+        "kirikae_tso_call_seconds_count{{area=\"{}\",family=\"{}\"}}",
         area.code(),
         family.name()
     );
-    kirikae::metrics::render()
-        .lines()
-        .find_map(|line| line.strip_prefix(&series))
-        .and_then(|count| count.trim().parse().ok())
-        .unwrap_or(0)
+    sample(&metrics_of(ops).await, &series)
 }
 
 #[tokio::test]
@@ -31,9 +26,29 @@ async fn every_area_answers_over_its_own_family() {
         (Area::Chubu, ProtocolFamily::Json),
         (Area::Hokuriku, ProtocolFamily::Batch),
     ];
-    let app = spawn_app(&families.map(|(area, _)| area)).await;
+    let app = spawn_app_without_connectors(&families.map(|(area, _)| area)).await;
     let a = app.login(RETAILER_A).await;
-    for (area, family) in families {
+    let mut connectors = Vec::new();
+    for (area, _) in families {
+        let ops = free_port();
+        let child = kirikae_process(
+            &app,
+            &[
+                "connector",
+                "--area",
+                area.code(),
+                "--endpoint",
+                &app.sim_endpoint(area),
+                "--ops-listen",
+                &format!("127.0.0.1:{ops}"),
+            ],
+        )
+        .spawn()
+        .expect("the kirikae binary");
+        connectors.push((ops, ChildProcess(child)));
+    }
+    for ((area, family), (ops, _)) in families.into_iter().zip(&connectors) {
+        assert_eq!(calls_timed(*ops, area, family).await, 0.0, "a fresh connector");
         let def = ConnectorDefinition::load(&app.settings.connectors_dir, area).unwrap();
         assert_eq!(
             def.protocol,
@@ -42,7 +57,6 @@ async fn every_area_answers_over_its_own_family() {
             area.code()
         );
         let (point, current) = app.point(area, 17);
-        let timed_before = calls_timed(area, family);
         let calls_before = app.sim(area).1.calls();
         let id = a.facility_inquiry(&point).await;
         let done = a.final_status(&id).await;
@@ -66,7 +80,7 @@ async fn every_area_answers_over_its_own_family() {
             );
         }
         assert!(
-            calls_timed(area, family) > timed_before,
+            calls_timed(*ops, area, family).await >= 1.0,
             "area {}'s connector called in {}",
             area.code(),
             family.name()
