@@ -186,6 +186,12 @@ pub struct Settings {
     /// machine). Off (Helm), a missing key ring stops the process rather than let it write
     /// personal data in clear.
     pub field_keys_create: bool,
+    /// A command (run with `/bin/sh -c`) that prints the key ring, read instead of
+    /// `field_keys_file`, so the master keys stay in a KMS or secret store and never on this
+    /// machine's disk, e.g. `vault kv get -field=ring secret/kirikae`. Run at start and again
+    /// whenever the ring is read again; `kirikae keys add` and the retiring of keys are then
+    /// done in the store (docs/security.md).
+    pub field_keys_command: Option<String>,
     /// Where every process sends the spans of its work (OTLP over HTTP, JSON encoding), e.g.
     /// `http://127.0.0.1:4318` for an OpenTelemetry Collector, Jaeger or Tempo; `/v1/traces` is
     /// appended. Unset: nothing is recorded or sent (the trace id is still logged).
@@ -260,6 +266,7 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             field_keys_file: ".kirikae/keys/field-keys.json".into(),
             field_keys_create: true,
+            field_keys_command: None,
             otlp_endpoint: None,
         }
     }

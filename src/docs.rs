@@ -219,6 +219,7 @@ const READERS: &[(&str, &str)] = &[
     ("log_format", "every process"),
     ("field_keys_file", "api, projector, connector, keys"),
     ("field_keys_create", "api, projector, connector"),
+    ("field_keys_command", "api, projector, connector, keys"),
     ("otlp_endpoint", "every process"),
 ];
 

@@ -777,12 +777,12 @@ async fn notice_action(s: &Settings, action: NoticeAction) -> anyhow::Result<()>
 }
 
 async fn keys_action(s: &Settings, action: KeysAction) -> anyhow::Result<()> {
-    use kirikae::vault::{Period, shred};
+    use kirikae::vault::{Period, ring::Source, shred};
     let period =
         |p: &str| Period::parse(p).ok_or_else(|| anyhow::anyhow!("{p}: a period is YYYY-MM"));
     match action {
         KeysAction::Add { id, from } => {
-            shred::add_master_key(&s.field_keys_file, &id, &period(&from)?)?;
+            shred::add_master_key(&Source::of(s), &id, &period(&from)?)?;
             println!(
                 "master key {id} added to {} for the periods from {from}; give the same file \
                  to every process (the API, the projector, the connectors)",
@@ -792,9 +792,10 @@ async fn keys_action(s: &Settings, action: KeysAction) -> anyhow::Result<()> {
         KeysAction::Destroy { period: p } => {
             let p = period(&p)?;
             let pool = hub::pool(s)?;
+            let source = Source::of(s);
             let done = shred::destroy_period(
                 &pool,
-                &s.field_keys_file,
+                &source,
                 &p,
                 chrono::Utc::now(),
                 &registrations::operator(),
@@ -802,11 +803,18 @@ async fn keys_action(s: &Settings, action: KeysAction) -> anyhow::Result<()> {
             .await?;
             println!("the data keys of {p} are destroyed");
             for id in &done.retired {
-                println!(
-                    "master key {id} retired in {}: copy this file to every process and \
-                     remove the key from its backups",
-                    s.field_keys_file.display()
-                );
+                match &source {
+                    Source::File(path) => println!(
+                        "master key {id} retired in {}: copy this file to every process and \
+                         remove the key from its backups",
+                        path.display()
+                    ),
+                    Source::Command(_) => println!(
+                        "master key {id} wraps nothing live any more: destroy it in the key \
+                         store {source} reads (its entry kept with destroyed_at, without the \
+                         key), or the records of {p} stay readable"
+                    ),
+                }
             }
             for (id, why) in &done.kept {
                 println!("master key {id} kept: {why}; the records of {p} stay readable with it");

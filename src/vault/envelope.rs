@@ -4,13 +4,12 @@
 //! is bound to the registration and the period, so a header moved onto another company's record
 //! does not open.
 
-use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use rdkafka::Message;
 use rdkafka::message::Headers;
 
-use super::ring::{KekError, KeyRing};
+use super::ring::{KekError, KeyRing, Source};
 use super::seal::{Key, SealError, b64_decode, b64_encode};
 use super::{Period, VaultError};
 
@@ -25,17 +24,17 @@ pub fn header_of<'a, M: Message>(m: &'a M, name: &str) -> Option<&'a [u8]> {
         .and_then(|h| h.value)
 }
 
-/// The master keys of this process, read from `field_keys_file` and read again when a record
+/// The master keys of this process, read from its ring's source and read again when a record
 /// names a key not yet seen (a key added for a new period while the process runs).
 pub struct Keys {
-    path: PathBuf,
+    source: Source,
     ring: RwLock<Arc<KeyRing>>,
 }
 
 impl Keys {
-    pub fn new(path: PathBuf, ring: KeyRing) -> Keys {
+    pub fn new(source: Source, ring: KeyRing) -> Keys {
         Keys {
-            path,
+            source,
             ring: RwLock::new(Arc::new(ring)),
         }
     }
@@ -44,16 +43,14 @@ impl Keys {
         self.ring.read().expect("ring lock").clone()
     }
 
-    /// Reads the file again.
+    /// Reads the source again.
     pub fn reload(&self) -> Result<(), VaultError> {
-        let text = std::fs::read_to_string(&self.path)
-            .map_err(|e| VaultError::Ring(format!("{}: {e}", self.path.display())))?;
-        let ring = KeyRing::parse(&text)?;
+        let ring = self.source.ring()?;
         *self.ring.write().expect("ring lock") = Arc::new(ring);
         Ok(())
     }
 
-    /// The master key `id`, the file read again once if it is not known.
+    /// The master key `id`, the source read again once if it is not known.
     pub fn kek(&self, id: &str) -> Result<Key, KekError> {
         match self.ring().get(id) {
             Err(KekError::Unknown(_)) => {
@@ -66,7 +63,7 @@ impl Keys {
         }
     }
 
-    /// The id and key that wrap new data keys of `period`, from the file as it is now.
+    /// The id and key that wrap new data keys of `period`, from the source as it is now.
     pub fn current(&self, period: &Period) -> Result<(String, Key), VaultError> {
         self.reload()?;
         let ring = self.ring();
@@ -84,7 +81,7 @@ pub enum KeyError {
     #[error("the record's key was destroyed ({0})")]
     Shredded(String),
     /// The master key is not in this process's ring: a configuration to mend, not data to drop.
-    #[error("the record's master key {0} is not in the key ring (field_keys_file)")]
+    #[error("the record's master key {0} is not in the key ring (field_keys_file or field_keys_command)")]
     Missing(String),
     #[error("the record's key header is malformed or altered")]
     Broken,
@@ -191,7 +188,7 @@ mod tests {
 
     fn keys(entries: Vec<Entry>) -> Keys {
         Keys::new(
-            "/nonexistent".into(),
+            Source::File("/nonexistent".into()),
             KeyRing::of(&RingFile { keys: entries }).unwrap(),
         )
     }

@@ -75,28 +75,29 @@ impl fmt::Display for Period {
     }
 }
 
-/// The key ring of `settings`. With no file at `field_keys_file`, a fresh one is written there
-/// when `field_keys_create` allows it (a development machine); otherwise the process does not
+/// The key ring of `settings`: the output of `field_keys_command` when it is set, else the
+/// file at `field_keys_file`. With no file there, a fresh one is written when
+/// `field_keys_create` allows it (a development machine); otherwise the process does not
 /// start: it never writes personal data in clear for want of a key.
 pub fn keys(settings: &Settings) -> Result<Arc<Keys>, VaultError> {
-    let path = &settings.field_keys_file;
-    if !path.exists() {
+    let source = ring::Source::of(settings);
+    if let ring::Source::File(path) = &source
+        && !path.exists()
+    {
         if !settings.field_keys_create {
             return Err(VaultError::Ring(format!(
                 "{} does not exist and field_keys_create is false: without a key ring the \
                  records' personal fields cannot be encrypted, so this process does not start. \
-                 Mount the key ring there (Helm: the Secret of fieldKeys) or set \
-                 field_keys_file (KIRIKAE_FIELD_KEYS_FILE); see docs/security.md",
+                 Mount the key ring there (Helm: the Secret of fieldKeys), set \
+                 field_keys_file (KIRIKAE_FIELD_KEYS_FILE), or have field_keys_command fetch \
+                 it from a key store; see docs/security.md",
                 path.display()
             )));
         }
         create_local(path)?;
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| VaultError::Ring(format!("{}: {e}", path.display())))?;
-    let ring = ring::KeyRing::parse(&text)
-        .map_err(|e| VaultError::Ring(format!("{}: {e}", path.display())))?;
-    Ok(Arc::new(Keys::new(path.clone(), ring)))
+    let ring = source.ring()?;
+    Ok(Arc::new(Keys::new(source, ring)))
 }
 
 fn create_local(path: &Path) -> Result<(), VaultError> {

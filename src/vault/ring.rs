@@ -2,8 +2,17 @@
 //! data keys of the periods from its `not_before_period` until the next key's. A destroyed key
 //! stays listed, without its key, so that a record it wrapped reads as shredded rather than as
 //! a configuration mistake.
+//!
+//! The ring comes from a file (`field_keys_file`) or, so that master keys need never lie on a
+//! machine's disk, from a command that prints it (`field_keys_command`): a KMS or secret
+//! store's client (`vault kv get -field=ring secret/kirikae`, `aws secretsmanager
+//! get-secret-value … --query SecretString --output text`), run again whenever the ring is
+//! read again.
 
-use std::path::Path;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -125,6 +134,100 @@ impl KeyRing {
     }
 }
 
+/// Where a process reads its key ring.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    File(PathBuf),
+    /// Run with `/bin/sh -c`; its standard output is the ring's JSON.
+    Command(String),
+}
+
+/// How long a key-store command may take before the read fails.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
+
+impl Source {
+    /// The command when `field_keys_command` is set, else the file.
+    pub fn of(settings: &crate::config::Settings) -> Source {
+        match settings.field_keys_command.as_deref().map(str::trim) {
+            Some(command) if !command.is_empty() => Source::Command(command.to_string()),
+            _ => Source::File(settings.field_keys_file.clone()),
+        }
+    }
+
+    /// The ring as it is now, checked.
+    pub fn read(&self) -> Result<RingFile, VaultError> {
+        let text = match self {
+            Source::File(path) => std::fs::read_to_string(path).map_err(|e| self.error(e))?,
+            Source::Command(command) => run(command).map_err(|e| self.error(e))?,
+        };
+        let file: RingFile = serde_json::from_str(&text)
+            .map_err(|e| self.error(format!("not a key ring: {e}")))?;
+        KeyRing::of(&file).map_err(|e| self.error(e))?;
+        Ok(file)
+    }
+
+    /// The ring as it is now, parsed.
+    pub fn ring(&self) -> Result<KeyRing, VaultError> {
+        KeyRing::of(&self.read()?)
+    }
+
+    fn error(&self, e: impl std::fmt::Display) -> VaultError {
+        VaultError::Ring(format!("{self}: {e}"))
+    }
+}
+
+impl std::fmt::Display for Source {
+    /// Names the source in messages; a command by its first word only, since its arguments
+    /// may carry a credential.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::File(path) => write!(f, "{}", path.display()),
+            Source::Command(command) => {
+                let program = command.split_whitespace().next().unwrap_or_default();
+                write!(f, "field_keys_command ({program} …)")
+            }
+        }
+    }
+}
+
+/// `command`'s standard output, if it exits with success within [`COMMAND_TIMEOUT`]; its
+/// standard error goes to this process's, for the operator.
+fn run(command: &str) -> Result<String, String> {
+    let mut child = Command::new("/bin/sh")
+        .args(["-c", command])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("cannot start: {e}"))?;
+    let mut stdout = child.stdout.take().expect("piped");
+    // Read on a thread of its own, so a ring larger than the pipe's buffer cannot block the exit.
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        stdout.read_to_string(&mut text).map(|_| text)
+    });
+    let deadline = Instant::now() + COMMAND_TIMEOUT;
+    let status = loop {
+        match child.try_wait().map_err(|e| e.to_string())? {
+            Some(status) => break status,
+            None if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("no answer within {} s", COMMAND_TIMEOUT.as_secs()));
+            }
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    };
+    let text = reader
+        .join()
+        .map_err(|_| "its output could not be read".to_string())?
+        .map_err(|e| format!("its output: {e}"))?;
+    if !status.success() {
+        return Err(format!("exited with {status}"));
+    }
+    Ok(text)
+}
+
 /// A ring of one fresh key for every period, for a machine with nothing set up (`./scripts/up`).
 pub fn fresh_local_ring() -> Result<RingFile, VaultError> {
     Ok(RingFile {
@@ -227,5 +330,26 @@ mod tests {
             })
             .is_err()
         );
+    }
+
+    #[test]
+    fn a_ring_from_a_command_is_what_the_command_prints() {
+        let file = RingFile {
+            keys: vec![entry("kms-1", "2026-01")],
+        };
+        let json = serde_json::to_string(&file).unwrap();
+        let source = Source::Command(format!("printf '%s' '{json}'"));
+        let ring = source.ring().unwrap();
+        assert_eq!(ring.current(&Period::parse("2026-05").unwrap()).unwrap().0, "kms-1");
+    }
+
+    #[test]
+    fn a_failing_command_is_an_error_that_names_its_program_and_not_its_arguments() {
+        let source = Source::Command("false --token=s3cret".into());
+        let e = source.ring().unwrap_err().to_string();
+        assert!(e.contains("false") && e.contains("exited"), "{e}");
+        assert!(!e.contains("s3cret"), "{e}");
+        let e = Source::Command("echo not-json".into()).ring().unwrap_err().to_string();
+        assert!(e.contains("not a key ring"), "{e}");
     }
 }

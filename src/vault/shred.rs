@@ -10,7 +10,7 @@ use std::path::Path;
 use chrono::{DateTime, SecondsFormat, Utc};
 use deadpool_postgres::Pool;
 
-use super::ring::{self, Entry, KeyRing, RingFile};
+use super::ring::{self, Entry, KeyRing, RingFile, Source};
 use super::seal::Key;
 use super::{Period, VaultError, store};
 
@@ -23,22 +23,23 @@ pub struct Destroyed {
     pub kept: Vec<(String, String)>,
 }
 
-fn read(path: &Path) -> Result<RingFile, VaultError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| VaultError::Ring(format!("{}: {e}", path.display())))?;
-    let file: RingFile = serde_json::from_str(&text)
-        .map_err(|e| VaultError::Ring(format!("{}: {e}", path.display())))?;
-    KeyRing::of(&file)?;
-    Ok(file)
+/// Where the ring is written back: only a file is. A ring from `field_keys_command` lives in
+/// a key store the hub does not write; there the operator retires what this names.
+fn writable(source: &Source) -> Option<&Path> {
+    match source {
+        Source::File(path) => Some(path),
+        Source::Command(_) => None,
+    }
 }
 
-/// Destroys the data keys of `period` (a month already over at `now`) and retires, in the key
-/// ring file at `ring_path`, each master key that then wraps no live data key and is not the
-/// one new periods use; the audit trail records it as `actor`'s. Run again after a failed
+/// Destroys the data keys of `period` (a month already over at `now`) and retires each master
+/// key that then wraps no live data key and is not the one new periods use: in the ring file,
+/// or, for a ring from a command, by naming it in [`Destroyed::retired`] for the operator to
+/// remove from the key store. The audit trail records it as `actor`'s. Run again after a failed
 /// write of the ring file, it retires what it could not.
 pub async fn destroy_period(
     pool: &Pool,
-    ring_path: &Path,
+    source: &Source,
     period: &Period,
     now: DateTime<Utc>,
     actor: &str,
@@ -49,7 +50,7 @@ pub async fn destroy_period(
             "{period} is not over yet (now {this_month} in JST): only a past period can be destroyed"
         )));
     }
-    let mut file = read(ring_path)?;
+    let mut file = source.read()?;
     let ring = KeyRing::of(&file)?;
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
@@ -84,9 +85,11 @@ pub async fn destroy_period(
     )
     .await?;
     tx.commit().await?;
-    if !done.retired.is_empty() {
-        ring::write(ring_path, &file, false)
-            .map_err(|e| VaultError::Ring(format!("{}: {e}", ring_path.display())))?;
+    if let Some(path) = writable(source)
+        && !done.retired.is_empty()
+    {
+        ring::write(path, &file, false)
+            .map_err(|e| VaultError::Ring(format!("{}: {e}", path.display())))?;
     }
     Ok(done)
 }
@@ -101,8 +104,13 @@ fn retire(file: &mut RingFile, id: &str, now: DateTime<Utc>) {
 
 /// Adds a fresh master key to the ring file for the periods from `from` on (rotation): new
 /// data keys of those periods are wrapped by it; older keys stay, to read what they wrapped.
-pub fn add_master_key(ring_path: &Path, id: &str, from: &Period) -> Result<(), VaultError> {
-    let mut file = read(ring_path)?;
+pub fn add_master_key(source: &Source, id: &str, from: &Period) -> Result<(), VaultError> {
+    let Some(ring_path) = writable(source) else {
+        return Err(VaultError::Ring(format!(
+            "the key ring comes from {source}: add the key in the key store it reads"
+        )));
+    };
+    let mut file = source.read()?;
     file.keys.push(Entry {
         id: id.to_string(),
         not_before_period: Some(from.to_string()),

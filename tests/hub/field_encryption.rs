@@ -280,7 +280,7 @@ async fn after_a_periods_key_is_destroyed_its_records_are_projected_as_shredded(
     let period = Period::parse("2025-06").unwrap();
     let destroyed = shred::destroy_period(
         &pool,
-        &app.settings.field_keys_file,
+        &vault::ring::Source::File(app.settings.field_keys_file.clone()),
         &period,
         Utc::now(),
         "test",
@@ -476,4 +476,40 @@ async fn personal_fields_are_never_in_clear_on_the_intermediation_and_audit_topi
         leaked.is_empty(),
         "point id in clear on {audit}: {leaked:?}"
     );
+}
+
+/// With `field_keys_command` set, the ring is whatever the command prints (a KMS or secret
+/// store's client in production; `cat` of a file outside the hub's settings here) and no key
+/// ring file is read or written: the records are sealed and opened with the store's keys.
+#[tokio::test]
+async fn a_hub_whose_key_ring_comes_from_a_command_seals_and_opens_the_records() {
+    let area = Area::Kyushu;
+    let app = spawn_app_tweaked(&[area], |s| {
+        let store = s.tls_dir.join("key-store.json");
+        std::fs::rename(&s.field_keys_file, &store).unwrap();
+        s.field_keys_command = Some(format!("cat '{}'", store.display()));
+        s.field_keys_create = false;
+    })
+    .await;
+    assert!(!app.settings.field_keys_file.exists(), "no ring file");
+    let a = app.login(RETAILER_A).await;
+    let (point, _) = app.point(area, 2);
+    let done = completed(
+        &a,
+        "facility-inquiry",
+        json!({"supply_point_id": point.as_str()}),
+    )
+    .await;
+    let address = done["result"]["supply_address"].as_str().unwrap().to_string();
+    assert!(!address.is_empty(), "the projector opened the result: {done}");
+    let results = records(&app, &app.settings.results_topic(area));
+    assert!(!results.is_empty());
+    for m in &results {
+        assert!(vault::header_of(m, vault::KEY_HEADER).is_some(), "sealed");
+        assert!(
+            raw_parts(m).iter().all(|part| !contains(part, &address)),
+            "the address is sealed on the results topic"
+        );
+    }
+    assert!(!app.settings.field_keys_file.exists(), "nothing wrote a ring file");
 }
