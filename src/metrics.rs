@@ -11,6 +11,7 @@ use prometheus::{
 struct Metrics {
     registry: Registry,
     accepted: IntCounterVec,
+    resent: IntCounterVec,
     refused: IntCounterVec,
     e2e: HistogramVec,
     attempts: IntCounterVec,
@@ -100,6 +101,12 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             "kirikae_requests_accepted_total",
             "Requests acknowledged by the broker and answered 202.",
             &["function", "area"],
+        ),
+        resent: counter(
+            &r,
+            "kirikae_requests_resent_total",
+            "Request records sent again because the broker may have written one it did not acknowledge.",
+            &["area"],
         ),
         refused: counter(
             &r,
@@ -258,6 +265,15 @@ impl RequestAccepted<'_> {
             .accepted
             .with_label_values(&[self.function, self.area])
             .inc();
+    }
+}
+
+pub struct RequestResent<'a> {
+    pub area: &'a str,
+}
+impl RequestResent<'_> {
+    pub fn emit(self) {
+        METRICS.resent.with_label_values(&[self.area]).inc();
     }
 }
 

@@ -21,6 +21,9 @@ pub struct ErrorBody {
     /// During maintenance: its planned end.
     #[serde(skip_serializing_if = "Option::is_none")]
     until: Option<chrono::DateTime<chrono::Utc>>,
+    /// `outcome_unknown`: the request the hub could not confirm, to follow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
 }
 
 /// How each refusal answers over HTTP.
@@ -51,9 +54,10 @@ pub(crate) fn status(r: &Refusal) -> StatusCode {
         Refusal::IntermediationAlreadyDecided | Refusal::IntermediationAlreadyOpen => {
             StatusCode::CONFLICT
         }
-        Refusal::BrokerUnavailable(_) | Refusal::DatabaseUnavailable(_) | Refusal::Busy => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
+        Refusal::BrokerUnavailable(_)
+        | Refusal::OutcomeUnknown(_)
+        | Refusal::DatabaseUnavailable(_)
+        | Refusal::Busy => StatusCode::SERVICE_UNAVAILABLE,
         Refusal::AccountLocked | Refusal::AccountDisabled => StatusCode::UNAUTHORIZED,
         Refusal::PasswordChangeRequired
         | Refusal::AdministratorRequired
@@ -78,6 +82,7 @@ impl IntoResponse for Refusal {
         match &self {
             Refusal::Internal(_)
             | Refusal::BrokerUnavailable(_)
+            | Refusal::OutcomeUnknown(_)
             | Refusal::DatabaseUnavailable(_)
             | Refusal::MailUnavailable(_) => {
                 tracing::error!(error = %self, "request failed")
@@ -93,12 +98,17 @@ impl IntoResponse for Refusal {
             Refusal::Maintenance { until, .. } => Some(*until),
             _ => None,
         };
+        let request_id = match &self {
+            Refusal::OutcomeUnknown(id) => Some(id.to_string()),
+            _ => None,
+        };
         let body = ErrorBody {
             code: self.code(),
             message_ja,
             message_en,
             field,
             until,
+            request_id,
         };
         let mut resp = (status(&self), Json(body)).into_response();
         if matches!(

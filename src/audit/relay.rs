@@ -178,11 +178,7 @@ async fn relay_once(
         relayed += 1;
     }
     for delivery in sent {
-        match delivery.await {
-            Ok(Ok(_)) => {}
-            Ok(Err((e, _))) => return Err(e.into()),
-            Err(_) => anyhow::bail!("the producer dropped an audit record"),
-        }
+        delivery.await?;
     }
     if relayed > 0 {
         client

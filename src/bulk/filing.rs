@@ -169,6 +169,7 @@ fn transient(refusal: &Refusal) -> bool {
     matches!(
         refusal,
         Refusal::BrokerUnavailable(_)
+            | Refusal::OutcomeUnknown(_)
             | Refusal::DatabaseUnavailable(_)
             | Refusal::Internal(_)
             | Refusal::RateLimited { .. }

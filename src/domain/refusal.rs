@@ -61,6 +61,11 @@ pub enum Refusal {
     IdempotencyConflict,
     #[error("broker unavailable: {0}")]
     BrokerUnavailable(String),
+    /// The broker neither acknowledged the request nor surely lacks it (sent, then no answer):
+    /// it may be carried out. Its id is given, to follow it or to send it again under the same
+    /// `Idempotency-Key`, which carries the same id.
+    #[error("the broker may or may not have request {0}")]
+    OutcomeUnknown(crate::domain::RequestId),
     #[error("database unavailable: {0}")]
     DatabaseUnavailable(String),
     /// The password work (argon2) of this process is saturated: the call waited its bounded
@@ -157,6 +162,7 @@ impl Refusal {
             Refusal::InvalidIdempotencyKey => "invalid_idempotency_key",
             Refusal::IdempotencyConflict => "idempotency_key_reused",
             Refusal::BrokerUnavailable(_) => "broker_unavailable",
+            Refusal::OutcomeUnknown(_) => "outcome_unknown",
             Refusal::DatabaseUnavailable(_) => "database_unavailable",
             Refusal::Busy => "busy",
             Refusal::AccountLocked => "account_locked",
@@ -299,6 +305,10 @@ impl Refusal {
             Refusal::BrokerUnavailable(_) | Refusal::DatabaseUnavailable(_) => pair(
                 "一時的に受付できません。しばらくしてから再送してください(申請は受け付けられていません)",
                 "temporarily unable to accept; nothing was accepted, retry later",
+            ),
+            Refusal::OutcomeUnknown(_) => pair(
+                "申請が受け付けられたか確認できませんでした。request_id の状態を照会するか、同じ Idempotency-Key で再送してください(同じ申請として扱われます)",
+                "the hub could not confirm whether the application was accepted; look up its request_id, or send it again with the same Idempotency-Key (it is kept as the same application)",
             ),
             Refusal::Busy => pair(
                 "混雑のため処理できませんでした。しばらくしてから再送してください",

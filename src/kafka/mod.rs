@@ -11,11 +11,9 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders, OwnedMessage};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::util::Timeout;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
-
-pub use rdkafka::producer::future_producer::Delivery;
 
 use crate::config::{KafkaSaslMechanism, KafkaSecurityProtocol, Settings};
 
@@ -89,15 +87,103 @@ impl Link {
 pub enum BrokerError {
     #[error("Kafka: {0}")]
     Kafka(#[from] KafkaError),
+    /// The broker did not acknowledge a record, and what librdkafka knows of its fate.
+    #[error("Kafka: {error}{}", if *.possibly_persisted { " (the broker may have written it)" } else { "" })]
+    Unacknowledged {
+        error: KafkaError,
+        /// The record was sent and no answer came (a timeout in flight, a connection lost):
+        /// the broker may have written it. False: it never left this process, or the broker
+        /// refused it.
+        possibly_persisted: bool,
+    },
     #[error("the producer went away before the broker answered")]
     Canceled,
+}
+
+impl BrokerError {
+    /// Whether the record may be on the broker all the same, so that "not sent" cannot be
+    /// said of it.
+    pub fn possibly_persisted(&self) -> bool {
+        matches!(
+            self,
+            BrokerError::Unacknowledged {
+                possibly_persisted: true,
+                ..
+            } | BrokerError::Canceled
+        )
+    }
+}
+
+/// Where the broker wrote an acknowledged record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    pub partition: i32,
+    pub offset: i64,
+}
+
+type Acked = Result<Delivery, BrokerError>;
+
+/// The producer's context: each record's acknowledgement, or its failure with librdkafka's
+/// message status, goes back to whoever enqueued it. (rdkafka's `FutureProducer` drops the
+/// status, and without it a timeout cannot be told from a record never sent.)
+struct Acknowledgements;
+
+impl rdkafka::ClientContext for Acknowledgements {}
+
+impl rdkafka::producer::ProducerContext for Acknowledgements {
+    type DeliveryOpaque = Box<tokio::sync::oneshot::Sender<Acked>>;
+
+    fn delivery(
+        &self,
+        result: &rdkafka::message::DeliveryResult<'_>,
+        reply: Self::DeliveryOpaque,
+    ) {
+        let acked = match result {
+            Ok(m) => Ok(Delivery {
+                partition: m.partition(),
+                offset: m.offset(),
+            }),
+            Err((error, m)) => Err(BrokerError::Unacknowledged {
+                error: error.clone(),
+                possibly_persisted: possibly_persisted(m),
+            }),
+        };
+        let _ = reply.send(acked);
+    }
+}
+
+/// librdkafka's status of a record that failed: anything but "not persisted" counts as maybe
+/// written.
+#[allow(unsafe_code)]
+fn possibly_persisted(m: &rdkafka::message::BorrowedMessage<'_>) -> bool {
+    use rdkafka::bindings::{rd_kafka_message_status, rd_kafka_msg_status_t};
+    // SAFETY: `m` borrows the message librdkafka hands to the delivery callback, alive for the
+    // callback's duration; rd_kafka_message_status only reads it.
+    let status = unsafe { rd_kafka_message_status(m.ptr()) };
+    status != rd_kafka_msg_status_t::RD_KAFKA_MSG_STATUS_NOT_PERSISTED
+}
+
+/// A record's acknowledgement to come: resolves once the broker answered or the record failed.
+pub struct Acknowledgement(tokio::sync::oneshot::Receiver<Acked>);
+
+impl std::future::Future for Acknowledgement {
+    type Output = Acked;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Acked> {
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.unwrap_or(Err(BrokerError::Canceled)))
+    }
 }
 
 /// A producer with `acks=all`, idempotent unless configured otherwise: a record counts as
 /// written only once every in-sync replica has it.
 #[derive(Clone)]
 pub struct Publisher {
-    producer: FutureProducer,
+    producer: std::sync::Arc<ThreadedProducer<Acknowledgements>>,
 }
 
 impl Publisher {
@@ -126,13 +212,19 @@ impl Publisher {
                 "message.timeout.ms",
                 delivery_timeout.as_millis().to_string(),
             )
+            // A produce request unanswered for as long fails then too (librdkafka's default
+            // is 30 s), with its records' status "possibly persisted".
+            .set(
+                "request.timeout.ms",
+                delivery_timeout.as_millis().to_string(),
+            )
             .set("socket.keepalive.enable", "true");
         if !idempotent {
             // Without idempotence only one request in flight keeps a partition's order on retry.
             config.set("max.in.flight.requests.per.connection", "1");
         }
         Ok(Publisher {
-            producer: config.create()?,
+            producer: std::sync::Arc::new(config.create_with_context(Acknowledgements)?),
         })
     }
 
@@ -144,23 +236,18 @@ impl Publisher {
         key: &str,
         payload: &[u8],
     ) -> Result<Delivery, BrokerError> {
-        let future = self.enqueue(topic, key, payload).await?;
-        match future.await {
-            Ok(Ok(delivery)) => Ok(delivery),
-            Ok(Err((e, _))) => Err(e.into()),
-            Err(_) => Err(BrokerError::Canceled),
-        }
+        self.enqueue(topic, key, payload).await?.await
     }
 
-    /// Enqueues one record and returns the future of its acknowledgement. Records of one
-    /// partition are written in the order they were enqueued (the producer is idempotent), so a
-    /// caller may enqueue an informational record and go on without waiting for it.
+    /// Enqueues one record and returns its acknowledgement to come. Records of one partition
+    /// are written in the order they were enqueued (the producer is idempotent), so a caller may
+    /// enqueue an informational record and go on without waiting for it.
     pub async fn enqueue(
         &self,
         topic: &str,
         key: &str,
         payload: &[u8],
-    ) -> Result<DeliveryFuture, BrokerError> {
+    ) -> Result<Acknowledgement, BrokerError> {
         self.enqueue_with_headers(topic, key, payload, &[]).await
     }
 
@@ -172,8 +259,7 @@ impl Publisher {
         key: &str,
         payload: &[u8],
         headers: &[(&str, String)],
-    ) -> Result<DeliveryFuture, BrokerError> {
-        let mut record = FutureRecord::to(topic).key(key).payload(payload);
+    ) -> Result<Acknowledgement, BrokerError> {
         // The trace the producing task works for travels with the record (W3C traceparent),
         // naming this publish's own span.
         let publish = crate::telemetry::child_span(
@@ -193,6 +279,10 @@ impl Publisher {
             }
             _ => headers,
         };
+        let (reply, acknowledged) = tokio::sync::oneshot::channel();
+        let mut record = BaseRecord::with_opaque_to(topic, Box::new(reply))
+            .key(key)
+            .payload(payload);
         if !headers.is_empty() {
             let owned = headers
                 .iter()
@@ -205,13 +295,13 @@ impl Publisher {
             record = record.headers(owned);
         }
         loop {
-            match self.producer.send_result(record) {
-                Ok(f) => {
+            match self.producer.send(record) {
+                Ok(()) => {
                     if let Some(span) = publish {
                         span.attribute("messaging.destination.name", topic)
                             .end(true);
                     }
-                    return Ok(f);
+                    return Ok(Acknowledgement(acknowledged));
                 }
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
                     record = r;
@@ -230,14 +320,9 @@ impl Publisher {
         payload: &[u8],
         headers: &[(&str, String)],
     ) -> Result<Delivery, BrokerError> {
-        let future = self
-            .enqueue_with_headers(topic, key, payload, headers)
-            .await?;
-        match future.await {
-            Ok(Ok(delivery)) => Ok(delivery),
-            Ok(Err((e, _))) => Err(e.into()),
-            Err(_) => Err(BrokerError::Canceled),
-        }
+        self.enqueue_with_headers(topic, key, payload, headers)
+            .await?
+            .await
     }
 
     /// Waits for everything queued to be acknowledged (on shutdown).

@@ -23,6 +23,12 @@ use crate::messages::{Codec, Payload, RequestRecord};
 use crate::metrics;
 use crate::vault::{self, Vault};
 
+/// How many times a record the broker may hold unacknowledged is sent again, each send waiting
+/// up to the producer's delivery timeout, before the submission is answered `outcome_unknown`.
+const RESENDS: usize = 2;
+/// The pause before each of those sends.
+const RESEND_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// The submission and status service of one hub.
 #[derive(Clone)]
 pub struct Submissions {
@@ -208,22 +214,52 @@ impl Submissions {
             .await?;
         let topic = self.settings.requests_topic(record.area());
         let headers = [(vault::KEY_HEADER, key_header)];
-        let produced = self
+        let mut produced = self
             .publisher
             .publish_with_headers(&topic, record.point_id.as_str(), &bytes, &headers)
-            .await
-            .map_err(|e| Refusal::BrokerUnavailable(e.to_string()));
-        if let Err(refusal) = produced {
-            // Rare: the broker did not acknowledge. The row must not stand for a request that
-            // is nowhere on the broker; should this fail too, it stays `accepted` (logged).
-            let forgotten = async {
-                store::forget_unsent(&self.pool.get().await?, record.request_id).await?;
-                Ok::<_, Refusal>(())
-            };
-            if let Err(e) = forgotten.await {
-                tracing::error!(error = %e, request_id = %record.request_id, "row of an unsent request not removed");
+            .await;
+        // The broker may have written a record it did not acknowledge (a timeout in flight):
+        // then "not accepted" cannot be said. The same record, its request id unchanged, is
+        // sent again until one copy is acknowledged (the connector and the projector keep one
+        // per request id), for a bounded time.
+        let (mut maybe_on_broker, mut resends) = (false, 0);
+        while let Err(e) = &produced {
+            maybe_on_broker |= e.possibly_persisted();
+            if !maybe_on_broker || resends == RESENDS {
+                break;
             }
-            return Err(refusal);
+            resends += 1;
+            tracing::warn!(request_id = %record.request_id, "the broker may hold an unacknowledged request: sending it again");
+            metrics::RequestResent {
+                area: record.area().code(),
+            }
+            .emit();
+            tokio::time::sleep(RESEND_PAUSE).await;
+            produced = self
+                .publisher
+                .publish_with_headers(&topic, record.point_id.as_str(), &bytes, &headers)
+                .await;
+        }
+        match produced {
+            Ok(_) => {}
+            Err(e) if maybe_on_broker => {
+                // Its row stays: the record may arrive, and its status with it.
+                tracing::error!(error = %e, request_id = %record.request_id, "request neither acknowledged nor surely unsent");
+                return Err(Refusal::OutcomeUnknown(record.request_id));
+            }
+            Err(e) => {
+                // The broker surely does not have it. The row must not stand for a request
+                // that is nowhere on the broker; should this fail too, it stays `accepted`
+                // (logged).
+                let forgotten = async {
+                    store::forget_unsent(&self.pool.get().await?, record.request_id).await?;
+                    Ok::<_, Refusal>(())
+                };
+                if let Err(e) = forgotten.await {
+                    tracing::error!(error = %e, request_id = %record.request_id, "row of an unsent request not removed");
+                }
+                return Err(Refusal::BrokerUnavailable(e.to_string()));
+            }
         }
         metrics::RequestAccepted {
             function: record.function.slug(),

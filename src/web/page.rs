@@ -128,6 +128,7 @@ fn status_of(r: &Refusal) -> StatusCode {
     match r {
         Refusal::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         Refusal::BrokerUnavailable(_)
+        | Refusal::OutcomeUnknown(_)
         | Refusal::DatabaseUnavailable(_)
         | Refusal::MailUnavailable(_)
         | Refusal::Maintenance { .. } => StatusCode::SERVICE_UNAVAILABLE,

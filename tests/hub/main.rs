@@ -41,6 +41,7 @@ mod security;
 mod sessions;
 mod shutdown;
 mod tracing;
+mod unacknowledged;
 mod users;
 mod validation;
 mod web;
