@@ -159,6 +159,15 @@ pub struct Settings {
     /// A request's whole body must arrive within this long of its header; a client that
     /// dribbles or stops is answered 408 `request_timeout` and its connection closed.
     pub http_body_timeout_ms: u64,
+    /// A client must finish the TLS handshake within this long of its TCP connection being
+    /// accepted; otherwise the connection is closed (a silent or slow client holds a socket and
+    /// a task for this long at most).
+    pub tls_handshake_timeout_ms: u64,
+    /// The most connections one API process holds at once, handshakes included. At the cap it
+    /// accepts no more until one ends: the next clients wait in the listen backlog rather than
+    /// exhaust the process's file descriptors (its open-file limit, `ulimit -n`, must be above
+    /// this plus the database pool and the broker connections).
+    pub http_max_connections: usize,
     /// A PEM file of a CA trusted for webhook endpoints besides the public roots (a private
     /// PKI, or the tests' own CA).
     pub webhook_ca_file: Option<PathBuf>,
@@ -257,6 +266,8 @@ impl Default for Settings {
             login_per_certificate_per_min: 120,
             http_header_timeout_ms: 10_000,
             http_body_timeout_ms: 60_000,
+            tls_handshake_timeout_ms: 10_000,
+            http_max_connections: 4096,
             webhook_ca_file: None,
             webhook_retry_for_secs: 24 * 3600,
             webhook_retry_min_ms: 1_000,

@@ -216,6 +216,8 @@ const READERS: &[(&str, &str)] = &[
     ("login_per_certificate_per_min", "api"),
     ("http_header_timeout_ms", "api"),
     ("http_body_timeout_ms", "api"),
+    ("tls_handshake_timeout_ms", "api"),
+    ("http_max_connections", "api"),
     ("log_format", "every process"),
     ("field_keys_file", "api, projector, connector, keys"),
     ("field_keys_create", "api, projector, connector"),

@@ -29,6 +29,7 @@ struct Metrics {
     intermediations_pending: IntGaugeVec,
     dlq_depth: IntGaugeVec,
     tls_expiry: IntGaugeVec,
+    api_connections: OwnedGauge,
     connector_circuit: IntGaugeVec,
     webhook_deliveries: IntCounterVec,
     webhook_backlog: OwnedGauge,
@@ -58,6 +59,10 @@ struct OwnedGauge(IntGaugeVec);
 impl OwnedGauge {
     fn set(&self, v: i64) {
         self.0.with_label_values(&[] as &[&str]).set(v);
+    }
+
+    fn add(&self, v: i64) {
+        self.0.with_label_values(&[] as &[&str]).add(v);
     }
 }
 
@@ -190,6 +195,11 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             "kirikae_tls_certificate_expiry_timestamp_seconds",
             "When the API's TLS certificate expires (Unix time): `server`, or the earliest `ca`.",
             &["certificate"],
+        ),
+        api_connections: gauge(
+            &r,
+            "kirikae_api_connections",
+            "Connections the API listener holds now, TLS handshakes included.",
         ),
         connector_circuit: gauge_vec(
             &r,
@@ -466,6 +476,24 @@ impl TlsCertificateExpiry<'_> {
             .tls_expiry
             .with_label_values(&[self.certificate])
             .set(self.not_after_unix);
+    }
+}
+
+/// One connection held by the API listener, from its acceptance to its close: counted in
+/// `kirikae_api_connections` while the value lives.
+pub struct ApiConnection(());
+
+impl ApiConnection {
+    #[must_use = "the connection is counted only while this lives"]
+    pub fn opened() -> Self {
+        METRICS.api_connections.add(1);
+        ApiConnection(())
+    }
+}
+
+impl Drop for ApiConnection {
+    fn drop(&mut self) {
+        METRICS.api_connections.add(-1);
     }
 }
 

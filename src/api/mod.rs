@@ -293,9 +293,12 @@ pub fn serving(
 ) -> anyhow::Result<(SocketAddr, impl Future<Output = ()> + Send + 'static)> {
     let config = tls::server_config(&state.settings.tls_dir)?;
     let addr = listener.local_addr()?;
-    let timeouts = tls::Timeouts {
+    let limits = tls::ConnectionLimits {
+        handshake: Duration::from_millis(state.settings.tls_handshake_timeout_ms),
         header: Duration::from_millis(state.settings.http_header_timeout_ms),
         body: Duration::from_millis(state.settings.http_body_timeout_ms),
+        // A cap of 0 would accept nothing, ever.
+        max_connections: state.settings.http_max_connections.max(1),
     };
     // The rate limit is shared with the other API processes for as long as this one serves.
     let heartbeat = limits::heartbeat(
@@ -305,7 +308,7 @@ pub fn serving(
         shutdown.clone(),
     );
     let app = router(state);
-    let serve = tls::serve(listener, config, app, timeouts, shutdown);
+    let serve = tls::serve(listener, config, app, limits, shutdown);
     Ok((addr, async move {
         let heartbeat = tokio::spawn(heartbeat);
         serve.await;

@@ -16,6 +16,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
@@ -119,33 +120,68 @@ fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     }
 }
 
-/// How long a client may take over a request's header, and over its body.
+/// What bounds a client's connection: how long it may take over the TLS handshake, over a
+/// request's header and over its body, and how many connections the listener holds at once.
 #[derive(Debug, Clone, Copy)]
-pub struct Timeouts {
+pub struct ConnectionLimits {
+    pub handshake: Duration,
     pub header: Duration,
     pub body: Duration,
+    pub max_connections: usize,
 }
 
 /// How long a shutdown waits for the requests in flight to be answered.
 const DRAIN_WITHIN: Duration = Duration::from_secs(20);
 
+/// The largest HTTP/1.1 request head (request line and header block) and HTTP/2 header list a
+/// client may send: beyond it hyper answers `431 Request Header Fields Too Large` itself,
+/// before the request is read (so the answer has no JSON body), and closes an HTTP/1.1
+/// connection. A bearer token and the screens' cookies take well under 1 KiB; the cap bounds
+/// what a client can make the server buffer for a header (hyper's default is about 400 KiB
+/// for HTTP/1.1). HTTP/1.1 also refuses more than 100 header fields (hyper's default).
+pub const HEADER_BLOCK_LIMIT: usize = 16 * 1024;
+
 /// Accepts TLS connections until `shutdown`, serving `app` on each; then stops accepting,
 /// lets every connection finish the request in hand (idle ones close at once), and returns
 /// once they have, or after [`DRAIN_WITHIN`]. A connection that does not finish its handshake
-/// within 10 s, nor send a request's header within `header_timeout` of being ready for one
-/// (which also closes an idle kept-alive HTTP/1.1 connection), nor answer an HTTP/2 ping within
-/// it, is closed: a slow or silent client holds a socket and a task for a bounded time only.
-/// A request's body must arrive within `timeouts.body` of its header (see [`TimedBody`]).
+/// within `limits.handshake`, nor send a request's header within `limits.header` of being
+/// ready for one (which also closes an idle kept-alive HTTP/1.1 connection), nor answer an
+/// HTTP/2 ping within it, is closed: a slow or silent client holds a socket and a task for a
+/// bounded time only. A request's body must arrive within `limits.body` of its header (see
+/// [`TimedBody`]). At `limits.max_connections` open connections nothing more is accepted until
+/// one closes: a flood of connections waits in the kernel's listen backlog instead of taking
+/// the process's file descriptors, and drains at the pace of the timeouts above.
 pub async fn serve(
     listener: TcpListener,
     config: rustls::ServerConfig,
     app: Router,
-    timeouts: Timeouts,
+    limits: ConnectionLimits,
     shutdown: CancellationToken,
 ) {
     let acceptor = TlsAcceptor::from(Arc::new(config));
     let connections = tokio_util::task::TaskTracker::new();
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let mut at_cap = false;
     loop {
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => {
+                at_cap = false;
+                slot
+            }
+            Err(_) => {
+                if !at_cap {
+                    tracing::warn!(
+                        max = limits.max_connections,
+                        "API connection cap reached: accepting again once a connection closes"
+                    );
+                    at_cap = true;
+                }
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+                }
+            }
+        };
         let (tcp, _) = tokio::select! {
             _ = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
@@ -160,7 +196,10 @@ pub async fn serve(
         let _ = tcp.set_nodelay(true);
         let (acceptor, app, shutdown) = (acceptor.clone(), app.clone(), shutdown.clone());
         connections.spawn(async move {
-            let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp));
+            // Both released when the connection's task ends, however it ends.
+            let _slot = slot;
+            let _counted = metrics::ApiConnection::opened();
+            let handshake = tokio::time::timeout(limits.handshake, acceptor.accept(tcp));
             let tls = match handshake.await {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => return tracing::debug!(error = %e, "TLS handshake refused"),
@@ -180,24 +219,28 @@ pub async fn serve(
                     req.extensions_mut().insert(id.clone());
                 }
                 let (parts, body) = req.into_parts();
-                let (body, expired) = TimedBody::new(body, timeouts.body);
+                let (body, expired) = TimedBody::new(body, limits.body);
                 let req = hyper::Request::from_parts(parts, Body::new(body));
                 let answered = app.clone().oneshot(req);
                 async move {
                     let response = answered.await?;
-                    Ok::<_, std::convert::Infallible>(expired.answer(response, timeouts.body, !h2))
+                    Ok::<_, std::convert::Infallible>(expired.answer(response, limits.body, !h2))
                 }
             });
             let mut builder = auto::Builder::new(TokioExecutor::new());
             builder
                 .http1()
                 .timer(TokioTimer::new())
-                .header_read_timeout(timeouts.header);
+                .header_read_timeout(limits.header)
+                // A request's head must fit the read buffer, so this bounds it (bodies are
+                // streamed through it in pieces).
+                .max_buf_size(HEADER_BLOCK_LIMIT);
             builder
                 .http2()
                 .timer(TokioTimer::new())
-                .keep_alive_interval(timeouts.header)
-                .keep_alive_timeout(timeouts.header);
+                .keep_alive_interval(limits.header)
+                .keep_alive_timeout(limits.header)
+                .max_header_list_size(HEADER_BLOCK_LIMIT as u32);
             let builder = if h2 {
                 builder.http2_only()
             } else {

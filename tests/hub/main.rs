@@ -25,6 +25,7 @@ mod field_encryption;
 mod functions;
 mod generated_client;
 mod held;
+mod hostile_clients;
 mod idempotency;
 mod intermediation;
 mod kafka_tls;
