@@ -176,13 +176,16 @@ ensure_browser() {
 }
 
 # Independent checkers the tests run: fastavro decodes topic messages with only what the
-# schema registry serves; openapi-spec-validator checks /openapi.json.
+# schema registry serves; openapi-spec-validator checks /openapi.json; schemathesis fuzzes the
+# API from that document (tests/hub/schema_fuzz.rs; its 4.x command line).
 ensure_python_tools() {
-  python3 -c 'import fastavro, openapi_spec_validator, openapi_python_client' 2>/dev/null && return 0
-  say "installing fastavro, openapi-spec-validator and openapi-python-client (PyPI, for the tests)"
+  python3 -c 'import fastavro, openapi_spec_validator, openapi_python_client, schemathesis' 2>/dev/null \
+    && return 0
+  say "installing fastavro, openapi-spec-validator, openapi-python-client and schemathesis (PyPI, for the tests)"
   command -v pip3 >/dev/null || python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
-  python3 -m pip install --quiet fastavro openapi-spec-validator openapi-python-client \
-    || python3 -m pip install --quiet --break-system-packages fastavro openapi-spec-validator openapi-python-client
+  local tools=(fastavro openapi-spec-validator openapi-python-client 'schemathesis>=4.3,<5')
+  python3 -m pip install --quiet "${tools[@]}" \
+    || python3 -m pip install --quiet --break-system-packages "${tools[@]}"
 }
 
 ensure_everything() {

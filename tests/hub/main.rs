@@ -37,6 +37,7 @@ mod projector;
 mod protocol_families;
 mod registrations;
 mod registry;
+mod schema_fuzz;
 mod schemas;
 mod security;
 mod sessions;
