@@ -156,6 +156,7 @@ pub async fn confirm(
     responses(
         (status = 200, description = "text/csv: 行番号,地点特定番号,結果,申込番号(request id),処理状況,処理状況(日本語),項目,エラーコード,エラーメッセージ,回答", content_type = "text/csv", body = String),
         (status = 404, description = "bulk_batch_not_found", body = ErrorBody),
+        (status = 422, description = "invalid_encoding", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn rows_csv(
@@ -173,7 +174,10 @@ pub async fn rows_csv(
 /// The template of a bulk function: its header line alone.
 #[utoipa::path(get, path = "/api/v1/bulk/{function}/template.csv", tag = "一括申請",
     params(("function" = String, Path, description = "the bulk function's single function"), EncodingQuery),
-    responses((status = 200, description = "text/csv: the header line", content_type = "text/csv", body = String)),
+    responses(
+        (status = 200, description = "text/csv: the header line", content_type = "text/csv", body = String),
+        (status = 422, description = "unknown_bulk_function, invalid_encoding", body = ErrorBody),
+    ),
     security(("bearer" = [])))]
 pub async fn template(
     State(state): State<AppState>,
@@ -206,7 +210,10 @@ fn published_file(
 /// A sample file of a bulk function: the header line and two rows to edit.
 #[utoipa::path(get, path = "/api/v1/bulk/{function}/sample.csv", tag = "一括申請",
     params(("function" = String, Path, description = "the bulk function's single function"), EncodingQuery),
-    responses((status = 200, description = "text/csv: the header and two rows", content_type = "text/csv", body = String)),
+    responses(
+        (status = 200, description = "text/csv: the header and two rows", content_type = "text/csv", body = String),
+        (status = 422, description = "unknown_bulk_function, invalid_encoding", body = ErrorBody),
+    ),
     security(("bearer" = [])))]
 pub async fn sample(
     State(state): State<AppState>,

@@ -99,6 +99,7 @@ pub async fn authorise(
         (status = 200, description = "Revoked", body = ContractorView),
         (status = 403, description = "administrator_required", body = super::error::ErrorBody),
         (status = 404, description = "contractor_not_found", body = super::error::ErrorBody),
+        (status = 422, description = "invalid_corporate_number", body = super::error::ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn revoke(

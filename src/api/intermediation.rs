@@ -254,6 +254,7 @@ pub async fn decide_bulk(
         (status = 202, description = "The withdrawal is on the broker", body = TransitionAccepted),
         (status = 404, description = "intermediation_not_found (also when the caller did not register it)", body = super::error::ErrorBody),
         (status = 409, description = "intermediation_already_decided", body = super::error::ErrorBody),
+        (status = 422, description = "the note breaks a rule (`field` names it)", body = super::error::ErrorBody),
         (status = 503, description = "nothing withdrawn; retry", body = super::error::ErrorBody),
     ),
     security(("bearer" = [])))]

@@ -22,6 +22,14 @@ const LEFT_OUT: [&str; 3] = ["delete_session", "get_events_stream", "put_admin_w
 /// after that would be refused `function_not_permitted` before its body is read.
 const LAST: &str = "put_admin_users_user_id_permissions";
 
+/// What every answer is checked for: no 5xx (`not_a_server_error`, the documented 503s too),
+/// and that it is documented — its status, media type, headers and body schema; besides, a
+/// call without the token is refused, and a method a path does not take is 405. Left off:
+/// `positive_data_acceptance`, since the schemas describe less than the rules check (a point
+/// id's 22 digits, a date's window), so a schema-valid body is often rightly refused.
+const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
+    response_headers_conformance,response_schema_conformance,ignored_auth,unsupported_method";
+
 /// Generated test cases per operation and phase: 10 keeps the test near a minute; a longer
 /// run by hand sets `FUZZ_EXAMPLES` (docs/reliability.md).
 fn examples() -> String {
@@ -37,7 +45,7 @@ const RUN: &str = "import os, sys\n\
     schemathesis()\n";
 
 /// No documented operation answers a 5xx to any request schemathesis makes from its schema,
-/// and every answer matches the response schema documented for its status.
+/// and every answer is one the document describes ([`CHECKS`]).
 #[tokio::test]
 async fn requests_made_from_the_openapi_document_never_get_a_server_error() {
     let app = spawn_app_tweaked(&[], |s| {
@@ -109,7 +117,7 @@ async fn schemathesis(
         "--header".into(),
         format!("Authorization: Bearer {token}"),
         "--checks".into(),
-        "not_a_server_error,response_schema_conformance".into(),
+        CHECKS.into(),
         "--max-examples".into(),
         examples(),
         "--seed".into(),
@@ -119,7 +127,7 @@ async fn schemathesis(
         "--workers".into(),
         "1".into(),
         "--request-timeout".into(),
-        "20".into(),
+        "40".into(),
         "--generation-database".into(),
         "none".into(),
         "--no-color".into(),
