@@ -656,12 +656,12 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
             Ok(())
         }
         Command::Bench(args) => bench::run(s, args).await,
-        Command::Chaos(args) => {
-            if !chaos::run(s, args).await?.ok() {
-                std::process::exit(1);
-            }
-            Ok(())
-        }
+        // 1: a promise broken; 3: no verdict (a source could not be read).
+        Command::Chaos(args) => match chaos::run(s, args).await?.verdict() {
+            chaos::Verdict::Held => Ok(()),
+            chaos::Verdict::Broken => std::process::exit(1),
+            chaos::Verdict::NoVerdict => std::process::exit(3),
+        },
     }
 }
 
