@@ -190,8 +190,8 @@ enum Command {
     /// Measures the hub: submissions over HTTPS with mTLS, and the same records straight to Kafka.
     Bench(bench::BenchArgs),
     /// The fault suite: the hub as separate processes on its own broker and PostgreSQL, a
-    /// mixed load, processes killed and operators failing; exits 1 if a request was lost or
-    /// doubled (docs/reliability.md).
+    /// mixed load, processes killed and operators failing; exits 1 if a request was lost,
+    /// doubled or not pushed, 3 (no verdict) if a source could not be read (docs/reliability.md).
     Chaos(chaos::ChaosArgs),
 }
 
