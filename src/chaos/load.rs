@@ -78,6 +78,44 @@ impl Clients {
         Ok(Clients { apis, by_company })
     }
 
+    /// The companies the load files as.
+    pub fn companies(&self) -> impl Iterator<Item = &str> {
+        self.by_company.keys().map(String::as_str)
+    }
+
+    /// `method` on `path` of API `api` as `company`'s administrator: the status and the JSON
+    /// answer (`null` when there is none).
+    pub async fn call(
+        &self,
+        api: usize,
+        company: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let (client, token) = self
+            .by_company
+            .get(company)
+            .with_context(|| format!("no client for {company}"))?;
+        let mut req = client
+            .request(
+                method,
+                format!("{}{path}", self.apis[api % self.apis.len()]),
+            )
+            .bearer_auth(token)
+            .timeout(Duration::from_secs(30));
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await?;
+        Ok((
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        ))
+    }
+
     async fn submit(
         &self,
         api: usize,
