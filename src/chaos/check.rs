@@ -372,6 +372,8 @@ pub struct Report {
     pub rejected: usize,
     pub failed: usize,
     pub refused_503: usize,
+    /// Of those, `outcome_unknown` (the broker may hold the request; sent again by the load).
+    pub outcome_unknown: usize,
     pub refused_other: usize,
     /// The other refusals by HTTP status and code.
     pub refused_other_by: BTreeMap<String, usize>,
@@ -491,7 +493,10 @@ pub fn verdict(
             Answer::Accepted(id) => {
                 accepted.insert(id.as_str(), o);
             }
-            Answer::Refused(503, _) => r.refused_503 += 1,
+            Answer::Refused(503, _) => {
+                r.refused_503 += 1;
+                r.outcome_unknown += usize::from(o.answer.outcome_unknown());
+            }
             Answer::Refused(status, code) => {
                 r.refused_other += 1;
                 *r.refused_other_by
@@ -597,9 +602,11 @@ pub fn verdict(
         r.webhook_out_of_order = w.delivered.windows(2).filter(|p| p[1].id < p[0].id).count();
         r.webhook_unsigned = w.delivered.iter().filter(|d| !d.signed).count();
     }
-    // A 503 promises the request is nowhere on the broker: its key's request id must not be.
+    // A 503 promises the request is nowhere on the broker — all but `outcome_unknown`, which
+    // says it may be: its key's request id must not be.
     for o in outcomes {
         if let Answer::Refused(503, _) = o.answer
+            && !o.answer.outcome_unknown()
             && ev.area_read(o.area)
             && let Some(id) = ev.keys.get(&(o.company.clone(), o.key.clone()))
             && ev.requests.contains_key(id)
@@ -747,7 +754,11 @@ impl std::fmt::Display for Report {
         writeln!(f, "| completed | {} |", self.completed)?;
         writeln!(f, "| rejected (by the operator) | {} |", self.rejected)?;
         writeln!(f, "| failed (dead-lettered) | {} |", self.failed)?;
-        writeln!(f, "| refused with 503 | {} |", self.refused_503)?;
+        writeln!(
+            f,
+            "| refused with 503 | {} (of which outcome_unknown: {}) |",
+            self.refused_503, self.outcome_unknown
+        )?;
         let by: Vec<String> = self
             .refused_other_by
             .iter()

@@ -32,6 +32,13 @@ pub enum Answer {
     Transport,
 }
 
+impl Answer {
+    /// 503 `outcome_unknown`: the hub could not tell whether the broker holds the request.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self, Answer::Refused(503, code) if code == "outcome_unknown")
+    }
+}
+
 /// One submission and its answer.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -326,7 +333,9 @@ async fn file(
             &filing.key,
         )
         .await;
-    if answer == Answer::Transport {
+    // No answer, or "outcome unknown" (the broker may hold it): the same key once more, at the
+    // other API, as a client would.
+    if answer == Answer::Transport || answer.outcome_unknown() {
         api = 1 - api;
         tokio::time::sleep(Duration::from_millis(200)).await;
         answer = clients
