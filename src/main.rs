@@ -190,8 +190,8 @@ enum Command {
     /// Measures the hub: submissions over HTTPS with mTLS, and the same records straight to Kafka.
     Bench(bench::BenchArgs),
     /// The fault suite: the hub as separate processes on its own broker and PostgreSQL, a
-    /// mixed load, processes killed and operators failing; exits 1 if a request was lost or
-    /// doubled (docs/reliability.md).
+    /// mixed load, processes killed and operators failing; exits 1 if a request was lost,
+    /// doubled or not pushed, 3 (no verdict) if a source could not be read (docs/reliability.md).
     Chaos(chaos::ChaosArgs),
 }
 
@@ -656,12 +656,12 @@ async fn run(command: Command, mut s: Settings, shutdown: CancellationToken) -> 
             Ok(())
         }
         Command::Bench(args) => bench::run(s, args).await,
-        Command::Chaos(args) => {
-            if !chaos::run(s, args).await?.ok() {
-                std::process::exit(1);
-            }
-            Ok(())
-        }
+        // 1: a promise broken; 3: no verdict (a source could not be read).
+        Command::Chaos(args) => match chaos::run(s, args).await?.verdict() {
+            chaos::Verdict::Held => Ok(()),
+            chaos::Verdict::Broken => std::process::exit(1),
+            chaos::Verdict::NoVerdict => std::process::exit(3),
+        },
     }
 }
 

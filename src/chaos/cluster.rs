@@ -543,7 +543,9 @@ impl Drop for Cluster {
 
 /// The run's settings: its own database, broker and folders; producers without idempotence
 /// (tansu 0.6 fails idempotent produces after its own restart: docs/reliability.md); switch
-/// halves left unmatched refused after 20 s so that every request ends within the run.
+/// halves left unmatched refused after 20 s so that every request ends within the run; webhooks
+/// allowed to the run's receiver on 127.0.0.1 (`webhook_allow_private`, its certificate from
+/// the run's CA) and retried within seconds rather than an hour.
 fn run_settings(
     base: &Settings,
     dir: &Path,
@@ -567,6 +569,11 @@ fn run_settings(
         api_listen: "127.0.0.1:0".parse()?,
         ops_listen: "127.0.0.1:0".parse()?,
         tls_dir: dir.join("certs"),
+        webhook_allow_private: true,
+        webhook_ca_file: Some(dir.join("certs").join("ca.pem")),
+        webhook_retry_min_ms: 200,
+        webhook_retry_max_ms: 2_000,
+        webhook_poll_ms: 100,
         connectors_dir,
         connector_lanes: 8,
         sim_data_dir: dir.join("sim"),

@@ -32,6 +32,13 @@ pub enum Answer {
     Transport,
 }
 
+impl Answer {
+    /// 503 `outcome_unknown`: the hub could not tell whether the broker holds the request.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self, Answer::Refused(503, code) if code == "outcome_unknown")
+    }
+}
+
 /// One submission and its answer.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -76,6 +83,44 @@ impl Clients {
             by_company.insert(company, (client, token));
         }
         Ok(Clients { apis, by_company })
+    }
+
+    /// The companies the load files as.
+    pub fn companies(&self) -> impl Iterator<Item = &str> {
+        self.by_company.keys().map(String::as_str)
+    }
+
+    /// `method` on `path` of API `api` as `company`'s administrator: the status and the JSON
+    /// answer (`null` when there is none).
+    pub async fn call(
+        &self,
+        api: usize,
+        company: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let (client, token) = self
+            .by_company
+            .get(company)
+            .with_context(|| format!("no client for {company}"))?;
+        let mut req = client
+            .request(
+                method,
+                format!("{}{path}", self.apis[api % self.apis.len()]),
+            )
+            .bearer_auth(token)
+            .timeout(Duration::from_secs(30));
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await?;
+        Ok((
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        ))
     }
 
     async fn submit(
@@ -288,7 +333,9 @@ async fn file(
             &filing.key,
         )
         .await;
-    if answer == Answer::Transport {
+    // No answer, or "outcome unknown" (the broker may hold it): the same key once more, at the
+    // other API, as a client would.
+    if answer == Answer::Transport || answer.outcome_unknown() {
         api = 1 - api;
         tokio::time::sleep(Duration::from_millis(200)).await;
         answer = clients

@@ -1,14 +1,16 @@
 //! `kirikae chaos`: the fault suite. Runs the hub as separate processes (two APIs, the
 //! projector, ten connectors, ten simulators) on a broker and a PostgreSQL cluster of its own,
 //! drives an open-loop mixed load over HTTPS, kills and restarts parts of it at moments a
-//! seeded RNG picks, and then checks from the topics, the database and the simulators — not
-//! from the hub's own counters — that every accepted request ended exactly once. Prints one
-//! table; fails when anything was lost or doubled.
+//! seeded RNG picks, and then checks from the topics, the database, the simulators and the push
+//! as a client gets it (the change feed, a webhook) — not from the hub's own counters — that
+//! every accepted request ended exactly once and its end was pushed. Prints one table; fails
+//! when anything was lost or doubled, and gives no verdict when a source could not be read.
 
 mod check;
 mod cluster;
 mod faults;
 mod load;
+mod push;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -17,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-pub use check::{FaultLine, Latency, Report};
+pub use check::{FaultLine, Latency, Report, Verdict};
 pub use faults::Kind as FaultKind;
 
 use crate::config::Settings;
@@ -42,9 +44,14 @@ pub struct ChaosArgs {
     /// Submissions in flight at most; more are counted as not sent.
     #[arg(long, default_value_t = 128)]
     pub in_flight: usize,
-    /// How long to wait after the load for every accepted request to end.
+    /// How long to wait after the load for every accepted request to end (and its end to
+    /// reach the webhook).
     #[arg(long, default_value_t = 240)]
     pub drain_secs: u64,
+    /// How long the check keeps trying to read a source (a topic, the database, a simulator,
+    /// a change feed) before it names it as not read and gives no verdict.
+    #[arg(long, default_value_t = 180)]
+    pub read_secs: u64,
     /// The tansu binary (default: $TANSU_BINARY).
     #[arg(long, env = "TANSU_BINARY")]
     pub tansu: PathBuf,
@@ -104,10 +111,13 @@ pub async fn run(settings: Settings, args: ChaosArgs) -> anyhow::Result<Report> 
     }
     println!(
         "verdict: {} ({:.0} s in all)",
-        if report.ok() {
-            "every promise held"
-        } else {
-            "BROKEN PROMISES"
+        match report.verdict() {
+            Verdict::Held => "every promise held".to_string(),
+            Verdict::Broken => "BROKEN PROMISES".to_string(),
+            Verdict::NoVerdict => format!(
+                "NO VERDICT: nothing broken in what was read, but {} source(s) could not be read",
+                report.unread.len()
+            ),
         },
         started.elapsed().as_secs_f64()
     );
@@ -123,11 +133,14 @@ async fn drive(
     plan: Vec<faults::Planned>,
 ) -> anyhow::Result<Report> {
     let clients = Arc::new(load::Clients::login(&settings.tls_dir, apis).await?);
+    let receiver = push::Receiver::start(&settings.tls_dir, &clients, cluster::RETAILER)
+        .await
+        .context("the webhook receiver")?;
     let mix = Arc::new(load::Mix::new(settings, args.seed));
     let load_began = chrono::Utc::now();
     let began = tokio::time::Instant::now();
     let load = tokio::spawn(load::run(
-        clients,
+        clients.clone(),
         mix,
         args.rate,
         Duration::from_secs(args.duration),
@@ -172,8 +185,42 @@ async fn drive(
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+    // The webhook delivers one event at a time: give it the drain's time, and 30 s at least.
+    let pushed: HashSet<&str> = outcomes
+        .iter()
+        .filter(|o| o.company == receiver.company)
+        .filter_map(|o| match &o.answer {
+            load::Answer::Accepted(id) => Some(id.as_str()),
+            _ => None,
+        })
+        .collect();
+    let deadline = deadline.max(Instant::now() + Duration::from_secs(30));
+    loop {
+        let delivered = receiver.delivered();
+        let done: HashSet<&str> = delivered
+            .iter()
+            .filter(|d| matches!(d.status.as_str(), "completed" | "rejected" | "failed"))
+            .map(|d| d.subject_id.as_str())
+            .collect();
+        let left = pushed.iter().filter(|id| !done.contains(*id)).count();
+        if left == 0 {
+            break;
+        }
+        if Instant::now() > deadline {
+            eprintln!("chaos: {left} final results not at the webhook by the deadline");
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
     // Results that are final in the database stand on the topics already; read them all.
-    let evidence = check::Evidence::gather(settings, sims).await?;
+    let evidence = check::Evidence::gather(
+        settings,
+        sims,
+        &clients,
+        Some(&receiver),
+        Duration::from_secs(args.read_secs),
+    )
+    .await;
     Ok(check::verdict(
         &outcomes, figures, &done, load_began, &evidence,
     ))

@@ -133,11 +133,7 @@ impl rdkafka::ClientContext for Acknowledgements {}
 impl rdkafka::producer::ProducerContext for Acknowledgements {
     type DeliveryOpaque = Box<tokio::sync::oneshot::Sender<Acked>>;
 
-    fn delivery(
-        &self,
-        result: &rdkafka::message::DeliveryResult<'_>,
-        reply: Self::DeliveryOpaque,
-    ) {
+    fn delivery(&self, result: &rdkafka::message::DeliveryResult<'_>, reply: Self::DeliveryOpaque) {
         let acked = match result {
             Ok(m) => Ok(Delivery {
                 partition: m.partition(),

@@ -81,7 +81,9 @@ pub enum KeyError {
     #[error("the record's key was destroyed ({0})")]
     Shredded(String),
     /// The master key is not in this process's ring: a configuration to mend, not data to drop.
-    #[error("the record's master key {0} is not in the key ring (field_keys_file or field_keys_command)")]
+    #[error(
+        "the record's master key {0} is not in the key ring (field_keys_file or field_keys_command)"
+    )]
     Missing(String),
     #[error("the record's key header is malformed or altered")]
     Broken,

@@ -160,8 +160,8 @@ impl Source {
             Source::File(path) => std::fs::read_to_string(path).map_err(|e| self.error(e))?,
             Source::Command(command) => run(command).map_err(|e| self.error(e))?,
         };
-        let file: RingFile = serde_json::from_str(&text)
-            .map_err(|e| self.error(format!("not a key ring: {e}")))?;
+        let file: RingFile =
+            serde_json::from_str(&text).map_err(|e| self.error(format!("not a key ring: {e}")))?;
         KeyRing::of(&file).map_err(|e| self.error(e))?;
         Ok(file)
     }
@@ -340,7 +340,10 @@ mod tests {
         let json = serde_json::to_string(&file).unwrap();
         let source = Source::Command(format!("printf '%s' '{json}'"));
         let ring = source.ring().unwrap();
-        assert_eq!(ring.current(&Period::parse("2026-05").unwrap()).unwrap().0, "kms-1");
+        assert_eq!(
+            ring.current(&Period::parse("2026-05").unwrap()).unwrap().0,
+            "kms-1"
+        );
     }
 
     #[test]
@@ -349,7 +352,10 @@ mod tests {
         let e = source.ring().unwrap_err().to_string();
         assert!(e.contains("false") && e.contains("exited"), "{e}");
         assert!(!e.contains("s3cret"), "{e}");
-        let e = Source::Command("echo not-json".into()).ring().unwrap_err().to_string();
+        let e = Source::Command("echo not-json".into())
+            .ring()
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a key ring"), "{e}");
     }
 }

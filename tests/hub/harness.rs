@@ -688,7 +688,10 @@ pub fn kirikae_process(app: &TestApp, args: &[&str]) -> std::process::Command {
         .env("KIRIKAE_CONNECTORS_DIR", &s.connectors_dir)
         .env("KIRIKAE_FIELD_KEYS_FILE", &s.field_keys_file)
         .env("KIRIKAE_FIELD_KEYS_CREATE", "false")
-        .env("KIRIKAE_WEBHOOK_ALLOW_PRIVATE", s.webhook_allow_private.to_string())
+        .env(
+            "KIRIKAE_WEBHOOK_ALLOW_PRIVATE",
+            s.webhook_allow_private.to_string(),
+        )
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null());
     command

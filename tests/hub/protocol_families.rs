@@ -48,7 +48,11 @@ async fn every_area_answers_over_its_own_family() {
         connectors.push((ops, ChildProcess(child)));
     }
     for ((area, family), (ops, _)) in families.into_iter().zip(&connectors) {
-        assert_eq!(calls_timed(*ops, area, family).await, 0.0, "a fresh connector");
+        assert_eq!(
+            calls_timed(*ops, area, family).await,
+            0.0,
+            "a fresh connector"
+        );
         let def = ConnectorDefinition::load(&app.settings.connectors_dir, area).unwrap();
         assert_eq!(
             def.protocol,

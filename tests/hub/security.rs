@@ -323,21 +323,36 @@ async fn many_concurrent_logins_do_not_block_a_logged_in_users_status_call() {
 /// which quotes the row's values (here a mail address in a unique violation).
 #[tokio::test]
 async fn a_database_errors_detail_never_reaches_the_refusal_that_is_logged() {
-    let (db, connection) =
-        tokio_postgres::connect("host=127.0.0.1 user=postgres dbname=postgres", tokio_postgres::NoTls)
-            .await
-            .expect("the test PostgreSQL");
+    let (db, connection) = tokio_postgres::connect(
+        "host=127.0.0.1 user=postgres dbname=postgres",
+        tokio_postgres::NoTls,
+    )
+    .await
+    .expect("the test PostgreSQL");
     tokio::spawn(connection);
     db.batch_execute("CREATE TEMP TABLE mail_once (mail text PRIMARY KEY)")
         .await
         .unwrap();
     let insert = "INSERT INTO mail_once VALUES ('hanako.sato@example.jp')";
     db.execute(insert, &[]).await.unwrap();
-    let error = db.execute(insert, &[]).await.expect_err("a unique violation");
-    let detail = error.as_db_error().and_then(|e| e.detail()).unwrap_or_default();
-    assert!(detail.contains("hanako.sato@example.jp"), "the server quotes the value: {detail}");
+    let error = db
+        .execute(insert, &[])
+        .await
+        .expect_err("a unique violation");
+    let detail = error
+        .as_db_error()
+        .and_then(|e| e.detail())
+        .unwrap_or_default();
+    assert!(
+        detail.contains("hanako.sato@example.jp"),
+        "the server quotes the value: {detail}"
+    );
     let refusal = kirikae::domain::Refusal::from(error);
-    for logged in [format!("{refusal}"), format!("{refusal:?}"), format!("{refusal:#}")] {
+    for logged in [
+        format!("{refusal}"),
+        format!("{refusal:?}"),
+        format!("{refusal:#}"),
+    ] {
         assert!(!logged.contains("hanako.sato"), "{logged}");
         assert!(logged.contains("23505"), "the SQLSTATE stays: {logged}");
     }

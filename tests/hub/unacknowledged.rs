@@ -20,7 +20,8 @@ const PRODUCE: i16 = 0;
 /// `lose` produce requests naming `topic`, which the broker gets (and writes) but whose
 /// answers never reach the client.
 struct LosingProxy {
-    topic: Vec<u8>,
+    /// Set once the hub (whose topics the proxy carries) has its settings.
+    topic: std::sync::OnceLock<Vec<u8>>,
     lose: AtomicUsize,
 }
 
@@ -47,7 +48,10 @@ impl LosingProxy {
                 while let Some(f) = frame(&mut client_rx).await {
                     // Request header: api key (2 bytes), version (2), correlation id (4).
                     let api_key = i16::from_be_bytes([f[4], f[5]]);
-                    let names_topic = f.windows(this.topic.len()).any(|w| w == this.topic);
+                    let names_topic = this
+                        .topic
+                        .get()
+                        .is_some_and(|t| f.windows(t.len()).any(|w| w == t.as_slice()));
                     if api_key == PRODUCE
                         && names_topic
                         && this
@@ -82,15 +86,31 @@ async fn a_request_written_but_not_acknowledged_is_sent_again_accepted_and_carri
     let area = Area::Kansai;
     let data = tempfile::tempdir().unwrap();
     let broker_port = free_port();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
     let brokers = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
     let _broker = start_tansu(data.path(), broker_port, &brokers);
-    let app = spawn_app_on_broker(&[area], &brokers).await;
     let proxy = Arc::new(LosingProxy {
-        topic: app.settings.requests_topic(area).into_bytes(),
+        topic: Default::default(),
         lose: AtomicUsize::new(0),
     });
-    tokio::spawn(proxy.clone().serve(listener, broker_port));
+    // On a thread and runtime of its own: the hub's clients make blocking calls on the test's.
+    let serving = proxy.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = TcpListener::from_std(listener).unwrap();
+            serving.serve(listener, broker_port).await
+        })
+    });
+    let app = spawn_app_on_broker(&[area], &brokers).await;
+    proxy
+        .topic
+        .set(app.settings.requests_topic(area).into_bytes())
+        .unwrap();
     let a = app.login(RETAILER_A).await;
     // One request first, so the producer's connection and metadata are warm.
     let (warm, _) = app.point(area, 1);
@@ -106,21 +126,30 @@ async fn a_request_written_but_not_acknowledged_is_sent_again_accepted_and_carri
     let status = answer.status();
     let body: serde_json::Value = answer.json().await.unwrap();
     assert_eq!(proxy.lose.load(Ordering::SeqCst), 0, "an answer was lost");
-    assert_eq!(status, 202, "the record the broker holds is not refused: {body}");
+    assert_eq!(
+        status, 202,
+        "the record the broker holds is not refused: {body}"
+    );
     let id = body["request_id"].as_str().unwrap().to_string();
     let done = a.final_status(&id).await;
     assert_eq!(done["status"], "completed", "{done}");
     // Two copies on the request topic (the one whose answer was lost, and the one sent
     // again), one final result, one application at the operator.
     let codec = kirikae::messages::Codec::new();
-    let copies = read_topic(&app.settings.kafka_brokers, &app.settings.requests_topic(area))
-        .iter()
-        .filter_map(|b| codec.decode_request(b).ok())
-        .filter(|r| r.request_id.to_string() == id)
-        .count();
+    let copies = read_topic(
+        &app.settings.kafka_brokers,
+        &app.settings.requests_topic(area),
+    )
+    .iter()
+    .filter_map(|b| codec.decode_request(b).ok())
+    .filter(|r| r.request_id.to_string() == id)
+    .count();
     assert_eq!(copies, 2, "the lost answer's record and the one sent again");
     assert_eq!(final_results_for(&app, area, &id), 1);
     let applied = app.sim(area).1.applied();
-    let times = applied.iter().find(|(r, _)| r.to_string() == id).map(|(_, n)| *n);
+    let times = applied
+        .iter()
+        .find(|(r, _)| r.to_string() == id)
+        .map(|(_, n)| *n);
     assert_eq!(times, Some(1), "the operator carried it out once");
 }
