@@ -17,7 +17,7 @@ use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::filers::Filers;
+use super::filers::{Filed, Filers};
 use super::kind::BulkKind;
 use super::store::{self, Batch};
 use crate::accounts::Principal;
@@ -29,9 +29,8 @@ use crate::kafka::Publisher;
 
 /// How often the job looks for confirmed batches.
 const POLL: Duration = Duration::from_millis(300);
-/// Rows read and filed per round; their outcomes are stored together when it ends (two
-/// statements a round, not one per row). Several times [`IN_FLIGHT`], so little of a round is
-/// spent waiting for its last rows.
+/// Rows read (and marked attempted) per round. Several times [`IN_FLIGHT`], so little of a
+/// round is spent waiting for its last rows.
 const ROUND: i64 = 512;
 /// Rows in flight at once, each from its idempotency claim to the broker's acknowledgement.
 /// Concurrent rows share the accept path's group commit, PostgreSQL's WAL flushes and the
@@ -141,7 +140,7 @@ async fn file_batch(pool: &Pool, filers: &Filers, batch: &Batch) -> Result<(), R
             }
         };
         let started = Instant::now();
-        let outcomes: Vec<_> = futures::stream::iter(rows)
+        let mut outcomes = futures::stream::iter(rows)
             .map(|row| async move {
                 let outcome = filers
                     .file(
@@ -156,33 +155,46 @@ async fn file_batch(pool: &Pool, filers: &Filers, batch: &Batch) -> Result<(), R
                 (row.line, outcome)
             })
             .buffer_unordered(IN_FLIGHT)
-            .collect()
-            .await;
-        let filing = started.elapsed();
-        let (mut filed, mut refused, mut waiting) = (Vec::new(), Vec::new(), 0);
-        for (line, outcome) in outcomes {
-            match outcome {
-                Ok(f) => filed.push((line, f.id, f.outcome)),
-                Err(e) if transient(&e) => waiting += 1,
-                Err(e) => refused.push((line, e)),
-            }
+            .ready_chunks(IN_FLIGHT);
+        // Stored as they come, the rows settled since the last store together: progress shows
+        // at once, and one slow row does not hold back the outcomes of the others.
+        let (mut settled, mut waiting) = (0, 0);
+        while let Some(chunk) = outcomes.next().await {
+            settled += chunk.len();
+            waiting += store_outcomes(&client, batch.batch_id, chunk).await?;
         }
-        store::filed(&client, batch.batch_id, &filed).await?;
-        let refusals: Vec<_> = refused.iter().map(|(line, e)| (*line, e)).collect();
-        store::refused(&client, batch.batch_id, &refusals).await?;
         tracing::debug!(
             batch = %batch.batch_id,
-            filed = filed.len(),
-            refused = refused.len(),
+            settled,
             waiting,
-            filing_ms = filing.as_millis() as u64,
-            storing_ms = (started.elapsed() - filing).as_millis() as u64,
+            ms = started.elapsed().as_millis() as u64,
             "bulk filing round"
         );
         if waiting > 0 {
             return Ok(());
         }
     }
+}
+
+/// Stores what filing `outcomes` came to, with one statement for the filed rows and one for
+/// the refused ones; how many rows wait for a later round.
+async fn store_outcomes(
+    client: &deadpool_postgres::Client,
+    batch_id: Uuid,
+    outcomes: Vec<(i32, Result<Filed, Refusal>)>,
+) -> Result<usize, Refusal> {
+    let (mut filed, mut refused, mut waiting) = (Vec::new(), Vec::new(), 0);
+    for (line, outcome) in outcomes {
+        match outcome {
+            Ok(f) => filed.push((line, f.id, f.outcome)),
+            Err(e) if transient(&e) => waiting += 1,
+            Err(e) => refused.push((line, e)),
+        }
+    }
+    store::filed(client, batch_id, &filed).await?;
+    let refused: Vec<_> = refused.iter().map(|(line, e)| (*line, e)).collect();
+    store::refused(client, batch_id, &refused).await?;
+    Ok(waiting)
 }
 
 /// A refusal that says nothing about the row: the row waits and is filed in a later round.

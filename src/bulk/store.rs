@@ -264,8 +264,9 @@ pub async fn pending<C: GenericClient>(
 }
 
 /// Records what rows were filed as, in one statement: each line's request (or
-/// intermediation) id, and what else its filing answered. One statement per round rather
-/// than one per row: at thousands of rows, a commit per row was where the filing's time went.
+/// intermediation) id, and what else its filing answered. One statement for the rows settled
+/// together rather than one per row: at thousands of rows, a commit per row (one after another)
+/// was a large part of a round.
 pub async fn filed<C: GenericClient>(
     client: &C,
     batch_id: Uuid,
