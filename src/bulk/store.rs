@@ -263,38 +263,51 @@ pub async fn pending<C: GenericClient>(
     Ok(due)
 }
 
-/// Records what a row was filed as: the request's (or intermediation's) id, and what else the
-/// filing answered.
+/// Records what rows were filed as, in one statement: each line's request (or
+/// intermediation) id, and what else its filing answered. One statement for the rows settled
+/// together rather than one per row: at thousands of rows, a commit per row (one after another)
+/// was a large part of a round.
 pub async fn filed<C: GenericClient>(
     client: &C,
     batch_id: Uuid,
-    line: i32,
-    request_id: Uuid,
-    outcome: Option<&Value>,
+    rows: &[(i32, Uuid, Option<Value>)],
 ) -> Result<(), Refusal> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<i32> = rows.iter().map(|r| r.0).collect();
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.1).collect();
+    let outcomes: Vec<Option<&Value>> = rows.iter().map(|r| r.2.as_ref()).collect();
     client
         .execute(
-            "UPDATE bulk_rows SET request_id = $3, outcome = $4 WHERE batch_id = $1 AND line = $2",
-            &[&batch_id, &line, &request_id, &outcome],
+            "UPDATE bulk_rows r SET request_id = f.request_id, outcome = f.outcome
+             FROM UNNEST($2::int[], $3::uuid[], $4::jsonb[]) AS f(line, request_id, outcome)
+             WHERE r.batch_id = $1 AND r.line = f.line",
+            &[&batch_id, &lines, &ids, &outcomes],
         )
         .await?;
     Ok(())
 }
 
-/// Records the refusal a row's filing met (a rule only the filing can check, such as the
-/// intermediation it quotes).
+/// Records the refusal each row's filing met (a rule only the filing can check, such as the
+/// intermediation it quotes), all of them in one statement.
 pub async fn refused<C: GenericClient>(
     client: &C,
     batch_id: Uuid,
-    line: i32,
-    refusal: &Refusal,
+    rows: &[(i32, &Refusal)],
 ) -> Result<(), Refusal> {
-    let (ja, en) = refusal.messages();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<i32> = rows.iter().map(|r| r.0).collect();
+    let codes: Vec<&str> = rows.iter().map(|r| r.1.code()).collect();
+    let (ja, en): (Vec<String>, Vec<String>) = rows.iter().map(|r| r.1.messages()).unzip();
     client
         .execute(
-            "UPDATE bulk_rows SET refusal_code = $3, refusal_ja = $4, refusal_en = $5
-             WHERE batch_id = $1 AND line = $2",
-            &[&batch_id, &line, &refusal.code(), &ja, &en],
+            "UPDATE bulk_rows r SET refusal_code = f.code, refusal_ja = f.ja, refusal_en = f.en
+             FROM UNNEST($2::int[], $3::text[], $4::text[], $5::text[]) AS f(line, code, ja, en)
+             WHERE r.batch_id = $1 AND r.line = f.line",
+            &[&batch_id, &lines, &codes, &ja, &en],
         )
         .await?;
     Ok(())

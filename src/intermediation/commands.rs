@@ -195,7 +195,8 @@ impl<'a> Intermediations<'a> {
     /// Claims the transition with its audit row (one transaction), produces, answers. A failed
     /// send keeps the claim: the record may still have reached the broker, and a second
     /// transition must not be produced unless the first surely was not; the claim may be
-    /// retaken after `intermediation_claim_timeout_secs`.
+    /// retaken after `intermediation_claim_timeout_secs`. An acknowledged send keeps it until
+    /// the projector applies the event.
     async fn transit(
         &self,
         by: &Principal,
@@ -228,6 +229,14 @@ impl<'a> Intermediations<'a> {
                 store::release(&self.pool.get().await?, id, e.event_id).await?;
             }
             return Err(err);
+        }
+        // Should this fail, the claim times out as an unacknowledged one would (logged).
+        let kept = async {
+            store::acknowledged(&self.pool.get().await?, id, e.event_id).await?;
+            Ok::<_, Refusal>(())
+        };
+        if let Err(err) = kept.await {
+            tracing::warn!(error = %err, intermediation_id = %id, "acknowledged claim not kept");
         }
         let state = super::transition(Some(State::AwaitingDecision), kind)
             .expect("every transition leaves awaiting_decision");

@@ -10,9 +10,10 @@
 //! The claim: a decision, withdrawal or expiry first sets `pending_event` on a row that is
 //! awaiting a decision and not claimed (a conditional UPDATE, so of concurrent callers exactly
 //! one wins), then produces its event, then answers. The projector clears the claim when it
-//! applies any transition. A claim whose event never reached the broker (a crash, or a broker
-//! that did not acknowledge) is left in place and may be retaken once it is older than
-//! `intermediation_claim_timeout_secs`.
+//! applies any transition. A claim whose event the broker acknowledged is kept until then,
+//! however long the projector takes ([`acknowledged`]); one whose event never reached the
+//! broker (a crash, or a broker that did not acknowledge) is left in place and may be retaken
+//! once it is older than `intermediation_claim_timeout_secs`.
 
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
@@ -238,6 +239,24 @@ pub async fn claim<C: GenericClient>(
         Some(_) => ClaimRefused::NotPending,
         None => ClaimRefused::NotVisible,
     }))
+}
+
+/// Keeps the claim of `event_id` until the projector applies it: the broker acknowledged the
+/// event, so retaking the claim after its timeout (while the projector lags) would let a second
+/// transition through. Only a claim whose event was never acknowledged times out.
+pub async fn acknowledged<C: GenericClient>(
+    client: &C,
+    id: Uuid,
+    event_id: Uuid,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "UPDATE intermediations SET pending_since = 'infinity'
+              WHERE intermediation_id = $1 AND pending_event = $2",
+            &[&id, &event_id],
+        )
+        .await?;
+    Ok(())
 }
 
 /// Gives a claim back when its event was certainly not produced (it could not even be encoded).

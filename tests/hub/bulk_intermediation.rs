@@ -46,6 +46,19 @@ async fn inbox(current: &Retailer) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// The id of a new low-voltage intermediation of `point(n)` from `new` to `current_code`,
+/// registered through the single call.
+async fn registered(new: &Retailer, current_code: &str, n: usize) -> String {
+    let body = json!({
+        "supply_point_id": point(n).as_str(), "current_retailer_code": current_code,
+        "customer_number": "0012-3456-78", "contract_name": "山田 太郎",
+        "supply_address": "東京都千代田区丸の内1-1-1",
+        "desired_switch_date": planned().replace('/', "-"), "point_class": "lv"});
+    let (code, body) = new.post("/api/v1/intermediations", body).await;
+    assert_eq!(code, 202, "{body}");
+    body["intermediation_id"].as_str().unwrap().to_string()
+}
+
 #[tokio::test]
 async fn an_intermediation_registration_file_previews_its_bad_rows_and_registers_each_good_row_once()
  {
@@ -134,22 +147,7 @@ async fn an_intermediation_decision_file_decides_each_good_row_once_with_the_dec
     let current = app.login(&current_code).await;
     let mut ids = Vec::new();
     for n in 1..=3 {
-        let body = json!({
-            "supply_point_id": point(n).as_str(), "current_retailer_code": current_code,
-            "customer_number": "0012-3456-78", "contract_name": "山田 太郎",
-            "supply_address": "東京都千代田区丸の内1-1-1",
-            "desired_switch_date": planned().replace('/', "-"), "point_class": "lv"});
-        let resp = new
-            .http
-            .post(format!("{}/api/v1/intermediations", new.api))
-            .bearer_auth(&new.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 202);
-        let body: Value = resp.json().await.unwrap();
-        ids.push(body["intermediation_id"].as_str().unwrap().to_string());
+        ids.push(registered(&new, &current_code, n).await);
     }
     let unknown = Uuid::now_v7().to_string();
     let lines = vec![
@@ -272,5 +270,116 @@ async fn filing_refuses_the_rows_of_a_registration_suspended_after_the_confirm()
     for row in rows {
         assert_eq!(row.request_id, None, "{row:?}");
         assert_eq!(row.refusal_code.as_deref(), Some("registration_suspended"));
+    }
+}
+
+/// The decision events of intermediation `id` on the intermediation topic.
+fn decisions_on_topic(app: &TestApp, id: &str) -> Vec<Value> {
+    let codec = kirikae::messages::Codec::new();
+    read_topic(
+        &app.settings.kafka_brokers,
+        &app.settings.intermediations_topic(),
+    )
+    .iter()
+    .filter_map(|b| codec.decode_intermediation(b).ok())
+    .filter(|e| e.intermediation_id.to_string() == id)
+    .filter(|e| e.kind != kirikae::intermediation::EventKind::Registered)
+    .map(|e| json!({"kind": e.kind.as_str(), "event_id": e.event_id.to_string()}))
+    .collect()
+}
+
+/// The recovery of a decision row whose filing reached the broker but whose outcome was never
+/// stored (the process died between the broker's acknowledgement and the row's update): the
+/// row is marked attempted, the intermediation decided by this user. Made deterministic here by
+/// deciding through the single call — the same `Intermediations::decide`, as the same user —
+/// and marking the row attempted, as the killed round left it, before the confirm.
+#[tokio::test]
+async fn a_decision_row_attempted_once_is_recorded_as_its_earlier_decision_and_not_decided_twice() {
+    let app = spawn_app_without_connectors(&[Area::Tokyo]).await;
+    let new = app.login(RETAILER_A).await;
+    let current_code = incumbent_code(Area::Tokyo);
+    let current = app.login(&current_code).await;
+    let mut ids = Vec::new();
+    for n in 21..=23 {
+        ids.push(registered(&new, &current_code, n).await);
+    }
+    let lines = vec![
+        format!("{},承諾,,", ids[0]), // line 2: attempted, its approval on the broker
+        format!("{},承諾,,", ids[1]), // line 3: never attempted, decided by a single call
+        format!("{},否認,契約名義不一致,", ids[2]), // line 4: attempted, but approved, not declined
+    ];
+    let bulk = BulkClient(&current);
+    let preview = bulk
+        .previewed(
+            "switch-intermediation-decision",
+            csv_file(DECISION_HEADER, &lines).into_bytes(),
+        )
+        .await;
+    assert_eq!(preview["counts"]["bad"], 0, "{preview}");
+    let mut first = Vec::new();
+    for id in &ids {
+        let (code, body) = current
+            .post(
+                &format!("/api/v1/intermediations/{id}/decision"),
+                json!({"decision": "approve"}),
+            )
+            .await;
+        assert_eq!(code, 202, "{body}");
+        first.push(body["event_id"].as_str().unwrap().to_string());
+    }
+    let pool = kirikae::hub::pool(&app.settings).unwrap();
+    let batch_id: Uuid = preview["batch_id"].as_str().unwrap().parse().unwrap();
+    let attempted: &[i32] = &[2, 4];
+    pool.get()
+        .await
+        .unwrap()
+        .execute(
+            "UPDATE bulk_rows SET attempted_at = now() WHERE batch_id = $1 AND line = ANY($2)",
+            &[&batch_id, &attempted],
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(bulk.confirm(&preview, "").await.0, 202);
+    let done = bulk
+        .until(&preview, "every row filed or refused", |b| {
+            b["state"] == "filed"
+        })
+        .await;
+    assert_eq!(
+        (
+            done["counts"]["filed"].as_i64(),
+            done["counts"]["refused"].as_i64()
+        ),
+        (Some(1), Some(2)),
+        "{done}"
+    );
+    let rows = bulk.rows(&preview, CsvEncoding::Utf8).await;
+    let recovered = &rows[0];
+    assert_eq!(
+        (recovered[2].as_str(), recovered[3].as_str()),
+        ("申請済 filed", ids[0].as_str()),
+        "{rows:?}"
+    );
+    assert_eq!(recovered[4], "approved", "{recovered:?}");
+    let answer: Value = serde_json::from_str(&recovered[9]).unwrap();
+    assert_eq!(
+        answer["event_id"], first[0],
+        "the row is the decision its first attempt made"
+    );
+    for row in &rows[1..] {
+        assert_eq!(
+            (row[2].as_str(), row[7].as_str()),
+            ("申請不可 refused", "intermediation_already_decided"),
+            "a decision the row did not make is not taken for its own: {row:?}"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for (id, event) in ids.iter().zip(&first) {
+        assert_eq!(
+            decisions_on_topic(&app, id),
+            [json!({"kind": "approved", "event_id": event})],
+            "{id} was decided once"
+        );
     }
 }

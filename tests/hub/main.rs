@@ -13,6 +13,7 @@ mod bulk;
 mod bulk_filing;
 mod bulk_intermediation;
 mod bulk_users;
+mod bulk_variants;
 mod chaos;
 mod circuit;
 mod connector_crash;
