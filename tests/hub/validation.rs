@@ -304,6 +304,11 @@ async fn malformed_and_hostile_bodies_on_every_route_are_refused_in_json_never_5
     let ops = every_operation(&app).await;
     assert!(ops.len() > 40, "{ops:?}");
     for (method, path) in ops {
+        // The event stream answers any GET with a stream that lasts as long as the session
+        // (events.rs tests it): there is no refusal to read to its end.
+        if path.ends_with("/events/stream") {
+            continue;
+        }
         for (name, body) in hostile_bodies() {
             for ct in ["application/json", "text/plain"] {
                 let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
@@ -313,6 +318,8 @@ async fn malformed_and_hostile_bodies_on_every_route_are_refused_in_json_never_5
                     .bearer_auth(&a.token)
                     .header("content-type", ct)
                     .body(body.clone())
+                    // A route that never answers fails here, named, rather than hanging the suite.
+                    .timeout(std::time::Duration::from_secs(60))
                     .send()
                     .await
                     .unwrap_or_else(|e| panic!("{method} {path} {name}: {e:?}"));
