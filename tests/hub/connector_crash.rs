@@ -11,20 +11,9 @@ use crate::harness::*;
 
 /// The real `kirikae connector` process, configured like the test app.
 pub fn connector_process(app: &TestApp, area: Area) -> Child {
-    kirikae_process(
-        app,
-        &[
-            "connector",
-            "--area",
-            area.code(),
-            "--endpoint",
-            &app.sim_endpoint(area),
-            "--ops-listen",
-            "127.0.0.1:0",
-        ],
-    )
-    .spawn()
-    .expect("the kirikae binary")
+    connector_command(app, area, "127.0.0.1:0")
+        .spawn()
+        .expect("the kirikae binary")
 }
 
 #[tokio::test]

@@ -227,35 +227,11 @@ async fn metrics_count_accepted_requests_and_operator_calls() {
     const E2E: &str = r#"kirikae_request_e2e_seconds_count{area="10",function="facility-inquiry",status="completed"}"#;
     let app = spawn_app_without_connectors(&[Area::Okinawa]).await;
     let (listen, api_ops, connector_ops) = (free_port(), free_port(), free_port());
-    let _api = ChildProcess(
-        kirikae_process(
-            &app,
-            &[
-                "api",
-                "--listen",
-                &format!("127.0.0.1:{listen}"),
-                "--ops-listen",
-                &format!("127.0.0.1:{api_ops}"),
-            ],
-        )
-        .spawn()
-        .unwrap(),
-    );
+    let _api = api_process(&app, listen, api_ops);
     let _connector = ChildProcess(
-        kirikae_process(
-            &app,
-            &[
-                "connector",
-                "--area",
-                Area::Okinawa.code(),
-                "--endpoint",
-                &app.sim_endpoint(Area::Okinawa),
-                "--ops-listen",
-                &format!("127.0.0.1:{connector_ops}"),
-            ],
-        )
-        .spawn()
-        .unwrap(),
+        connector_command(&app, Area::Okinawa, &format!("127.0.0.1:{connector_ops}"))
+            .spawn()
+            .unwrap(),
     );
     // The API process serves its ops endpoints once it listens.
     let before = metrics_of(api_ops).await;

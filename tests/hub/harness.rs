@@ -733,3 +733,31 @@ pub fn sample(metrics: &str, series: &str) -> f64 {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0.0)
 }
+
+/// A real `kirikae api` like `app`'s, its API on 127.0.0.1:`listen` and its ops endpoints on
+/// 127.0.0.1:`ops`.
+pub fn api_process(app: &TestApp, listen: u16, ops: u16) -> ChildProcess {
+    let (listen, ops) = (format!("127.0.0.1:{listen}"), format!("127.0.0.1:{ops}"));
+    let args = ["api", "--listen", &listen, "--ops-listen", &ops];
+    ChildProcess(
+        kirikae_process(app, &args)
+            .spawn()
+            .expect("the kirikae binary"),
+    )
+}
+
+/// A real `kirikae connector` of `area`, pointed at `app`'s simulator, its ops endpoints on
+/// `ops` (`127.0.0.1:0` when the test does not read them).
+pub fn connector_command(app: &TestApp, area: Area, ops: &str) -> std::process::Command {
+    let endpoint = app.sim_endpoint(area);
+    let args = [
+        "connector",
+        "--area",
+        area.code(),
+        "--endpoint",
+        &endpoint,
+        "--ops-listen",
+        ops,
+    ];
+    kirikae_process(app, &args)
+}

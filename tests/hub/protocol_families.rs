@@ -31,20 +31,9 @@ async fn every_area_answers_over_its_own_family() {
     let mut connectors = Vec::new();
     for (area, _) in families {
         let ops = free_port();
-        let child = kirikae_process(
-            &app,
-            &[
-                "connector",
-                "--area",
-                area.code(),
-                "--endpoint",
-                &app.sim_endpoint(area),
-                "--ops-listen",
-                &format!("127.0.0.1:{ops}"),
-            ],
-        )
-        .spawn()
-        .expect("the kirikae binary");
+        let child = connector_command(&app, area, &format!("127.0.0.1:{ops}"))
+            .spawn()
+            .expect("the kirikae binary");
         connectors.push((ops, ChildProcess(child)));
     }
     for ((area, family), (ops, _)) in families.into_iter().zip(&connectors) {

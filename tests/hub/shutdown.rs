@@ -128,20 +128,7 @@ async fn an_api_stopped_by_sigterm_under_load_answers_every_request_it_took_and_
     let area = Area::Tokyo;
     let app = spawn_app(&[]).await;
     let (listen, ops) = (free_port(), free_port());
-    let mut api = ChildProcess(
-        kirikae_process(
-            &app,
-            &[
-                "api",
-                "--listen",
-                &format!("127.0.0.1:{listen}"),
-                "--ops-listen",
-                &format!("127.0.0.1:{ops}"),
-            ],
-        )
-        .spawn()
-        .expect("the kirikae binary"),
-    );
+    let mut api = api_process(&app, listen, ops);
     // It serves its ops endpoints once its API listens.
     metrics_of(ops).await;
     let base = format!("https://localhost:{listen}");
