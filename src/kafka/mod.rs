@@ -11,7 +11,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders, OwnedMessage};
-use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::util::Timeout;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
@@ -175,11 +175,52 @@ impl std::future::Future for Acknowledgement {
     }
 }
 
+/// How long one call of the polling thread waits for delivery reports. It returns at once when
+/// one arrives, so this adds no latency; it sets how often an idle producer wakes, and how long
+/// its thread outlives the last [`Publisher`] handle.
+const POLL_WAIT: Duration = Duration::from_secs(1);
+
+/// A producer and the thread that serves its delivery reports, as rdkafka's `ThreadedProducer`
+/// but waking once a second rather than every 100 ms. rdkafka's poll loop truncates the wait
+/// left to whole milliseconds, so each call ends by spinning through its last millisecond:
+/// with 100 ms that is 1% of a core per producer, and `kirikae up` holds fifteen (measured:
+/// 84% of the idle hub's CPU, docs/performance.md).
+struct Polled {
+    producer: std::sync::Arc<BaseProducer<Acknowledgements>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Polled {
+    fn new(config: &ClientConfig) -> Result<Self, BrokerError> {
+        let producer: std::sync::Arc<BaseProducer<Acknowledgements>> =
+            std::sync::Arc::new(config.create_with_context(Acknowledgements)?);
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (polled, stopped) = (producer.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name("kafka-producer-poll".into())
+            .spawn(move || {
+                while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                    polled.poll(POLL_WAIT);
+                }
+            })
+            .map_err(|e| KafkaError::ClientCreation(e.to_string()))?;
+        Ok(Polled { producer, stop })
+    }
+}
+
+impl Drop for Polled {
+    /// The thread ends within [`POLL_WAIT`] and drops the producer with it (which hands every
+    /// record still queued its failure); nothing here waits for it.
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// A producer with `acks=all`, idempotent unless configured otherwise: a record counts as
 /// written only once every in-sync replica has it.
 #[derive(Clone)]
 pub struct Publisher {
-    producer: std::sync::Arc<ThreadedProducer<Acknowledgements>>,
+    producer: std::sync::Arc<Polled>,
 }
 
 impl Publisher {
@@ -220,7 +261,7 @@ impl Publisher {
             config.set("max.in.flight.requests.per.connection", "1");
         }
         Ok(Publisher {
-            producer: std::sync::Arc::new(config.create_with_context(Acknowledgements)?),
+            producer: std::sync::Arc::new(Polled::new(&config)?),
         })
     }
 
@@ -291,7 +332,7 @@ impl Publisher {
             record = record.headers(owned);
         }
         loop {
-            match self.producer.send(record) {
+            match self.producer.producer.send(record) {
                 Ok(()) => {
                     if let Some(span) = publish {
                         span.attribute("messaging.destination.name", topic)
@@ -323,12 +364,13 @@ impl Publisher {
 
     /// Waits for everything queued to be acknowledged (on shutdown).
     pub fn flush(&self, timeout: Duration) {
-        let _ = self.producer.flush(Timeout::After(timeout));
+        let _ = self.producer.producer.flush(Timeout::After(timeout));
     }
 
     /// Whether the broker answers a metadata request: the readiness check.
     pub fn broker_reachable(&self) -> bool {
         self.producer
+            .producer
             .client()
             .fetch_metadata(None, Timeout::After(Duration::from_secs(2)))
             .is_ok()
