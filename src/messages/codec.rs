@@ -1,7 +1,10 @@
 //! Avro single-object encoding: `C3 01`, the schema's 8-byte Rabin fingerprint, then the datum.
 //! A consumer written by a grid operator's team decodes any message with the published schema.
 
-use apache_avro::{Schema, from_avro_datum, to_avro_datum};
+use std::sync::{Mutex, PoisonError};
+
+use apache_avro::headers::HeaderBuilder;
+use apache_avro::{GenericSingleObjectReader, GenericSingleObjectWriter, Schema, from_avro_datum};
 
 use super::convert;
 use super::evolve::{Names, evolve};
@@ -24,9 +27,78 @@ pub enum CodecError {
     Shape(String),
 }
 
-/// Encodes and decodes the hub's records. Cheap to share: parse the schemas once.
+/// Encodes and decodes the hub's records. Cheap to share: parse and resolve the schemas once.
 pub struct Codec {
     schemas: SchemaSet,
+    request: Resolved,
+    result: Resolved,
+    intermediation: Resolved,
+    audit: Resolved,
+}
+
+/// The header of a single-object message: the magic, then the schema's fingerprint.
+struct Header([u8; 8]);
+
+impl HeaderBuilder for Header {
+    fn build_header(&self) -> Vec<u8> {
+        [&MAGIC[..], &self.0[..]].concat()
+    }
+}
+
+/// One record's current schema with its named types resolved once. apache-avro's
+/// `to_avro_datum` and `from_avro_datum` resolve them again on every call; under load that
+/// was a tenth of the hub's CPU (perf, docs/performance.md).
+struct Resolved {
+    schema: Schema,
+    fingerprint: [u8; 8],
+    /// The writer keeps a buffer of its own, hence the lock; it is held only to encode.
+    writer: Mutex<GenericSingleObjectWriter>,
+    reader: GenericSingleObjectReader,
+}
+
+impl Resolved {
+    fn new(schema: &Schema, fingerprint: [u8; 8]) -> Self {
+        Resolved {
+            schema: schema.clone(),
+            fingerprint,
+            writer: Mutex::new(Self::writer(schema, fingerprint)),
+            reader: GenericSingleObjectReader::new_with_header_builder(
+                schema.clone(),
+                Header(fingerprint),
+            )
+            .expect("the hub's schemas resolve"),
+        }
+    }
+
+    fn writer(schema: &Schema, fingerprint: [u8; 8]) -> GenericSingleObjectWriter {
+        GenericSingleObjectWriter::new_with_capacity_and_header_builder(
+            schema,
+            1024,
+            Header(fingerprint),
+        )
+        .expect("the hub's schemas resolve")
+    }
+
+    fn encode(&self, value: apache_avro::types::Value) -> Result<Vec<u8>, CodecError> {
+        let mut out = Vec::with_capacity(512);
+        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Err(e) = writer.write_value_ref(&value, &mut out) {
+            // A failure half-way may leave the writer's buffer half-written: start afresh.
+            *writer = Self::writer(&self.schema, self.fingerprint);
+            return Err(e.into());
+        }
+        Ok(out)
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Result<apache_avro::types::Value, CodecError> {
+        if bytes.len() < 10 || bytes[..2] != MAGIC {
+            return Err(CodecError::NotSingleObject);
+        }
+        if bytes[2..10] != self.fingerprint {
+            return Err(CodecError::UnknownSchema(hex::encode(&bytes[2..10])));
+        }
+        Ok(self.reader.read_value(&mut &bytes[..])?)
+    }
 }
 
 impl Default for Codec {
@@ -37,24 +109,27 @@ impl Default for Codec {
 
 impl Codec {
     pub fn new() -> Self {
+        let schemas = SchemaSet::load();
         Codec {
-            schemas: SchemaSet::load(),
+            request: Resolved::new(&schemas.request, schemas.request_fingerprint),
+            result: Resolved::new(&schemas.result, schemas.result_fingerprint),
+            intermediation: Resolved::new(
+                &schemas.intermediation,
+                schemas.intermediation_fingerprint,
+            ),
+            audit: Resolved::new(&schemas.audit, schemas.audit_fingerprint),
+            schemas,
         }
     }
 
     pub fn encode_request(&self, r: &RequestRecord) -> Result<Vec<u8>, CodecError> {
-        let s = &self.schemas;
-        encode(
-            &s.request,
-            s.request_fingerprint,
-            convert::request_to_value(r)?,
-        )
+        self.request.encode(convert::request_to_value(r)?)
     }
 
     pub fn decode_request(&self, bytes: &[u8]) -> Result<RequestRecord, CodecError> {
         let s = &self.schemas;
         let bytes = &*s.with_current_fingerprint(bytes);
-        let value = match decode(&s.request, s.request_fingerprint, bytes) {
+        let value = match self.request.decode(bytes) {
             Err(CodecError::UnknownSchema(fp)) => {
                 read_previous(&s.previous_requests, &s.request, bytes)
                     .ok_or(CodecError::UnknownSchema(fp))??
@@ -65,18 +140,13 @@ impl Codec {
     }
 
     pub fn encode_result(&self, r: &ResultRecord) -> Result<Vec<u8>, CodecError> {
-        let s = &self.schemas;
-        encode(
-            &s.result,
-            s.result_fingerprint,
-            convert::result_to_value(r)?,
-        )
+        self.result.encode(convert::result_to_value(r)?)
     }
 
     pub fn decode_result(&self, bytes: &[u8]) -> Result<ResultRecord, CodecError> {
         let s = &self.schemas;
         let bytes = &*s.with_current_fingerprint(bytes);
-        let value = match decode(&s.result, s.result_fingerprint, bytes) {
+        let value = match self.result.decode(bytes) {
             Err(CodecError::UnknownSchema(fp)) => {
                 read_previous(&s.previous_results, &s.result, bytes)
                     .ok_or(CodecError::UnknownSchema(fp))??
@@ -88,26 +158,24 @@ impl Codec {
 
     /// A state change of a switching intermediation (topic `<prefix>.intermediations`).
     pub fn encode_intermediation(&self, e: &IntermediationEvent) -> Result<Vec<u8>, CodecError> {
-        let s = &self.schemas;
         let shape = shapes().known("IntermediationEvent");
         let json = serde_json::to_value(e).map_err(|e| CodecError::Shape(e.to_string()))?;
         let value = to_avro(&json, shape).map_err(|e| CodecError::Shape(e.to_string()))?;
-        encode(&s.intermediation, s.intermediation_fingerprint, value)
+        self.intermediation.encode(value)
     }
 
     /// A row of the audit trail (topic `<prefix>.audit`).
     pub fn encode_audit(&self, e: &crate::messages::AuditRecord) -> Result<Vec<u8>, CodecError> {
-        let s = &self.schemas;
         let json = serde_json::to_value(e).map_err(|e| CodecError::Shape(e.to_string()))?;
         let value = to_avro(&json, shapes().known("AuditRecord"))
             .map_err(|e| CodecError::Shape(e.to_string()))?;
-        encode(&s.audit, s.audit_fingerprint, value)
+        self.audit.encode(value)
     }
 
     pub fn decode_audit(&self, bytes: &[u8]) -> Result<crate::messages::AuditRecord, CodecError> {
         let s = &self.schemas;
         let bytes = &*s.with_current_fingerprint(bytes);
-        let value = decode(&s.audit, s.audit_fingerprint, bytes)?;
+        let value = self.audit.decode(bytes)?;
         let json = from_avro(value, shapes().known("AuditRecord"))
             .map_err(|e| CodecError::Shape(e.to_string()))?;
         serde_json::from_value(json).map_err(|e| CodecError::Shape(e.to_string()))
@@ -116,24 +184,11 @@ impl Codec {
     pub fn decode_intermediation(&self, bytes: &[u8]) -> Result<IntermediationEvent, CodecError> {
         let s = &self.schemas;
         let bytes = &*s.with_current_fingerprint(bytes);
-        let value = decode(&s.intermediation, s.intermediation_fingerprint, bytes)?;
+        let value = self.intermediation.decode(bytes)?;
         let json = from_avro(value, shapes().known("IntermediationEvent"))
             .map_err(|e| CodecError::Shape(e.to_string()))?;
         serde_json::from_value(json).map_err(|e| CodecError::Shape(e.to_string()))
     }
-}
-
-fn encode(
-    schema: &Schema,
-    fingerprint: [u8; 8],
-    value: apache_avro::types::Value,
-) -> Result<Vec<u8>, CodecError> {
-    let datum = to_avro_datum(schema, value)?;
-    let mut out = Vec::with_capacity(10 + datum.len());
-    out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&fingerprint);
-    out.extend_from_slice(&datum);
-    Ok(out)
 }
 
 /// A message written with one of the `previous` versions (by its fingerprint), read as
