@@ -82,6 +82,17 @@ impl BulkClient<'_> {
         }
     }
 
+    /// Confirms `batch` (`query` e.g. `?only_good=true`), expects 202, and waits until every row
+    /// is filed or refused; the batch then.
+    pub async fn file(&self, batch: &Value, query: &str) -> Value {
+        let (code, body) = self.confirm(batch, query).await;
+        assert_eq!(code, 202, "{body}");
+        self.until(batch, "every row filed or refused", |b| {
+            b["state"] == "filed"
+        })
+        .await
+    }
+
     /// The download's rows (header dropped), read back from `encoding`.
     pub async fn rows(&self, batch: &Value, encoding: CsvEncoding) -> Vec<Vec<String>> {
         let query = match encoding {

@@ -173,20 +173,8 @@ async fn an_intermediation_decision_file_decides_each_good_row_once_with_the_dec
         ),
         (Some(4), Some("decline_reason_required"), Some("否認理由"))
     );
-    assert_eq!(bulk.confirm(&preview, "?only_good=true").await.0, 202);
-    let done = bulk
-        .until(&preview, "every good row decided", |b| {
-            b["state"] == "filed"
-        })
-        .await;
-    assert_eq!(
-        (
-            done["counts"]["filed"].as_i64(),
-            done["counts"]["refused"].as_i64()
-        ),
-        (Some(2), Some(1)),
-        "{done}"
-    );
+    let done = bulk.file(&preview, "?only_good=true").await;
+    assert_eq!(filed_and_refused(&done), (Some(2), Some(1)), "{done}");
     // The projector applies each decision's event.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let state_of = |states: &[(String, String, String)], id: &str| {
@@ -225,8 +213,7 @@ async fn filing_refuses_the_rows_of_a_registration_suspended_after_the_confirm()
     };
     // A first batch, confirmed and filed, gives the confirm's certificate as stored.
     let filed = bulk.previewed("customer-change", file(1)).await;
-    assert_eq!(bulk.confirm(&filed, "").await.0, 202);
-    bulk.until(&filed, "filed", |b| b["state"] == "filed").await;
+    bulk.file(&filed, "").await;
     let company = CompanyCode::parse(RETAILER_A).unwrap();
     let client = pool.get().await.unwrap();
     let id = |b: &Value| b["batch_id"].as_str().unwrap().parse::<Uuid>().unwrap();
@@ -340,20 +327,8 @@ async fn a_decision_row_attempted_once_is_recorded_as_its_earlier_decision_and_n
         .await
         .unwrap();
 
-    assert_eq!(bulk.confirm(&preview, "").await.0, 202);
-    let done = bulk
-        .until(&preview, "every row filed or refused", |b| {
-            b["state"] == "filed"
-        })
-        .await;
-    assert_eq!(
-        (
-            done["counts"]["filed"].as_i64(),
-            done["counts"]["refused"].as_i64()
-        ),
-        (Some(1), Some(2)),
-        "{done}"
-    );
+    let done = bulk.file(&preview, "").await;
+    assert_eq!(filed_and_refused(&done), (Some(1), Some(2)), "{done}");
     let rows = bulk.rows(&preview, CsvEncoding::Utf8).await;
     let recovered = &rows[0];
     assert_eq!(
@@ -382,4 +357,12 @@ async fn a_decision_row_attempted_once_is_recorded_as_its_earlier_decision_and_n
             "{id} was decided once"
         );
     }
+}
+
+/// A batch's counts of filed and refused rows.
+fn filed_and_refused(batch: &Value) -> (Option<i64>, Option<i64>) {
+    (
+        batch["counts"]["filed"].as_i64(),
+        batch["counts"]["refused"].as_i64(),
+    )
 }
