@@ -59,6 +59,22 @@ async fn registered(new: &Retailer, current_code: &str, n: usize) -> String {
     body["intermediation_id"].as_str().unwrap().to_string()
 }
 
+/// A hub whose Tokyo incumbent has intermediations from A awaiting its decision, one of
+/// `point(n)` for each of `numbers`: the hub, the incumbent signed in, and their ids.
+async fn awaiting_decision(
+    numbers: std::ops::RangeInclusive<usize>,
+) -> (TestApp, Retailer, Vec<String>) {
+    let app = spawn_app_without_connectors(&[Area::Tokyo]).await;
+    let new = app.login(RETAILER_A).await;
+    let current_code = incumbent_code(Area::Tokyo);
+    let current = app.login(&current_code).await;
+    let mut ids = Vec::new();
+    for n in numbers {
+        ids.push(registered(&new, &current_code, n).await);
+    }
+    (app, current, ids)
+}
+
 #[tokio::test]
 async fn an_intermediation_registration_file_previews_its_bad_rows_and_registers_each_good_row_once()
  {
@@ -141,14 +157,7 @@ async fn an_intermediation_registration_file_previews_its_bad_rows_and_registers
 
 #[tokio::test]
 async fn an_intermediation_decision_file_decides_each_good_row_once_with_the_decisions_rules() {
-    let app = spawn_app_without_connectors(&[Area::Tokyo]).await;
-    let new = app.login(RETAILER_A).await;
-    let current_code = incumbent_code(Area::Tokyo);
-    let current = app.login(&current_code).await;
-    let mut ids = Vec::new();
-    for n in 1..=3 {
-        ids.push(registered(&new, &current_code, n).await);
-    }
+    let (_app, current, ids) = awaiting_decision(1..=3).await;
     let unknown = Uuid::now_v7().to_string();
     let lines = vec![
         format!("{},承諾,,", ids[0]),
@@ -282,14 +291,7 @@ fn decisions_on_topic(app: &TestApp, id: &str) -> Vec<Value> {
 /// and marking the row attempted, as the killed round left it, before the confirm.
 #[tokio::test]
 async fn a_decision_row_attempted_once_is_recorded_as_its_earlier_decision_and_not_decided_twice() {
-    let app = spawn_app_without_connectors(&[Area::Tokyo]).await;
-    let new = app.login(RETAILER_A).await;
-    let current_code = incumbent_code(Area::Tokyo);
-    let current = app.login(&current_code).await;
-    let mut ids = Vec::new();
-    for n in 21..=23 {
-        ids.push(registered(&new, &current_code, n).await);
-    }
+    let (app, current, ids) = awaiting_decision(21..=23).await;
     let lines = vec![
         format!("{},承諾,,", ids[0]), // line 2: attempted, its approval on the broker
         format!("{},承諾,,", ids[1]), // line 3: never attempted, decided by a single call
