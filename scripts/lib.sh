@@ -10,7 +10,7 @@ STATE="$REPO/.kirikae"
 TANSU_VERSION="0.6.0"
 # tansu built with kirikae's patches (docs/broker.md); bump the suffix whenever a patch in
 # docs/broker/ changes, so an older build is never taken for it.
-TANSU_BUILD="$TANSU_VERSION-kirikae3"
+TANSU_BUILD="$TANSU_VERSION-kirikae4"
 TANSU="$CACHE/tansu-$TANSU_BUILD/bin/tansu"
 export TANSU_BINARY="$TANSU"
 # One build directory that outlives clones: CI and later runs reuse what was compiled.
