@@ -250,7 +250,11 @@ pub fn write(path: &Path, file: &RingFile, create_new: bool) -> std::io::Result<
         std::fs::create_dir_all(dir)?;
     }
     let text = serde_json::to_string_pretty(file).expect("a ring serializes");
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    // A name of this call's own: two threads of one process (`kirikae up` starts every
+    // component at once) writing the first ring must not remove each other's file.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp{}.{n}", std::process::id()));
     std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -330,6 +334,39 @@ mod tests {
             })
             .is_err()
         );
+    }
+
+    #[test]
+    fn threads_of_one_process_writing_the_first_ring_at_once_all_find_one_ring() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("keys").join("field-keys.json");
+            let start = std::sync::Arc::new(std::sync::Barrier::new(8));
+            let writers: Vec<_> = (0..8)
+                .map(|_| {
+                    let (path, start) = (path.clone(), start.clone());
+                    std::thread::spawn(move || {
+                        let ring = fresh_local_ring().unwrap();
+                        start.wait();
+                        write(&path, &ring, true)
+                    })
+                })
+                .collect();
+            let outcomes: Vec<_> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+            let placed = outcomes.iter().filter(|o| o.is_ok()).count();
+            assert_eq!(placed, 1, "{outcomes:?}");
+            assert!(
+                outcomes.iter().all(|o| match o {
+                    Ok(()) => true,
+                    Err(e) => e.kind() == std::io::ErrorKind::AlreadyExists,
+                }),
+                "{outcomes:?}"
+            );
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert_eq!(serde_json::from_str::<RingFile>(&text).unwrap().keys.len(), 1);
+            // No temporary file is left beside it.
+            assert_eq!(std::fs::read_dir(path.parent().unwrap()).unwrap().count(), 1);
+        }
     }
 
     #[test]
