@@ -81,7 +81,8 @@ pub struct Settings {
     pub web_idle_secs: u64,
     /// The folder holding one definition per area: `<dir>/<area>/connector.toml`.
     pub connectors_dir: PathBuf,
-    /// Requests one connector works on at once (spread by point id, so one point stays ordered).
+    /// Requests one connector works on at once (spread by point id, so one point stays ordered);
+    /// a definition may set its own `lanes`, and a batch area takes at least `4 × batch_max`.
     pub connector_lanes: usize,
     /// How many recent results per partition a connector reads back to recognise redeliveries.
     pub connector_dedupe_window: i64,

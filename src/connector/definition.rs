@@ -34,6 +34,10 @@ pub struct ConnectorDefinition {
     /// about again (default 500 ms).
     #[serde(default)]
     pub poll_interval_ms: Option<u64>,
+    /// How many calls to this operator may be in flight at once (default: the setting
+    /// `connector_lanes`, and for the batch family at least four files' worth, `4 × batch_max`).
+    #[serde(default)]
+    pub lanes: Option<usize>,
     pub retry: RetryBudget,
     /// When to stop calling an operator that keeps failing (see [`CircuitSettings`]).
     #[serde(default)]
@@ -107,6 +111,19 @@ impl ConnectorDefinition {
         Duration::from_millis(self.batch_wait_ms.unwrap_or(200))
     }
 
+    /// How many calls may be in flight at once; `default` is the setting `connector_lanes`.
+    /// A batch-family call waits for its whole file's round trip (the batch wait, then the
+    /// operator's answer file), so one area's lanes must cover the requests that arrive over
+    /// several such trips, or they queue behind each other; four files' worth does.
+    pub fn lanes(&self, default: usize) -> usize {
+        match (self.lanes, self.protocol) {
+            (Some(lanes), _) => lanes,
+            (None, ProtocolFamily::Batch) => default.max(4 * self.batch_max()),
+            (None, _) => default,
+        }
+        .max(1)
+    }
+
     /// How often a held application is asked about again.
     pub fn poll_interval(&self) -> Duration {
         Duration::from_millis(self.poll_interval_ms.unwrap_or(500))
@@ -125,6 +142,20 @@ mod tests {
             assert_eq!(def.operator, area.operator_ja());
             assert!(def.retry.max_attempts >= 1);
         }
+    }
+
+    #[test]
+    fn a_batch_area_has_lanes_for_four_files_and_an_explicit_number_wins() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors");
+        let batch = ConnectorDefinition::load(&dir, Area::Hokuriku).unwrap();
+        assert_eq!(batch.lanes(32), 4 * batch.batch_max());
+        let soap = ConnectorDefinition::load(&dir, Area::Tokyo).unwrap();
+        assert_eq!(soap.lanes(32), 32);
+        let pinned = ConnectorDefinition {
+            lanes: Some(3),
+            ..batch
+        };
+        assert_eq!(pinned.lanes(32), 3);
     }
 
     #[test]

@@ -232,7 +232,7 @@ pub async fn run_with_health(
         field_keys,
     });
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(i32, i64)>();
-    let lanes: Vec<mpsc::Sender<Job>> = (0..settings.connector_lanes.max(1))
+    let lanes: Vec<mpsc::Sender<Job>> = (0..def.lanes(settings.connector_lanes))
         .map(|_| spawn_lane(worker.clone(), done_tx.clone()))
         .collect();
     let mut tracker = OffsetTracker::default();

@@ -1,5 +1,5 @@
 //! The simulator's batch desk: for an area of the batch family, it polls `<dir>/inbox/` about
-//! every 100 ms, answers each complete request file (of the service id its name ends with)
+//! every 50 ms, answers each complete request file (of the service id its name ends with)
 //! line by line through [`Simulator::answer`], writes the answer file of the same name to
 //! `<dir>/outbox/` (temporary name, then renamed) and moves the request file to `inbox/done/`
 //! (an unreadable one, or one whose name names no service id, to `inbox/bad/`, unanswered). Every line is a call, counted and admitted like an HTTP
@@ -18,7 +18,7 @@ use super::control::Admission;
 use crate::wire::batch::folder::{csv_files, write_whole};
 use crate::wire::batch::{function_of, read_requests, write_answers};
 
-const POLL: Duration = Duration::from_millis(100);
+const POLL: Duration = Duration::from_millis(50);
 
 /// Serves the batch folder `dir` for `sim` until `shutdown`.
 pub async fn serve_batch(dir: PathBuf, sim: Arc<Simulator>, shutdown: CancellationToken) {
