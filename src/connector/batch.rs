@@ -26,8 +26,8 @@ use crate::messages::RequestRecord;
 use crate::wire::batch as files;
 use crate::wire::batch::folder::{csv_files, write_whole};
 
-/// How often the outbox is looked at: an answer waits for the next look, so this adds to
-/// every batch call (half of it on average); a look at an empty folder costs next to nothing.
+/// How often the outbox is looked at while calls wait: an answer waits for the next look, so
+/// this adds to every batch call (half of it on average).
 const POLL: Duration = Duration::from_millis(20);
 
 type Reply = oneshot::Sender<Result<TsoAnswer, CallError>>;
@@ -146,7 +146,8 @@ impl Desk {
                         self.flush(function);
                     }
                 }
-                _ = poll.tick() => self.collect(),
+                // Only while a call waits: an idle connector does not look at the folder.
+                _ = poll.tick(), if !self.waiters.is_empty() => self.collect(),
             }
         }
     }
