@@ -363,9 +363,15 @@ mod tests {
                 "{outcomes:?}"
             );
             let text = std::fs::read_to_string(&path).unwrap();
-            assert_eq!(serde_json::from_str::<RingFile>(&text).unwrap().keys.len(), 1);
+            assert_eq!(
+                serde_json::from_str::<RingFile>(&text).unwrap().keys.len(),
+                1
+            );
             // No temporary file is left beside it.
-            assert_eq!(std::fs::read_dir(path.parent().unwrap()).unwrap().count(), 1);
+            assert_eq!(
+                std::fs::read_dir(path.parent().unwrap()).unwrap().count(),
+                1
+            );
         }
     }
 
