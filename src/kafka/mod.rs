@@ -175,14 +175,16 @@ impl std::future::Future for Acknowledgement {
     }
 }
 
-/// How long one call of the polling thread waits for delivery reports. It returns at once when
-/// one arrives, so this adds no latency; it sets how often an idle producer wakes, and how long
-/// its thread outlives the last [`Publisher`] handle.
-const POLL_WAIT: Duration = Duration::from_secs(1);
+/// How long one call of the polling thread lasts. Delivery reports are handled as they arrive
+/// within it, so this adds no latency; it sets how often an idle producer wakes (each call
+/// still ends by spinning through its last millisecond: at 1 s that was 1.8 ms a second per
+/// producer, half of the idle hub's CPU), and how long its thread outlives the last
+/// [`Publisher`] handle.
+const POLL_WAIT: Duration = Duration::from_secs(5);
 
 /// A producer and the thread that serves its delivery reports, as rdkafka's `ThreadedProducer`
-/// but waking once a second rather than every 100 ms. rdkafka's poll loop truncates the wait
-/// left to whole milliseconds, so each call ends by spinning through its last millisecond:
+/// but waking every [`POLL_WAIT`] rather than every 100 ms. rdkafka's poll loop truncates the
+/// wait left to whole milliseconds, so each call ends by spinning through its last millisecond:
 /// with 100 ms that is 1% of a core per producer, and `kirikae up` holds fifteen (measured:
 /// 84% of the idle hub's CPU, docs/performance.md).
 struct Polled {
