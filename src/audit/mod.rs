@@ -89,6 +89,43 @@ impl Entry {
         }
     }
 
+    /// Writes the rows of `entries`, in their order, with one statement (in the caller's
+    /// transaction, if it has one): a group commit pays for one statement, not one per row.
+    pub async fn write_all<C: GenericClient>(
+        client: &C,
+        entries: &[&Entry],
+    ) -> Result<(), tokio_postgres::Error> {
+        let column = |f: fn(&Entry) -> Option<&str>| entries.iter().map(|e| f(e)).collect::<Vec<_>>();
+        let details: Vec<&serde_json::Value> = entries.iter().map(|e| &e.detail).collect();
+        let stmt = client
+            .prepare_cached(
+                "INSERT INTO audit_log (company_code, user_id, contractor, certificate, action,
+                                        subject_id, detail)
+                 SELECT company, usr, contractor, certificate, action, subject, detail
+                   FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                               $6::text[], $7::jsonb[])
+                        WITH ORDINALITY AS e(company, usr, contractor, certificate, action,
+                                             subject, detail, n)
+                  ORDER BY n",
+            )
+            .await?;
+        client
+            .execute(
+                &stmt,
+                &[
+                    &column(|e| Some(&e.company)),
+                    &column(|e| Some(&e.user)),
+                    &column(|e| e.contractor.as_deref()),
+                    &column(|e| e.certificate.as_deref()),
+                    &column(|e| Some(e.action)),
+                    &column(|e| Some(&e.subject)),
+                    &details,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Writes the row with `client` (in the caller's transaction, if it has one).
     pub async fn write<C: GenericClient>(&self, client: &C) -> Result<(), tokio_postgres::Error> {
         let actor = Actor {

@@ -108,15 +108,19 @@ async fn run(pool: Pool, mut rx: mpsc::UnboundedReceiver<Pending>) {
     }
 }
 
-/// One transaction for the group; its statements are sent together (tokio-postgres pipelines
-/// the queries of futures polled at once), so the group costs about three round trips in all.
+/// One transaction for the group, with one statement for its audit rows and one for its
+/// `accepted` rows, sent together (tokio-postgres pipelines the queries of futures polled at
+/// once): about three round trips in all, and PostgreSQL plans and runs two statements for the
+/// whole group rather than two for each submission.
 async fn commit(pool: &Pool, group: &[Pending]) -> Result<(), Refusal> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    let audits = futures::future::try_join_all(group.iter().map(|p| p.audit.write(&tx)));
-    let rows =
-        futures::future::try_join_all(group.iter().map(|p| store::insert_request(&tx, &p.record)));
-    futures::try_join!(audits, rows)?;
+    let audits: Vec<_> = group.iter().map(|p| &p.audit).collect();
+    let records: Vec<_> = group.iter().map(|p| &p.record).collect();
+    futures::try_join!(
+        audit::Entry::write_all(&tx, &audits),
+        store::insert_requests(&tx, &records)
+    )?;
     tx.commit().await?;
     Ok(())
 }

@@ -27,6 +27,21 @@ const INSERT_REQUEST: &str = "
           update_flag = EXCLUDED.update_flag, original_request_id = EXCLUDED.original_request_id
       WHERE requests.user_id = ''";
 
+/// [`INSERT_REQUEST`] for many rows, given column by column.
+const INSERT_REQUESTS: &str = "
+    INSERT INTO requests (request_id, company_code, user_id, function, service_id, area, point_id,
+                          update_flag, original_request_id, status, status_rank, accepted_at,
+                          replay)
+    SELECT id, company, usr, function, service, area, point, flag, original, 'accepted', 0,
+           accepted, replay
+      FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                  $7::text[], $8::text[], $9::uuid[], $10::timestamptz[], $11::int[])
+           AS r(id, company, usr, function, service, area, point, flag, original, accepted, replay)
+    ON CONFLICT (request_id) DO UPDATE
+      SET user_id = EXCLUDED.user_id, accepted_at = EXCLUDED.accepted_at,
+          update_flag = EXCLUDED.update_flag, original_request_id = EXCLUDED.original_request_id
+      WHERE requests.user_id = ''";
+
 const RESET_FOR_REPLAY: &str = "
     UPDATE requests
        SET replay = $2, status = 'accepted', status_rank = 0, code = NULL, message = NULL,
@@ -92,6 +107,49 @@ pub async fn insert_request<C: GenericClient>(
         tx.execute(&stmt, &[&r.request_id.as_uuid(), &r.replay])
             .await?;
     }
+    Ok(())
+}
+
+/// Inserts the `accepted` rows of `records` (new requests, none a replay) with one statement:
+/// [`insert_request`] for many, as the accept path's group commit writes them.
+pub async fn insert_requests<C: GenericClient>(
+    tx: &C,
+    records: &[&RequestRecord],
+) -> Result<(), tokio_postgres::Error> {
+    debug_assert!(records.iter().all(|r| r.replay == 0), "a replay resets its row");
+    // One row per request id: a statement may not touch a row twice.
+    let mut seen = std::collections::HashSet::new();
+    let records: Vec<&RequestRecord> = records
+        .iter()
+        .copied()
+        .filter(|r| seen.insert(r.request_id))
+        .collect();
+    let text = |f: fn(&RequestRecord) -> &str| records.iter().map(|r| f(r)).collect::<Vec<_>>();
+    let ids: Vec<Uuid> = records.iter().map(|r| r.request_id.as_uuid()).collect();
+    let originals: Vec<Option<Uuid>> = records
+        .iter()
+        .map(|r| r.original_request_id.map(|i| i.as_uuid()))
+        .collect();
+    let accepted: Vec<_> = records.iter().map(|r| r.accepted_at).collect();
+    let replays: Vec<i32> = records.iter().map(|r| r.replay).collect();
+    let stmt = tx.prepare_cached(INSERT_REQUESTS).await?;
+    tx.execute(
+        &stmt,
+        &[
+            &ids,
+            &text(|r| r.company_code.as_str()),
+            &text(|r| &r.user_id),
+            &text(|r| r.function.slug()),
+            &text(|r| r.function.service_id()),
+            &text(|r| r.area().code()),
+            &text(|r| r.point_id.as_str()),
+            &text(|r| r.update_flag.as_str()),
+            &originals,
+            &accepted,
+            &replays,
+        ],
+    )
+    .await?;
     Ok(())
 }
 
