@@ -84,6 +84,10 @@ pub struct Settings {
     /// Requests one connector works on at once (spread by point id, so one point stays ordered);
     /// a definition may set its own `lanes`, and a batch area takes at least `4 × batch_max`.
     pub connector_lanes: usize,
+    /// How long the operator may take to answer a call before its request is reported `sent`:
+    /// an answer within it goes from `accepted` straight to its final status, sparing the
+    /// broker and the projector a record no one could have seen for long (docs/performance.md).
+    pub connector_sent_after_ms: u64,
     /// How many recent results per partition a connector reads back to recognise redeliveries.
     pub connector_dedupe_window: i64,
     /// The simulator of area N listens on this port + N unless its definition says otherwise.
@@ -236,6 +240,7 @@ impl Default for Settings {
             web_idle_secs: 30 * 60,
             connectors_dir: "connectors".into(),
             connector_lanes: 32,
+            connector_sent_after_ms: 100,
             connector_dedupe_window: 20_000,
             sim_base_port: 18100,
             sim_points_per_area: 5000,

@@ -129,6 +129,7 @@ const READERS: &[(&str, &str)] = &[
     ("session_ttl_secs", "api"),
     ("connectors_dir", "connector, bench"),
     ("connector_lanes", "connector"),
+    ("connector_sent_after_ms", "connector"),
     ("connector_dedupe_window", "connector"),
     (
         "sim_base_port",

@@ -221,6 +221,7 @@ pub async fn run_with_health(
         protocol,
         retry: def.retry,
         poll_interval: def.poll_interval(),
+        sent_after: Duration::from_millis(settings.connector_sent_after_ms),
         codec: codec.clone(),
         publisher: publisher.clone(),
         ledger,

@@ -1,6 +1,7 @@
-//! One request's trip: skip it if it already has a result, report `sent`, call the grid operator
-//! with retries past its area's circuit breaker, and produce exactly one final result (and the
-//! dead-letter record, with the error and attempt history in its headers, on failure).
+//! One request's trip: skip it if it already has a result, call the grid operator with retries
+//! past its area's circuit breaker (reporting `sent` if the answer is not there at once), and
+//! produce exactly one final result (and the dead-letter record, with the error and attempt
+//! history in its headers, on failure).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -81,6 +82,12 @@ pub struct Worker {
     pub retry: RetryBudget,
     /// How often an application the operator holds is asked about again.
     pub poll_interval: Duration,
+    /// How long a call may take before its request is reported `sent` (`connector_sent_after_ms`):
+    /// an answer within it makes `sent` a status no one could have seen for long — the final
+    /// result follows at once — and leaving it out spares a third of the records a request puts
+    /// on the broker and the projector's writes for it. A request still with the operator after
+    /// it (a slow or retried call, a batch file, a held application) reports it.
+    pub sent_after: Duration,
     pub codec: Arc<Codec>,
     pub publisher: Publisher,
     pub ledger: Arc<Ledger>,
@@ -129,9 +136,8 @@ impl Worker {
                 Ok((open, _)) => open,
                 Err(e) => return self.unreadable(job, &request, e).await,
             };
-        self.report_sent(&request).await;
-        let Some((outcome, history)) = self.call_with_retries(&request, History::default()).await
-        else {
+        let call = self.call_with_retries(&request, History::default());
+        let Some((outcome, history)) = self.reporting_sent_if_slow(&request, call).await else {
             return Handled::NotDone;
         };
         if let Ok(TsoAnswer::Pending { stage }) = &outcome {
@@ -301,6 +307,22 @@ impl Worker {
             }
         }
         r
+    }
+
+    /// Awaits `call`, reporting the request `sent` once it has taken `sent_after`.
+    async fn reporting_sent_if_slow<T>(
+        &self,
+        request: &RequestRecord,
+        call: impl std::future::Future<Output = T>,
+    ) -> T {
+        tokio::pin!(call);
+        tokio::select! {
+            biased;
+            answered = &mut call => return answered,
+            _ = tokio::time::sleep(self.sent_after) => {}
+        }
+        self.report_sent(request).await;
+        call.await
     }
 
     /// Enqueues the `sent` event without waiting for it: it only informs, and the final result,

@@ -406,3 +406,25 @@ async fn an_open_stream_ends_within_two_seconds_of_its_session_ending() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_request_is_reported_sent_only_once_the_operator_has_taken_longer_than_sent_after() {
+    let area = Area::Kansai;
+    let app = spawn_app_tweaked(&[area], |s| s.connector_sent_after_ms = 1_500).await;
+    let a = app.login(RETAILER_A).await;
+    // Answered at once: `accepted`, then straight to `completed`.
+    let quick = a.facility_inquiry(&app.point(area, 10).0).await;
+    a.final_status(&quick).await;
+    // Answered after 3 s (within the call's 5 s timeout): `sent` from 1.5 s on, while the
+    // operator has it.
+    app.set_sim_mode(area, json!({"mode": "slow", "delay_ms": 3_000}))
+        .await;
+    let slow = a.facility_inquiry(&app.point(area, 11).0).await;
+    a.wait_for_status(&slow, "sent").await;
+    a.final_status(&slow).await;
+    assert_eq!(statuses_of(&a, &quick).await, ["accepted", "completed"]);
+    assert_eq!(
+        statuses_of(&a, &slow).await,
+        ["accepted", "sent", "completed"]
+    );
+}
