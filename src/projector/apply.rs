@@ -4,9 +4,6 @@
 //! writes its `accepted` row with), so redeliveries and rebuilds change nothing.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::Poll;
 
 use deadpool_postgres::Pool;
 use rdkafka::Message;
@@ -24,33 +21,47 @@ enum Decoded {
     Intermediation(IntermediationEvent),
 }
 
-/// One statement of the batch's transaction, not yet sent.
-type Statement<'a> = Pin<Box<dyn Future<Output = Result<(), tokio_postgres::Error>> + Send + 'a>>;
+/// Consecutive request records (of generation 0) and results of a batch, applied together.
+#[derive(Default)]
+struct Run<'a> {
+    requests: Vec<&'a RequestRecord>,
+    results: Vec<&'a ResultRecord>,
+    /// The requests the run touches, in the order first read: their events' order.
+    ids: Vec<uuid::Uuid>,
+}
 
-/// Statements sent together at most; each round of polling visits them all.
-const PIPELINE: usize = 256;
-
-/// Runs `statements` on their (one) connection in the order given: each sends its query the
-/// first time it is polled (its statement already prepared, [`store::prepare`]), and they are
-/// first polled in order, so PostgreSQL runs them in that order while the answers come back
-/// together.
-async fn run_in_order(statements: Vec<Statement<'_>>) -> Result<(), tokio_postgres::Error> {
-    let mut all: Vec<_> = statements
-        .into_iter()
-        .map(futures::future::maybe_done)
-        .collect();
-    std::future::poll_fn(|cx| {
-        let mut done = true;
-        for s in all.iter_mut() {
-            done &= Pin::new(s).poll(cx).is_ready();
+impl Run<'_> {
+    /// The request rows, then the results (each request moved as far as its results take it:
+    /// a status overtaken within the run, such as a `sent` followed by its answer, gets no
+    /// event of its own), then the events. The three statements are sent at once (each
+    /// prepared, [`store::prepare`], so each sends its query when first polled, in this
+    /// order) and PostgreSQL runs them in order.
+    async fn apply<C: deadpool_postgres::GenericClient>(
+        self,
+        tx: &C,
+    ) -> Result<(), tokio_postgres::Error> {
+        if self.ids.is_empty() {
+            return Ok(());
         }
-        if done { Poll::Ready(()) } else { Poll::Pending }
-    })
-    .await;
-    for s in all.iter_mut() {
-        Pin::new(s).take_output().expect("polled to the end")?;
+        let mut seen = std::collections::HashSet::new();
+        let ids: Vec<uuid::Uuid> = self.ids.into_iter().filter(|id| seen.insert(*id)).collect();
+        let rows = async {
+            if self.requests.is_empty() {
+                Ok(())
+            } else {
+                store::insert_requests(tx, &self.requests).await
+            }
+        };
+        let results = async {
+            if self.results.is_empty() {
+                Ok(())
+            } else {
+                store::upsert_results(tx, &self.results).await
+            }
+        };
+        let events = crate::push::events::append_requests(tx, &ids);
+        futures::try_join!(rows, results, events).map(|_| ())
     }
-    Ok(())
 }
 
 pub async fn apply_batch(
@@ -124,57 +135,52 @@ pub async fn apply_batch(
         }
         next.insert((m.topic(), m.partition()), m.offset() + 1);
     }
-    // The statements of consecutive request and result records are sent together and run in
-    // the order sent (one round trip for up to PIPELINE of them, rather than one each). What
-    // takes more than one statement in turn — an intermediation event, a replayed request —
-    // runs alone, after everything before it.
+    // Consecutive request and result records are applied as one run: one statement for
+    // their request rows, one for their results, one for their events, sent together and run
+    // in that order — three statements for the run rather than two for each record. What takes
+    // more than one statement in turn — an intermediation event, a replayed request — ends the
+    // run and is applied alone, after everything before it.
     store::prepare(&tx).await?;
     crate::push::events::prepare(&tx).await?;
-    let mut pipeline: Vec<Statement<'_>> = Vec::new();
+    let mut run = Run::default();
     for record in &decoded {
         match record {
             Decoded::Request(r) if r.replay == 0 => {
-                pipeline.push(Box::pin(store::insert_request(&tx, r)));
-                pipeline.push(Box::pin(crate::push::events::append_request(
-                    &tx,
-                    r.request_id.as_uuid(),
-                )));
+                run.requests.push(r);
+                run.ids.push(r.request_id.as_uuid());
                 requests += 1;
             }
             Decoded::Request(r) => {
-                run_in_order(std::mem::take(&mut pipeline)).await?;
+                std::mem::take(&mut run).apply(&tx).await?;
                 store::insert_request(&tx, r).await?;
-                crate::push::events::append_request(&tx, r.request_id.as_uuid()).await?;
+                crate::push::events::append_requests(&tx, &[r.request_id.as_uuid()]).await?;
                 requests += 1;
             }
             Decoded::Result(r) => {
-                pipeline.push(Box::pin(store::upsert_result(&tx, r)));
-                pipeline.push(Box::pin(crate::push::events::append_request(
-                    &tx,
-                    r.request_id.as_uuid(),
-                )));
+                run.results.push(r);
+                run.ids.push(r.request_id.as_uuid());
                 results += 1;
             }
             Decoded::Intermediation(e) => {
-                run_in_order(std::mem::take(&mut pipeline)).await?;
+                std::mem::take(&mut run).apply(&tx).await?;
                 crate::intermediation::store::apply(&tx, e).await?;
                 intermediations += 1;
             }
         }
-        if pipeline.len() >= PIPELINE {
-            run_in_order(std::mem::take(&mut pipeline)).await?;
-        }
     }
-    run_in_order(pipeline).await?;
+    run.apply(&tx).await?;
+    let (topics, partitions, offsets): (Vec<&str>, Vec<i32>, Vec<i64>) = next
+        .iter()
+        .map(|((topic, partition), offset)| (*topic, *partition, *offset))
+        .collect();
     let stmt = tx
         .prepare_cached(
-            "INSERT INTO projector_offsets (topic, partition, next_offset) VALUES ($1, $2, $3)
+            "INSERT INTO projector_offsets (topic, partition, next_offset)
+             SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[])
              ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset",
         )
         .await?;
-    for ((topic, partition), offset) in &next {
-        tx.execute(&stmt, &[topic, partition, offset]).await?;
-    }
+    tx.execute(&stmt, &[&topics, &partitions, &offsets]).await?;
     tx.commit().await?;
     metrics::RecordsProjected {
         kind: "request",

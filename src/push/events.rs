@@ -17,13 +17,13 @@ use crate::domain::{CompanyCode, Refusal};
 const APPEND_LOCK: i64 = 0x6b69_7269_6576_6e74; // "kirievnt"
 
 /// The lock is taken in the statement itself (`held`, joined before any row is inserted, so
-/// before the row's id is drawn): one round trip per append rather than two.
+/// before the rows' ids are drawn): one round trip per append rather than two.
 ///
 /// A row already past `accepted` also gets its `accepted` event first (`s.first`), when that
 /// generation has none yet: the projector reads the request and result topics apart, so a
 /// result can be projected before its request record, and the feed must still show the request
 /// accepted, before the rest.
-const APPEND_REQUEST: &str = "
+const APPEND_REQUESTS: &str = "
     WITH held AS (SELECT pg_advisory_xact_lock($2))
     INSERT INTO events (company_code, kind, subject_id, generation, status, body)
     SELECT r.company_code, 'request', r.request_id, r.replay, s.status,
@@ -33,10 +33,13 @@ const APPEND_REQUEST: &str = "
                'code', CASE WHEN s.first THEN NULL ELSE r.code END,
                'message', CASE WHEN s.first THEN NULL ELSE r.message END,
                'replay', r.replay)
-      FROM held, requests r,
-           LATERAL (VALUES (0, 'accepted', true), (1, r.status, false)) AS s(ord, status, first)
-     WHERE r.request_id = $1 AND (NOT s.first OR r.status <> 'accepted')
-     ORDER BY s.ord
+      FROM held
+           CROSS JOIN unnest($1::uuid[]) WITH ORDINALITY AS t(id, n)
+           JOIN requests r ON r.request_id = t.id
+           CROSS JOIN LATERAL (VALUES (0, 'accepted', true), (1, r.status, false))
+                AS s(ord, status, first)
+     WHERE NOT s.first OR r.status <> 'accepted'
+     ORDER BY t.n, s.ord
     ON CONFLICT (company_code, subject_id, generation, status) DO NOTHING";
 
 const APPEND_INTERMEDIATION: &str = "
@@ -60,25 +63,24 @@ async fn lock_appends<C: GenericClient>(tx: &C) -> Result<(), tokio_postgres::Er
     tx.execute(&stmt, &[&APPEND_LOCK]).await.map(|_| ())
 }
 
-/// Prepares [`append_request`]'s statement on `tx`'s connection, so that it sends its one
-/// statement the first time it is polled (the projector pipelines it with the row's write).
+/// Prepares [`append_requests`]'s statement on `tx`'s connection, so that it sends its one
+/// statement the first time it is polled (the projector pipelines it with the rows' writes).
 pub async fn prepare<C: GenericClient>(tx: &C) -> Result<(), tokio_postgres::Error> {
-    tx.prepare_cached(APPEND_REQUEST).await.map(|_| ())
+    tx.prepare_cached(APPEND_REQUESTS).await.map(|_| ())
 }
 
-/// Appends the request's current status as an event of its registration, unless that status
-/// (in this replay generation) is already recorded: called by the projector right after each
-/// write of the row, inside its transaction, so a redelivered record appends nothing. A row
+/// Appends each request's current status as an event of its registration, unless that status
+/// (in this replay generation) is already recorded: called by the projector right after it
+/// wrote the rows, inside their transaction, so a redelivered record appends nothing. A row
 /// past `accepted` whose generation has no `accepted` event yet (its result came first) gets
-/// that one first, so the feed is complete and in order (one statement: [`APPEND_REQUEST`]).
-pub async fn append_request<C: GenericClient>(
+/// that one first, so the feed is complete and in order. One statement for all of `ids`, their
+/// events in the order of `ids` (each id once).
+pub async fn append_requests<C: GenericClient>(
     tx: &C,
-    request_id: Uuid,
+    ids: &[Uuid],
 ) -> Result<(), tokio_postgres::Error> {
-    let stmt = tx.prepare_cached(APPEND_REQUEST).await?;
-    tx.execute(&stmt, &[&request_id, &APPEND_LOCK])
-        .await
-        .map(|_| ())
+    let stmt = tx.prepare_cached(APPEND_REQUESTS).await?;
+    tx.execute(&stmt, &[&ids, &APPEND_LOCK]).await.map(|_| ())
 }
 
 /// Appends the intermediation's current state as an event of each of its two parties (the new

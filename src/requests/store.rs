@@ -7,6 +7,7 @@
 //! replayed from the dead-letter topic comes back with a higher `replay` generation: it resets
 //! the row to `accepted`, and results of older generations no longer count.
 
+use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
@@ -48,12 +49,23 @@ const RESET_FOR_REPLAY: &str = "
            result = NULL, attempts = 0, sent_at = NULL, finished_at = NULL, updated_at = now()
      WHERE request_id = $1 AND replay < $2";
 
-const UPSERT_RESULT: &str = "
+/// The status upsert of many results, given column by column (at most one per request: see
+/// [`upsert_results`]). A result moves its row forward only: to a newer replay generation, to a
+/// higher rank, or — a `sent` event with a code (held by the operator, and at which stage) says
+/// more than the plain `sent` before it — to a held `sent`. It creates the row should the
+/// result come before its request record.
+const UPSERT_RESULTS: &str = "
     INSERT INTO requests AS r (request_id, company_code, user_id, function, service_id, area,
                                point_id, update_flag, status, status_rank, code, message, attempts,
                                result, accepted_at, sent_at, finished_at, replay)
-    VALUES ($1, $2, '', $3, $4, $5, $6, 'register', $7, $8, $9, $10, $11, $12, $13,
-            $13, CASE WHEN $8 = 2::smallint THEN $13::timestamptz END, $14)
+    SELECT id, company, '', function, service, area, point, 'register', status, rank, code,
+           message, attempts, result, sent, sent, CASE WHEN rank = 2::smallint THEN occurred END,
+           replay
+      FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                  $7::text[], $8::smallint[], $9::text[], $10::text[], $11::int[], $12::jsonb[],
+                  $13::timestamptz[], $14::timestamptz[], $15::int[])
+           AS x(id, company, function, service, area, point, status, rank, code, message,
+                attempts, result, occurred, sent, replay)
     ON CONFLICT (request_id) DO UPDATE
       SET status = EXCLUDED.status, status_rank = EXCLUDED.status_rank, code = EXCLUDED.code,
           message = EXCLUDED.message, attempts = EXCLUDED.attempts, result = EXCLUDED.result,
@@ -62,8 +74,6 @@ const UPSERT_RESULT: &str = "
           finished_at = EXCLUDED.finished_at, replay = EXCLUDED.replay, updated_at = now()
       WHERE r.replay < EXCLUDED.replay
          OR (r.replay = EXCLUDED.replay AND r.status_rank < EXCLUDED.status_rank)
-         -- A `sent` event with a code (held by the operator, and at which stage) says more
-         -- than the plain `sent` before it.
          OR (r.replay = EXCLUDED.replay AND r.status_rank = EXCLUDED.status_rank
              AND EXCLUDED.status = 'sent' AND EXCLUDED.code IS NOT NULL)";
 
@@ -71,11 +81,11 @@ const COLUMNS: &str = "request_id, function, service_id, area, point_id, update_
     message, attempts, result, user_id, accepted_at, sent_at, finished_at, replay";
 
 /// Prepares the projector's statements on `tx`'s connection (once per connection; after that
-/// nothing is sent), so that [`insert_request`] (of generation 0) and [`upsert_result`] each send
-/// their one statement the first time they are polled: the projector pipelines them in order.
+/// nothing is sent), so that [`insert_requests`] and [`upsert_results`] each send their one
+/// statement the first time they are polled: the projector pipelines them in order.
 pub async fn prepare<C: GenericClient>(tx: &C) -> Result<(), tokio_postgres::Error> {
-    tx.prepare_cached(INSERT_REQUEST).await?;
-    tx.prepare_cached(UPSERT_RESULT).await?;
+    tx.prepare_cached(INSERT_REQUESTS).await?;
+    tx.prepare_cached(UPSERT_RESULTS).await?;
     Ok(())
 }
 
@@ -169,32 +179,90 @@ pub async fn forget_unsent<C: GenericClient>(
         .map(|_| ())
 }
 
-/// Moves a request's status forward to what `r` reports (creating the row should the result
-/// come first).
-pub async fn upsert_result<C: GenericClient>(
+/// Whether result `b` moves a row past what result `a` (of the same request) left it at: the
+/// rule of [`UPSERT_RESULTS`], so that applying only the later of the two gives the same row.
+fn supersedes(b: &ResultRecord, a: &ResultRecord) -> bool {
+    let (rank_a, rank_b) = (a.status.request_status().rank(), b.status.request_status().rank());
+    b.replay > a.replay
+        || (b.replay == a.replay && rank_b > rank_a)
+        || (b.replay == a.replay
+            && rank_b == rank_a
+            && b.status == crate::messages::ResultStatus::Sent
+            && b.code.is_some())
+}
+
+/// Of `results`, in the order given, what each request comes to: the result that leaves its row
+/// where applying them all one after the other would, and the earliest time among that
+/// generation's results (its `sent_at`). In first-seen order of the requests.
+fn last_word<'a>(results: &[&'a ResultRecord]) -> Vec<(&'a ResultRecord, DateTime<Utc>)> {
+    let mut at: std::collections::HashMap<RequestId, usize> = Default::default();
+    let mut words: Vec<(&ResultRecord, DateTime<Utc>)> = Vec::new();
+    for &r in results {
+        match at.get(&r.request_id) {
+            None => {
+                at.insert(r.request_id, words.len());
+                words.push((r, r.occurred_at));
+            }
+            Some(&i) => {
+                let (word, first) = &mut words[i];
+                if r.replay > word.replay {
+                    *first = r.occurred_at;
+                } else if r.replay == word.replay {
+                    *first = (*first).min(r.occurred_at);
+                }
+                if supersedes(r, word) {
+                    *word = r;
+                }
+            }
+        }
+    }
+    words
+}
+
+/// Moves each request's status forward to what `results` (in the order read) report, creating
+/// a row should a result come before its request record: one statement for them all.
+pub async fn upsert_results<C: GenericClient>(
     tx: &C,
-    r: &ResultRecord,
+    results: &[&ResultRecord],
 ) -> Result<(), tokio_postgres::Error> {
-    let status = r.status.request_status();
-    let payload = r.payload.as_ref().map(|p| p.to_json());
-    let stmt = tx.prepare_cached(UPSERT_RESULT).await?;
+    let words = last_word(results);
+    let text = |f: fn(&ResultRecord) -> &str| words.iter().map(|(r, _)| f(r)).collect::<Vec<_>>();
+    let ids: Vec<Uuid> = words.iter().map(|(r, _)| r.request_id.as_uuid()).collect();
+    let statuses: Vec<RequestStatus> = words
+        .iter()
+        .map(|(r, _)| r.status.request_status())
+        .collect();
+    let status_names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+    let ranks: Vec<i16> = statuses.iter().map(|s| s.rank()).collect();
+    let codes: Vec<Option<&str>> = words.iter().map(|(r, _)| r.code.as_deref()).collect();
+    let messages: Vec<Option<&str>> = words.iter().map(|(r, _)| r.message.as_deref()).collect();
+    let attempts: Vec<i32> = words.iter().map(|(r, _)| r.attempts).collect();
+    let payloads: Vec<Option<serde_json::Value>> = words
+        .iter()
+        .map(|(r, _)| r.payload.as_ref().map(|p| p.to_json()))
+        .collect();
+    let occurred: Vec<DateTime<Utc>> = words.iter().map(|(r, _)| r.occurred_at).collect();
+    let sent: Vec<DateTime<Utc>> = words.iter().map(|(_, first)| *first).collect();
+    let replays: Vec<i32> = words.iter().map(|(r, _)| r.replay).collect();
+    let stmt = tx.prepare_cached(UPSERT_RESULTS).await?;
     tx.execute(
         &stmt,
         &[
-            &r.request_id.as_uuid(),
-            &r.company_code.as_str(),
-            &r.function.slug(),
-            &r.function.service_id(),
-            &r.point_id.area().code(),
-            &r.point_id.as_str(),
-            &status.as_str(),
-            &status.rank(),
-            &r.code,
-            &r.message,
-            &r.attempts,
-            &payload,
-            &r.occurred_at,
-            &r.replay,
+            &ids,
+            &text(|r| r.company_code.as_str()),
+            &text(|r| r.function.slug()),
+            &text(|r| r.function.service_id()),
+            &text(|r| r.point_id.area().code()),
+            &text(|r| r.point_id.as_str()),
+            &status_names,
+            &ranks,
+            &codes,
+            &messages,
+            &attempts,
+            &payloads,
+            &occurred,
+            &sent,
+            &replays,
         ],
     )
     .await?;
@@ -397,5 +465,65 @@ fn view(r: Row) -> RequestView {
         sent_at: r.get(13),
         finished_at: r.get(14),
         replay: r.get(15),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+    use crate::messages::{FacilityInquiry, Payload, ResultStatus, fixtures};
+
+    fn result_of(request: &RequestRecord, status: ResultStatus, secs: i64) -> ResultRecord {
+        let mut r = ResultRecord::for_request(request, status, 1);
+        r.occurred_at = request.accepted_at + Duration::seconds(secs);
+        r
+    }
+
+    fn request() -> RequestRecord {
+        let mut r = fixtures::request_at(
+            "0600123456789012340001",
+            Payload::FacilityInquiry(FacilityInquiry {}),
+        );
+        r.request_id = RequestId::new();
+        r
+    }
+
+    #[test]
+    fn a_run_of_results_comes_to_what_applying_them_one_by_one_would() {
+        let (a, b) = (request(), request());
+        let sent = result_of(&a, ResultStatus::Sent, 1);
+        let done = result_of(&a, ResultStatus::Completed, 2);
+        let mut held = result_of(&b, ResultStatus::Sent, 3);
+        held.code = Some("held".into());
+        let plain = result_of(&b, ResultStatus::Sent, 1);
+        // A late plain `sent` neither undoes an answer nor a held `sent`.
+        let late = result_of(&a, ResultStatus::Sent, 4);
+        let words = last_word(&[&sent, &plain, &done, &held, &late]);
+        let got: Vec<_> = words
+            .iter()
+            .map(|(r, first)| (r.request_id, r.status, r.code.clone(), *first))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (a.request_id, ResultStatus::Completed, None, sent.occurred_at),
+                (b.request_id, ResultStatus::Sent, Some("held".into()), plain.occurred_at),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_result_of_a_newer_replay_generation_wins_and_its_own_times_count() {
+        let a = request();
+        let done = result_of(&a, ResultStatus::Failed, 1);
+        let mut again = a.clone();
+        again.replay = 1;
+        let retried = result_of(&again, ResultStatus::Completed, 9);
+        let words = last_word(&[&done, &retried]);
+        assert_eq!(words.len(), 1);
+        assert_eq!((words[0].0.replay, words[0].0.status), (1, ResultStatus::Completed));
+        assert_eq!(words[0].1, retried.occurred_at);
     }
 }
