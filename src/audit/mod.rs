@@ -57,6 +57,22 @@ pub async fn record_as<C: GenericClient>(
     write(client, actor, action, subject, &detail).await
 }
 
+/// The audit rows of concurrent callers, each committed before its caller goes on, written
+/// together ([`crate::db::group`]): one statement and one commit for a group of reads where
+/// each used to pay its own.
+pub type GroupLog = crate::db::group::GroupCommit<Entry>;
+
+/// Starts a [`GroupLog`] on the current tokio runtime.
+pub fn group_log(pool: deadpool_postgres::Pool) -> GroupLog {
+    GroupLog::start(pool, "audit log", |pool, entries| {
+        Box::pin(async move {
+            let entries: Vec<&Entry> = entries.iter().collect();
+            Entry::write_all(&pool.get().await?, &entries).await?;
+            Ok(())
+        })
+    })
+}
+
 /// An audit row held by value, for a writer that records it later together with others (the
 /// accept path's group commit, [`crate::requests`]): the same columns as [`record`] writes.
 #[derive(Debug, Clone)]
@@ -95,7 +111,8 @@ impl Entry {
         client: &C,
         entries: &[&Entry],
     ) -> Result<(), tokio_postgres::Error> {
-        let column = |f: fn(&Entry) -> Option<&str>| entries.iter().map(|e| f(e)).collect::<Vec<_>>();
+        let column =
+            |f: fn(&Entry) -> Option<&str>| entries.iter().map(|e| f(e)).collect::<Vec<_>>();
         let details: Vec<&serde_json::Value> = entries.iter().map(|e| &e.detail).collect();
         let stmt = client
             .prepare_cached(

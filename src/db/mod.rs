@@ -7,6 +7,7 @@
 //! cannot drop or disable the triggers that keep `audit_log` append-only, nor alter a table.
 
 pub mod cursor;
+pub mod group;
 mod tls;
 
 use std::str::FromStr;

@@ -29,7 +29,9 @@ impl Submissions {
             .await?
             .filter(|v| class.is_none_or(|c| v.function().is_some_and(|f| f.class() == c)))
             .ok_or(Refusal::RequestNotFound)?;
-        audit_personal_data(&client, principal, std::slice::from_ref(&view)).await?;
+        drop(client);
+        self.audit_personal_data(principal, std::slice::from_ref(&view))
+            .await?;
         Ok(view)
     }
 
@@ -57,34 +59,39 @@ impl Submissions {
             let last = items.last().expect("limit >= 1");
             cursor::encode(last.accepted_at, last.request_id)
         });
-        audit_personal_data(&client, principal, &items).await?;
+        drop(client);
+        self.audit_personal_data(principal, &items).await?;
         Ok(ListAnswer { items, next_cursor })
     }
 }
 
-/// Records that `principal` reads the personal data among `views` (terms 4.1–4.5).
-async fn audit_personal_data(
-    client: &deadpool_postgres::Client,
-    principal: &Principal,
-    views: &[RequestView],
-) -> Result<(), Refusal> {
-    let read: Vec<String> = views
-        .iter()
-        .filter(|v| v.shows_personal_data())
-        .map(|v| v.request_id.to_string())
-        .collect();
-    let subject = match read.as_slice() {
-        [] => return Ok(()),
-        [one] => one.clone(),
-        _ => "(list)".into(),
-    };
-    crate::audit::record(
-        client,
-        principal,
-        "request.result_read",
-        &subject,
-        serde_json::json!({ "request_ids": read }),
-    )
-    .await?;
-    Ok(())
+impl Submissions {
+    /// Records that `principal` reads the personal data among `views` (terms 4.1–4.5), committed
+    /// before they are shown (with the reads of other callers meanwhile: one commit for them).
+    async fn audit_personal_data(
+        &self,
+        principal: &Principal,
+        views: &[RequestView],
+    ) -> Result<(), Refusal> {
+        let read: Vec<String> = views
+            .iter()
+            .filter(|v| v.shows_personal_data())
+            .map(|v| v.request_id.to_string())
+            .collect();
+        let subject = match read.as_slice() {
+            [] => return Ok(()),
+            [one] => one.clone(),
+            _ => "(list)".into(),
+        };
+        let entry = crate::audit::Entry::new(
+            principal,
+            "request.result_read",
+            subject,
+            serde_json::json!({ "request_ids": read }),
+        );
+        self.read_log
+            .get_or_init(|| crate::audit::group_log(self.pool.clone()))
+            .write(entry)
+            .await
+    }
 }

@@ -9,11 +9,12 @@ use chrono::{SubsecRound, Utc};
 use deadpool_postgres::Pool;
 use serde_json::Value;
 
-use super::accept_log::AcceptLog;
+use super::accept_log::{self, AcceptLog};
 use super::idempotency::{self, IdempotencyKey};
 use super::store;
 use super::validate::{self, Submission};
 use crate::accounts::Principal;
+use crate::audit;
 use crate::config::Settings;
 use crate::domain::today_jst;
 use crate::domain::{Function, Refusal, RequestId};
@@ -41,6 +42,9 @@ pub struct Submissions {
     /// The audit and `accepted` rows of concurrent submissions, committed together; started
     /// on first use (on the runtime that submits).
     accept_log: Arc<std::sync::OnceLock<AcceptLog>>,
+    /// The audit rows of concurrent reads of personal data, committed together; started on
+    /// first use.
+    pub(super) read_log: Arc<std::sync::OnceLock<audit::GroupLog>>,
 }
 
 impl Submissions {
@@ -59,6 +63,7 @@ impl Submissions {
             settings,
             vault,
             accept_log: Default::default(),
+            read_log: Default::default(),
         })
     }
 
@@ -209,8 +214,8 @@ impl Submissions {
     ) -> Result<(), Refusal> {
         let pool = &self.pool;
         self.accept_log
-            .get_or_init(|| AcceptLog::start(pool.clone()))
-            .write(audit, record)
+            .get_or_init(|| accept_log::start(pool.clone()))
+            .write((audit, record.clone()))
             .await?;
         let topic = self.settings.requests_topic(record.area());
         let headers = [(vault::KEY_HEADER, key_header)];

@@ -268,3 +268,41 @@ async fn a_submission_the_audit_trail_cannot_record_is_not_sent() {
         "nothing on {topic}"
     );
 }
+
+/// A read of personal data is recorded before it is shown (issue 15 commits the records of
+/// concurrent reads together): a read the trail cannot record shows nothing.
+#[tokio::test]
+async fn a_read_of_personal_data_the_audit_trail_cannot_record_is_not_shown() {
+    let area = kirikae::domain::Area::Tokyo;
+    let app = spawn_app(&[area]).await;
+    let a = app.login(RETAILER_A).await;
+    let id = a.facility_inquiry(&app.point(area, 9).0).await;
+    let done = a.final_status(&id).await;
+    assert!(
+        !done["result"].is_null(),
+        "the answer carries the customer's data: {done}"
+    );
+    let owner = kirikae::db::Connect::owner(&app.settings)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    owner
+        .batch_execute(
+            "CREATE FUNCTION refuse_reads() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+               IF NEW.action = 'request.result_read' THEN RAISE EXCEPTION 'the trail is full'; END IF;
+               RETURN NEW;
+             END $$;
+             CREATE TRIGGER refuse_reads BEFORE INSERT ON audit_log
+               FOR EACH ROW EXECUTE FUNCTION refuse_reads();",
+        )
+        .await
+        .unwrap();
+    let (code, body) = a.status(&id).await;
+    assert_eq!(code, 500, "{body}");
+    assert!(
+        body.get("result").is_none(),
+        "nothing of the answer shown: {body}"
+    );
+}
