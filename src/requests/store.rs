@@ -126,7 +126,10 @@ pub async fn insert_requests<C: GenericClient>(
     tx: &C,
     records: &[&RequestRecord],
 ) -> Result<(), tokio_postgres::Error> {
-    debug_assert!(records.iter().all(|r| r.replay == 0), "a replay resets its row");
+    debug_assert!(
+        records.iter().all(|r| r.replay == 0),
+        "a replay resets its row"
+    );
     // One row per request id: a statement may not touch a row twice.
     let mut seen = std::collections::HashSet::new();
     let records: Vec<&RequestRecord> = records
@@ -182,7 +185,10 @@ pub async fn forget_unsent<C: GenericClient>(
 /// Whether result `b` moves a row past what result `a` (of the same request) left it at: the
 /// rule of [`UPSERT_RESULTS`], so that applying only the later of the two gives the same row.
 fn supersedes(b: &ResultRecord, a: &ResultRecord) -> bool {
-    let (rank_a, rank_b) = (a.status.request_status().rank(), b.status.request_status().rank());
+    let (rank_a, rank_b) = (
+        a.status.request_status().rank(),
+        b.status.request_status().rank(),
+    );
     b.replay > a.replay
         || (b.replay == a.replay && rank_b > rank_a)
         || (b.replay == a.replay
@@ -508,8 +514,18 @@ mod tests {
         assert_eq!(
             got,
             [
-                (a.request_id, ResultStatus::Completed, None, sent.occurred_at),
-                (b.request_id, ResultStatus::Sent, Some("held".into()), plain.occurred_at),
+                (
+                    a.request_id,
+                    ResultStatus::Completed,
+                    None,
+                    sent.occurred_at
+                ),
+                (
+                    b.request_id,
+                    ResultStatus::Sent,
+                    Some("held".into()),
+                    plain.occurred_at
+                ),
             ]
         );
     }
@@ -523,7 +539,10 @@ mod tests {
         let retried = result_of(&again, ResultStatus::Completed, 9);
         let words = last_word(&[&done, &retried]);
         assert_eq!(words.len(), 1);
-        assert_eq!((words[0].0.replay, words[0].0.status), (1, ResultStatus::Completed));
+        assert_eq!(
+            (words[0].0.replay, words[0].0.status),
+            (1, ResultStatus::Completed)
+        );
         assert_eq!(words[0].1, retried.occurred_at);
     }
 }
