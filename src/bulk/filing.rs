@@ -31,12 +31,12 @@ use crate::kafka::Publisher;
 const POLL: Duration = Duration::from_millis(300);
 /// Rows read (and marked attempted) per round. Several times [`IN_FLIGHT`], so little of a
 /// round is spent waiting for its last rows.
-const ROUND: i64 = 512;
+const ROUND: i64 = 2048;
 /// Rows in flight at once, each from its idempotency claim to the broker's acknowledgement.
 /// Concurrent rows share the accept path's group commit, PostgreSQL's WAL flushes and the
 /// producer's batches, so this is what the filing's rate scales with; the bound keeps its share
 /// of the machine (and of the broker's queue) to what the API's own traffic can run beside.
-const IN_FLIGHT: usize = 64;
+const IN_FLIGHT: usize = 256;
 /// The connections the rows in flight use (idempotency claims, accept rows, settles): a pool
 /// of the filing's own, so however many rows wait for one, the API and the projector of the
 /// same process never wait behind them for theirs.
