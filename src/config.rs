@@ -88,7 +88,8 @@ pub struct Settings {
     /// an answer within it goes from `accepted` straight to its final status, sparing the
     /// broker and the projector a record no one could have seen for long (docs/performance.md).
     pub connector_sent_after_ms: u64,
-    /// How many recent results per partition a connector reads back to recognise redeliveries.
+    /// How many recent results per partition a connector reads back at start, and keeps in
+    /// memory, to recognise redeliveries.
     pub connector_dedupe_window: i64,
     /// The simulator of area N listens on this port + N unless its definition says otherwise.
     pub sim_base_port: u16,

@@ -5,7 +5,8 @@
 //!
 //! 1. **Vocabulary**: `domain` (the market's types and pure rules, one refusal type) and
 //!    `messages` (the Avro records on the topics and their codec).
-//! 2. **Plumbing**: `config`, `db`, `kafka`, `mail`, `metrics`, `telemetry`, `csv_text`, `certs`.
+//! 2. **Plumbing**: `config`, `db`, `kafka`, `mail`, `metrics`, `telemetry`, `csv_text`, `certs`,
+//!    `recent`.
 //! 3. **Wire dialects** of the grid operators: `wire` (SOAP/XML, JSON, batch files), shared by
 //!    the connector (client side) and the simulator (server side).
 //! 4. **Services**, one owner per aggregate, called alike by every front end: `audit`,
@@ -26,6 +27,7 @@ pub mod db;
 pub mod kafka;
 pub mod mail;
 pub mod metrics;
+pub mod recent;
 pub mod telemetry;
 
 // 3. Wire dialects

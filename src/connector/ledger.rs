@@ -4,10 +4,12 @@
 //! recognised and never yields a second result.
 //!
 //! Filled from the tail of the results topic when the connector starts, then by every result
-//! it produces. Kafka transactions would make this unnecessary, but not every Kafka-protocol
+//! it produces; it keeps the most recent ones only (`connector_dedupe_window` per partition, as
+//! many as it reads back at start): a redelivery is of records after the last committed
+//! offset, a few seconds' worth, and a ledger of every request ever finished grew by ~50 bytes
+//! a request without end. Kafka transactions would make this unnecessary, but not every Kafka-protocol
 //! broker offers them, so results are deduplicated by request id instead.
 
-use std::collections::HashSet;
 use std::sync::Mutex;
 
 use rdkafka::Message;
@@ -15,26 +17,33 @@ use rdkafka::Message;
 use crate::domain::RequestId;
 use crate::kafka;
 use crate::messages::Codec;
+use crate::recent::Recent;
 
-#[derive(Default)]
 pub struct Ledger {
-    finished: Mutex<HashSet<(RequestId, i32)>>,
+    finished: Mutex<Recent<(RequestId, i32), ()>>,
 }
 
 impl Ledger {
+    /// Remembers the last `capacity` finished requests.
+    pub fn new(capacity: usize) -> Self {
+        Ledger {
+            finished: Mutex::new(Recent::new(capacity)),
+        }
+    }
+
     /// Whether generation `replay` of request `id` has its final result.
     pub fn contains(&self, id: RequestId, replay: i32) -> bool {
         self.finished
             .lock()
             .expect("ledger lock")
-            .contains(&(id, replay))
+            .contains_key(&(id, replay))
     }
 
     pub fn insert(&self, id: RequestId, replay: i32) {
         self.finished
             .lock()
             .expect("ledger lock")
-            .insert((id, replay));
+            .insert((id, replay), ());
     }
 
     pub fn len(&self) -> usize {

@@ -166,7 +166,10 @@ pub async fn run_with_health(
     let codec = Arc::new(Codec::new());
     let field_keys = crate::vault::keys(&settings)?;
     let publisher = Publisher::of(&settings, Duration::from_secs(30))?;
-    let ledger = Arc::new(Ledger::default());
+    let ledger = Arc::new(Ledger::new(
+        settings.connector_dedupe_window.max(1) as usize
+            * settings.topic_partitions.max(1) as usize,
+    ));
     let results_topic = settings.results_topic(area);
     let loaded = {
         let (ledger, codec, brokers, topic) = (
