@@ -23,7 +23,7 @@ pub mod switching;
 mod tests;
 pub mod usage;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -40,6 +40,7 @@ use crate::messages::{
     ApplicationResult, Payload, PointMatch, PointSearch, PointSearchResult, RequestRecord,
     ResultPayload, UsagePasswordResult,
 };
+use crate::recent::Recent;
 use crate::wire::ProtocolFamily;
 use crate::wire::TsoAnswer;
 pub use batch_desk::serve_batch;
@@ -84,15 +85,25 @@ pub struct Simulator {
     mode: watch::Sender<Mode>,
     calls: AtomicU64,
     ledger: Mutex<Ledger>,
-    /// The W3C `traceparent` of every call that carried one, in arrival order.
-    traceparents: Mutex<Vec<String>>,
+    /// The W3C `traceparent` of the last [`LETTERS_KEPT`] calls that carried one, in arrival
+    /// order.
+    traceparents: Mutex<VecDeque<String>>,
 }
 
+/// How many final answers a simulator keeps to give again to a repeated request: a repeat is a
+/// redelivery, seconds after the first (an application held for its counterpart is kept apart,
+/// in `pending`, until it is answered). Keeping every answer grew the simulator by most of a
+/// kilobyte a request (a peak day of 1,000,000 held 600 MB).
+const ANSWERS_KEPT: usize = 10_000;
+
+/// How many password letters the simulator's mailbox (`GET /sim/mail`) keeps, and how many
+/// calls' `traceparent`s, for the same reason.
+const LETTERS_KEPT: usize = 10_000;
+
 /// What the operator has been told and has done.
-#[derive(Default)]
 struct Ledger {
-    /// Every final answer given, by request id, so a repeated request gets the same one.
-    answers: HashMap<RequestId, TsoAnswer>,
+    /// The recent final answers, by request id, so a repeated request gets the same one.
+    answers: Recent<RequestId, TsoAnswer>,
     /// Who filed each application (registrations only), for corrections and withdrawals.
     applicants: HashMap<RequestId, (CompanyCode, Function)>,
     /// Switch applications waiting for their counterpart.
@@ -100,7 +111,8 @@ struct Ledger {
     /// Points changed by applications since the register was generated.
     changed: HashMap<SupplyPointId, SupplyPoint>,
     books: Books,
-    mails: Vec<Mail>,
+    /// The last [`LETTERS_KEPT`] password letters, oldest first.
+    mails: VecDeque<Mail>,
     /// Applications completed.
     applications: usize,
     /// How many times each request id was carried out as an application (a fault suite
@@ -108,6 +120,22 @@ struct Ledger {
     applied: HashMap<RequestId, u32>,
     /// 申込番号 given so far.
     numbers: u64,
+}
+
+impl Default for Ledger {
+    fn default() -> Self {
+        Ledger {
+            answers: Recent::new(ANSWERS_KEPT),
+            applicants: HashMap::new(),
+            pending: HashMap::new(),
+            changed: HashMap::new(),
+            books: Books::default(),
+            mails: VecDeque::new(),
+            applications: 0,
+            applied: HashMap::new(),
+            numbers: 0,
+        }
+    }
 }
 
 impl Ledger {
@@ -142,7 +170,7 @@ impl Simulator {
             mode: watch::Sender::new(Mode::Normal),
             calls: AtomicU64::new(0),
             ledger: Mutex::new(Ledger::default()),
-            traceparents: Mutex::new(Vec::new()),
+            traceparents: Mutex::new(VecDeque::new()),
         })
     }
 
@@ -163,7 +191,7 @@ impl Simulator {
 
     /// The password letters sent to customers, oldest first.
     pub fn mails(&self) -> Vec<Mail> {
-        self.lock().mails.clone()
+        self.lock().mails.iter().cloned().collect()
     }
 
     /// Operator calls received in either family, counted on arrival (a hung call counts).
@@ -173,7 +201,8 @@ impl Simulator {
 
     /// The `traceparent` headers the operator's endpoints were called with, oldest first.
     pub fn traceparents(&self) -> Vec<String> {
-        self.traceparents.lock().expect("traceparents lock").clone()
+        let seen = self.traceparents.lock().expect("traceparents lock");
+        seen.iter().cloned().collect()
     }
 
     /// Distinct applications completed (look-ups are not applications).
@@ -329,7 +358,10 @@ impl Simulator {
                     password: password.clone(),
                     valid_until,
                 });
-                ledger.mails.push(Mail {
+                if ledger.mails.len() == LETTERS_KEPT {
+                    ledger.mails.pop_front();
+                }
+                ledger.mails.push_back(Mail {
                     point_id: point.id.clone(),
                     customer_name: point.customer_name.clone(),
                     password,
@@ -569,11 +601,11 @@ async fn record_traceparent(
         .get("traceparent")
         .and_then(|v| v.to_str().ok())
     {
-        app.sim
-            .traceparents
-            .lock()
-            .expect("traceparents lock")
-            .push(value.to_string());
+        let mut seen = app.sim.traceparents.lock().expect("traceparents lock");
+        if seen.len() == LETTERS_KEPT {
+            seen.pop_front();
+        }
+        seen.push_back(value.to_string());
     }
     next.run(request).await
 }

@@ -2,7 +2,7 @@
 //! high-voltage usage requests, and the usage history every point has, generated from its id so
 //! that each answer about a point is the same on every run.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use chrono::{Datelike, Days, Months, NaiveDate};
 use sha2::{Digest, Sha256};
@@ -25,17 +25,27 @@ pub struct IssuedPassword {
     pub valid_until: NaiveDate,
 }
 
+/// How many passwords the operator keeps valid per point, the newest: a customer uses the
+/// letter just received. Every issue was kept before, and every check scanned them all — a
+/// peak day's usage requests made both grow without end.
+const PASSWORDS_PER_POINT: usize = 8;
+
 /// What the operator remembers of consents and usage requests, for the inquiries that follow.
 #[derive(Debug, Default)]
 pub struct Books {
-    passwords: Vec<IssuedPassword>,
+    /// The newest passwords issued for each point, oldest first.
+    passwords: HashMap<SupplyPointId, VecDeque<IssuedPassword>>,
     /// 申込番号 of accepted high-voltage usage requests, with their point.
     hv_requests: HashMap<String, SupplyPointId>,
 }
 
 impl Books {
     pub fn issue(&mut self, password: IssuedPassword) {
-        self.passwords.push(password);
+        let issued = self.passwords.entry(password.point_id.clone()).or_default();
+        if issued.len() == PASSWORDS_PER_POINT {
+            issued.pop_front();
+        }
+        issued.push_back(password);
     }
 
     /// Whether `password` was issued for `point` and is still valid on `today`; any retailer
@@ -46,9 +56,11 @@ impl Books {
         password: &str,
         today: NaiveDate,
     ) -> bool {
-        self.passwords
-            .iter()
-            .any(|p| p.point_id == *point && p.password == password && today <= p.valid_until)
+        self.passwords.get(point).is_some_and(|issued| {
+            issued
+                .iter()
+                .any(|p| p.password == password && today <= p.valid_until)
+        })
     }
 
     pub fn record_hv_request(&mut self, application_number: String, point: SupplyPointId) {
@@ -194,4 +206,38 @@ fn unit(hash: u64) -> f64 {
 fn round(value: f64, decimals: i32) -> f64 {
     let factor = 10f64.powi(decimals);
     (value * factor).round() / factor
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issued(point: &SupplyPointId, password: &str) -> IssuedPassword {
+        IssuedPassword {
+            point_id: point.clone(),
+            password: password.into(),
+            valid_until: NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_point_keeps_its_newest_passwords_valid_and_the_oldest_goes() {
+        let point = SupplyPointId::parse("0300123456789012340001").unwrap();
+        let other = SupplyPointId::parse("0300123456789012340002").unwrap();
+        let today = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let mut books = Books::default();
+        for n in 0..=PASSWORDS_PER_POINT {
+            books.issue(issued(&point, &format!("PW{n}")));
+        }
+        assert!(
+            !books.password_is_valid(&point, "PW0", today),
+            "the oldest is gone"
+        );
+        assert!(books.password_is_valid(&point, "PW1", today));
+        assert!(books.password_is_valid(&point, &format!("PW{PASSWORDS_PER_POINT}"), today));
+        assert!(
+            !books.password_is_valid(&other, "PW1", today),
+            "another point's"
+        );
+    }
 }
