@@ -222,6 +222,29 @@ async fn verify_full_refuses_a_server_certificate_its_ca_did_not_sign() {
     );
 }
 
+/// Makes the audit trail of `app`'s database refuse every row of `action` (a trigger, as the
+/// owner); the owner's connection, for the test's own checks.
+async fn trail_refusing(app: &TestApp, action: &str) -> tokio_postgres::Client {
+    let owner = kirikae::db::Connect::owner(&app.settings)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    owner
+        .batch_execute(&format!(
+            "CREATE FUNCTION refuse_action() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+               IF NEW.action = '{action}' THEN RAISE EXCEPTION 'the trail is full'; END IF;
+               RETURN NEW;
+             END $$;
+             CREATE TRIGGER refuse_action BEFORE INSERT ON audit_log
+               FOR EACH ROW EXECUTE FUNCTION refuse_action();"
+        ))
+        .await
+        .unwrap();
+    owner
+}
+
 /// The accept path commits the audit row before it produces (issue 15 groups that commit with
 /// the `accepted` row): a submission the trail cannot record is refused, nothing of it reaches
 /// the broker and no status row stands for it.
@@ -229,23 +252,7 @@ async fn verify_full_refuses_a_server_certificate_its_ca_did_not_sign() {
 async fn a_submission_the_audit_trail_cannot_record_is_not_sent() {
     let app = spawn_app(&[]).await;
     let a = app.login(RETAILER_A).await;
-    let owner = kirikae::db::Connect::owner(&app.settings)
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    owner
-        .batch_execute(
-            "CREATE FUNCTION refuse_submissions() RETURNS trigger LANGUAGE plpgsql AS $$
-             BEGIN
-               IF NEW.action = 'request.submitted' THEN RAISE EXCEPTION 'the trail is full'; END IF;
-               RETURN NEW;
-             END $$;
-             CREATE TRIGGER refuse_submissions BEFORE INSERT ON audit_log
-               FOR EACH ROW EXECUTE FUNCTION refuse_submissions();",
-        )
-        .await
-        .unwrap();
+    let owner = trail_refusing(&app, "request.submitted").await;
     let point = "0300000000000000000007";
     let resp = a
         .submit("facility-inquiry", json!({"supply_point_id": point}))
@@ -282,23 +289,7 @@ async fn a_read_of_personal_data_the_audit_trail_cannot_record_is_not_shown() {
         !done["result"].is_null(),
         "the answer carries the customer's data: {done}"
     );
-    let owner = kirikae::db::Connect::owner(&app.settings)
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    owner
-        .batch_execute(
-            "CREATE FUNCTION refuse_reads() RETURNS trigger LANGUAGE plpgsql AS $$
-             BEGIN
-               IF NEW.action = 'request.result_read' THEN RAISE EXCEPTION 'the trail is full'; END IF;
-               RETURN NEW;
-             END $$;
-             CREATE TRIGGER refuse_reads BEFORE INSERT ON audit_log
-               FOR EACH ROW EXECUTE FUNCTION refuse_reads();",
-        )
-        .await
-        .unwrap();
+    trail_refusing(&app, "request.result_read").await;
     let (code, body) = a.status(&id).await;
     assert_eq!(code, 500, "{body}");
     assert!(
