@@ -18,17 +18,8 @@ use super::view::RequestView;
 use crate::domain::{CompanyCode, Function, RequestId, RequestStatus};
 use crate::messages::{RequestRecord, ResultRecord};
 
-const INSERT_REQUEST: &str = "
-    INSERT INTO requests (request_id, company_code, user_id, function, service_id, area, point_id,
-                          update_flag, original_request_id, status, status_rank, accepted_at,
-                          replay)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'accepted', 0, $10, $11)
-    ON CONFLICT (request_id) DO UPDATE
-      SET user_id = EXCLUDED.user_id, accepted_at = EXCLUDED.accepted_at,
-          update_flag = EXCLUDED.update_flag, original_request_id = EXCLUDED.original_request_id
-      WHERE requests.user_id = ''";
-
-/// [`INSERT_REQUEST`] for many rows, given column by column.
+/// The `accepted` rows of requests, given column by column. A row a result created first (its
+/// `user_id` still empty) is completed; any other existing row is left as it is.
 const INSERT_REQUESTS: &str = "
     INSERT INTO requests (request_id, company_code, user_id, function, service_id, area, point_id,
                           update_flag, original_request_id, status, status_rank, accepted_at,
@@ -94,24 +85,7 @@ pub async fn insert_request<C: GenericClient>(
     tx: &C,
     r: &RequestRecord,
 ) -> Result<(), tokio_postgres::Error> {
-    let stmt = tx.prepare_cached(INSERT_REQUEST).await?;
-    tx.execute(
-        &stmt,
-        &[
-            &r.request_id.as_uuid(),
-            &r.company_code.as_str(),
-            &r.user_id,
-            &r.function.slug(),
-            &r.function.service_id(),
-            &r.area().code(),
-            &r.point_id.as_str(),
-            &r.update_flag.as_str(),
-            &r.original_request_id.map(|i| i.as_uuid()),
-            &r.accepted_at,
-            &r.replay,
-        ],
-    )
-    .await?;
+    insert_requests(tx, &[r]).await?;
     if r.replay > 0 {
         let stmt = tx.prepare_cached(RESET_FOR_REPLAY).await?;
         tx.execute(&stmt, &[&r.request_id.as_uuid(), &r.replay])
@@ -120,16 +94,12 @@ pub async fn insert_request<C: GenericClient>(
     Ok(())
 }
 
-/// Inserts the `accepted` rows of `records` (new requests, none a replay) with one statement:
-/// [`insert_request`] for many, as the accept path's group commit writes them.
+/// Inserts the `accepted` rows of `records` with one statement, as the accept path's group
+/// commit and the projector's runs write them (a replay also needs [`insert_request`]'s reset).
 pub async fn insert_requests<C: GenericClient>(
     tx: &C,
     records: &[&RequestRecord],
 ) -> Result<(), tokio_postgres::Error> {
-    debug_assert!(
-        records.iter().all(|r| r.replay == 0),
-        "a replay resets its row"
-    );
     // One row per request id: a statement may not touch a row twice.
     let mut seen = std::collections::HashSet::new();
     let records: Vec<&RequestRecord> = records
