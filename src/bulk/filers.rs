@@ -88,7 +88,7 @@ impl Filers {
         body: Value,
         attempted: bool,
     ) -> Result<Filed, Refusal> {
-        let key = format!("bulk-{batch_id}-{line}");
+        let key = key_of(batch_id, line);
         match kind.filer() {
             Filer::Submission(function) => {
                 let id = self
@@ -118,6 +118,39 @@ impl Filers {
             Filer::IntermediationDecision(_) => self.decide(principal, body, attempted).await,
             Filer::Users => self.register_user(principal, body, attempted).await,
         }
+    }
+
+    /// Files many rows of a [`Filer::Submission`] bulk function together through
+    /// [`Submissions::submit_all`] (their keys claimed and settled, their rows committed, with
+    /// one statement each): each row's outcome by its line, or `Err` for every row when the
+    /// group could not be filed at all.
+    pub async fn file_all(
+        &self,
+        principal: &Principal,
+        function: crate::domain::Function,
+        batch_id: Uuid,
+        rows: Vec<(i32, Value)>,
+    ) -> Result<Vec<(i32, Result<Filed, Refusal>)>, Refusal> {
+        let lines: Vec<i32> = rows.iter().map(|(line, _)| *line).collect();
+        let rows = rows
+            .into_iter()
+            .map(|(line, body)| (key_of(batch_id, line), body))
+            .collect();
+        let outcomes = self
+            .submissions
+            .submit_all(principal, function, rows)
+            .await?;
+        Ok(lines
+            .into_iter()
+            .zip(outcomes)
+            .map(|(line, outcome)| {
+                let filed = outcome.map(|id| Filed {
+                    id: id.as_uuid(),
+                    outcome: None,
+                });
+                (line, filed)
+            })
+            .collect())
     }
 
     async fn decide(
@@ -201,6 +234,11 @@ impl Filers {
             })),
         })
     }
+}
+
+/// The idempotency key a row is filed with, the same on every retry.
+fn key_of(batch_id: Uuid, line: i32) -> String {
+    format!("bulk-{batch_id}-{line}")
 }
 
 fn decided(id: Uuid, event_id: Uuid, state: State) -> Filed {

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::filers::{Filed, Filers};
-use super::kind::BulkKind;
+use super::kind::{BulkKind, Filer};
 use super::store::{self, Batch};
 use crate::accounts::Principal;
 use crate::accounts::gate::Gate;
@@ -29,14 +29,19 @@ use crate::kafka::Publisher;
 
 /// How often the job looks for confirmed batches.
 const POLL: Duration = Duration::from_millis(300);
-/// Rows read (and marked attempted) per round. Several times [`IN_FLIGHT`], so little of a
-/// round is spent waiting for its last rows.
+/// Rows read (and marked attempted) per round. Several times [`IN_FLIGHT`] and [`GROUP`], so
+/// little of a round is spent waiting for its last rows.
 const ROUND: i64 = 2048;
-/// Rows in flight at once, each from its idempotency claim to the broker's acknowledgement.
-/// Concurrent rows share the accept path's group commit, PostgreSQL's WAL flushes and the
-/// producer's batches, so this is what the filing's rate scales with; the bound keeps its share
-/// of the machine (and of the broker's queue) to what the API's own traffic can run beside.
+/// Rows of the functions filed one call a row (registrations, decisions, users) in flight at
+/// once. Concurrent calls share PostgreSQL's WAL flushes and the producer's batches, so this is
+/// what their rate scales with; the bound keeps their share of the machine (and of the
+/// broker's queue) to what the API's own traffic can run beside.
 const IN_FLIGHT: usize = 256;
+/// Applications filed together ([`Filers::file_all`]): their keys claimed and settled, and
+/// their rows committed, with one statement each, their records produced at once.
+const GROUP: usize = 512;
+/// Groups in flight at once, so one group's commit overlaps another's produce: a whole round.
+const GROUPS_AT_ONCE: usize = ROUND as usize / GROUP;
 /// The connections the rows in flight use (idempotency claims, accept rows, settles): a pool
 /// of the filing's own, so however many rows wait for one, the API and the projector of the
 /// same process never wait behind them for theirs.
@@ -140,28 +145,57 @@ async fn file_batch(pool: &Pool, filers: &Filers, batch: &Batch) -> Result<(), R
             }
         };
         let started = Instant::now();
-        let mut outcomes = futures::stream::iter(rows)
-            .map(|row| async move {
-                let outcome = filers
-                    .file(
-                        principal,
-                        kind,
-                        batch.batch_id,
-                        row.line,
-                        row.body,
-                        row.attempted,
-                    )
-                    .await;
-                (row.line, outcome)
-            })
-            .buffer_unordered(IN_FLIGHT)
-            .ready_chunks(IN_FLIGHT);
-        // Stored as they come, the rows settled since the last store together: progress shows
-        // at once, and one slow row does not hold back the outcomes of the others.
         let (mut settled, mut waiting) = (0, 0);
-        while let Some(chunk) = outcomes.next().await {
-            settled += chunk.len();
-            waiting += store_outcomes(&client, batch.batch_id, chunk).await?;
+        if let Filer::Submission(function) = kind.filer() {
+            // Applications a group at a time: each group's keys, rows and records together.
+            let groups: Vec<Vec<(i32, serde_json::Value)>> = rows
+                .chunks(GROUP)
+                .map(|g| g.iter().map(|r| (r.line, r.body.clone())).collect())
+                .collect();
+            let mut outcomes = futures::stream::iter(groups)
+                .map(|group| async move {
+                    let lines: Vec<i32> = group.iter().map(|(line, _)| *line).collect();
+                    let filed = filers
+                        .file_all(principal, function, batch.batch_id, group)
+                        .await;
+                    (lines, filed)
+                })
+                .buffer_unordered(GROUPS_AT_ONCE);
+            while let Some((lines, filed)) = outcomes.next().await {
+                settled += lines.len();
+                waiting += match filed {
+                    Ok(outcomes) => store_outcomes(&client, batch.batch_id, outcomes).await?,
+                    Err(e) if transient(&e) => lines.len(),
+                    Err(e) => {
+                        let refused: Vec<_> = lines.iter().map(|line| (*line, &e)).collect();
+                        store::refused(&client, batch.batch_id, &refused).await?;
+                        0
+                    }
+                };
+            }
+        } else {
+            let mut outcomes = futures::stream::iter(rows)
+                .map(|row| async move {
+                    let outcome = filers
+                        .file(
+                            principal,
+                            kind,
+                            batch.batch_id,
+                            row.line,
+                            row.body,
+                            row.attempted,
+                        )
+                        .await;
+                    (row.line, outcome)
+                })
+                .buffer_unordered(IN_FLIGHT)
+                .ready_chunks(IN_FLIGHT);
+            // Stored as they come, the rows settled since the last store together: progress
+            // shows at once, and one slow row does not hold back the outcomes of the others.
+            while let Some(chunk) = outcomes.next().await {
+                settled += chunk.len();
+                waiting += store_outcomes(&client, batch.batch_id, chunk).await?;
+            }
         }
         tracing::debug!(
             batch = %batch.batch_id,

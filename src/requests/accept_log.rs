@@ -34,7 +34,7 @@ pub(super) fn start(pool: Pool) -> AcceptLog {
 /// `accepted` rows, sent together (tokio-postgres pipelines the queries of futures polled at
 /// once): about three round trips in all, and PostgreSQL plans and runs two statements for the
 /// whole group rather than two for each submission.
-async fn commit(pool: &Pool, group: &[Accepted]) -> Result<(), Refusal> {
+pub(super) async fn commit(pool: &Pool, group: &[Accepted]) -> Result<(), Refusal> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     let audits: Vec<_> = group.iter().map(|(audit, _)| audit).collect();

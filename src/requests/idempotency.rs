@@ -3,6 +3,7 @@
 //! id (and a record lost before the broker's acknowledgement is produced again under that id,
 //! which the connector deduplicates); the same key with another body is refused.
 
+use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
 use crate::domain::{CompanyCode, Function, Refusal, RequestId};
@@ -57,22 +58,8 @@ pub async fn claim(
     loop {
         let client = pool.get().await?;
         let fresh = RequestId::new();
-        let inserted = client
-            .execute(
-                "INSERT INTO idempotency_keys
-                     (company_code, key, body_sha256, request_id, lease_until)
-                 VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))
-                 ON CONFLICT DO NOTHING",
-                &[
-                    &company.as_str(),
-                    &key.as_str(),
-                    &hash,
-                    &fresh.as_uuid(),
-                    &LEASE_SECS,
-                ],
-            )
-            .await?;
-        if inserted == 1 {
+        let inserted = insert_claims(&client, company, &[(key, hash, fresh)]).await?;
+        if !inserted.is_empty() {
             return Ok(Claim {
                 request_id: fresh,
                 produce: true,
@@ -132,21 +119,93 @@ pub async fn settle(
     key: &IdempotencyKey,
     produced: bool,
 ) {
+    settle_all(pool, company, &[(key, produced)]).await
+}
+
+/// [`settle`] for many keys of `company` at once, in one statement.
+pub async fn settle_all(
+    pool: &deadpool_postgres::Pool,
+    company: &CompanyCode,
+    keys: &[(&IdempotencyKey, bool)],
+) {
+    let names: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
+    let produced: Vec<bool> = keys.iter().map(|(_, p)| *p).collect();
     let result = async {
         pool.get()
             .await?
             .execute(
-                "UPDATE idempotency_keys SET produced = produced OR $3, lease_until = NULL
-                 WHERE company_code = $1 AND key = $2",
-                &[&company.as_str(), &key.as_str(), &produced],
+                "UPDATE idempotency_keys k SET produced = k.produced OR u.produced,
+                        lease_until = NULL
+                 FROM unnest($2::text[], $3::bool[]) AS u(key, produced)
+                 WHERE k.company_code = $1 AND k.key = u.key",
+                &[&company.as_str(), &names, &produced],
             )
             .await?;
         Ok::<_, Refusal>(())
     }
     .await;
     if let Err(e) = result {
-        tracing::warn!(error = %e, "idempotency key not settled; its lease will run out");
+        tracing::warn!(error = %e, keys = keys.len(), "idempotency keys not settled; their leases will run out");
     }
+}
+
+/// Claims many distinct keys of `company` at once (a bulk round's), each with its body's hash:
+/// the keys no one holds yet with one statement, the few already held (a round filed again)
+/// each as [`claim`] does. In the order given.
+pub async fn claim_all(
+    pool: &deadpool_postgres::Pool,
+    company: &CompanyCode,
+    keys: &[(&IdempotencyKey, &[u8])],
+) -> Result<Vec<Result<Claim, Refusal>>, Refusal> {
+    let fresh: Vec<_> = keys
+        .iter()
+        .map(|(key, hash)| (*key, *hash, RequestId::new()))
+        .collect();
+    let inserted = insert_claims(&pool.get().await?, company, &fresh).await?;
+    // Owned, so the stream below borrows nothing of its items (its futures must be `Send`).
+    let fresh: Vec<(IdempotencyKey, Vec<u8>, RequestId)> = fresh
+        .into_iter()
+        .map(|(key, hash, id)| (key.clone(), hash.to_vec(), id))
+        .collect();
+    let inserted = &inserted;
+    // The keys already held a few at a time: after a crash their leases run out together, and
+    // hundreds of them looking every 50 ms would only keep the database busy meanwhile.
+    let claims = futures::stream::iter(fresh)
+        .map(|(key, hash, request_id)| async move {
+            if inserted.contains(key.as_str()) {
+                Ok(Claim {
+                    request_id,
+                    produce: true,
+                })
+            } else {
+                claim(pool, company, &key, &hash).await
+            }
+        })
+        .buffered(16);
+    Ok(claims.collect().await)
+}
+
+/// Inserts the claims of the keys no one holds yet, leased to this attempt; the keys inserted.
+async fn insert_claims(
+    client: &deadpool_postgres::Client,
+    company: &CompanyCode,
+    claims: &[(&IdempotencyKey, &[u8], RequestId)],
+) -> Result<std::collections::HashSet<String>, Refusal> {
+    let keys: Vec<&str> = claims.iter().map(|(k, _, _)| k.as_str()).collect();
+    let hashes: Vec<&[u8]> = claims.iter().map(|(_, h, _)| *h).collect();
+    let ids: Vec<uuid::Uuid> = claims.iter().map(|(_, _, id)| id.as_uuid()).collect();
+    let rows = client
+        .query(
+            "INSERT INTO idempotency_keys
+                 (company_code, key, body_sha256, request_id, lease_until)
+             SELECT $1, u.key, u.hash, u.request_id, now() + make_interval(secs => $5)
+             FROM unnest($2::text[], $3::bytea[], $4::uuid[]) AS u(key, hash, request_id)
+             ON CONFLICT DO NOTHING
+             RETURNING key",
+            &[&company.as_str(), &keys, &hashes, &ids, &LEASE_SECS],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use chrono::{SubsecRound, Utc};
 use deadpool_postgres::Pool;
+use futures::StreamExt;
 use serde_json::Value;
 
 use super::accept_log::{self, AcceptLog};
@@ -104,15 +105,7 @@ impl Submissions {
         key: Option<&[u8]>,
     ) -> Result<RequestId, Refusal> {
         may_submit(principal, function)?;
-        let body = body?;
-        let body_hash = idempotency::body_hash(function, &body);
-        let submission = validate::submission(function, &principal.company, body, today_jst())?;
-        if let Some(original) = submission.original_request_id {
-            self.check_original(principal, function, &submission, original)
-                .await?;
-        }
-        self.check_quoted_intermediation(principal, &submission)
-            .await?;
+        let (body_hash, submission) = self.check(principal, function, body?).await?;
         let key = key.map(IdempotencyKey::parse).transpose()?;
         let request_id = match &key {
             None => RequestId::new(),
@@ -125,19 +118,7 @@ impl Submissions {
                 claim.request_id
             }
         };
-        let record = RequestRecord {
-            request_id,
-            function,
-            company_code: principal.company.clone(),
-            user_id: principal.user_id.clone(),
-            point_id: submission.point,
-            update_flag: submission.update_flag,
-            original_request_id: submission.original_request_id,
-            // Milliseconds, as the Avro record carries it: the row and its replay must agree.
-            accepted_at: Utc::now().trunc_subsecs(3),
-            payload: submission.payload,
-            replay: 0,
-        };
+        let record = record_of(principal, function, submission, request_id);
         let sent = self.send(principal, &record).await;
         let sent_ok = sent.is_ok();
         if let Some(key) = key {
@@ -152,6 +133,157 @@ impl Submissions {
             }
         }
         sent.map(|()| request_id)
+    }
+
+    /// Submits many applications of one `function` for `principal` together (a bulk round's
+    /// rows), each with its idempotency key and body: the same rules as [`Self::submit`], row by
+    /// row, with the keys claimed and settled in one statement each and the audit and
+    /// `accepted` rows of the whole group in one commit, before any is produced. Each row's
+    /// outcome in the order given; `Err` when the group could not be recorded at all (nothing
+    /// of it was produced) or the principal may not call `function`. The keys must be distinct.
+    pub async fn submit_all(
+        &self,
+        principal: &Principal,
+        function: Function,
+        rows: Vec<(String, Value)>,
+    ) -> Result<Vec<Result<RequestId, Refusal>>, Refusal> {
+        may_submit(principal, function)?;
+        let checked = futures::stream::iter(rows)
+            .map(|(key, body)| async move {
+                let key = IdempotencyKey::parse(key.as_bytes())?;
+                let (hash, submission) = self.check(principal, function, body).await?;
+                Ok::<_, Refusal>((key, hash, submission))
+            })
+            .buffered(16)
+            .collect::<Vec<_>>()
+            .await;
+        let mut outcomes: Vec<Option<Result<RequestId, Refusal>>> = Vec::new();
+        let mut passed = Vec::new();
+        for (i, row) in checked.into_iter().enumerate() {
+            match row {
+                Ok(row) => {
+                    passed.push((i, row));
+                    outcomes.push(None);
+                }
+                Err(e) => outcomes.push(Some(Err(e))),
+            }
+        }
+        let keys: Vec<_> = passed
+            .iter()
+            .map(|(_, (k, h, _))| (k, h.as_slice()))
+            .collect();
+        let claims = idempotency::claim_all(&self.pool, &principal.company, &keys).await?;
+        // The rows to record and their records sealed and encoded, in step; the keys of rows
+        // that will not be produced after all.
+        let (mut rows, mut to_send, mut unsent) = (Vec::new(), Vec::new(), Vec::new());
+        for ((i, (key, _, submission)), claim) in passed.into_iter().zip(claims) {
+            match claim {
+                Ok(claim) if !claim.produce => outcomes[i] = Some(Ok(claim.request_id)),
+                Ok(claim) => {
+                    let record = record_of(principal, function, submission, claim.request_id);
+                    match self.seal(&record).await {
+                        Ok((bytes, header)) => {
+                            rows.push((audit_entry(principal, &record), record));
+                            to_send.push(Sealed {
+                                index: i,
+                                key,
+                                bytes,
+                                header,
+                            });
+                        }
+                        Err(e) => {
+                            outcomes[i] = Some(Err(e));
+                            unsent.push(key);
+                        }
+                    }
+                }
+                Err(e) => outcomes[i] = Some(Err(e)),
+            }
+        }
+        let this = self.clone();
+        let company = principal.company.clone();
+        // From the first write to the settled keys in a task of its own, as in `send`: a round
+        // dropped half-way (at shutdown) cannot leave rows recorded with no record behind them.
+        let produced = tokio::spawn(crate::telemetry::carried(async move {
+            this.record_and_produce_all(&company, rows, to_send, unsent)
+                .await
+        }))
+        .await
+        .map_err(|e| Refusal::Internal(e.into()))??;
+        for (i, outcome) in produced {
+            outcomes[i] = Some(outcome);
+        }
+        let outcomes: Vec<_> = outcomes
+            .into_iter()
+            .map(|o| o.expect("every row has an outcome"))
+            .collect();
+        for e in outcomes.iter().filter_map(|o| o.as_ref().err()) {
+            metrics::RequestRefused {
+                function: function.slug(),
+                reason: e.code(),
+            }
+            .emit();
+        }
+        Ok(outcomes)
+    }
+
+    /// The group's audit and `accepted` rows in one commit, then every record produced, then
+    /// every key settled: each row's outcome by its index.
+    async fn record_and_produce_all(
+        &self,
+        company: &crate::domain::CompanyCode,
+        rows: Vec<(audit::Entry, RequestRecord)>,
+        to_send: Vec<Sealed>,
+        unsent: Vec<IdempotencyKey>,
+    ) -> Result<Vec<(usize, Result<RequestId, Refusal>)>, Refusal> {
+        if rows.is_empty() {
+            let keys: Vec<_> = unsent.iter().map(|k| (k, false)).collect();
+            idempotency::settle_all(&self.pool, company, &keys).await;
+            return Ok(Vec::new());
+        }
+        if let Err(e) = accept_log::commit(&self.pool, &rows).await {
+            let keys: Vec<_> = (to_send.iter().map(|t| &t.key))
+                .chain(&unsent)
+                .map(|k| (k, false))
+                .collect();
+            idempotency::settle_all(&self.pool, company, &keys).await;
+            return Err(e);
+        }
+        let produced = futures::future::join_all(to_send.iter().zip(&rows).map(
+            |(sealed, (_, record))| async move {
+                let sent = self
+                    .produce(record, &sealed.bytes, sealed.header.clone())
+                    .await;
+                (sealed.index, sent.map(|()| record.request_id))
+            },
+        ))
+        .await;
+        let keys: Vec<_> = (to_send.iter().zip(&produced))
+            .map(|(t, (_, sent))| (&t.key, sent.is_ok()))
+            .chain(unsent.iter().map(|k| (k, false)))
+            .collect();
+        idempotency::settle_all(&self.pool, company, &keys).await;
+        Ok(produced)
+    }
+
+    /// What every submission passes before anything is claimed or written: the body parsed and
+    /// validated (with its hash, what an idempotency key is judged by), the application it
+    /// amends and the intermediation it quotes checked.
+    async fn check(
+        &self,
+        principal: &Principal,
+        function: Function,
+        body: Value,
+    ) -> Result<(Vec<u8>, Submission), Refusal> {
+        let body_hash = idempotency::body_hash(function, &body);
+        let submission = validate::submission(function, &principal.company, body, today_jst())?;
+        if let Some(original) = submission.original_request_id {
+            self.check_original(principal, function, &submission, original)
+                .await?;
+        }
+        self.check_quoted_intermediation(principal, &submission)
+            .await?;
+        Ok((body_hash, submission))
     }
 
     /// A switch-start or switch-end that quotes a 廃止取次番号 must quote an approved
@@ -177,19 +309,7 @@ impl Submissions {
 
     /// Records, produces, and on a failed produce removes the row again.
     async fn send(&self, principal: &Principal, record: &RequestRecord) -> Result<(), Refusal> {
-        // Who submitted it (a contractor's user included) and from which certificate, before it
-        // can be sent: a submission the trail cannot record is refused, not sent unrecorded.
-        // Its `accepted` row in the same commit, so a GET right after the 202 finds it.
-        let audit = crate::audit::Entry::new(
-            principal,
-            "request.submitted",
-            record.request_id.to_string(),
-            serde_json::json!({
-                "function": record.function.slug(),
-                "point_id": record.point_id.as_str(),
-                "update_flag": record.update_flag.code(),
-            }),
-        );
+        let audit = audit_entry(principal, record);
         // Sealed and encoded first: what can fail here fails before anything is written.
         let (bytes, key_header) = self.seal(record).await?;
         // From the first write to the broker's answer in a task of its own, which a caller
@@ -198,30 +318,29 @@ impl Submissions {
         let this = self.clone();
         let record = record.clone();
         tokio::spawn(crate::telemetry::carried(async move {
-            this.record_and_produce(audit, &record, bytes, key_header)
-                .await
+            let pool = &this.pool;
+            this.accept_log
+                .get_or_init(|| accept_log::start(pool.clone()))
+                .write((audit, record.clone()))
+                .await?;
+            this.produce(&record, &bytes, key_header).await
         }))
         .await
         .map_err(|e| Refusal::Internal(e.into()))?
     }
 
-    async fn record_and_produce(
+    /// Produces a recorded request's record; on a failed produce removes its row again.
+    async fn produce(
         &self,
-        audit: crate::audit::Entry,
         record: &RequestRecord,
-        bytes: Vec<u8>,
+        bytes: &[u8],
         key_header: String,
     ) -> Result<(), Refusal> {
-        let pool = &self.pool;
-        self.accept_log
-            .get_or_init(|| accept_log::start(pool.clone()))
-            .write((audit, record.clone()))
-            .await?;
         let topic = self.settings.requests_topic(record.area());
         let headers = [(vault::KEY_HEADER, key_header)];
         let mut produced = self
             .publisher
-            .publish_with_headers(&topic, record.point_id.as_str(), &bytes, &headers)
+            .publish_with_headers(&topic, record.point_id.as_str(), bytes, &headers)
             .await;
         // The broker may have written a record it did not acknowledge (a timeout in flight):
         // then "not accepted" cannot be said. The same record, its request id unchanged, is
@@ -242,7 +361,7 @@ impl Submissions {
             tokio::time::sleep(RESEND_PAUSE).await;
             produced = self
                 .publisher
-                .publish_with_headers(&topic, record.point_id.as_str(), &bytes, &headers)
+                .publish_with_headers(&topic, record.point_id.as_str(), bytes, &headers)
                 .await;
         }
         match produced {
@@ -323,4 +442,51 @@ pub fn may_submit(principal: &Principal, function: Function) -> Result<(), Refus
         return Err(Refusal::FunctionNotPermitted(function.into()));
     }
     Ok(())
+}
+
+/// A row of [`Submissions::submit_all`] to produce: its place, its key, its record sealed and
+/// encoded and the record's key header.
+struct Sealed {
+    index: usize,
+    key: IdempotencyKey,
+    bytes: Vec<u8>,
+    header: String,
+}
+
+/// The record of an application that passed, under `request_id`.
+fn record_of(
+    principal: &Principal,
+    function: Function,
+    submission: Submission,
+    request_id: RequestId,
+) -> RequestRecord {
+    RequestRecord {
+        request_id,
+        function,
+        company_code: principal.company.clone(),
+        user_id: principal.user_id.clone(),
+        point_id: submission.point,
+        update_flag: submission.update_flag,
+        original_request_id: submission.original_request_id,
+        // Milliseconds, as the Avro record carries it: the row and its replay must agree.
+        accepted_at: Utc::now().trunc_subsecs(3),
+        payload: submission.payload,
+        replay: 0,
+    }
+}
+
+/// Who submitted `record` (a contractor's user included) and from which certificate, committed
+/// before it can be sent: a submission the trail cannot record is refused, not sent unrecorded.
+/// Its `accepted` row goes in the same commit, so a GET right after the 202 finds it.
+fn audit_entry(principal: &Principal, record: &RequestRecord) -> audit::Entry {
+    audit::Entry::new(
+        principal,
+        "request.submitted",
+        record.request_id.to_string(),
+        serde_json::json!({
+            "function": record.function.slug(),
+            "point_id": record.point_id.as_str(),
+            "update_flag": record.update_flag.code(),
+        }),
+    )
 }

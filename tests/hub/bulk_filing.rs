@@ -1,6 +1,7 @@
 //! Filing a confirmed batch exactly once: a confirm sent twice, a hub stopped half way
 //! through filing and started again, and the filing process killed (SIGKILL) half way and
-//! started again, each file every row once (counted on the request topic).
+//! started again, each file every row once (counted on the request topic); a row a rule refuses
+//! at filing is refused alone, and rows filed before a crash keep their first ids.
 
 use std::collections::{HashMap, HashSet};
 use std::process::Child;
@@ -10,7 +11,10 @@ use kirikae::domain::{Area, SupplyPointId};
 use kirikae::hub;
 use tokio_util::sync::CancellationToken;
 
-use crate::bulk::{BulkClient, CHANGE_HEADER, change_line, csv_file, planned, requests_on_topic};
+use crate::bulk::{
+    BulkClient, CHANGE_HEADER, START_HEADER, change_line, csv_file, planned, requests_on_topic,
+    start_line,
+};
 use crate::harness::*;
 
 /// `n` distinct Tokyo points (the requests are not sent on: no connector runs).
@@ -63,7 +67,7 @@ async fn a_confirm_sent_twice_files_each_row_once() {
 
 #[tokio::test]
 async fn filing_resumes_after_the_hub_is_stopped_half_way_and_files_every_row_exactly_once() {
-    const ROWS: usize = 2000;
+    const ROWS: usize = 10_000;
     let app = spawn_app_without_connectors(&[Area::Tokyo]).await;
     let a = app.login(RETAILER_A).await;
     let bulk = BulkClient(&a);
@@ -132,7 +136,7 @@ fn filing_process(app: &TestApp) -> Child {
 
 #[tokio::test]
 async fn filing_killed_half_way_files_every_row_exactly_once_in_the_next_process() {
-    const ROWS: usize = 2000;
+    const ROWS: usize = 10_000;
     let app = spawn_app_without_connectors(&[Area::Tokyo]).await;
     let a = app.login(RETAILER_A).await;
     let batch = BulkClient(&a)
@@ -189,4 +193,109 @@ async fn filing_killed_half_way_files_every_row_exactly_once_in_the_next_process
         assert!(by_point[&row[1]].contains(&row[3]), "{row:?}");
     }
     stop.cancel();
+}
+
+#[tokio::test]
+async fn a_row_a_rule_refuses_only_at_filing_is_refused_alone_and_the_rest_of_its_group_is_filed() {
+    let app = spawn_app_without_connectors(&[Area::Tokyo]).await;
+    let a = app.login(RETAILER_A).await;
+    let current = kirikae::tso_sim::register::incumbent_code(Area::Tokyo);
+    let [p1, p2, p3]: [SupplyPointId; 3] = points(3).try_into().unwrap();
+    let date = planned();
+    let lines = vec![
+        start_line(&p1, &date, &current),
+        // A well-formed 廃止取次番号 that names no intermediation: only filing can tell.
+        format!(
+            "{},{date},{current},0012-3456-78,山田 太郎,,,IS03-20261107-000000000000,1,,",
+            p2.as_str()
+        ),
+        start_line(&p3, &date, &current),
+    ];
+    let bulk = BulkClient(&a);
+    let batch = bulk
+        .previewed("switch-start", csv_file(START_HEADER, &lines).into_bytes())
+        .await;
+    assert_eq!(batch["counts"]["good"], 3, "{batch}");
+    let done = bulk.file(&batch, "").await;
+    assert_eq!(
+        (&done["counts"]["filed"], &done["counts"]["refused"]),
+        (&serde_json::json!(2), &serde_json::json!(1)),
+        "{done}"
+    );
+    let rows = bulk
+        .rows(&batch, kirikae::csv_text::CsvEncoding::Utf8)
+        .await;
+    let refused = rows.iter().find(|r| r[0] == "3").unwrap();
+    assert_eq!(
+        (refused[2].as_str(), refused[7].as_str()),
+        ("申請不可 refused", "intermediation_number_unknown"),
+        "{refused:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut on_topic: Vec<String> = requests_on_topic(&app, Area::Tokyo)
+        .into_iter()
+        .map(|(_, point)| point)
+        .collect();
+    on_topic.sort();
+    assert_eq!(on_topic, vec![p1.as_str(), p3.as_str()]);
+}
+
+#[tokio::test]
+async fn rows_filed_before_a_crash_are_answered_with_their_first_ids_and_not_produced_again() {
+    let app = spawn_app_without_connectors(&[Area::Tokyo]).await;
+    let a = app.login(RETAILER_A).await;
+    let bulk = BulkClient(&a);
+    let batch = bulk.previewed("customer-change", change_file(5)).await;
+    let batch_id: uuid::Uuid = batch["batch_id"].as_str().unwrap().parse().unwrap();
+    // What a filing that died after producing lines 2 and 3, before storing their ids, left:
+    // their keys claimed with the rows' bodies and marked produced.
+    let pool = hub::pool(&app.settings).unwrap();
+    let client = pool.get().await.unwrap();
+    let mut first = HashMap::new();
+    for line in [2, 3] {
+        let body: serde_json::Value = client
+            .query_one(
+                "SELECT body FROM bulk_rows WHERE batch_id = $1 AND line = $2",
+                &[&batch_id, &line],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        let hash = kirikae::requests::idempotency::body_hash(
+            kirikae::domain::Function::CustomerChange,
+            &body,
+        );
+        let id = uuid::Uuid::now_v7();
+        client
+            .execute(
+                "INSERT INTO idempotency_keys
+                     (company_code, key, body_sha256, request_id, produced)
+                 VALUES ($1, $2, $3, $4, true)",
+                &[&RETAILER_A, &format!("bulk-{batch_id}-{line}"), &hash, &id],
+            )
+            .await
+            .unwrap();
+        first.insert(line.to_string(), id.to_string());
+    }
+    let done = bulk.file(&batch, "").await;
+    assert_eq!(done["counts"]["filed"], 5, "{done}");
+    let rows = bulk
+        .rows(&batch, kirikae::csv_text::CsvEncoding::Utf8)
+        .await;
+    for (line, id) in &first {
+        let row = rows.iter().find(|r| &r[0] == line).unwrap();
+        assert_eq!(&row[3], id, "line {line} keeps its first filing's id");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let on_topic = requests_on_topic(&app, Area::Tokyo);
+    assert_eq!(
+        on_topic.len(),
+        3,
+        "only the three rows not filed before: {on_topic:?}"
+    );
+    assert!(
+        on_topic
+            .iter()
+            .all(|(id, _)| !first.values().any(|f| f == id))
+    );
 }
