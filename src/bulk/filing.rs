@@ -145,58 +145,12 @@ async fn file_batch(pool: &Pool, filers: &Filers, batch: &Batch) -> Result<(), R
             }
         };
         let started = Instant::now();
-        let (mut settled, mut waiting) = (0, 0);
-        if let Filer::Submission(function) = kind.filer() {
-            // Applications a group at a time: each group's keys, rows and records together.
-            let groups: Vec<Vec<(i32, serde_json::Value)>> = rows
-                .chunks(GROUP)
-                .map(|g| g.iter().map(|r| (r.line, r.body.clone())).collect())
-                .collect();
-            let mut outcomes = futures::stream::iter(groups)
-                .map(|group| async move {
-                    let lines: Vec<i32> = group.iter().map(|(line, _)| *line).collect();
-                    let filed = filers
-                        .file_all(principal, function, batch.batch_id, group)
-                        .await;
-                    (lines, filed)
-                })
-                .buffer_unordered(GROUPS_AT_ONCE);
-            while let Some((lines, filed)) = outcomes.next().await {
-                settled += lines.len();
-                waiting += match filed {
-                    Ok(outcomes) => store_outcomes(&client, batch.batch_id, outcomes).await?,
-                    Err(e) if transient(&e) => lines.len(),
-                    Err(e) => {
-                        let refused: Vec<_> = lines.iter().map(|line| (*line, &e)).collect();
-                        store::refused(&client, batch.batch_id, &refused).await?;
-                        0
-                    }
-                };
+        let (settled, waiting) = match kind.filer() {
+            Filer::Submission(function) => {
+                file_applications(&client, filers, principal, function, batch, rows).await?
             }
-        } else {
-            let mut outcomes = futures::stream::iter(rows)
-                .map(|row| async move {
-                    let outcome = filers
-                        .file(
-                            principal,
-                            kind,
-                            batch.batch_id,
-                            row.line,
-                            row.body,
-                            row.attempted,
-                        )
-                        .await;
-                    (row.line, outcome)
-                })
-                .buffer_unordered(IN_FLIGHT)
-                .ready_chunks(IN_FLIGHT);
-            // Stored as they come, the rows settled since the last store together: progress
-            // shows at once, and one slow row does not hold back the outcomes of the others.
-            while let Some(chunk) = outcomes.next().await {
-                settled += chunk.len();
-                waiting += store_outcomes(&client, batch.batch_id, chunk).await?;
-            }
-        }
+            _ => file_one_by_one(&client, filers, principal, kind, batch, rows).await?,
+        };
         tracing::debug!(
             batch = %batch.batch_id,
             settled,
@@ -208,6 +162,81 @@ async fn file_batch(pool: &Pool, filers: &Filers, batch: &Batch) -> Result<(), R
             return Ok(());
         }
     }
+}
+
+/// Files a round of applications a group at a time, each group's keys, rows and records
+/// together; how many rows were settled, and how many of them wait for a later round.
+async fn file_applications(
+    client: &deadpool_postgres::Client,
+    filers: &Filers,
+    principal: &Principal,
+    function: crate::domain::Function,
+    batch: &Batch,
+    rows: Vec<store::Pending>,
+) -> Result<(usize, usize), Refusal> {
+    let groups: Vec<Vec<(i32, serde_json::Value)>> = rows
+        .chunks(GROUP)
+        .map(|g| g.iter().map(|r| (r.line, r.body.clone())).collect())
+        .collect();
+    let mut outcomes = futures::stream::iter(groups)
+        .map(|group| async move {
+            let lines: Vec<i32> = group.iter().map(|(line, _)| *line).collect();
+            let filed = filers
+                .file_all(principal, function, batch.batch_id, group)
+                .await;
+            (lines, filed)
+        })
+        .buffer_unordered(GROUPS_AT_ONCE);
+    let (mut settled, mut waiting) = (0, 0);
+    while let Some((lines, filed)) = outcomes.next().await {
+        settled += lines.len();
+        waiting += match filed {
+            Ok(outcomes) => store_outcomes(client, batch.batch_id, outcomes).await?,
+            Err(e) if transient(&e) => lines.len(),
+            Err(e) => {
+                let refused: Vec<_> = lines.iter().map(|line| (*line, &e)).collect();
+                store::refused(client, batch.batch_id, &refused).await?;
+                0
+            }
+        };
+    }
+    Ok((settled, waiting))
+}
+
+/// Files a round of rows one call a row ([`IN_FLIGHT`] at once); how many were settled, and
+/// how many of them wait for a later round.
+async fn file_one_by_one(
+    client: &deadpool_postgres::Client,
+    filers: &Filers,
+    principal: &Principal,
+    kind: BulkKind,
+    batch: &Batch,
+    rows: Vec<store::Pending>,
+) -> Result<(usize, usize), Refusal> {
+    let mut outcomes = futures::stream::iter(rows)
+        .map(|row| async move {
+            let outcome = filers
+                .file(
+                    principal,
+                    kind,
+                    batch.batch_id,
+                    row.line,
+                    row.body,
+                    row.attempted,
+                )
+                .await;
+            (row.line, outcome)
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .ready_chunks(IN_FLIGHT);
+    // Stored as they come, the rows settled since the last store together: progress shows at
+    // once, and one slow row does not hold back the outcomes of the others.
+    let (mut settled, mut waiting) = (0, 0);
+    while let Some(chunk) = outcomes.next().await {
+        settled += chunk.len();
+        waiting += store_outcomes(client, batch.batch_id, chunk).await?;
+    }
+    Ok((settled, waiting))
 }
 
 /// Stores what filing `outcomes` came to, with one statement for the filed rows and one for
