@@ -1,6 +1,6 @@
 //! The connector's main loop: consume an area's requests, spread them over lanes by point id
-//! (one point's requests stay in order, [`super::lanes`]), and store each offset only once it and all before it
-//! have their result durably produced.
+//! (one point's requests stay in order, [`super::lanes`]), and store each offset only once it
+//! and all before it have their result durably produced.
 //!
 //! A watch beside the loop compares what the connector holds with what waits on its request
 //! topic. A connector that holds no partition while requests are unread, or takes and finishes
