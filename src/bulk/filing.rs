@@ -174,10 +174,13 @@ async fn file_applications(
     batch: &Batch,
     rows: Vec<store::Pending>,
 ) -> Result<(usize, usize), Refusal> {
-    let groups: Vec<Vec<(i32, serde_json::Value)>> = rows
-        .chunks(GROUP)
-        .map(|g| g.iter().map(|r| (r.line, r.body.clone())).collect())
-        .collect();
+    let mut groups: Vec<Vec<(i32, serde_json::Value)>> = Vec::new();
+    for row in rows {
+        match groups.last_mut() {
+            Some(group) if group.len() < GROUP => group.push((row.line, row.body)),
+            _ => groups.push(vec![(row.line, row.body)]),
+        }
+    }
     let mut outcomes = futures::stream::iter(groups)
         .map(|group| async move {
             let lines: Vec<i32> = group.iter().map(|(line, _)| *line).collect();
