@@ -7,6 +7,7 @@ mod circuit;
 pub mod dead_letter;
 pub mod definition;
 pub mod json;
+mod lanes;
 mod ledger;
 mod offsets;
 pub mod protocol;

@@ -1,6 +1,6 @@
-//! The connector's main loop: consume an area's requests, spread them over worker lanes by point
-//! id (one point's requests stay in order), and store each offset only once it and all before it
-//! have their result durably produced.
+//! The connector's main loop: consume an area's requests, spread them over lanes by point id
+//! (one point's requests stay in order, [`super::lanes`]), and store each offset only once it
+//! and all before it have their result durably produced.
 //!
 //! A watch beside the loop compares what the connector holds with what waits on its request
 //! topic. A connector that holds no partition while requests are unread, or takes and finishes
@@ -9,7 +9,6 @@
 //! rebalance from ever assigning anything to it — it leaves the group and joins it again.
 
 use std::collections::{BTreeSet, HashMap};
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::circuit::Circuit;
 use super::definition::ConnectorDefinition;
+use super::lanes::{Lanes, Run};
 use super::ledger::Ledger;
 use super::offsets::OffsetTracker;
 use super::protocol::Protocol;
@@ -236,9 +236,10 @@ pub async fn run_with_health(
         field_keys,
     });
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(i32, i64)>();
-    let lanes: Vec<mpsc::Sender<Job>> = (0..def.lanes(settings.connector_lanes))
-        .map(|_| spawn_lane(worker.clone(), done_tx.clone()))
-        .collect();
+    let mut lanes = Lanes::new(
+        def.lanes(settings.connector_lanes),
+        handling(worker.clone(), done_tx.clone()),
+    );
     let mut tracker = OffsetTracker::default();
 
     loop {
@@ -297,10 +298,7 @@ pub async fn run_with_health(
                     h.in_flight = tracker.in_flight();
                     h.last_progress = Instant::now();
                 }
-                let lane = lane_of(&job.key, lanes.len());
-                if lanes[lane].send(job).await.is_err() {
-                    break;
-                }
+                lanes.push(job.key.clone(), job).await;
             }
         }
     }
@@ -339,19 +337,15 @@ pub async fn run_with_health(
 /// The `service.name` of the connector's spans.
 const CONNECTOR_SERVICE: &str = "kirikae-connector";
 
-fn lane_of(key: &[u8], lanes: usize) -> usize {
-    let mut h = DefaultHasher::new();
-    key.hash(&mut h);
-    (h.finish() % lanes as u64) as usize
-}
-
-fn spawn_lane(worker: Arc<Worker>, done: mpsc::UnboundedSender<(i32, i64)>) -> mpsc::Sender<Job> {
-    let (tx, mut rx) = mpsc::channel::<Job>(16);
-    tokio::spawn(async move {
-        while let Some(job) = rx.recv().await {
+/// What a lane does with each request: handles it (unless the connector is stopping: then it
+/// is left to whoever takes the partition next) and reports its offset once done.
+fn handling(worker: Arc<Worker>, done: mpsc::UnboundedSender<(i32, i64)>) -> Run<Job> {
+    Arc::new(move |job: Job| {
+        let (worker, done) = (worker.clone(), done.clone());
+        Box::pin(async move {
             if worker.shutdown.is_cancelled() {
                 // Queued, not started: left to whoever takes the partition next.
-                continue;
+                return;
             }
             let (partition, offset) = (job.partition, job.offset);
             let trace = job
@@ -387,9 +381,8 @@ fn spawn_lane(worker: Arc<Worker>, done: mpsc::UnboundedSender<(i32, i64)>) -> m
                     ));
                 }
             }
-        }
-    });
-    tx
+        })
+    })
 }
 
 /// Every [`CHECK_EVERY`], reads the group's committed offsets and the topic's ends, judges

@@ -11,7 +11,13 @@ use crate::harness::*;
 
 /// The real `kirikae connector` process, configured like the test app.
 pub fn connector_process(app: &TestApp, area: Area) -> Child {
+    connector_process_with(app, area, &[])
+}
+
+/// A connector process with settings of its own (`KIRIKAE_*` variables).
+pub fn connector_process_with(app: &TestApp, area: Area, env: &[(&str, &str)]) -> Child {
     connector_command(app, area, "127.0.0.1:0")
+        .envs(env.iter().copied())
         .spawn()
         .expect("the kirikae binary")
 }

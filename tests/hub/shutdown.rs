@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use kirikae::domain::Area;
 use serde_json::json;
 
-use crate::connector_crash::connector_process;
+use crate::connector_crash::{connector_process, connector_process_with};
 use crate::harness::*;
 
 fn terminate(child: &Child) {
@@ -64,8 +64,10 @@ async fn a_connector_stopped_by_sigterm_mid_load_finishes_its_calls_and_exits_cl
         ids.push(a.accepted("reconnection", reconnection_body(&point)).await);
     }
     let sim = app.sim(area).1.clone();
-    let mut first = connector_process(&app, area);
-    eventually(90, "calls under way", || sim.applications() >= 8).await;
+    // Four calls at once: sixty requests take fifteen one-second rounds, and the signal comes
+    // in the second, with four calls in flight and most requests not yet started.
+    let mut first = connector_process_with(&app, area, &[("KIRIKAE_CONNECTOR_LANES", "4")]);
+    eventually(90, "calls under way", || sim.calls() > 4).await;
     terminate(&first);
     let status = exit_within(&mut first, Duration::from_secs(30)).await;
     assert!(
