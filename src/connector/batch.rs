@@ -4,11 +4,12 @@
 //! pending batch of its service id (a file holds one service id) and waits for its answer; a
 //! background task writes a batch when it holds `batch_max` requests or has waited
 //! `batch_wait_ms` (under a temporary name, then renamed, so the operator never reads half a
-//! file), polls the outbox, hands each answer line to the waiting request of its id and moves
-//! the file to `outbox/done/` (an unreadable one to `outbox/bad/`). No answer within the
-//! timeout is a transient [`CallError::Timeout`]: the connector retries, and the operator
-//! deduplicates by request id. A `PENDING` line is [`TsoAnswer::Pending`]: the worker asks
-//! again later by sending the request again.
+//! file), looks at the outbox as soon as a file arrives there (and on a timer besides), hands
+//! each answer line to the waiting request of its id and moves the file to `outbox/done/` (an
+//! unreadable one to `outbox/bad/`). No answer within the timeout is a transient
+//! [`CallError::Timeout`]: the connector retries, and the operator deduplicates by request id.
+//! A `PENDING` line is [`TsoAnswer::Pending`]: the worker asks again later by sending the
+//! request again.
 
 #[cfg(test)]
 mod tests;
@@ -24,10 +25,10 @@ use super::protocol::{CallError, TsoAnswer};
 use crate::domain::{Function, RequestId};
 use crate::messages::RequestRecord;
 use crate::wire::batch as files;
-use crate::wire::batch::folder::{csv_files, write_whole};
+use crate::wire::batch::folder::{Watch, csv_files, write_whole};
 
-/// How often the outbox is looked at while calls wait: an answer waits for the next look, so
-/// this adds to every batch call (half of it on average).
+/// How often the outbox is looked at while calls wait, besides as soon as a file arrives
+/// there: where the folder cannot be watched an answer waits for the next look.
 const POLL: Duration = Duration::from_millis(20);
 
 type Reply = oneshot::Sender<Result<TsoAnswer, CallError>>;
@@ -114,6 +115,7 @@ impl Desk {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<(RequestRecord, Reply)>) {
         let mut poll = tokio::time::interval(POLL);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let watch = Watch::of(&self.dir.join("outbox"));
         loop {
             let due = self.batches.values().map(|b| b.due).min();
             tokio::select! {
@@ -148,6 +150,7 @@ impl Desk {
                 }
                 // Only while a call waits: an idle connector does not look at the folder.
                 _ = poll.tick(), if !self.waiters.is_empty() => self.collect(),
+                () = watch.arrival(), if !self.waiters.is_empty() => self.collect(),
             }
         }
     }

@@ -1,10 +1,11 @@
-//! The simulator's batch desk: for an area of the batch family, it polls `<dir>/inbox/` about
-//! every 50 ms, answers each complete request file (of the service id its name ends with)
-//! line by line through [`Simulator::answer`], writes the answer file of the same name to
-//! `<dir>/outbox/` (temporary name, then renamed) and moves the request file to `inbox/done/`
-//! (an unreadable one, or one whose name names no service id, to `inbox/bad/`, unanswered). Every line is a call, counted and admitted like an HTTP
-//! call, so the modes mean: `hang` holds the desk until the mode changes; `slow` delays each
-//! line; `fail` leaves the line unanswered (the operator lost it: the hub times out and
+//! The simulator's batch desk: for an area of the batch family, it looks at `<dir>/inbox/` as
+//! soon as a file arrives there (and about every 50 ms besides), answers each complete request
+//! file (of the service id its name ends with) line by line through [`Simulator::answer`],
+//! writes the answer file of the same name to `<dir>/outbox/` (temporary name, then renamed)
+//! and moves the request file to `inbox/done/` (an unreadable one, or one whose name names no
+//! service id, to `inbox/bad/`, unanswered). Every line is a call, counted and admitted like an
+//! HTTP call, so the modes mean: `hang` holds the desk until the mode changes; `slow` delays
+//! each line; `fail` leaves the line unanswered (the operator lost it: the hub times out and
 //! retries); `malformed` writes a file cut off mid-line.
 
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Simulator;
 use super::control::Admission;
-use crate::wire::batch::folder::{csv_files, write_whole};
+use crate::wire::batch::folder::{Watch, csv_files, write_whole};
 use crate::wire::batch::{function_of, read_requests, write_answers};
 
 const POLL: Duration = Duration::from_millis(50);
@@ -28,6 +29,7 @@ pub async fn serve_batch(dir: PathBuf, sim: Arc<Simulator>, shutdown: Cancellati
             return;
         }
     }
+    let watch = Watch::of(&dir.join("inbox"));
     tracing::info!(area = %sim.area, dir = %dir.display(), "grid-operator batch desk up");
     loop {
         for file in csv_files(&dir.join("inbox")) {
@@ -38,6 +40,7 @@ pub async fn serve_batch(dir: PathBuf, sim: Arc<Simulator>, shutdown: Cancellati
         }
         tokio::select! {
             () = tokio::time::sleep(POLL) => {}
+            () = watch.arrival() => {}
             () = shutdown.cancelled() => return,
         }
     }
