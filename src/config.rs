@@ -36,6 +36,9 @@ pub struct Settings {
     /// sends then stay `acks=all`, one in flight per connection to keep order, and every
     /// consumer already deduplicates by request id.
     pub kafka_idempotence: bool,
+    /// How long a producer holds a record to send it with others (`linger.ms`): a longer wait
+    /// sends fewer, fuller produce requests, for that much more latency before each 202.
+    pub kafka_linger_ms: u32,
     /// Kafka `security.protocol`: `plaintext` (local), `ssl`, or `sasl_ssl` (TLS and a SASL
     /// login), passed to every client the hub makes.
     pub kafka_security_protocol: KafkaSecurityProtocol,
@@ -223,6 +226,7 @@ impl Default for Settings {
             topic_retention_ms: -1,
             request_retention_ms: 30 * 24 * 3600 * 1000,
             kafka_idempotence: true,
+            kafka_linger_ms: 2,
             kafka_security_protocol: KafkaSecurityProtocol::Plaintext,
             kafka_sasl_mechanism: KafkaSaslMechanism::ScramSha512,
             kafka_sasl_username: None,

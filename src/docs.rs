@@ -112,6 +112,7 @@ const READERS: &[(&str, &str)] = &[
         "kafka_idempotence",
         "api, projector, connector, replay, bench",
     ),
+    ("kafka_linger_ms", "api, projector, connector, replay"),
     (
         "database_url",
         "api, projector, migrate, and the operator's commands (company, user, certs register, maintenance, notice, audit)",

@@ -229,10 +229,11 @@ impl Publisher {
     /// The hub's producer as the settings say (brokers, TLS, idempotence); `delivery_timeout`
     /// bounds how long a send may wait for the broker before it is an error.
     pub fn of(settings: &Settings, delivery_timeout: Duration) -> Result<Self, BrokerError> {
-        Self::new(
+        Self::lingering(
             &Link::of(settings),
             delivery_timeout,
             settings.kafka_idempotence,
+            settings.kafka_linger_ms,
         )
     }
 
@@ -242,11 +243,21 @@ impl Publisher {
         delivery_timeout: Duration,
         idempotent: bool,
     ) -> Result<Self, BrokerError> {
+        let linger_ms = Settings::default().kafka_linger_ms;
+        Self::lingering(link, delivery_timeout, idempotent, linger_ms)
+    }
+
+    fn lingering(
+        link: &Link,
+        delivery_timeout: Duration,
+        idempotent: bool,
+        linger_ms: u32,
+    ) -> Result<Self, BrokerError> {
         let mut config = link.client_config();
         config
             .set("enable.idempotence", idempotent.to_string())
             .set("acks", "all")
-            .set("linger.ms", "2")
+            .set("linger.ms", linger_ms.to_string())
             .set(
                 "message.timeout.ms",
                 delivery_timeout.as_millis().to_string(),
