@@ -249,10 +249,15 @@ fn submission_in(
 ) -> (Function, Area, serde_json::Value) {
     let function = MIX[(i / 10) % MIX.len()];
     let n = (i / 40) as u32;
-    let kind = match function {
-        Function::HvUsageRequest => register::PointKind::HighVoltage,
-        Function::GenFacilityInquiry => register::PointKind::Fit,
-        _ => register::PointKind::LowVoltage,
+    // Each function of the mix looks at points of its own: a point's requests are handled one
+    // after another, so two look-ups of one point 10 submissions apart would measure that
+    // order (a whole operator round trip behind the first, a batch file's in the batch areas),
+    // not the hub.
+    let (kind, n) = match function {
+        Function::HvUsageRequest => (register::PointKind::HighVoltage, n),
+        Function::GenFacilityInquiry => (register::PointKind::Fit, n),
+        Function::UsagePassword => (register::PointKind::LowVoltage, 2 * n + 1),
+        _ => (register::PointKind::LowVoltage, 2 * n),
     };
     let point = register::point_of(area, kind, n);
     let body = match function {
