@@ -121,9 +121,9 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     let started = hub::start(&settings, &pool, &Area::ALL, &placement, true, &shutdown).await?;
     let ops_addr = hub::serve_ops(&settings, settings.ops_listen, Some(pool), &shutdown).await?;
     print_summary(&settings, started.api, ops_addr);
-    shutdown.cancelled().await;
-    started.stopped().await;
-    Ok(())
+    // A part that fails stops the whole hub, which exits with its reason: on a cluster that
+    // part's pod would be restarted; here nothing would, and its area would go unserved.
+    started.run_until(&shutdown).await
 }
 
 fn print_summary(settings: &Settings, api: SocketAddr, ops: SocketAddr) {

@@ -92,14 +92,16 @@ pub async fn spawn_api(
 }
 
 /// Runs `f` as a task that logs its failure; `what` names it in the log.
-fn supervised<F>(what: String, f: F) -> JoinHandle<()>
+fn supervised<F>(what: String, f: F) -> JoinHandle<anyhow::Result<()>>
 where
     F: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
 {
     tokio::spawn(async move {
-        if let Err(e) = f.await {
+        let ended = f.await;
+        if let Err(e) = &ended {
             tracing::error!(error = format!("{e:#}"), "{what} stopped");
         }
+        ended
     })
 }
 
@@ -166,7 +168,7 @@ pub fn start_projector(
     settings: &Settings,
     pool: Pool,
     shutdown: CancellationToken,
-) -> JoinHandle<()> {
+) -> JoinHandle<anyhow::Result<()>> {
     start_jobs(settings, &pool, &shutdown);
     supervised(
         "projector".into(),
@@ -229,7 +231,7 @@ pub fn start_connector(
     area: Area,
     endpoint: Option<String>,
     shutdown: CancellationToken,
-) -> JoinHandle<()> {
+) -> JoinHandle<anyhow::Result<()>> {
     let what = format!("connector {}", area.code());
     supervised(
         what,
@@ -278,17 +280,35 @@ pub async fn start_sim(
 pub struct Started {
     pub api: SocketAddr,
     pub sims: HashMap<Area, (SocketAddr, Arc<Simulator>)>,
-    /// The API, connectors and projector, each ending once shutdown has come and its work in
-    /// hand is done: a process awaits them before it exits.
-    pub stopped: Vec<JoinHandle<()>>,
+    /// The API, connectors and projector by name, each ending once shutdown has come and its
+    /// work in hand is done, or earlier when it fails.
+    parts: Vec<(String, JoinHandle<anyhow::Result<()>>)>,
 }
 
 impl Started {
-    /// Waits until every part has finished its work in hand after shutdown.
-    pub async fn stopped(self) {
-        for part in self.stopped {
+    /// Runs until `shutdown`, or until a part ends before it; then stops the others and waits
+    /// until each has finished its work in hand. A part that ended first is the error: the
+    /// rest would go on accepting requests that no one carries out.
+    pub async fn run_until(self, shutdown: &CancellationToken) -> anyhow::Result<()> {
+        let mut parts = self.parts;
+        let first = tokio::select! {
+            () = shutdown.cancelled() => None,
+            (ended, index, _) = futures::future::select_all(parts.iter_mut().map(|(_, p)| p)),
+                if !parts.is_empty() => Some((index, ended)),
+        };
+        shutdown.cancel();
+        let failure = first.map(|(index, ended)| {
+            let (what, _) = parts.remove(index);
+            match ended {
+                Ok(Ok(())) => anyhow::anyhow!("{what} stopped before the hub did"),
+                Ok(Err(e)) => e.context(format!("{what} stopped")),
+                Err(e) => anyhow::anyhow!("{what} stopped: {e}"),
+            }
+        });
+        for (_, part) in parts {
             let _ = part.await;
         }
+        failure.map_or(Ok(()), Err)
     }
 }
 
@@ -304,18 +324,20 @@ pub async fn start(
 ) -> anyhow::Result<Started> {
     crate::telemetry::export::install(settings.otlp_endpoint.as_deref());
     let mut sims = HashMap::new();
-    let mut stopped = Vec::new();
+    let mut parts = Vec::new();
     for &area in areas {
         let listen = placement.sim_listen(settings, area);
         let batch = placement.batch_folder(settings, area)?;
         let (addr, sim) = start_sim(settings, area, listen, batch, shutdown.clone()).await?;
         if connectors {
             let endpoint = placement.endpoint(settings, area, addr)?;
-            stopped.push(start_connector(settings, area, endpoint, shutdown.clone()));
+            let connector = start_connector(settings, area, endpoint, shutdown.clone());
+            parts.push((format!("connector {}", area.code()), connector));
         }
         sims.insert(area, (addr, sim));
     }
-    stopped.push(start_projector(settings, pool.clone(), shutdown.clone()));
+    let projector = start_projector(settings, pool.clone(), shutdown.clone());
+    parts.push(("projector".into(), projector));
     let (api, serving) = spawn_api(
         settings,
         pool.clone(),
@@ -323,8 +345,9 @@ pub async fn start(
         shutdown.clone(),
     )
     .await?;
-    stopped.push(serving);
-    Ok(Started { api, sims, stopped })
+    let serving = tokio::spawn(async move { serving.await.map_err(anyhow::Error::from) });
+    parts.push(("the API".into(), serving));
+    Ok(Started { api, sims, parts })
 }
 
 /// Serves a process's `/metrics`, `/healthz` and `/readyz` on `listen`; ready once the broker

@@ -1,7 +1,7 @@
 //! Graceful shutdown: on SIGTERM a connector stops taking work, finishes the calls it has in
 //! flight and produces their results, commits its offsets and exits 0; after a restart every
 //! request has exactly one final result. An API process stops accepting, answers every request
-//! it took and exits 0.
+//! it took and exits 0. A hub in one process stops whole when one of its parts fails.
 
 use std::collections::HashMap;
 use std::process::{Child, Command, ExitStatus};
@@ -251,4 +251,62 @@ async fn an_api_stopped_by_sigterm_under_load_answers_every_request_it_took_and_
     }
     assert_eq!(on_topic.len(), accepted_ids.len(), "{summary}");
     println!("{summary}");
+}
+
+/// A part of a hub in one process (`kirikae up`) that fails, here a connector whose definition
+/// names no usable endpoint, stops the whole hub with its reason: the rest would otherwise go
+/// on accepting that area's requests with no one to carry them out.
+#[tokio::test]
+async fn a_hub_in_one_process_whose_part_fails_stops_with_its_reason() {
+    use kirikae::hub;
+    use tokio_util::sync::CancellationToken;
+    let app = spawn_app_without_connectors(&[]).await;
+    let connectors = tempfile::tempdir().unwrap();
+    let area = Area::Hokkaido;
+    let definition = std::fs::read_to_string(
+        app.settings
+            .connectors_dir
+            .join(area.code())
+            .join("connector.toml"),
+    )
+    .unwrap();
+    let broken: String = definition
+        .lines()
+        .map(|l| {
+            if l.starts_with("endpoint") {
+                "endpoint = \"not a url\"".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::create_dir_all(connectors.path().join(area.code())).unwrap();
+    std::fs::write(
+        connectors.path().join(area.code()).join("connector.toml"),
+        broken,
+    )
+    .unwrap();
+    let mut settings = app.settings.clone();
+    settings.connectors_dir = connectors.path().to_path_buf();
+    settings.sim_base_port = free_port() - area.number();
+    settings.api_listen = "127.0.0.1:0".parse().unwrap();
+    let pool = hub::pool(&settings).unwrap();
+    let shutdown = CancellationToken::new();
+    let started = hub::start(
+        &settings,
+        &pool,
+        &[area],
+        &hub::Placement::Configured,
+        true,
+        &shutdown,
+    )
+    .await
+    .expect("the hub starts: the definition is read when the connector starts");
+    let ended = tokio::time::timeout(Duration::from_secs(60), started.run_until(&shutdown))
+        .await
+        .expect("the hub stops by itself, without a shutdown");
+    let reason = format!("{:#}", ended.expect_err("a part failed"));
+    assert!(reason.contains("connector 01 stopped"), "{reason}");
+    assert!(shutdown.is_cancelled(), "the other parts were stopped too");
 }
