@@ -290,11 +290,14 @@ impl Started {
     /// until each has finished its work in hand. A part that ended first is the error: the
     /// rest would go on accepting requests that no one carries out.
     pub async fn run_until(self, shutdown: &CancellationToken) -> anyhow::Result<()> {
+        // Never empty (`select_all` would panic): [`start`] always starts the projector and
+        // the API.
         let mut parts = self.parts;
         let first = tokio::select! {
             () = shutdown.cancelled() => None,
-            (ended, index, _) = futures::future::select_all(parts.iter_mut().map(|(_, p)| p)),
-                if !parts.is_empty() => Some((index, ended)),
+            (ended, index, _) = futures::future::select_all(parts.iter_mut().map(|(_, p)| p)) => {
+                Some((index, ended))
+            }
         };
         shutdown.cancel();
         let failure = first.map(|(index, ended)| {
