@@ -10,7 +10,7 @@ STATE="$REPO/.kirikae"
 TANSU_VERSION="0.6.0"
 # tansu built with kirikae's patches (docs/broker.md); bump the suffix whenever a patch in
 # docs/broker/ changes, so an older build is never taken for it.
-TANSU_BUILD="$TANSU_VERSION-kirikae4"
+TANSU_BUILD="$TANSU_VERSION-kirikae5"
 TANSU="$CACHE/tansu-$TANSU_BUILD/bin/tansu"
 export TANSU_BINARY="$TANSU"
 # One build directory that outlives clones: CI and later runs reuse what was compiled.
@@ -110,9 +110,11 @@ TOML
   for crate in tansu tansu-storage; do
     tar -xzf "$(ls "$registry"/*/"$crate-$TANSU_VERSION.crate" | head -1)" -C "$src"
   done
+  # In this order: each patch applies to the source as the ones before it left it.
   local fix
-  for fix in "$REPO"/docs/broker/tansu-storage-*.patch; do
-    patch -p1 --quiet -d "$src/tansu-storage-$TANSU_VERSION" <"$fix"
+  for fix in fetch no-panic sqlite-indexes statement-cache fetch-batching; do
+    patch -p1 --quiet -d "$src/tansu-storage-$TANSU_VERSION" \
+      <"$REPO/docs/broker/tansu-storage-$fix.patch" || return 1
   done
   # Build tansu against the patched tansu-storage; every other dependency stays as tansu's
   # own Cargo.lock pins it (cargo fetch re-resolves only the patched package).
