@@ -34,6 +34,38 @@ async fn a_process_is_ready_when_its_broker_and_database_answer() {
     );
 }
 
+/// The hub's statements are all short; PostgreSQL's JIT would spend hundreds of milliseconds
+/// compiling some of them once their tables grow (docs/performance.md), so the services' sessions
+/// run without it, and a `database_url` that sets `jit` itself keeps its own.
+#[tokio::test]
+async fn the_services_database_sessions_run_without_jit_unless_the_url_sets_it() {
+    let app = spawn_app(&[]).await;
+    let pool = hub::pool(&app.settings).unwrap();
+    let jit: String = pool
+        .get()
+        .await
+        .unwrap()
+        .query_one("SHOW jit", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(jit, "off");
+    let mut settings = app.settings.clone();
+    let sep = if settings.database_url.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
+    settings.database_url = format!("{}{sep}options=-c%20jit%3Don", settings.database_url);
+    let own = kirikae::db::Connect::service(&settings)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let jit: String = own.query_one("SHOW jit", &[]).await.unwrap().get(0);
+    assert_eq!(jit, "on");
+}
+
 #[tokio::test]
 async fn a_process_whose_broker_does_not_answer_is_not_ready() {
     let dir = tempfile::tempdir().unwrap();
