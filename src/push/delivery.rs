@@ -24,6 +24,9 @@ use crate::metrics;
 const WORKERS: usize = 4;
 /// How long an endpoint has to answer one delivery.
 const TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the backlog gauge is counted: an alert looks at minutes, and the count reads
+/// every registration's undelivered events, so not at each idle round.
+const BACKLOG_EVERY: Duration = Duration::from_secs(10);
 
 const CLAIM: &str = "
     SELECT w.company_code, w.url, w.secret, w.delivered_through, w.attempts, w.failing_since
@@ -55,6 +58,7 @@ async fn worker(
     idle: Duration,
     shutdown: &CancellationToken,
 ) {
+    let mut counted: Option<std::time::Instant> = None;
     while !shutdown.is_cancelled() {
         let worked = match deliverer.deliver_next(pool).await {
             Ok(worked) => worked,
@@ -66,7 +70,8 @@ async fn worker(
         if worked {
             continue;
         }
-        if n == 0 {
+        if n == 0 && counted.is_none_or(|at| at.elapsed() >= BACKLOG_EVERY) {
+            counted = Some(std::time::Instant::now());
             match backlog(pool).await {
                 Ok(events) => metrics::WebhookBacklog { events }.emit(),
                 Err(e) => tracing::warn!(error = %e, "webhook backlog not measured"),
