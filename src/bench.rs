@@ -3,9 +3,11 @@
 //! 高圧使用量情報照会申請) over all ten areas — either closed-loop at a concurrency or open-loop at
 //! a target rate (`--rate`), waits for their results, and prints accepted/s, the answers by kind
 //! (202, 429, 503, other) rather than stopping at the first refusal, accepted→final latency
-//! percentiles in all and per protocol family, and the CPU seconds and peak memory of every hub
-//! process on this machine (from `/proc`); then produces the same number of encoded records
-//! straight to the broker (`--raw`) so the API's cost over a bare producer shows as a ratio.
+//! percentiles in all and per protocol family, how busy the whole machine was while the
+//! submissions ran and the CPU each accepted one cost it, and the CPU seconds and peak memory of
+//! every hub process on this machine (from `/proc`); then produces the same number of encoded
+//! records straight to the broker (`--raw`) so the API's cost over a bare producer shows as a
+//! ratio.
 //! Figures, not assertions.
 
 use std::path::PathBuf;
@@ -150,9 +152,11 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
         .collect();
 
     let processes = procs::Sampler::start(&args.pids);
+    let machine = procs::Machine::now();
     let started = Instant::now();
     let outcome = submit_all(&callers, &args, &settings).await?;
     let submit_secs = started.elapsed().as_secs_f64();
+    let machine = machine.zip(procs::Machine::now()).map(|(a, b)| b.since(&a));
     let submitted = &outcome.accepted;
     let ids: Vec<(String, Who)> = submitted
         .iter()
@@ -163,6 +167,12 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
         "api:  {} accepted in {submit_secs:.2} s = {accepted_per_sec:.0} accepted/s",
         ids.len()
     );
+    if let Some(machine) = machine {
+        println!(
+            "{}",
+            machine.during_submissions(ids.len(), args.rate.is_none())
+        );
+    }
     println!("{}", outcome.counts);
     let a = &outcome.accept_ms;
     println!(
@@ -819,6 +829,86 @@ mod procs {
             .collect()
     }
 
+    /// The whole machine's CPU time by state, in ticks summed over its cores (the `cpu` line
+    /// of `/proc/stat`): whether a run kept the cores busy or left them waiting, and the CPU
+    /// each accepted submission cost the whole machine — the hub does less work per request
+    /// the more it can batch, so two runs at different concurrency compare by it, not by rate.
+    /// A closed loop whose machine sat partly idle measured how many submissions its clients
+    /// kept in flight (their concurrency over the latency), not what the hub can carry.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    pub struct Machine {
+        cores: usize,
+        busy: u64,
+        idle: u64,
+        iowait: u64,
+        steal: u64,
+    }
+
+    impl Machine {
+        pub fn now() -> Option<Self> {
+            Self::parse(&std::fs::read_to_string("/proc/stat").ok()?)
+        }
+
+        /// From the text of `/proc/stat`: the `cpu` line's user, nice, system, idle, iowait,
+        /// irq, softirq and steal, and the count of `cpuN` lines.
+        pub(super) fn parse(stat: &str) -> Option<Self> {
+            let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+            let t: Vec<u64> = line
+                .split_whitespace()
+                .skip(1)
+                .take(8)
+                .map(|f| f.parse().ok())
+                .collect::<Option<_>>()?;
+            let &[user, nice, system, idle, iowait, irq, softirq, steal] = t.as_slice() else {
+                return None;
+            };
+            let cores = stat
+                .lines()
+                .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
+                .count();
+            Some(Machine {
+                cores,
+                busy: user + nice + system + irq + softirq,
+                idle,
+                iowait,
+                steal,
+            })
+        }
+
+        /// The ticks spent from `earlier` to `self`.
+        pub fn since(&self, earlier: &Machine) -> Machine {
+            Machine {
+                cores: self.cores,
+                busy: self.busy.saturating_sub(earlier.busy),
+                idle: self.idle.saturating_sub(earlier.idle),
+                iowait: self.iowait.saturating_sub(earlier.iowait),
+                steal: self.steal.saturating_sub(earlier.steal),
+            }
+        }
+
+        /// The line the bench prints for the submissions' span, in which `accepted` were
+        /// accepted; with `closed_loop`, a note when over a tenth of the machine sat idle.
+        pub fn during_submissions(&self, accepted: usize, closed_loop: bool) -> String {
+            let all = (self.busy + self.idle + self.iowait + self.steal).max(1) as f64;
+            let share = |t: u64| 100.0 * t as f64 / all;
+            let mut line = format!(
+                "machine: {} cores {:.0}% busy during the submissions ({:.0}% idle, {:.0}% iowait, {:.0}% steal): {:.2} ms of CPU per accepted submission, the bench's own included",
+                self.cores,
+                share(self.busy),
+                share(self.idle),
+                share(self.iowait),
+                share(self.steal),
+                self.busy as f64 * 1000.0 / TICKS_PER_SEC / accepted.max(1) as f64
+            );
+            if closed_loop && share(self.idle + self.iowait) > 10.0 {
+                line.push_str(
+                    "\n  over a tenth idle: the clients' --concurrency, not the machine, set this rate; raise it to find the hub's capacity",
+                );
+            }
+            line
+        }
+    }
+
     impl Sampler {
         pub fn start(only: &[u32]) -> Self {
             Sampler {
@@ -858,5 +948,43 @@ mod procs {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::procs::Machine;
+
+    const STAT: &str = "cpu  700 0 200 80 20 0 0 0 0 0\ncpu0 350 0 100 40 10 0 0 0 0 0\n\
+                        cpu1 350 0 100 40 10 0 0 0 0 0\nintr 1 2 3\nctxt 9\n";
+
+    #[test]
+    fn the_machine_line_counts_user_system_and_irq_as_busy_over_every_core() {
+        let m = Machine::parse(STAT).expect("a cpu line");
+        let line = m.during_submissions(3, true);
+        assert!(line.starts_with("machine: 2 cores 90% busy"), "{line}");
+        assert!(line.contains("(8% idle, 2% iowait, 0% steal)"), "{line}");
+        // 900 ticks of 10 ms over three submissions.
+        assert!(
+            line.contains(": 3000.00 ms of CPU per accepted submission"),
+            "{line}"
+        );
+        assert!(!line.contains("over a tenth idle"), "{line}");
+    }
+
+    #[test]
+    fn a_closed_loop_that_left_the_machine_idle_says_its_clients_set_the_rate() {
+        let before = Machine::parse(STAT).expect("a cpu line");
+        let after = Machine::parse(&STAT.replace("cpu  700 0 200 80 20", "cpu  1400 0 300 280 20"))
+            .expect("a cpu line");
+        let line = after.since(&before).during_submissions(800, true);
+        assert!(line.contains("2 cores 80% busy during"), "{line}");
+        assert!(line.contains("over a tenth idle"), "{line}");
+        assert!(
+            line.contains(": 10.00 ms of CPU per accepted submission"),
+            "{line}"
+        );
+        let open_loop = after.since(&before).during_submissions(800, false);
+        assert!(!open_loop.contains("over a tenth"), "{open_loop}");
     }
 }
