@@ -10,7 +10,7 @@ STATE="$REPO/.kirikae"
 TANSU_VERSION="0.6.0"
 # tansu built with kirikae's patches (docs/broker.md); bump the suffix whenever a patch in
 # docs/broker/ changes, so an older build is never taken for it.
-TANSU_BUILD="$TANSU_VERSION-kirikae6"
+TANSU_BUILD="$TANSU_VERSION-kirikae7"
 TANSU="$CACHE/tansu-$TANSU_BUILD/bin/tansu"
 export TANSU_BINARY="$TANSU"
 # One build directory that outlives clones: CI and later runs reuse what was compiled.
@@ -112,7 +112,7 @@ TOML
   done
   # In this order: each patch applies to the source as the ones before it left it.
   local fix
-  for fix in fetch no-panic sqlite-indexes statement-cache fetch-batching topic-cache; do
+  for fix in fetch no-panic sqlite-indexes statement-cache fetch-batching topic-cache headers; do
     patch -p1 --quiet -d "$src/tansu-storage-$TANSU_VERSION" \
       <"$REPO/docs/broker/tansu-storage-$fix.patch" || return 1
   done
