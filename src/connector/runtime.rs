@@ -201,7 +201,7 @@ pub async fn run_with_health(
         };
         kafka::group_consumer_config(&kafka::Link::of(&settings), &group).create_with_context(notes)
     };
-    let mut consumer = create()?;
+    let mut consumer = kafka::ClosedApart::new(create()?);
     consumer.subscribe(&[&requests_topic])?;
     let (rejoin_tx, mut rejoin_rx) = mpsc::unbounded_channel::<()>();
     let probe: BaseConsumer =
@@ -258,7 +258,7 @@ pub async fn run_with_health(
             }
             Some(()) = rejoin_rx.recv() => {
                 // Leave the group (committing what is stored), then join it as a new member.
-                let old = std::mem::replace(&mut consumer, create()?);
+                let old = std::mem::replace(&mut consumer, kafka::ClosedApart::new(create()?));
                 tokio::task::spawn_blocking(move || drop(old)).await?;
                 // Whatever the old member had taken is redone by whoever holds it now; the
                 // ledger skips what finished meanwhile.

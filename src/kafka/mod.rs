@@ -445,6 +445,64 @@ pub fn group_consumer_config(link: &Link, group: &str) -> ClientConfig {
 /// consumers at ≈ 4% of a core on the local broker, against ≈ 35% at 100 ms.
 const FETCH_WAIT_MS: &str = "1000";
 
+/// A group consumer that is closed on a thread of its own when dropped, waited for at most
+/// [`CLOSE_WAIT`]. Dropping a group consumer closes it, and librdkafka's close can wait
+/// forever: an assignment polled while the group terminates makes `rd_kafka_assign` wait for
+/// an answer the terminated group never sends (librdkafka#4884; seen once in the suite, as a
+/// test whose connector was dropped mid-rebalance and never ended). A close that hangs then
+/// costs a parked thread, not the task, runtime or process that dropped the consumer.
+pub struct ClosedApart<T: Send + 'static> {
+    inner: Option<T>,
+    wait: Duration,
+}
+
+/// How long dropping a [`ClosedApart`] waits for the close: a close takes about 100 ms, and
+/// what it does (leave the group, commit) should be done before the process goes on.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
+
+impl<T: Send + 'static> ClosedApart<T> {
+    pub fn new(inner: T) -> Self {
+        Self::with_wait(inner, CLOSE_WAIT)
+    }
+
+    fn with_wait(inner: T, wait: Duration) -> Self {
+        Self {
+            inner: Some(inner),
+            wait,
+        }
+    }
+}
+
+impl<T: Send + 'static> std::ops::Deref for ClosedApart<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        self.inner.as_ref().expect("only taken by drop")
+    }
+}
+
+impl<T: Send + 'static> Drop for ClosedApart<T> {
+    fn drop(&mut self) {
+        let Some(inner) = self.inner.take() else {
+            return;
+        };
+        let (closed, done) = std::sync::mpsc::channel();
+        let closing = std::thread::Builder::new()
+            .name("kafka-close".into())
+            .spawn(move || {
+                drop(inner);
+                let _ = closed.send(());
+            });
+        // A thread that could not start dropped `inner` with its closure, here.
+        if closing.is_ok() && done.recv_timeout(self.wait).is_err() {
+            tracing::warn!(
+                wait = ?self.wait,
+                "a Kafka consumer did not close in time; its close goes on on a thread of its own"
+            );
+        }
+    }
+}
+
 /// Settings of a consumer that assigns partitions itself and keeps its positions elsewhere.
 pub fn assigned_consumer_config(link: &Link, group: &str) -> ClientConfig {
     let mut cfg = link.client_config();
@@ -506,6 +564,63 @@ pub fn read_to_end(
 
 #[cfg(test)]
 mod tests {
+    use super::ClosedApart;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    /// A stand-in for a consumer: its drop takes `takes`, or never ends (`None`).
+    struct Closing {
+        takes: Option<Duration>,
+        closed: Arc<AtomicBool>,
+    }
+
+    impl Drop for Closing {
+        fn drop(&mut self) {
+            match self.takes {
+                Some(t) => std::thread::sleep(t),
+                None => loop {
+                    std::thread::park();
+                },
+            }
+            self.closed.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_consumer_that_closes_is_closed_before_its_drop_returns() {
+        let closed = Arc::new(AtomicBool::new(false));
+        drop(ClosedApart::new(Closing {
+            takes: Some(Duration::from_millis(50)),
+            closed: closed.clone(),
+        }));
+        assert!(closed.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn a_consumer_whose_close_never_ends_does_not_hold_up_who_drops_it() {
+        let closed = Arc::new(AtomicBool::new(false));
+        let consumer = ClosedApart::with_wait(
+            Closing {
+                takes: None,
+                closed: closed.clone(),
+            },
+            Duration::from_millis(200),
+        );
+        let (dropped, done) = std::sync::mpsc::channel();
+        let started = Instant::now();
+        std::thread::spawn(move || {
+            drop(consumer);
+            let _ = dropped.send(());
+        });
+        assert!(
+            done.recv_timeout(Duration::from_secs(10)).is_ok(),
+            "the drop returned"
+        );
+        assert!(started.elapsed() >= Duration::from_millis(200), "it waited");
+        assert!(!closed.load(Ordering::SeqCst));
+    }
+
     use super::*;
 
     fn get(config: &ClientConfig, key: &str) -> Option<String> {
