@@ -564,10 +564,10 @@ pub fn read_to_end(
 
 #[cfg(test)]
 mod tests {
-    use super::ClosedApart;
+    use super::*;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
-    use std::time::{Duration, Instant};
+    use std::time::Instant;
 
     /// A stand-in for a consumer: its drop takes `takes`, or never ends (`None`).
     struct Closing {
@@ -620,8 +620,6 @@ mod tests {
         assert!(started.elapsed() >= Duration::from_millis(200), "it waited");
         assert!(!closed.load(Ordering::SeqCst));
     }
-
-    use super::*;
 
     fn get(config: &ClientConfig, key: &str) -> Option<String> {
         config.get(key).map(str::to_string)
