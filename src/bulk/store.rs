@@ -380,6 +380,18 @@ pub async fn rows<C: GenericClient>(
         .collect())
 }
 
+/// The request ids of a batch's filed rows (an intermediation's id for a registration or a
+/// decision), and nothing else of them: what a batch's progress counts by.
+pub async fn filed_ids<C: GenericClient>(client: &C, batch_id: Uuid) -> Result<Vec<Uuid>, Refusal> {
+    let rows = client
+        .query(
+            "SELECT request_id FROM bulk_rows WHERE batch_id = $1 AND request_id IS NOT NULL",
+            &[&batch_id],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
 /// How many good rows of a batch are filed, refused at filing, and still pending.
 pub async fn filing_counts<C: GenericClient>(
     client: &C,

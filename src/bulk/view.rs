@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::kind::BulkKind;
 use super::store::{self, Batch, StoredRow};
-use crate::domain::{CompanyCode, Refusal};
+use crate::domain::{CompanyCode, Refusal, RequestStatus};
 
 /// How many rows stand where. `good` + `bad` = `rows`; once confirmed, the good rows are
 /// `pending`, `refused` (at filing) or filed, and the filed ones are counted by their status.
@@ -114,22 +114,18 @@ pub async fn counts<C: GenericClient>(
         // A registration or decision is the hub's own: on the broker, it is done.
         c.completed = filed;
     } else if filed > 0 {
-        let ids: Vec<Uuid> = store::rows(client, batch.batch_id, false, i64::MAX)
-            .await?
-            .into_iter()
-            .filter_map(|r| r.request_id)
-            .collect();
-        let requests = crate::requests::store::many(client, company, &ids).await?;
+        let ids = store::filed_ids(client, batch.batch_id).await?;
+        let counted = crate::requests::store::count_by_status(client, company, &ids).await?;
         // A filed request whose row is not visible yet is counted as accepted: its 202 came.
-        c.accepted = filed - requests.len() as i64;
-        for r in requests {
-            match r.status.as_str() {
-                "accepted" => c.accepted += 1,
-                "sent" => c.sent += 1,
-                "completed" => c.completed += 1,
-                "rejected" => c.rejected += 1,
-                _ => c.failed += 1,
-            }
+        c.accepted = filed - counted.iter().map(|(_, n)| n).sum::<i64>();
+        for (status, n) in counted {
+            *match status {
+                RequestStatus::Accepted => &mut c.accepted,
+                RequestStatus::Sent => &mut c.sent,
+                RequestStatus::Completed => &mut c.completed,
+                RequestStatus::Rejected => &mut c.rejected,
+                RequestStatus::Failed => &mut c.failed,
+            } += n;
         }
     }
     Ok(c)

@@ -343,6 +343,31 @@ pub async fn many<C: GenericClient>(
     Ok(rows.into_iter().map(view).collect())
 }
 
+/// How many of `company`'s requests among `ids` (a bulk batch's filed rows) are in each
+/// status: one aggregate, so a batch's progress polled every second costs a count, not a read
+/// of every request. A status PostgreSQL holds that this build does not know counts as failed.
+pub async fn count_by_status<C: GenericClient>(
+    client: &C,
+    company: &CompanyCode,
+    ids: &[Uuid],
+) -> Result<Vec<(RequestStatus, i64)>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT status, count(*) FROM requests
+             WHERE request_id = ANY($1) AND company_code = $2 GROUP BY status",
+            &[&ids, &company.as_str()],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let status: &str = r.get(0);
+            let status = status.parse().unwrap_or(RequestStatus::Failed);
+            (status, r.get(1))
+        })
+        .collect())
+}
+
 /// Up to `limit` requests matching `f`, newest first, after `f`'s cursor.
 pub async fn list<C: GenericClient>(
     client: &C,

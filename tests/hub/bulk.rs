@@ -317,6 +317,61 @@ async fn the_same_file_in_shift_jis_and_in_utf8_with_a_bom_gives_the_same_rows()
 }
 
 #[tokio::test]
+async fn a_batch_counts_its_filed_rows_by_the_status_of_each_request() {
+    let area = Area::Tokyo;
+    let app = spawn_app(&[area]).await;
+    let incumbent = incumbent_code(area);
+    let z = app.login(&incumbent).await;
+    let date = planned();
+    // Two points the incumbent supplies (the operator completes their change) and two it
+    // does not (the operator rejects it).
+    let own = (50..52).map(|n| app.incumbent_point(area, PointKind::LowVoltage, n));
+    let others = (0..app.settings.sim_points_per_area)
+        .map(|i| app.point(area, i))
+        .filter(|(_, current)| *current != incumbent)
+        .map(|(p, _)| p)
+        .take(2);
+    let lines: Vec<String> = own
+        .chain(others)
+        .map(|p| change_line(&p, &date, "需要者 太郎"))
+        .collect();
+    let bulk = BulkClient(&z);
+    let batch = bulk
+        .previewed(
+            "customer-change",
+            csv_file(CHANGE_HEADER, &lines).into_bytes(),
+        )
+        .await;
+    assert_eq!(bulk.confirm(&batch, "").await.0, 202);
+    let done = bulk
+        .until(&batch, "every row answered", |b| {
+            let c = &b["counts"];
+            c["completed"].as_i64().unwrap() + c["rejected"].as_i64().unwrap() == 4
+        })
+        .await;
+    let c = &done["counts"];
+    assert_eq!(
+        [
+            &c["filed"],
+            &c["completed"],
+            &c["rejected"],
+            &c["accepted"],
+            &c["sent"],
+            &c["failed"]
+        ],
+        [4, 2, 2, 0, 0, 0],
+        "{done}"
+    );
+    let statuses: Vec<String> = bulk
+        .rows(&batch, CsvEncoding::Utf8)
+        .await
+        .into_iter()
+        .map(|r| r[4].clone())
+        .collect();
+    assert_eq!(statuses, ["completed", "completed", "rejected", "rejected"]);
+}
+
+#[tokio::test]
 async fn a_customer_change_file_is_filed_and_each_row_completes() {
     let area = Area::Tokyo;
     let app = spawn_app(&[area]).await;
