@@ -232,16 +232,24 @@ impl Browser {
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
 
-    /// Waits for a finished download (Chromium writes `*.crdownload` first) and reads it.
+    /// Waits for a finished download and reads it. Chromium writes a download to
+    /// `*.crdownload` and renames it when done, but it may reserve the final name first with
+    /// an empty file: a `.csv` counts only once it has bytes and no `.crdownload` is left.
     pub async fn downloaded(&self, secs: u64) -> Vec<u8> {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
-            let done: Vec<PathBuf> = std::fs::read_dir(&self.downloads)
+            let files: Vec<PathBuf> = std::fs::read_dir(&self.downloads)
                 .unwrap()
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "csv"))
                 .collect();
-            if let Some(p) = done.first() {
+            let writing = files
+                .iter()
+                .any(|p| p.extension().is_some_and(|x| x == "crdownload"));
+            let done = files.iter().find(|p| {
+                p.extension().is_some_and(|x| x == "csv")
+                    && std::fs::metadata(p).is_ok_and(|m| m.len() > 0)
+            });
+            if let (false, Some(p)) = (writing, done) {
                 let bytes = std::fs::read(p).unwrap();
                 std::fs::remove_file(p).unwrap();
                 return bytes;
