@@ -40,6 +40,15 @@ impl BulkClient<'_> {
         body
     }
 
+    /// Uploads a 需要者情報変更 file of `lines`, expects no bad row, and confirms it; the preview.
+    pub async fn confirmed_changes(&self, lines: &[String]) -> Value {
+        let bytes = csv_file(CHANGE_HEADER, lines).into_bytes();
+        let batch = self.previewed("customer-change", bytes).await;
+        assert_eq!(batch["counts"]["bad"], 0, "{batch}");
+        assert_eq!(self.confirm(&batch, "").await.0, 202);
+        batch
+    }
+
     pub async fn confirm(&self, batch: &Value, query: &str) -> (u16, Value) {
         let resp = self
             .0
@@ -336,13 +345,7 @@ async fn a_batch_counts_its_filed_rows_by_the_status_of_each_request() {
         .map(|p| change_line(&p, &date, "需要者 太郎"))
         .collect();
     let bulk = BulkClient(&z);
-    let batch = bulk
-        .previewed(
-            "customer-change",
-            csv_file(CHANGE_HEADER, &lines).into_bytes(),
-        )
-        .await;
-    assert_eq!(bulk.confirm(&batch, "").await.0, 202);
+    let batch = bulk.confirmed_changes(&lines).await;
     let done = bulk
         .until(&batch, "every row answered", |b| {
             let c = &b["counts"];
@@ -382,14 +385,7 @@ async fn a_customer_change_file_is_filed_and_each_row_completes() {
         .map(|p| change_line(&p, &date, "=HYPERLINK(\"http://evil.example/\")"))
         .collect();
     let bulk = BulkClient(&z);
-    let batch = bulk
-        .previewed(
-            "customer-change",
-            csv_file(CHANGE_HEADER, &lines).into_bytes(),
-        )
-        .await;
-    assert_eq!(batch["counts"]["bad"], 0, "{batch}");
-    assert_eq!(bulk.confirm(&batch, "").await.0, 202);
+    let batch = bulk.confirmed_changes(&lines).await;
     bulk.until(&batch, "three completed", |b| b["counts"]["completed"] == 3)
         .await;
     for row in bulk.rows(&batch, CsvEncoding::ShiftJis).await {
