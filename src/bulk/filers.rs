@@ -1,15 +1,19 @@
 //! Filing one good row through its bulk function's service ([`Filer`]), exactly once:
-//! - an application through `requests::Submissions`, and a 廃止取次登録 through
-//!   `Intermediations::register`, each with the idempotency key `bulk-<batch>-<line>`, so a
-//!   retry is answered with the first filing's id and produces nothing new;
+//! - an application through `requests::Submissions::submit_under`, under a request id derived
+//!   from its batch and line ([`request_id_of`]): a retry finds the request recorded by its
+//!   first filing, with that id, and produces its record again only while it is still
+//!   `accepted` (the connector deduplicates a copy that arrived twice);
+//! - a 廃止取次登録 through `Intermediations::register`, with the idempotency key
+//!   `bulk-<batch>-<line>`, so a retry is answered with the first filing's id and produces
+//!   nothing new;
 //! - a 廃止取次判断 through `Intermediations::decide`, which takes no key: its own claim lets
 //!   one decision through, and a retry of a row whose first attempt may have reached the broker
 //!   finds that attempt's event in the intermediation's history (by this user, of this
 //!   decision) and is recorded as filed by it instead of refused as already decided;
 //! - a ユーザ登録 through `Accounts::register_user`, whose user id is its own key: a retry of an
 //!   attempted row that meets `user_exists` with the row's name and mail is the first filing.
-//!   A user has no UUID; the row records one derived from the company and the user id (a
-//!   hash), so it is the same on every retry.
+//!   A user has no UUID; the row records one derived from the company and the user id, so it
+//!   is the same on every retry.
 
 use std::sync::Arc;
 
@@ -23,7 +27,7 @@ use super::row;
 use crate::accounts::bulk::user_request_of;
 use crate::accounts::{Accounts, Principal};
 use crate::config::Settings;
-use crate::domain::Refusal;
+use crate::domain::{Refusal, RequestId};
 use crate::intermediation::{Decision, Intermediations, RegistrationBody, State, queries};
 use crate::kafka::Publisher;
 use crate::messages::Codec;
@@ -88,19 +92,17 @@ impl Filers {
         body: Value,
         attempted: bool,
     ) -> Result<Filed, Refusal> {
-        let key = key_of(batch_id, line);
         match kind.filer() {
             Filer::Submission(function) => {
-                let id = self
-                    .submissions
-                    .submit(principal, function, Ok(body), Some(key.as_bytes()))
-                    .await?;
-                Ok(Filed {
-                    id: id.as_uuid(),
-                    outcome: None,
-                })
+                let (_, filed) = self
+                    .file_all(principal, function, batch_id, vec![(line, body)])
+                    .await?
+                    .pop()
+                    .expect("one outcome for one row");
+                filed
             }
             Filer::IntermediationRegister(_) => {
+                let key = key_of(batch_id, line);
                 let body: RegistrationBody = row::typed(body)?;
                 let r = self
                     .intermediations()
@@ -121,9 +123,9 @@ impl Filers {
     }
 
     /// Files many rows of a [`Filer::Submission`] bulk function together through
-    /// [`Submissions::submit_all`] (their keys claimed and settled, their rows committed, with
-    /// one statement each): each row's outcome by its line, or `Err` for every row when the
-    /// group could not be filed at all.
+    /// [`Submissions::submit_under`] (their rows committed with one statement, their records
+    /// produced at once), each under its [`request_id_of`]: each row's outcome by its line, or
+    /// `Err` for every row when the group could not be filed at all.
     pub async fn file_all(
         &self,
         principal: &Principal,
@@ -134,11 +136,11 @@ impl Filers {
         let lines: Vec<i32> = rows.iter().map(|(line, _)| *line).collect();
         let rows = rows
             .into_iter()
-            .map(|(line, body)| (key_of(batch_id, line), body))
+            .map(|(line, body)| (request_id_of(batch_id, line), body))
             .collect();
         let outcomes = self
             .submissions
-            .submit_all(principal, function, rows)
+            .submit_under(principal, function, rows)
             .await?;
         Ok(lines
             .into_iter()
@@ -223,12 +225,11 @@ impl Filers {
             }
             Err(refusal) => return Err(refusal),
         };
-        let key = format!("kirikae user\n{}/{}", principal.company, user.user_id);
-        let digest = sha2::Sha256::digest(key.as_bytes());
-        let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&digest[..16]);
         Ok(Filed {
-            id: uuid::Builder::from_random_bytes(bytes).into_uuid(),
+            id: derived_id(&format!(
+                "kirikae user\n{}/{}",
+                principal.company, user.user_id
+            )),
             outcome: Some(json!({
                 "state": "registered", "state_ja": "登録済", "user_id": user.user_id,
             })),
@@ -239,6 +240,21 @@ impl Filers {
 /// The idempotency key a row is filed with, the same on every retry.
 fn key_of(batch_id: Uuid, line: i32) -> String {
     format!("bulk-{batch_id}-{line}")
+}
+
+/// The request id an application row is filed under, the same on every retry: the batch's
+/// own record of what it filed, where a key would be one more row to claim and settle.
+pub fn request_id_of(batch_id: Uuid, line: i32) -> RequestId {
+    RequestId::from(derived_id(&format!("kirikae bulk row\n{batch_id}/{line}")))
+}
+
+/// A UUID that stands for `key` (a hash of it), so that what is derived from the same things
+/// gets the same id.
+fn derived_id(key: &str) -> Uuid {
+    let digest = sha2::Sha256::digest(key.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
 }
 
 fn decided(id: Uuid, event_id: Uuid, state: State) -> Filed {

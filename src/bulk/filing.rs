@@ -3,10 +3,10 @@
 //! once. Each round re-reads that user and re-checks the registration gate, so a batch
 //! confirmed before a suspension is not filed after it.
 //!
-//! Exactly once, whatever stops it: each row is filed with the body stored at upload and, where
-//! the service takes one, the idempotency key `bulk-<batch>-<line>`, so a row filed again
-//! (after a crash before its id was recorded, or by a second process) gets the id of its first
-//! filing and is not produced again (see `filers` for decisions, which take no key). A batch is
+//! Exactly once, whatever stops it: each row is filed with the body stored at upload, and
+//! under what makes a second filing of it (after a crash before its id was recorded, or by a
+//! second process) find the first one — an application's request id, derived from the batch
+//! and line; the idempotency key `bulk-<batch>-<line>` of a registration; see `filers`. A batch is
 //! filed by one process at a time (a PostgreSQL advisory lock held by a transaction). A row waits while the broker or database is unavailable, and keeps a refusal only
 //! a rule gave.
 
@@ -129,7 +129,10 @@ async fn file_batch(pool: &Pool, filers: &Filers, batch: &Batch) -> Result<(), R
     let client = pool.get().await?;
     loop {
         let principal = confirming_user(pool, batch, &company).await;
-        let rows = store::pending(&client, batch.batch_id, ROUND).await?;
+        let filer = kind.filer();
+        // An application's retry is known by its request id; the others' by this mark.
+        let mark = !matches!(filer, Filer::Submission(_));
+        let rows = store::pending(&client, batch.batch_id, ROUND, mark).await?;
         if rows.is_empty() {
             store::finish_if_done(&client, batch.batch_id).await?;
             return Ok(());
@@ -145,7 +148,7 @@ async fn file_batch(pool: &Pool, filers: &Filers, batch: &Batch) -> Result<(), R
             }
         };
         let started = Instant::now();
-        let (settled, waiting) = match kind.filer() {
+        let (settled, waiting) = match filer {
             Filer::Submission(function) => {
                 file_applications(&client, filers, principal, function, batch, rows).await?
             }

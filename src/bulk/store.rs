@@ -231,26 +231,26 @@ pub struct Pending {
     pub attempted: bool,
 }
 
-/// Up to `limit` good rows of a batch not yet filed, by line, each marked attempted from now
-/// on (so a retry knows an earlier filing may have reached the broker).
+/// Up to `limit` good rows of a batch not yet filed, by line; with `mark`, each marked
+/// attempted from now on (so a retry knows an earlier filing may have reached the broker).
 pub async fn pending<C: GenericClient>(
     client: &C,
     batch_id: Uuid,
     limit: i64,
+    mark: bool,
 ) -> Result<Vec<Pending>, Refusal> {
-    let rows = client
-        .query(
-            "WITH due AS (
-                 SELECT line, attempted_at IS NOT NULL AS attempted FROM bulk_rows
-                 WHERE batch_id = $1 AND body IS NOT NULL AND request_id IS NULL
-                       AND refusal_code IS NULL
-                 ORDER BY line LIMIT $2)
-             UPDATE bulk_rows r SET attempted_at = coalesce(r.attempted_at, now())
-             FROM due WHERE r.batch_id = $1 AND r.line = due.line
-             RETURNING r.line, r.body, due.attempted",
-            &[&batch_id, &limit],
-        )
-        .await?;
+    const DUE: &str = "SELECT line, body, attempted_at IS NOT NULL AS attempted FROM bulk_rows
+                       WHERE batch_id = $1 AND body IS NOT NULL AND request_id IS NULL
+                             AND refusal_code IS NULL
+                       ORDER BY line LIMIT $2";
+    let marked = format!(
+        "WITH due AS ({DUE})
+         UPDATE bulk_rows r SET attempted_at = coalesce(r.attempted_at, now())
+         FROM due WHERE r.batch_id = $1 AND r.line = due.line
+         RETURNING r.line, r.body, due.attempted"
+    );
+    let statement = if mark { marked.as_str() } else { DUE };
+    let rows = client.query(statement, &[&batch_id, &limit]).await?;
     let mut due: Vec<Pending> = rows
         .iter()
         .map(|r| Pending {

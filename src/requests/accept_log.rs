@@ -46,3 +46,23 @@ pub(super) async fn commit(pool: &Pool, group: &[Accepted]) -> Result<(), Refusa
     tx.commit().await?;
     Ok(())
 }
+
+/// [`commit`] for submissions filed under ids their caller chose, which it may file again
+/// (`Submissions::submit_under`): a request already recorded keeps its row and gains no
+/// second audit row. What each request was before, in the order given.
+pub(super) async fn commit_new(
+    pool: &Pool,
+    group: &[(audit::Entry, &RequestRecord)],
+) -> Result<Vec<store::Prior>, Refusal> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let records: Vec<_> = group.iter().map(|(_, record)| *record).collect();
+    let priors = store::insert_new_requests(&tx, &records).await?;
+    let audits: Vec<_> = (group.iter().zip(&priors))
+        .filter(|(_, prior)| **prior == store::Prior::None)
+        .map(|((audit, _), _)| audit)
+        .collect();
+    audit::Entry::write_all(&tx, &audits).await?;
+    tx.commit().await?;
+    Ok(priors)
+}

@@ -3,7 +3,6 @@
 //! id (and a record lost before the broker's acknowledgement is produced again under that id,
 //! which the connector deduplicates); the same key with another body is refused.
 
-use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
 use crate::domain::{CompanyCode, Function, Refusal, RequestId};
@@ -123,7 +122,7 @@ pub async fn settle(
 }
 
 /// [`settle`] for many keys of `company` at once, in one statement.
-pub async fn settle_all(
+async fn settle_all(
     pool: &deadpool_postgres::Pool,
     company: &CompanyCode,
     keys: &[(&IdempotencyKey, bool)],
@@ -147,42 +146,6 @@ pub async fn settle_all(
     if let Err(e) = result {
         tracing::warn!(error = %e, keys = keys.len(), "idempotency keys not settled; their leases will run out");
     }
-}
-
-/// Claims many distinct keys of `company` at once (a bulk round's), each with its body's hash:
-/// the keys no one holds yet with one statement, the few already held (a round filed again)
-/// each as [`claim`] does. In the order given.
-pub async fn claim_all(
-    pool: &deadpool_postgres::Pool,
-    company: &CompanyCode,
-    keys: &[(&IdempotencyKey, &[u8])],
-) -> Result<Vec<Result<Claim, Refusal>>, Refusal> {
-    let fresh: Vec<_> = keys
-        .iter()
-        .map(|(key, hash)| (*key, *hash, RequestId::new()))
-        .collect();
-    let inserted = insert_claims(&pool.get().await?, company, &fresh).await?;
-    // Owned, so the stream below borrows nothing of its items (its futures must be `Send`).
-    let fresh: Vec<(IdempotencyKey, Vec<u8>, RequestId)> = fresh
-        .into_iter()
-        .map(|(key, hash, id)| (key.clone(), hash.to_vec(), id))
-        .collect();
-    let inserted = &inserted;
-    // The keys already held a few at a time: after a crash their leases run out together, and
-    // hundreds of them looking every 50 ms would only keep the database busy meanwhile.
-    let claims = futures::stream::iter(fresh)
-        .map(|(key, hash, request_id)| async move {
-            if inserted.contains(key.as_str()) {
-                Ok(Claim {
-                    request_id,
-                    produce: true,
-                })
-            } else {
-                claim(pool, company, &key, &hash).await
-            }
-        })
-        .buffered(16);
-    Ok(claims.collect().await)
 }
 
 /// Inserts the claims of the keys no one holds yet, leased to this attempt; the keys inserted.

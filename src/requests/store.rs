@@ -20,19 +20,37 @@ use crate::messages::{RequestRecord, ResultRecord};
 
 /// The `accepted` rows of requests, given column by column. A row a result created first (its
 /// `user_id` still empty) is completed; any other existing row is left as it is.
-const INSERT_REQUESTS: &str = "
-    INSERT INTO requests (request_id, company_code, user_id, function, service_id, area, point_id,
-                          update_flag, original_request_id, status, status_rank, accepted_at,
-                          replay)
-    SELECT id, company, usr, function, service, area, point, flag, original, 'accepted', 0,
-           accepted, replay
-      FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                  $7::text[], $8::text[], $9::uuid[], $10::timestamptz[], $11::int[])
-           AS r(id, company, usr, function, service, area, point, flag, original, accepted, replay)
-    ON CONFLICT (request_id) DO UPDATE
-      SET user_id = EXCLUDED.user_id, accepted_at = EXCLUDED.accepted_at,
-          update_flag = EXCLUDED.update_flag, original_request_id = EXCLUDED.original_request_id
-      WHERE requests.user_id = ''";
+macro_rules! insert_requests {
+    () => {
+        "INSERT INTO requests (request_id, company_code, user_id, function, service_id, area,
+                               point_id, update_flag, original_request_id, status, status_rank,
+                               accepted_at, replay)
+         SELECT id, company, usr, function, service, area, point, flag, original, 'accepted', 0,
+                accepted, replay
+           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                       $7::text[], $8::text[], $9::uuid[], $10::timestamptz[], $11::int[])
+                AS r(id, company, usr, function, service, area, point, flag, original, accepted,
+                     replay)
+         ON CONFLICT (request_id) DO UPDATE
+           SET user_id = EXCLUDED.user_id, accepted_at = EXCLUDED.accepted_at,
+               update_flag = EXCLUDED.update_flag, original_request_id = EXCLUDED.original_request_id
+           WHERE requests.user_id = ''"
+    };
+}
+const INSERT_REQUESTS: &str = insert_requests!();
+
+/// [`INSERT_REQUESTS`], and of each id given whether this statement wrote its row, and the
+/// status of a row already there (read from the statement's snapshot, before the insert).
+const INSERT_NEW_REQUESTS: &str = concat!(
+    "WITH written AS (",
+    insert_requests!(),
+    " RETURNING request_id)
+     SELECT written.request_id IS NOT NULL, r.status
+       FROM unnest($1::uuid[]) WITH ORDINALITY AS given(id, n)
+       LEFT JOIN written ON written.request_id = given.id
+       LEFT JOIN requests r ON r.request_id = given.id
+      ORDER BY given.n"
+);
 
 const RESET_FOR_REPLAY: &str = "
     UPDATE requests
@@ -100,40 +118,103 @@ pub async fn insert_requests<C: GenericClient>(
     tx: &C,
     records: &[&RequestRecord],
 ) -> Result<(), tokio_postgres::Error> {
-    // One row per request id: a statement may not touch a row twice.
+    let records = distinct(records);
+    let stmt = tx.prepare_cached(INSERT_REQUESTS).await?;
+    tx.execute(&stmt, &columns(&records).params()).await?;
+    Ok(())
+}
+
+/// What [`insert_new_requests`] found of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prior {
+    /// Its row is written now.
+    None,
+    /// Its row was there already, with this status.
+    Recorded(RequestStatus),
+}
+
+/// Inserts the `accepted` rows of `records` (whose ids must be distinct) as
+/// [`insert_requests`] does, and says for each, in order, whether its row was already there
+/// and at what status: for a caller that files under ids it chose, and may file one again.
+pub async fn insert_new_requests<C: GenericClient>(
+    tx: &C,
+    records: &[&RequestRecord],
+) -> Result<Vec<Prior>, tokio_postgres::Error> {
+    let stmt = tx.prepare_cached(INSERT_NEW_REQUESTS).await?;
+    let rows = tx.query(&stmt, &columns(records).params()).await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let status: Option<String> = row.get(1);
+            match (row.get::<_, bool>(0), status.and_then(|s| s.parse().ok())) {
+                (false, Some(status)) => Prior::Recorded(status),
+                _ => Prior::None,
+            }
+        })
+        .collect())
+}
+
+/// One row per request id: a statement may not touch a row twice.
+fn distinct<'a>(records: &[&'a RequestRecord]) -> Vec<&'a RequestRecord> {
     let mut seen = std::collections::HashSet::new();
-    let records: Vec<&RequestRecord> = records
+    records
         .iter()
         .copied()
         .filter(|r| seen.insert(r.request_id))
-        .collect();
-    let text = |f: fn(&RequestRecord) -> &str| records.iter().map(|r| f(r)).collect::<Vec<_>>();
-    let ids: Vec<Uuid> = records.iter().map(|r| r.request_id.as_uuid()).collect();
-    let originals: Vec<Option<Uuid>> = records
-        .iter()
-        .map(|r| r.original_request_id.map(|i| i.as_uuid()))
-        .collect();
-    let accepted: Vec<_> = records.iter().map(|r| r.accepted_at).collect();
-    let replays: Vec<i32> = records.iter().map(|r| r.replay).collect();
-    let stmt = tx.prepare_cached(INSERT_REQUESTS).await?;
-    tx.execute(
-        &stmt,
-        &[
-            &ids,
-            &text(|r| r.company_code.as_str()),
-            &text(|r| &r.user_id),
-            &text(|r| r.function.slug()),
-            &text(|r| r.function.service_id()),
-            &text(|r| r.area().code()),
-            &text(|r| r.point_id.as_str()),
-            &text(|r| r.update_flag.as_str()),
-            &originals,
-            &accepted,
-            &replays,
-        ],
-    )
-    .await?;
-    Ok(())
+        .collect()
+}
+
+/// The parameters of [`INSERT_REQUESTS`], column by column.
+struct Columns<'a> {
+    ids: Vec<Uuid>,
+    companies: Vec<&'a str>,
+    users: Vec<&'a str>,
+    functions: Vec<&'a str>,
+    services: Vec<&'a str>,
+    areas: Vec<&'a str>,
+    points: Vec<&'a str>,
+    flags: Vec<&'a str>,
+    originals: Vec<Option<Uuid>>,
+    accepted: Vec<DateTime<Utc>>,
+    replays: Vec<i32>,
+}
+
+fn columns<'a>(records: &[&'a RequestRecord]) -> Columns<'a> {
+    let text = |f: fn(&'a RequestRecord) -> &'a str| records.iter().map(|r| f(r)).collect();
+    Columns {
+        ids: records.iter().map(|r| r.request_id.as_uuid()).collect(),
+        companies: text(|r| r.company_code.as_str()),
+        users: text(|r| &r.user_id),
+        functions: text(|r| r.function.slug()),
+        services: text(|r| r.function.service_id()),
+        areas: text(|r| r.area().code()),
+        points: text(|r| r.point_id.as_str()),
+        flags: text(|r| r.update_flag.as_str()),
+        originals: records
+            .iter()
+            .map(|r| r.original_request_id.map(|i| i.as_uuid()))
+            .collect(),
+        accepted: records.iter().map(|r| r.accepted_at).collect(),
+        replays: records.iter().map(|r| r.replay).collect(),
+    }
+}
+
+impl Columns<'_> {
+    fn params(&self) -> [&(dyn ToSql + Sync); 11] {
+        [
+            &self.ids,
+            &self.companies,
+            &self.users,
+            &self.functions,
+            &self.services,
+            &self.areas,
+            &self.points,
+            &self.flags,
+            &self.originals,
+            &self.accepted,
+            &self.replays,
+        ]
+    }
 }
 
 /// Removes the `accepted` row the API wrote before producing a record the broker then did not

@@ -18,7 +18,7 @@ use crate::accounts::Principal;
 use crate::audit;
 use crate::config::Settings;
 use crate::domain::today_jst;
-use crate::domain::{Function, Refusal, RequestId};
+use crate::domain::{Function, Refusal, RequestId, RequestStatus};
 use crate::intermediation::{QuotedBy, check_quoted};
 use crate::kafka::Publisher;
 use crate::messages::{Codec, Payload, RequestRecord};
@@ -105,7 +105,9 @@ impl Submissions {
         key: Option<&[u8]>,
     ) -> Result<RequestId, Refusal> {
         may_submit(principal, function)?;
-        let (body_hash, submission) = self.check(principal, function, body?).await?;
+        let body = body?;
+        let body_hash = idempotency::body_hash(function, &body);
+        let submission = self.check(principal, function, body).await?;
         let key = key.map(IdempotencyKey::parse).transpose()?;
         let request_id = match &key {
             None => RequestId::new(),
@@ -135,24 +137,32 @@ impl Submissions {
         sent.map(|()| request_id)
     }
 
-    /// Submits many applications of one `function` for `principal` together (a bulk round's
-    /// rows), each with its idempotency key and body: the same rules as [`Self::submit`], row by
-    /// row, with the keys claimed and settled in one statement each and the audit and
-    /// `accepted` rows of the whole group in one commit, before any is produced. Each row's
-    /// outcome in the order given; `Err` when the group could not be recorded at all (nothing
-    /// of it was produced) or the principal may not call `function`. The keys must be distinct.
-    pub async fn submit_all(
+    /// Files many applications of one `function` for `principal` together, each under the
+    /// request id the caller gives it (a bulk row's, derived from its batch and line): the same
+    /// rules as [`Self::submit`], row by row, with the audit and `accepted` rows of the whole
+    /// group in one commit, before any is produced. Each row's outcome in the order given;
+    /// `Err` when the group could not be recorded at all (nothing of it was produced) or the
+    /// principal may not call `function`.
+    ///
+    /// Filing an id again is safe, so the caller needs no idempotency key; it must only file a
+    /// given id from one place at a time (a batch is filed under its lock). An id recorded
+    /// before keeps its row and its audit entry; its record is produced again while its row
+    /// is still `accepted` (the earlier attempt may have stopped before the broker had it;
+    /// a copy that did arrive is there twice, which the connector deduplicates), and not at
+    /// all once the operator's side has moved it on. The ids must be distinct.
+    pub async fn submit_under(
         &self,
         principal: &Principal,
         function: Function,
-        rows: Vec<(String, Value)>,
+        rows: Vec<(RequestId, Value)>,
     ) -> Result<Vec<Result<RequestId, Refusal>>, Refusal> {
         may_submit(principal, function)?;
         let checked = futures::stream::iter(rows)
-            .map(|(key, body)| async move {
-                let key = IdempotencyKey::parse(key.as_bytes())?;
-                let (hash, submission) = self.check(principal, function, body).await?;
-                Ok::<_, Refusal>((key, hash, submission))
+            .map(|(id, body)| async move {
+                let submission = self.check(principal, function, body).await?;
+                let record = record_of(principal, function, submission, id);
+                let (bytes, header) = self.seal(&record).await?;
+                Ok::<_, Refusal>((record, bytes, header))
             })
             .buffered(16)
             .collect::<Vec<_>>()
@@ -161,52 +171,25 @@ impl Submissions {
         let mut passed = Vec::new();
         for (i, row) in checked.into_iter().enumerate() {
             match row {
-                Ok(row) => {
-                    passed.push((i, row));
+                Ok((record, bytes, header)) => {
+                    passed.push(Sealed {
+                        index: i,
+                        record,
+                        bytes,
+                        header,
+                    });
                     outcomes.push(None);
                 }
                 Err(e) => outcomes.push(Some(Err(e))),
             }
         }
-        let keys: Vec<_> = passed
-            .iter()
-            .map(|(_, (k, h, _))| (k, h.as_slice()))
-            .collect();
-        let claims = idempotency::claim_all(&self.pool, &principal.company, &keys).await?;
-        // The rows to record and their records sealed and encoded, in step; the keys of rows
-        // that will not be produced after all.
-        let (mut rows, mut to_send, mut unsent) = (Vec::new(), Vec::new(), Vec::new());
-        for ((i, (key, _, submission)), claim) in passed.into_iter().zip(claims) {
-            match claim {
-                Ok(claim) if !claim.produce => outcomes[i] = Some(Ok(claim.request_id)),
-                Ok(claim) => {
-                    let record = record_of(principal, function, submission, claim.request_id);
-                    match self.seal(&record).await {
-                        Ok((bytes, header)) => {
-                            rows.push((audit_entry(principal, &record), record));
-                            to_send.push(Sealed {
-                                index: i,
-                                key,
-                                bytes,
-                                header,
-                            });
-                        }
-                        Err(e) => {
-                            outcomes[i] = Some(Err(e));
-                            unsent.push(key);
-                        }
-                    }
-                }
-                Err(e) => outcomes[i] = Some(Err(e)),
-            }
-        }
         let this = self.clone();
-        let company = principal.company.clone();
-        // From the first write to the settled keys in a task of its own, as in `send`: a round
-        // dropped half-way (at shutdown) cannot leave rows recorded with no record behind them.
+        let principal_ = principal.clone();
+        // From the first write to the last acknowledgement in a task of its own, as in `send`:
+        // a group dropped half-way (at shutdown) cannot leave rows recorded with no record
+        // behind them.
         let produced = tokio::spawn(crate::telemetry::carried(async move {
-            this.record_and_produce_all(&company, rows, to_send, unsent)
-                .await
+            this.record_and_produce_all(&principal_, passed).await
         }))
         .await
         .map_err(|e| Refusal::Internal(e.into()))??;
@@ -227,55 +210,45 @@ impl Submissions {
         Ok(outcomes)
     }
 
-    /// The group's audit and `accepted` rows in one commit, then every record produced, then
-    /// every key settled: each row's outcome by its index.
+    /// The group's new `accepted` rows and their audit rows in one commit, then the records
+    /// of the rows still `accepted` produced: each row's outcome by its index.
     async fn record_and_produce_all(
         &self,
-        company: &crate::domain::CompanyCode,
-        rows: Vec<(audit::Entry, RequestRecord)>,
-        to_send: Vec<Sealed>,
-        unsent: Vec<IdempotencyKey>,
+        principal: &Principal,
+        rows: Vec<Sealed>,
     ) -> Result<Vec<(usize, Result<RequestId, Refusal>)>, Refusal> {
         if rows.is_empty() {
-            let keys: Vec<_> = unsent.iter().map(|k| (k, false)).collect();
-            idempotency::settle_all(&self.pool, company, &keys).await;
             return Ok(Vec::new());
         }
-        if let Err(e) = accept_log::commit(&self.pool, &rows).await {
-            let keys: Vec<_> = (to_send.iter().map(|t| &t.key))
-                .chain(&unsent)
-                .map(|k| (k, false))
-                .collect();
-            idempotency::settle_all(&self.pool, company, &keys).await;
-            return Err(e);
-        }
-        let produced = futures::future::join_all(to_send.iter().zip(&rows).map(
-            |(sealed, (_, record))| async move {
-                let sent = self
-                    .produce(record, &sealed.bytes, sealed.header.clone())
-                    .await;
-                (sealed.index, sent.map(|()| record.request_id))
-            },
-        ))
-        .await;
-        let keys: Vec<_> = (to_send.iter().zip(&produced))
-            .map(|(t, (_, sent))| (&t.key, sent.is_ok()))
-            .chain(unsent.iter().map(|k| (k, false)))
+        let group: Vec<_> = rows
+            .iter()
+            .map(|row| (audit_entry(principal, &row.record), &row.record))
             .collect();
-        idempotency::settle_all(&self.pool, company, &keys).await;
-        Ok(produced)
+        let priors = accept_log::commit_new(&self.pool, &group).await?;
+        Ok(
+            futures::future::join_all(rows.iter().zip(priors).map(|(row, prior)| async move {
+                let id = row.record.request_id;
+                let sent = match prior {
+                    store::Prior::None | store::Prior::Recorded(RequestStatus::Accepted) => {
+                        self.produce(&row.record, &row.bytes, row.header.clone())
+                            .await
+                    }
+                    store::Prior::Recorded(_) => Ok(()),
+                };
+                (row.index, sent.map(|()| id))
+            }))
+            .await,
+        )
     }
 
     /// What every submission passes before anything is claimed or written: the body parsed and
-    /// validated (with its hash, what an idempotency key is judged by), the application it
-    /// amends and the intermediation it quotes checked.
+    /// validated, the application it amends and the intermediation it quotes checked.
     async fn check(
         &self,
         principal: &Principal,
         function: Function,
         body: Value,
-    ) -> Result<(Vec<u8>, Submission), Refusal> {
-        let body_hash = idempotency::body_hash(function, &body);
+    ) -> Result<Submission, Refusal> {
         let submission = validate::submission(function, &principal.company, body, today_jst())?;
         if let Some(original) = submission.original_request_id {
             self.check_original(principal, function, &submission, original)
@@ -283,7 +256,7 @@ impl Submissions {
         }
         self.check_quoted_intermediation(principal, &submission)
             .await?;
-        Ok((body_hash, submission))
+        Ok(submission)
     }
 
     /// A switch-start or switch-end that quotes a 廃止取次番号 must quote an approved
@@ -444,11 +417,11 @@ pub fn may_submit(principal: &Principal, function: Function) -> Result<(), Refus
     Ok(())
 }
 
-/// A row of [`Submissions::submit_all`] to produce: its place, its key, its record sealed and
-/// encoded and the record's key header.
+/// A row of [`Submissions::submit_under`] to record and produce: its place, its record, the
+/// record sealed and encoded, and its key header.
 struct Sealed {
     index: usize,
-    key: IdempotencyKey,
+    record: RequestRecord,
     bytes: Vec<u8>,
     header: String,
 }

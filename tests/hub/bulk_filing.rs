@@ -1,7 +1,7 @@
 //! Filing a confirmed batch exactly once: a confirm sent twice, a hub stopped half way
 //! through filing and started again, and the filing process killed (SIGKILL) half way and
 //! started again, each file every row once (counted on the request topic); a row a rule refuses
-//! at filing is refused alone, and rows filed before a crash keep their first ids.
+//! at filing is refused alone, and rows filed before a crash keep their first requests.
 
 use std::collections::{HashMap, HashSet};
 use std::process::Child;
@@ -240,62 +240,72 @@ async fn a_row_a_rule_refuses_only_at_filing_is_refused_alone_and_the_rest_of_it
     assert_eq!(on_topic, vec![p1.as_str(), p3.as_str()]);
 }
 
+/// What a filing that died after recording and producing lines 2 and 3 (the first two rows),
+/// before storing their ids, leaves — made from a real filing by taking the two ids off their rows again and the
+/// batch back to `confirmed`, with line 2's request taken up by its connector meanwhile.
 #[tokio::test]
-async fn rows_filed_before_a_crash_are_answered_with_their_first_ids_and_not_produced_again() {
+async fn rows_filed_before_a_crash_keep_their_first_requests_and_are_sent_again_only_while_accepted()
+ {
     let app = spawn_app_without_connectors(&[Area::Tokyo]).await;
     let a = app.login(RETAILER_A).await;
     let bulk = BulkClient(&a);
     let batch = bulk.previewed("customer-change", change_file(5)).await;
     let batch_id: uuid::Uuid = batch["batch_id"].as_str().unwrap().parse().unwrap();
-    // What a filing that died after producing lines 2 and 3, before storing their ids, left:
-    // their keys claimed with the rows' bodies and marked produced.
+    assert_eq!(bulk.file(&batch, "").await["counts"]["filed"], 5);
+    let first: HashMap<String, String> = bulk
+        .rows(&batch, kirikae::csv_text::CsvEncoding::Utf8)
+        .await
+        .into_iter()
+        .map(|row| (row[0].clone(), row[3].clone()))
+        .collect();
+    let id_of = |line: &str| first[line].parse::<uuid::Uuid>().unwrap();
     let pool = hub::pool(&app.settings).unwrap();
     let client = pool.get().await.unwrap();
-    let mut first = HashMap::new();
-    for line in [2, 3] {
-        let body: serde_json::Value = client
-            .query_one(
-                "SELECT body FROM bulk_rows WHERE batch_id = $1 AND line = $2",
-                &[&batch_id, &line],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        let hash = kirikae::requests::idempotency::body_hash(
-            kirikae::domain::Function::CustomerChange,
-            &body,
-        );
-        let id = uuid::Uuid::now_v7();
-        client
-            .execute(
-                "INSERT INTO idempotency_keys
-                     (company_code, key, body_sha256, request_id, produced)
-                 VALUES ($1, $2, $3, $4, true)",
-                &[&RETAILER_A, &format!("bulk-{batch_id}-{line}"), &hash, &id],
-            )
-            .await
-            .unwrap();
-        first.insert(line.to_string(), id.to_string());
-    }
-    let done = bulk.file(&batch, "").await;
-    assert_eq!(done["counts"]["filed"], 5, "{done}");
-    let rows = bulk
-        .rows(&batch, kirikae::csv_text::CsvEncoding::Utf8)
+    client
+        .batch_execute(&format!(
+            "UPDATE bulk_rows SET request_id = NULL, outcome = NULL
+              WHERE batch_id = '{batch_id}' AND line IN (2, 3);
+             UPDATE requests SET status = 'sent', status_rank = 1
+              WHERE request_id = '{}';
+             UPDATE bulk_batches SET state = 'confirmed', filed_at = NULL
+              WHERE batch_id = '{batch_id}';",
+            id_of("2")
+        ))
+        .await
+        .unwrap();
+    bulk.until(&batch, "filed again", |b| b["state"] == "filed")
         .await;
-    for (line, id) in &first {
-        let row = rows.iter().find(|r| &r[0] == line).unwrap();
-        assert_eq!(&row[3], id, "line {line} keeps its first filing's id");
-    }
+    let again: HashMap<String, String> = bulk
+        .rows(&batch, kirikae::csv_text::CsvEncoding::Utf8)
+        .await
+        .into_iter()
+        .map(|row| (row[0].clone(), row[3].clone()))
+        .collect();
+    assert_eq!(again, first, "every line keeps its first request");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let on_topic = requests_on_topic(&app, Area::Tokyo);
+    let mut times: HashMap<String, usize> = HashMap::new();
+    for (id, _) in requests_on_topic(&app, Area::Tokyo) {
+        *times.entry(id).or_default() += 1;
+    }
+    let sent = |line: &str| times.get(&first[line]).copied().unwrap_or(0);
     assert_eq!(
-        on_topic.len(),
-        3,
-        "only the three rows not filed before: {on_topic:?}"
+        (sent("2"), sent("3"), sent("4"), sent("5"), sent("6")),
+        (1, 2, 1, 1, 1),
+        "line 3, still accepted, is sent again (its connector keeps one); line 2, taken up, is not"
     );
-    assert!(
-        on_topic
-            .iter()
-            .all(|(id, _)| !first.values().any(|f| f == id))
+    assert_eq!(times.len(), 5, "no request but the batch's five: {times:?}");
+    let ids: Vec<uuid::Uuid> = first.keys().map(|line| id_of(line)).collect();
+    let audited: i64 = client
+        .query_one(
+            "SELECT count(*) FROM audit_log
+              WHERE action = 'request.submitted' AND subject_id = ANY($1)",
+            &[&ids.iter().map(|i| i.to_string()).collect::<Vec<_>>()],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        audited, 5,
+        "one audit row per request, however often it is filed"
     );
 }
