@@ -142,11 +142,19 @@ pub async fn run(
     let good = count(&preview, "good");
     let deadline = started + Duration::from_secs(args.wait_secs);
     let (mut filed_secs, mut final_secs, mut last) = (None, None, Value::Null);
+    let filed = |last: &Value| count(last, "filed");
     while final_secs.is_none() {
         last = batch(client, args, token, id).await?;
         let secs = started.elapsed().as_secs_f64();
         if filed_secs.is_none() && last["state"] == "filed" {
             filed_secs = Some(secs);
+            // At once: a hub run without its connectors (the filing alone) files and stops.
+            println!(
+                "filing: upload → every row filed ({} filed, {} refused) in {secs:.2} s = {:.0} rows/s",
+                filed(&last),
+                count(&last, "refused"),
+                filed(&last) as f64 / secs
+            );
         }
         let settled = ["completed", "rejected", "failed", "refused"]
             .iter()
@@ -163,15 +171,7 @@ pub async fn run(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let wall = started.elapsed();
-    let filed = count(&last, "filed");
-    let rate = |secs: f64| filed as f64 / secs;
-    if let Some(secs) = filed_secs {
-        println!(
-            "filing: upload → every row filed ({filed} filed, {} refused) in {secs:.2} s = {:.0} rows/s",
-            count(&last, "refused"),
-            rate(secs)
-        );
-    }
+    let rate = |secs: f64| filed(&last) as f64 / secs;
     let secs = final_secs.unwrap_or_default();
     println!(
         "final:  upload → every row final ({} completed, {} rejected, {} failed) in {secs:.2} s = {:.0} rows/s",
