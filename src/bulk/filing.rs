@@ -10,10 +10,12 @@
 //! filed by one process at a time (a PostgreSQL advisory lock held by a transaction). A row waits while the broker or database is unavailable, and keeps a refusal only
 //! a rule gave.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::Pool;
 use futures::StreamExt;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -27,8 +29,10 @@ use crate::config::Settings;
 use crate::domain::{CompanyCode, Refusal};
 use crate::kafka::Publisher;
 
-/// How often the job looks for confirmed batches.
-const POLL: Duration = Duration::from_millis(300);
+/// How often the job looks for confirmed batches besides when a confirm is announced
+/// (`store::CONFIRMED`): for rows waiting on the broker or the database, and for a confirm
+/// announced while the job was not listening.
+const POLL: Duration = Duration::from_secs(1);
 /// Rows read (and marked attempted) per round. Several times [`IN_FLIGHT`] and [`GROUP`], so
 /// little of a round is spent waiting for its last rows.
 const ROUND: i64 = 2048;
@@ -55,13 +59,26 @@ pub async fn run_filing(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let publisher = Publisher::of(&settings, Duration::from_secs(10))?;
-    let rows_pool = crate::db::pool(&crate::db::Connect::service(&settings)?, CONNECTIONS)?;
+    let connect = crate::db::Connect::service(&settings)?;
+    let rows_pool = crate::db::pool(&connect, CONNECTIONS)?;
     let filers = Filers::new(rows_pool, publisher, settings)?;
     let mut tick = tokio::time::interval(POLL);
+    let confirmed = Arc::new(Notify::new());
+    let mut listening: Option<tokio_postgres::Client> = None;
     loop {
+        // Listened for again after the connection is lost, at the next round; meanwhile the
+        // poll finds what was confirmed.
+        if listening.as_ref().is_none_or(|c| c.is_closed()) {
+            listening = connect
+                .listen(store::CONFIRMED, confirmed.clone())
+                .await
+                .inspect_err(|e| tracing::debug!(error = %e, "not listening for confirms"))
+                .ok();
+        }
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
             _ = tick.tick() => {}
+            _ = confirmed.notified() => {}
         }
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),

@@ -193,22 +193,30 @@ pub async fn confirm<C: GenericClient>(
     user_id: &str,
     certificate: &str,
 ) -> Result<Option<Batch>, Refusal> {
+    // Told to the filing job ([`CONFIRMED`]) when the confirm commits, so it starts at once.
     client
         .execute(
-            "UPDATE bulk_batches SET state = 'confirmed', only_good = $3, confirmed_by = $4,
-                    certificate = $5, confirmed_at = now()
-             WHERE batch_id = $1 AND company_code = $2 AND state = 'previewed'",
+            "WITH confirmed AS (
+                 UPDATE bulk_batches SET state = 'confirmed', only_good = $3, confirmed_by = $4,
+                        certificate = $5, confirmed_at = now()
+                 WHERE batch_id = $1 AND company_code = $2 AND state = 'previewed'
+                 RETURNING batch_id)
+             SELECT pg_notify($6, batch_id::text) FROM confirmed",
             &[
                 &batch_id,
                 &company.as_str(),
                 &only_good,
                 &user_id,
                 &certificate,
+                &CONFIRMED,
             ],
         )
         .await?;
     batch(client, company, batch_id).await
 }
+
+/// The channel a confirm notifies (PostgreSQL `NOTIFY`), with the batch's id.
+pub const CONFIRMED: &str = "bulk_confirmed";
 
 /// The batches confirmed and not yet filed, oldest first.
 pub async fn to_file<C: GenericClient>(client: &C) -> Result<Vec<Batch>, Refusal> {

@@ -91,6 +91,36 @@ impl Connect {
         Ok(client)
     }
 
+    /// A connection that `LISTEN`s on `channel`: `heard` is woken at each notification, and
+    /// once more when the connection ends (so its owner may look for what it missed, and
+    /// listen again). The connection lasts as long as the client returned.
+    pub async fn listen(
+        &self,
+        channel: &str,
+        heard: std::sync::Arc<tokio::sync::Notify>,
+    ) -> Result<tokio_postgres::Client, DbError> {
+        let (client, mut conn) = self.config.connect(self.tls.clone()).await?;
+        tokio::spawn(async move {
+            use futures::StreamExt;
+            let mut messages = futures::stream::poll_fn(move |cx| conn.poll_message(cx));
+            while let Some(message) = messages.next().await {
+                match message {
+                    Ok(tokio_postgres::AsyncMessage::Notification(_)) => heard.notify_one(),
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::debug!(error = %e, "listening connection closed");
+                        break;
+                    }
+                }
+            }
+            heard.notify_one();
+        });
+        client
+            .batch_execute(&format!("LISTEN \"{channel}\""))
+            .await?;
+        Ok(client)
+    }
+
     /// The same, to another database of the server.
     fn to_database(&self, name: &str) -> Self {
         let mut other = self.clone();

@@ -65,6 +65,42 @@ async fn a_confirm_sent_twice_files_each_row_once() {
     assert_eq!(view["counts"]["pending"], 0);
 }
 
+/// The filing job listens for confirms rather than waiting for its next look: a confirm is
+/// announced, with its batch's id, when it commits (and only once however often it is sent).
+#[tokio::test]
+async fn a_confirm_is_announced_to_the_filing_job_when_it_commits() {
+    let app = spawn_app_without_connectors(&[Area::Tokyo]).await;
+    let a = app.login(RETAILER_A).await;
+    let bulk = BulkClient(&a);
+    let batch = bulk.previewed("customer-change", change_file(3)).await;
+    let heard = std::sync::Arc::new(tokio::sync::Notify::new());
+    let _listening = kirikae::db::Connect::service(&app.settings)
+        .unwrap()
+        .listen(kirikae::bulk::store::CONFIRMED, heard.clone())
+        .await
+        .unwrap();
+    let waiting = heard.notified();
+    tokio::pin!(waiting);
+    waiting.as_mut().enable();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), waiting.as_mut())
+            .await
+            .is_err(),
+        "nothing announced before the confirm"
+    );
+    assert_eq!(bulk.confirm(&batch, "").await.0, 202);
+    tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("the confirm announced");
+    assert_eq!(bulk.confirm(&batch, "").await.0, 202);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), heard.notified())
+            .await
+            .is_err(),
+        "a second confirm announces nothing"
+    );
+}
+
 #[tokio::test]
 async fn filing_resumes_after_the_hub_is_stopped_half_way_and_files_every_row_exactly_once() {
     const ROWS: usize = 10_000;
