@@ -50,7 +50,7 @@ pub(crate) fn log(dir: &Path) -> Stdio {
     file.map(Stdio::from).unwrap_or_else(|_| Stdio::null())
 }
 
-fn start_broker(dir: &Path, port: u16) -> Broker {
+pub(crate) fn start_broker(dir: &Path, port: u16) -> Broker {
     start_tansu(dir, port, &format!("127.0.0.1:{port}"))
 }
 

@@ -345,3 +345,59 @@ async fn rows_filed_before_a_crash_keep_their_first_requests_and_are_sent_again_
         "one audit row per request, however often it is filed"
     );
 }
+
+/// A confirmed batch whose broker is down: every row waits (none is refused for it), and once
+/// the broker is back each is filed once and carried to its final status.
+#[tokio::test]
+async fn rows_confirmed_while_the_broker_is_down_wait_and_are_filed_once_when_it_is_back() {
+    const REFUSED: &str =
+        r#"kirikae_requests_refused_total{function="customer-change",reason="broker_unavailable"}"#;
+    const ROWS: usize = 20;
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let broker = crate::broker_restart::start_broker(data.path(), port);
+    let app = spawn_app_on_broker(&[Area::Tokyo], &format!("127.0.0.1:{port}")).await;
+    let a = app.login(RETAILER_A).await;
+    let bulk = BulkClient(&a);
+    let batch = bulk.previewed("customer-change", change_file(ROWS)).await;
+    let refused_before = sample(&kirikae::metrics::render(), REFUSED);
+
+    drop(broker);
+    assert_eq!(
+        bulk.confirm(&batch, "").await.0,
+        202,
+        "a confirm needs no broker"
+    );
+    // A filing pass has met the absent broker (the producer gives a record up after 10 s).
+    eventually(120, "a filing pass refused by the absent broker", || {
+        sample(&kirikae::metrics::render(), REFUSED) > refused_before
+    })
+    .await;
+    let waiting = bulk.batch(&batch).await;
+    assert_eq!(waiting["state"], "confirmed", "{waiting}");
+    assert_eq!(
+        (&waiting["counts"]["pending"], &waiting["counts"]["refused"]),
+        (&serde_json::json!(ROWS), &serde_json::json!(0)),
+        "every row waits: {waiting}"
+    );
+
+    let _broker = crate::broker_restart::start_broker(data.path(), port);
+    let done = bulk
+        .until(&batch, "every row final", |b| {
+            let c = &b["counts"];
+            ["completed", "rejected", "failed"]
+                .iter()
+                .map(|s| c[*s].as_u64().unwrap_or(0))
+                .sum::<u64>()
+                == ROWS as u64
+        })
+        .await;
+    assert_eq!(done["counts"]["filed"], ROWS, "{done}");
+    assert_eq!(done["counts"]["refused"], 0, "{done}");
+    let by_point = ids_by_point(&app);
+    assert_eq!(by_point.len(), ROWS, "every row on the topic");
+    assert!(
+        by_point.values().all(|ids| ids.len() == 1),
+        "each row filed as one request: {by_point:?}"
+    );
+}
