@@ -251,14 +251,18 @@ pub async fn pending<C: GenericClient>(
                        WHERE batch_id = $1 AND body IS NOT NULL AND request_id IS NULL
                              AND refusal_code IS NULL
                        ORDER BY line LIMIT $2";
-    let marked = format!(
-        "WITH due AS ({DUE})
-         UPDATE bulk_rows r SET attempted_at = coalesce(r.attempted_at, now())
-         FROM due WHERE r.batch_id = $1 AND r.line = due.line
-         RETURNING r.line, r.body, due.attempted"
-    );
-    let statement = if mark { marked.as_str() } else { DUE };
-    let rows = client.query(statement, &[&batch_id, &limit]).await?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&batch_id, &limit];
+    let rows = if mark {
+        let marked = format!(
+            "WITH due AS ({DUE})
+             UPDATE bulk_rows r SET attempted_at = coalesce(r.attempted_at, now())
+             FROM due WHERE r.batch_id = $1 AND r.line = due.line
+             RETURNING r.line, r.body, due.attempted"
+        );
+        client.query(&marked, &params).await?
+    } else {
+        client.query(DUE, &params).await?
+    };
     let mut due: Vec<Pending> = rows
         .iter()
         .map(|r| Pending {

@@ -118,33 +118,20 @@ pub async fn settle(
     key: &IdempotencyKey,
     produced: bool,
 ) {
-    settle_all(pool, company, &[(key, produced)]).await
-}
-
-/// [`settle`] for many keys of `company` at once, in one statement.
-async fn settle_all(
-    pool: &deadpool_postgres::Pool,
-    company: &CompanyCode,
-    keys: &[(&IdempotencyKey, bool)],
-) {
-    let names: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
-    let produced: Vec<bool> = keys.iter().map(|(_, p)| *p).collect();
     let result = async {
         pool.get()
             .await?
             .execute(
-                "UPDATE idempotency_keys k SET produced = k.produced OR u.produced,
-                        lease_until = NULL
-                 FROM unnest($2::text[], $3::bool[]) AS u(key, produced)
-                 WHERE k.company_code = $1 AND k.key = u.key",
-                &[&company.as_str(), &names, &produced],
+                "UPDATE idempotency_keys SET produced = produced OR $3, lease_until = NULL
+                 WHERE company_code = $1 AND key = $2",
+                &[&company.as_str(), &key.as_str(), &produced],
             )
             .await?;
         Ok::<_, Refusal>(())
     }
     .await;
     if let Err(e) = result {
-        tracing::warn!(error = %e, keys = keys.len(), "idempotency keys not settled; their leases will run out");
+        tracing::warn!(error = %e, "idempotency key not settled; its lease will run out");
     }
 }
 

@@ -184,12 +184,12 @@ impl Submissions {
             }
         }
         let this = self.clone();
-        let principal_ = principal.clone();
+        let acting = principal.clone();
         // From the first write to the last acknowledgement in a task of its own, as in `send`:
         // a group dropped half-way (at shutdown) cannot leave rows recorded with no record
         // behind them.
         let produced = tokio::spawn(crate::telemetry::carried(async move {
-            this.record_and_produce_all(&principal_, passed).await
+            this.record_and_produce_all(&acting, passed).await
         }))
         .await
         .map_err(|e| Refusal::Internal(e.into()))??;
