@@ -33,7 +33,7 @@ use crate::kafka::Publisher;
 /// (`store::CONFIRMED`): for rows waiting on the broker or the database, and for a confirm
 /// announced while the job was not listening.
 const POLL: Duration = Duration::from_secs(1);
-/// Rows read (and marked attempted) per round. Several times [`IN_FLIGHT`] and [`GROUP`], so
+/// Rows read per round (and marked attempted, but for applications). Several times [`IN_FLIGHT`] and [`GROUP`], so
 /// little of a round is spent waiting for its last rows.
 const ROUND: i64 = 2048;
 /// Rows of the functions filed one call a row (registrations, decisions, users) in flight at
