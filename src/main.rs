@@ -336,9 +336,18 @@ fn parse_area(s: &str) -> Result<Area, String> {
     s.parse::<Area>().map_err(|e| e.to_string())
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all();
+    if matches!(cli.command, Command::Up) {
+        // The other half runs the simulators and connectors (`hub::OperatorsRuntime`).
+        runtime.worker_threads(hub::half_the_cores());
+    }
+    runtime.build()?.block_on(start(cli))
+}
+
+async fn start(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref())?;
     kirikae::telemetry::init_logging(settings.log_format);
     kirikae::telemetry::export::install(settings.otlp_endpoint.as_deref());

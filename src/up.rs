@@ -118,7 +118,18 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
         hub::start_mail_sink(&settings, shutdown.clone()).await?;
     }
     let placement = hub::Placement::Configured;
-    let started = hub::start(&settings, &pool, &Area::ALL, &placement, true, &shutdown).await?;
+    // Dropped after `run_until`, once the connectors have finished their work in hand.
+    let operators = hub::OperatorsRuntime::new()?;
+    let started = hub::start_on(
+        &settings,
+        &pool,
+        &Area::ALL,
+        &placement,
+        true,
+        &shutdown,
+        operators.handle(),
+    )
+    .await?;
     let ops_addr = hub::serve_ops(&settings, settings.ops_listen, Some(pool), &shutdown).await?;
     print_summary(&settings, started.api, ops_addr);
     // A part that fails stops the whole hub, which exits with its reason: on a cluster that

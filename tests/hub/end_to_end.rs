@@ -280,3 +280,23 @@ async fn a_get_right_after_the_202_finds_the_request() {
         assert_eq!(seen["status"], "accepted", "{seen}");
     }
 }
+
+/// `kirikae up` runs the simulators and connectors on a runtime of their own
+/// (`hub::OperatorsRuntime`): a request is carried there and back, and once that runtime is
+/// gone the API still accepts, but nothing carries the request on.
+#[tokio::test]
+async fn the_operators_side_runs_on_a_runtime_of_its_own() {
+    let operators = kirikae::hub::OperatorsRuntime::new().unwrap();
+    let app = spawn_app_with_operators(&[Area::Kansai], operators.handle()).await;
+    let a = app.login(RETAILER_A).await;
+    let (point, _) = app.point(Area::Kansai, 3);
+    let carried = a.facility_inquiry(&point).await;
+    assert_eq!(a.final_status(&carried).await["status"], "completed");
+
+    drop(operators);
+    let stranded = a.facility_inquiry(&point).await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let (code, view) = a.status(&stranded).await;
+    assert_eq!(code, 200, "{view}");
+    assert_eq!(view["status"], "accepted", "{view}");
+}

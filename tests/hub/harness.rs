@@ -124,11 +124,20 @@ async fn start(areas: &[Area], connectors: bool) -> TestApp {
 
 /// A hub like [`spawn_app`] whose settings `tweak` adjusts first.
 pub async fn spawn_app_tweaked(areas: &[Area], tweak: impl FnOnce(&mut Settings)) -> TestApp {
-    start_tweaked(areas, true, None, tweak).await
+    start_tweaked(areas, true, None, tweak, None).await
+}
+
+/// A hub like [`spawn_app`] whose simulators and connectors run on `operators`, as
+/// `kirikae up` runs them.
+pub async fn spawn_app_with_operators(
+    areas: &[Area],
+    operators: &tokio::runtime::Handle,
+) -> TestApp {
+    start_tweaked(areas, true, None, |_| {}, Some(operators)).await
 }
 
 async fn start_with(areas: &[Area], connectors: bool, brokers: Option<&str>) -> TestApp {
-    start_tweaked(areas, connectors, brokers, |_| {}).await
+    start_tweaked(areas, connectors, brokers, |_| {}, None).await
 }
 
 async fn start_tweaked(
@@ -136,6 +145,7 @@ async fn start_tweaked(
     connectors: bool,
     brokers: Option<&str>,
     tweak: impl FnOnce(&mut Settings),
+    operators: Option<&tokio::runtime::Handle>,
 ) -> TestApp {
     let _ = tracing_subscriber::fmt()
         .with_env_filter("warn,kirikae=info")
@@ -203,9 +213,13 @@ async fn start_tweaked(
         .unwrap();
     settings.smtp_port = sink.port();
     let placement = isolated(&settings);
-    let started = hub::start(&settings, &pool, areas, &placement, connectors, &shutdown)
-        .await
-        .unwrap();
+    let here = tokio::runtime::Handle::current();
+    let operators = operators.unwrap_or(&here);
+    let started = hub::start_on(
+        &settings, &pool, areas, &placement, connectors, &shutdown, operators,
+    )
+    .await
+    .unwrap();
     TestApp {
         api: format!("https://localhost:{}", started.api.port()),
         settings,
