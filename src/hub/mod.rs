@@ -402,8 +402,9 @@ async fn start_operators(
 /// the cores, while the API, the projector and their jobs keep the other half
 /// ([`half_the_cores`] for the main runtime). On one work-stealing runtime the two sides kept
 /// waking each other's worker threads; apart, each thread runs its own side's tasks back to
-/// back. On 2 cores the peak day's mix went from 2,306–2,450 to 2,589–2,838 accepted/s for a
-/// sixth less CPU, and the latency at 1,000/s stayed as it was (docs/performance.md).
+/// back. On 2 cores the peak day's mix went from 2,262–2,358 to 2,565–2,625 accepted/s with a
+/// seventh less CPU in this process, and the latency at 1,000/s stayed as it was
+/// (docs/performance.md, "Two runtimes in `kirikae up`").
 pub struct OperatorsRuntime(Option<tokio::runtime::Runtime>);
 
 impl OperatorsRuntime {
