@@ -120,7 +120,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     let placement = hub::Placement::Configured;
     // Dropped after `run_until`, once the connectors have finished their work in hand.
     let operators = hub::OperatorsRuntime::new()?;
-    let started = hub::start_on(
+    let started = hub::start(
         &settings,
         &pool,
         &Area::ALL,

@@ -319,25 +319,10 @@ impl Started {
 }
 
 /// The hub in one process: the simulators of `areas` placed by `placement` (with their
-/// connectors if `connectors`), the projector with its jobs, and the API on `api_listen`, all
-/// on the current runtime.
+/// connectors if `connectors`) on `operators` (`kirikae up`'s [`OperatorsRuntime`], or the
+/// current runtime's handle for one runtime), the projector with its jobs and the API on
+/// `api_listen` on the current runtime.
 pub async fn start(
-    settings: &Settings,
-    pool: &Pool,
-    areas: &[Area],
-    placement: &Placement,
-    connectors: bool,
-    shutdown: &CancellationToken,
-) -> anyhow::Result<Started> {
-    let here = tokio::runtime::Handle::current();
-    start_on(
-        settings, pool, areas, placement, connectors, shutdown, &here,
-    )
-    .await
-}
-
-/// [`start`] with the operators' side (the simulators and the connectors) on `operators`.
-pub async fn start_on(
     settings: &Settings,
     pool: &Pool,
     areas: &[Area],

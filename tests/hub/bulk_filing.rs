@@ -134,9 +134,18 @@ async fn filing_resumes_after_the_hub_is_stopped_half_way_and_files_every_row_ex
     let placement = hub::Placement::Isolated {
         batch_root: app.settings.tls_dir.join("batch"),
     };
-    let again = hub::start(&app.settings, &pool, &[], &placement, false, &restart)
-        .await
-        .unwrap();
+    let here = tokio::runtime::Handle::current();
+    let again = hub::start(
+        &app.settings,
+        &pool,
+        &[],
+        &placement,
+        false,
+        &restart,
+        &here,
+    )
+    .await
+    .unwrap();
     let a = a.on(&format!("https://localhost:{}", again.api.port()));
     let bulk = BulkClient(&a);
     let done = bulk

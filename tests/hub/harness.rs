@@ -215,7 +215,7 @@ async fn start_tweaked(
     let placement = isolated(&settings);
     let here = tokio::runtime::Handle::current();
     let operators = operators.unwrap_or(&here);
-    let started = hub::start_on(
+    let started = hub::start(
         &settings, &pool, areas, &placement, connectors, &shutdown, operators,
     )
     .await

@@ -300,6 +300,7 @@ async fn a_hub_in_one_process_whose_part_fails_stops_with_its_reason() {
         &hub::Placement::Configured,
         true,
         &shutdown,
+        &tokio::runtime::Handle::current(),
     )
     .await
     .expect("the hub starts: the definition is read when the connector starts");
